@@ -1,0 +1,131 @@
+# certfleet — make → bin/certfleet-agent, bin/certfleet (static, musl)
+#
+#   make             build both binaries (fetches and builds vendor/ once)
+#   make check       install test dependencies if missing, build, unit + integration tests
+#   make check-asan  unit tests built with -fsanitize=address,undefined (gcc, glibc)
+#   make unit        unit tests only          make integration   pytest suite only
+#   make demo        end to end on a local CA (Pebble)
+#   make install     PREFIX=/usr/local DESTDIR=
+#   make clean       our objects and binaries; make distclean also vendor/ output
+#
+# VARIANT=musl (default) builds with musl-gcc -static; VARIANT=asan with gcc and
+# sanitizers (objects in build/asan, never installed).
+
+VARIANT   ?= musl
+ifeq ($(VARIANT),asan)
+CC        = gcc
+OPT       = -O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=all
+LDSTATIC  =
+STRIP     =
+else
+CC        = musl-gcc
+OPT       = -Os -ffunction-sections -fdata-sections
+LDSTATIC  = -static -Wl,--gc-sections
+STRIP     = -s
+endif
+
+PREFIX    ?= /usr/local
+DESTDIR   ?=
+B         = build/$(VARIANT)
+V         = build/vendor/$(VARIANT)
+CFLAGS    = -std=c11 -Wall -Wextra -Werror -D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE \
+            $(OPT) -Icommon -I$(B)/gen -I$(V) -I$(V)/include -MMD -MP
+LDFLAGS   = $(LDSTATIC) $(OPT)
+PYTEST    = /usr/bin/python3 -m pytest
+
+COMMON_SRC = $(wildcard common/*.c)
+AGENT_SRC  = $(wildcard agent/*.c)
+CTRL_SRC   = $(wildcard controller/*.c)
+UNIT_SRC   = $(wildcard tests/unit/*.c)
+COMMON_OBJ = $(COMMON_SRC:%.c=$(B)/%.o) $(B)/gen/ta_builtin.o
+AGENT_OBJ  = $(AGENT_SRC:%.c=$(B)/%.o)
+CTRL_OBJ   = $(CTRL_SRC:%.c=$(B)/%.o)
+UNIT_OBJ   = $(UNIT_SRC:%.c=$(B)/%.o)
+VENDOR     = $(V)/versions.h
+BEARSSL    = $(V)/lib/libbearssl.a
+SSHLIBS    = $(V)/lib/libssh2.a $(V)/lib/libmbedtls.a $(V)/lib/libmbedx509.a $(V)/lib/libmbedcrypto.a
+
+ifeq ($(VARIANT),asan)
+all: $(B)/certfleet-agent $(B)/certfleet
+else
+all: bin/certfleet-agent bin/certfleet
+endif
+
+$(VENDOR): vendor/manifest vendor/build.sh
+	vendor/build.sh $(VARIANT)
+	@touch $@
+
+# Version stamp: regenerated every run, replaced only when it changes.
+$(B)/gen/version_gen.h: FORCE
+	@mkdir -p $(@D)
+	@build-aux/version.sh > $@.new
+	@if cmp -s $@.new $@; then rm -f $@.new; else mv $@.new $@; fi
+
+$(B)/gen/ta_builtin.c: build-aux/gen-ta.sh $(VENDOR)
+	@mkdir -p $(@D)
+	build-aux/gen-ta.sh $(V)/brssl > $@.tmp && mv $@.tmp $@
+
+$(B)/gen/ta_builtin.o: $(B)/gen/ta_builtin.c
+	$(CC) $(CFLAGS) -Wno-missing-field-initializers -c -o $@ $<
+
+$(B)/%.o: %.c $(VENDOR) $(B)/gen/version_gen.h
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) -c -o $@ $<
+
+$(B)/libcommon.a: $(COMMON_OBJ)
+	rm -f $@ && ar rcs $@ $^
+
+$(B)/certfleet-agent: $(AGENT_OBJ) $(B)/libcommon.a
+	$(CC) $(LDFLAGS) $(STRIP) -o $@ $(AGENT_OBJ) $(B)/libcommon.a $(BEARSSL)
+
+# The controller carries the agent it deploys: build-aux/payload.S .incbin's it.
+$(B)/payload.o: build-aux/payload.S $(B)/certfleet-agent
+	$(CC) -c -DAGENT_PATH='"$(B)/certfleet-agent"' -o $@ build-aux/payload.S
+
+$(B)/certfleet: $(CTRL_OBJ) $(B)/payload.o $(B)/libcommon.a
+	$(CC) $(LDFLAGS) $(STRIP) -o $@ $(CTRL_OBJ) $(B)/payload.o $(B)/libcommon.a $(SSHLIBS) $(BEARSSL)
+
+bin/%: $(B)/%
+	@mkdir -p bin
+	cp $< $@
+
+$(B)/unit-tests: $(UNIT_OBJ) $(B)/libcommon.a
+	$(CC) $(LDFLAGS) -o $@ $(UNIT_OBJ) $(B)/libcommon.a $(BEARSSL)
+
+unit: $(B)/unit-tests
+	$(B)/unit-tests
+
+deps:
+	@if [ "$$(id -u)" = 0 ]; then build-aux/install-deps.sh; \
+	else echo "make: not root; assuming test dependencies are installed"; fi
+
+check: deps
+	$(MAKE) all
+	$(MAKE) unit
+	$(MAKE) integration
+
+integration: all
+	$(PYTEST) -q -p no:cacheprovider tests/integration
+
+check-asan: deps
+	$(MAKE) VARIANT=asan unit
+
+demo: deps all
+	tests/demo.sh
+
+install: all
+	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/man/man1
+	install -m 0755 bin/certfleet-agent bin/certfleet $(DESTDIR)$(PREFIX)/bin/
+	install -m 0644 docs/certfleet-agent.1 docs/certfleet.1 $(DESTDIR)$(PREFIX)/share/man/man1/
+
+clean:
+	rm -rf build/musl build/asan bin
+
+distclean: clean
+	rm -rf build
+
+FORCE:
+.PHONY: all unit deps check integration check-asan demo install clean distclean FORCE
+.SECONDARY:
+
+-include $(wildcard $(B)/*/*.d $(B)/*/*/*.d)

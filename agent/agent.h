@@ -1,0 +1,33 @@
+/*
+ * agent.h — what the agent's command modules share: global options and the
+ * command table entry type.  Nothing here speaks SSH (the agent never links
+ * libssh2).
+ */
+#ifndef CF_AGENT_H
+#define CF_AGENT_H
+
+#define CF_LE_PRODUCTION "https://acme-v02.api.letsencrypt.org/directory"
+#define CF_LE_STAGING "https://acme-staging-v02.api.letsencrypt.org/directory"
+
+struct agent_opts {
+	const char *prefix;          /* roots every path; "/" by default */
+	const char *config;          /* agent.conf; NULL: <prefix>/etc/certfleet/agent.conf */
+	int json;                    /* --json */
+};
+
+extern struct agent_opts agent_opts;
+
+/* A command: runs with argv[0] = its own name; returns the exit status. */
+struct agent_cmd {
+	const char *name;
+	int (*run)(int argc, char **argv);
+	const char *summary;
+};
+
+int cmd_directory(int argc, char **argv);
+
+/* Print "certfleet-agent: CODE: detail\n  hint: ..." for the last error and
+ * return its exit status. */
+int agent_fail(void);
+
+#endif

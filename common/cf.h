@@ -1,0 +1,97 @@
+/*
+ * cf.h — what every certfleet module shares: the one error type users see,
+ * a bounded growable buffer, and small helpers.
+ *
+ * Conventions (see ../shared/STYLE.md):
+ *  - functions return 0 on success and -1 on failure; the failure's class and
+ *    detail are recorded with cf_seterr() and read back once by the caller
+ *    that reports it (cf_lasterr());
+ *  - every buffer filled from outside has an explicit maximum;
+ *  - buffers that held secrets are wiped with cf_buf_free_secret()/cf_wipe().
+ * This file must not depend on agent/ or controller/.
+ */
+#ifndef CF_H
+#define CF_H
+
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+
+/* Error classes.  The code string (cf_err_code) is what users, JSON output
+ * and the controller see; keep the list in step with docs/ man pages. */
+enum cf_err {
+	CF_OK = 0,
+	CF_E_USAGE,             /* bad command line */
+	CF_E_INVALID_INPUT,     /* a value failed validation */
+	CF_E_NO_DOMAIN,
+	CF_E_ALREADY_ACTIVE,
+	CF_E_ALREADY_PENDING,
+	CF_E_DNS_NOT_RESOLVING,
+	CF_E_CONNECTION_REFUSED,
+	CF_E_RATE_LIMITED,
+	CF_E_CA_ERROR,
+	CF_E_UNAUTHORIZED,
+	CF_E_CAA,
+	CF_E_REJECTED_IDENTIFIER,
+	CF_E_TLS_ERROR,
+	CF_E_NETWORK,           /* connect/read/write failed, timeout */
+	CF_E_PROTOCOL,          /* a peer sent something malformed or too large */
+	CF_E_NGINX_INVALID,
+	CF_E_IO_ERROR,
+	CF_E_NOMEM,
+	CF_E_INTERNAL,
+	CF_E__COUNT
+};
+
+const char *cf_err_code(enum cf_err e);   /* "DNS_NOT_RESOLVING" */
+const char *cf_err_hint(enum cf_err e);   /* a sentence a person can act on */
+int cf_err_exit(enum cf_err e);           /* process exit status for the class */
+
+/* Record an error (class + printf detail) and return -1.  A detail ending
+ * in ':' gets ": strerror(errno)" appended. */
+int cf_seterr(enum cf_err e, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+enum cf_err cf_lasterr(void);
+const char *cf_lasterr_detail(void);
+void cf_clearerr(void);
+
+/* Messages to stderr, prefixed with the program name. */
+extern const char *cf_progname;
+extern int cf_verbose;
+void cf_warnx(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+void cf_debug(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/* Bounded buffer.  len <= cap <= max; appends beyond max fail with
+ * CF_E_PROTOCOL (the data came from a peer) and leave the buffer as it was.
+ * The buffer is always NUL-terminated past len (for convenience; data may
+ * itself contain NULs). */
+struct cf_buf {
+	unsigned char *data;
+	size_t len, cap, max;
+};
+void cf_buf_init(struct cf_buf *b, size_t max);
+int cf_buf_reserve(struct cf_buf *b, size_t extra);
+int cf_buf_add(struct cf_buf *b, const void *p, size_t n);
+int cf_buf_addstr(struct cf_buf *b, const char *s);
+int cf_buf_addf(struct cf_buf *b, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+void cf_buf_reset(struct cf_buf *b);              /* len = 0, keeps memory */
+void cf_buf_free(struct cf_buf *b);
+void cf_buf_free_secret(struct cf_buf *b);       /* wipes, then frees */
+char *cf_buf_str(struct cf_buf *b);              /* data as a C string */
+
+void cf_wipe(void *p, size_t n);                 /* not optimised away */
+void *cf_xalloc(size_t n);                       /* calloc or NULL + CF_E_NOMEM */
+char *cf_strdup(const char *s);                  /* NULL + CF_E_NOMEM */
+size_t cf_strlcpy(char *dst, const char *src, size_t size);
+
+/* Fill buf with n bytes from the kernel (getrandom(2), /dev/urandom as a
+ * fallback).  Never uses RDRAND alone. */
+int cf_random(void *buf, size_t n);
+
+/* Monotonic milliseconds, for deadlines. */
+int64_t cf_now_ms(void);
+
+#define CF_ARRAY_LEN(a) (sizeof(a) / sizeof((a)[0]))
+
+#endif

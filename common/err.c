@@ -1,0 +1,128 @@
+/*
+ * err.c — the error classes users see, their hints and exit statuses, and the
+ * last-error record functions fill in.  Must not print anything itself except
+ * through cf_warnx/cf_debug.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "cf.h"
+
+const char *cf_progname = "certfleet";
+int cf_verbose;
+
+static const struct {
+	const char *code;
+	const char *hint;
+	int exit;
+} errtab[CF_E__COUNT] = {
+	[CF_OK] = {"OK", "", 0},
+	[CF_E_USAGE] = {"USAGE", "see --help", 64},
+	[CF_E_INVALID_INPUT] = {"INVALID_INPUT", "check the value named above", 65},
+	[CF_E_NO_DOMAIN] = {"NO_DOMAIN", "add a domain first (-d DOMAIN)", 66},
+	[CF_E_ALREADY_ACTIVE] = {"ALREADY_ACTIVE", "nothing to do; use --force to replace it anyway", 2},
+	[CF_E_ALREADY_PENDING] = {"ALREADY_PENDING", "another run is working on this domain; wait, and see the activity log", 75},
+	[CF_E_DNS_NOT_RESOLVING] = {"DNS_NOT_RESOLVING", "fix the DNS records of the name and wait for propagation", 68},
+	[CF_E_CONNECTION_REFUSED] = {"CONNECTION_REFUSED", "the CA could not reach this server: open port 80 to the internet", 69},
+	[CF_E_RATE_LIMITED] = {"RATE_LIMITED", "wait until the time given before trying again", 70},
+	[CF_E_CA_ERROR] = {"CA_ERROR", "the CA refused the request; see the detail, retry later", 71},
+	[CF_E_UNAUTHORIZED] = {"UNAUTHORIZED", "the CA fetched a wrong answer: check that the name points at this server and nothing else answers port 80", 72},
+	[CF_E_CAA] = {"CAA", "a CAA record of the domain forbids this CA; add one allowing it", 73},
+	[CF_E_REJECTED_IDENTIFIER] = {"REJECTED_IDENTIFIER", "the CA will not issue for this name", 74},
+	[CF_E_TLS_ERROR] = {"TLS_ERROR", "the server's certificate could not be verified: check --ca-file and the system clock", 76},
+	[CF_E_NETWORK] = {"NETWORK_ERROR", "check the network path to the server and retry", 77},
+	[CF_E_PROTOCOL] = {"PROTOCOL_ERROR", "the peer sent something invalid or too large; retry, report if it persists", 78},
+	[CF_E_NGINX_INVALID] = {"NGINX_INVALID", "nginx -t failed; nothing was changed, see nginx's message", 79},
+	[CF_E_IO_ERROR] = {"IO_ERROR", "check disk space, permissions and that the file system is writable", 80},
+	[CF_E_NOMEM] = {"OUT_OF_MEMORY", "free memory and retry", 81},
+	[CF_E_INTERNAL] = {"INTERNAL_ERROR", "a bug: please report it with the detail", 82},
+};
+
+static enum cf_err last_err;
+static char last_detail[1024];
+
+const char *
+cf_err_code(enum cf_err e)
+{
+	return (unsigned)e < CF_E__COUNT ? errtab[e].code : "INTERNAL_ERROR";
+}
+
+const char *
+cf_err_hint(enum cf_err e)
+{
+	return (unsigned)e < CF_E__COUNT ? errtab[e].hint : "";
+}
+
+int
+cf_err_exit(enum cf_err e)
+{
+	return (unsigned)e < CF_E__COUNT ? errtab[e].exit : 1;
+}
+
+int
+cf_seterr(enum cf_err e, const char *fmt, ...)
+{
+	int saved = errno;
+	va_list ap;
+	size_t n;
+
+	va_start(ap, fmt);
+	vsnprintf(last_detail, sizeof last_detail, fmt, ap);
+	va_end(ap);
+	n = strlen(last_detail);
+	if (n > 0 && last_detail[n - 1] == ':')
+		snprintf(last_detail + n, sizeof last_detail - n, " %s", strerror(saved));
+	last_err = e;
+	errno = saved;
+	return -1;
+}
+
+enum cf_err
+cf_lasterr(void)
+{
+	return last_err;
+}
+
+const char *
+cf_lasterr_detail(void)
+{
+	return last_detail;
+}
+
+void
+cf_clearerr(void)
+{
+	last_err = CF_OK;
+	last_detail[0] = '\0';
+}
+
+static void
+vwarn(const char *fmt, va_list ap)
+{
+	fprintf(stderr, "%s: ", cf_progname);
+	vfprintf(stderr, fmt, ap);
+	fputc('\n', stderr);
+}
+
+void
+cf_warnx(const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vwarn(fmt, ap);
+	va_end(ap);
+}
+
+void
+cf_debug(const char *fmt, ...)
+{
+	va_list ap;
+
+	if (!cf_verbose)
+		return;
+	va_start(ap, fmt);
+	vwarn(fmt, ap);
+	va_end(ap);
+}

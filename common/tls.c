@@ -1,0 +1,280 @@
+/*
+ * tls.c — trust store: built-in roots plus PEM bundles turned into BearSSL
+ * trust anchors.  Reads local files only.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "cf.h"
+#include "tls.h"
+
+#define TLS_MAX_BUNDLE (8u << 20)   /* a CA bundle larger than 8 MiB is refused */
+
+static const char *const system_bundles[] = {
+	"/etc/ssl/certs/ca-certificates.crt",      /* Debian, Ubuntu, Alpine */
+	"/etc/pki/tls/certs/ca-bundle.crt",        /* RHEL, Fedora */
+	"/etc/ssl/ca-bundle.pem",                  /* SUSE */
+	"/etc/ssl/cert.pem",                       /* Alpine, BSD */
+};
+
+int
+tls_trust_init(struct tls_trust *t)
+{
+	memset(t, 0, sizeof *t);
+	t->cap = cf_builtin_tas_num + 16;
+	if ((t->ta = cf_xalloc(t->cap * sizeof *t->ta)) == NULL)
+		return -1;
+	memcpy(t->ta, cf_builtin_tas, cf_builtin_tas_num * sizeof *t->ta);
+	t->n = t->nbuiltin = cf_builtin_tas_num;
+	cf_strlcpy(t->source, "built-in ISRG roots", sizeof t->source);
+	return 0;
+}
+
+static void
+ta_free_one(br_x509_trust_anchor *ta)
+{
+	free(ta->dn.data);
+	if (ta->pkey.key_type == BR_KEYTYPE_RSA) {
+		free(ta->pkey.key.rsa.n);
+		free(ta->pkey.key.rsa.e);
+	} else {
+		free(ta->pkey.key.ec.q);
+	}
+}
+
+void
+tls_trust_free(struct tls_trust *t)
+{
+	size_t i;
+
+	for (i = t->nbuiltin; i < t->n; i++)
+		ta_free_one(&t->ta[i]);
+	free(t->ta);
+	memset(t, 0, sizeof *t);
+}
+
+static void
+dn_append(void *ctx, const void *buf, size_t len)
+{
+	cf_buf_add(ctx, buf, len);   /* a failure shows as a short DN; checked below */
+}
+
+static void *
+dup_bytes(const void *p, size_t n)
+{
+	void *q = cf_xalloc(n);
+
+	if (q)
+		memcpy(q, p, n);
+	return q;
+}
+
+/* Turn one DER certificate into a trust anchor appended to t. */
+static int
+add_der(struct tls_trust *t, const unsigned char *der, size_t len, const char *path)
+{
+	br_x509_decoder_context dc;
+	br_x509_trust_anchor ta;
+	br_x509_pkey *pk;
+	struct cf_buf dn;
+	int err;
+
+	cf_buf_init(&dn, 64 * 1024);
+	br_x509_decoder_init(&dc, dn_append, &dn);
+	br_x509_decoder_push(&dc, der, len);
+	pk = br_x509_decoder_get_pkey(&dc);
+	if ((err = br_x509_decoder_last_error(&dc)) != 0 || pk == NULL) {
+		cf_buf_free(&dn);
+		/* One odd certificate in a system bundle must not lose the rest. */
+		cf_debug("%s: skipping a certificate BearSSL cannot decode (error %d)", path, err);
+		return 0;
+	}
+	memset(&ta, 0, sizeof ta);
+	ta.flags = br_x509_decoder_isCA(&dc) ? BR_X509_TA_CA : 0;
+	ta.dn.data = dn.data;
+	ta.dn.len = dn.len;
+	dn.data = NULL;
+	ta.pkey.key_type = pk->key_type;
+	if (pk->key_type == BR_KEYTYPE_RSA) {
+		ta.pkey.key.rsa.n = dup_bytes(pk->key.rsa.n, pk->key.rsa.nlen);
+		ta.pkey.key.rsa.nlen = pk->key.rsa.nlen;
+		ta.pkey.key.rsa.e = dup_bytes(pk->key.rsa.e, pk->key.rsa.elen);
+		ta.pkey.key.rsa.elen = pk->key.rsa.elen;
+		if (!ta.pkey.key.rsa.n || !ta.pkey.key.rsa.e)
+			goto nomem;
+	} else if (pk->key_type == BR_KEYTYPE_EC) {
+		ta.pkey.key.ec.curve = pk->key.ec.curve;
+		ta.pkey.key.ec.q = dup_bytes(pk->key.ec.q, pk->key.ec.qlen);
+		ta.pkey.key.ec.qlen = pk->key.ec.qlen;
+		if (!ta.pkey.key.ec.q)
+			goto nomem;
+	} else {
+		free(ta.dn.data);
+		return 0;
+	}
+	if (ta.dn.data == NULL)
+		goto nomem;
+	if (t->n == t->cap) {
+		size_t ncap = t->cap * 2;
+		br_x509_trust_anchor *p = realloc(t->ta, ncap * sizeof *p);
+		if (p == NULL)
+			goto nomem;
+		t->ta = p;
+		t->cap = ncap;
+	}
+	t->ta[t->n++] = ta;
+	return 0;
+nomem:
+	ta_free_one(&ta);
+	return cf_seterr(CF_E_NOMEM, "out of memory loading %s", path);
+}
+
+static int
+read_file(const char *path, struct cf_buf *out)
+{
+	FILE *f = fopen(path, "rb");
+	unsigned char tmp[8192];
+	size_t n;
+
+	if (f == NULL)
+		return cf_seterr(CF_E_IO_ERROR, "cannot open CA file %s:", path);
+	while ((n = fread(tmp, 1, sizeof tmp, f)) > 0) {
+		if (cf_buf_add(out, tmp, n) < 0) {
+			fclose(f);
+			return cf_seterr(CF_E_IO_ERROR, "CA file %s is larger than %u bytes", path, TLS_MAX_BUNDLE);
+		}
+	}
+	if (ferror(f)) {
+		fclose(f);
+		return cf_seterr(CF_E_IO_ERROR, "reading %s:", path);
+	}
+	fclose(f);
+	return 0;
+}
+
+static void
+der_append(void *ctx, const void *buf, size_t len)
+{
+	cf_buf_add(ctx, buf, len);
+}
+
+int
+tls_trust_add_file(struct tls_trust *t, const char *path)
+{
+	struct cf_buf pem, der;
+	br_pem_decoder_context pc;
+	size_t off = 0, before = t->n;
+	int incert = 0, rc = 0;
+
+	cf_buf_init(&pem, TLS_MAX_BUNDLE);
+	cf_buf_init(&der, 1u << 20);
+	if (read_file(path, &pem) < 0) {
+		cf_buf_free(&pem);
+		return -1;
+	}
+	br_pem_decoder_init(&pc);
+	while (off < pem.len && rc == 0) {
+		off += br_pem_decoder_push(&pc, pem.data + off, pem.len - off);
+		switch (br_pem_decoder_event(&pc)) {
+		case BR_PEM_BEGIN_OBJ:
+			incert = strcmp(br_pem_decoder_name(&pc), "CERTIFICATE") == 0 ||
+			    strcmp(br_pem_decoder_name(&pc), "X509 CERTIFICATE") == 0;
+			cf_buf_reset(&der);
+			br_pem_decoder_setdest(&pc, incert ? der_append : NULL, &der);
+			break;
+		case BR_PEM_END_OBJ:
+			if (incert)
+				rc = add_der(t, der.data, der.len, path);
+			incert = 0;
+			break;
+		case BR_PEM_ERROR:
+			rc = cf_seterr(CF_E_INVALID_INPUT, "%s is not valid PEM", path);
+			break;
+		default:
+			break;
+		}
+	}
+	cf_buf_free(&pem);
+	cf_buf_free(&der);
+	if (rc == 0 && t->n == before)
+		rc = cf_seterr(CF_E_INVALID_INPUT, "%s holds no usable certificate", path);
+	if (rc == 0) {
+		size_t l = strlen(t->source);
+		snprintf(t->source + l, sizeof t->source - l, ", %s", path);
+	}
+	return rc;
+}
+
+int
+tls_trust_load(struct tls_trust *t, const char *ca_file)
+{
+	const char *env = getenv("SSL_CERT_FILE");
+	size_t i;
+
+	if (tls_trust_init(t) < 0)
+		return -1;
+	if (ca_file && tls_trust_add_file(t, ca_file) < 0)
+		goto fail;
+	if (env && *env) {
+		/* An explicit SSL_CERT_FILE that cannot be read is the user's
+		 * mistake worth reporting; it replaces the system bundle. */
+		if (tls_trust_add_file(t, env) < 0)
+			goto fail;
+		return 0;
+	}
+	for (i = 0; i < CF_ARRAY_LEN(system_bundles); i++) {
+		if (access(system_bundles[i], R_OK) == 0) {
+			if (tls_trust_add_file(t, system_bundles[i]) < 0)
+				cf_debug("ignoring system bundle %s: %s", system_bundles[i], cf_lasterr_detail());
+			break;
+		}
+	}
+	cf_clearerr();
+	return 0;
+fail:
+	tls_trust_free(t);
+	return -1;
+}
+
+const char *
+tls_strerror(int err)
+{
+	switch (err) {
+	case BR_ERR_X509_NOT_TRUSTED:
+		return "the server's certificate chain does not lead to a trusted root";
+	case BR_ERR_X509_BAD_SERVER_NAME:
+		return "the server's certificate is not valid for the host name";
+	case BR_ERR_X509_EXPIRED:
+		return "the server's certificate is expired or not yet valid (check the clock)";
+	case BR_ERR_X509_CRITICAL_EXTENSION:
+		return "the server's certificate has an unsupported critical extension";
+	case BR_ERR_X509_BAD_SIGNATURE:
+		return "a signature in the server's certificate chain is invalid";
+	case BR_ERR_X509_UNSUPPORTED:
+		return "the server's certificate uses an unsupported algorithm";
+	case BR_ERR_X509_NOT_CA:
+		return "an intermediate certificate of the server is not a CA";
+	case BR_ERR_X509_FORBIDDEN_KEY_USAGE:
+		return "the server's certificate key usage forbids this use";
+	case BR_ERR_X509_WEAK_PUBLIC_KEY:
+		return "the server's certificate key is too weak";
+	case BR_ERR_UNSUPPORTED_VERSION:
+	case BR_ERR_BAD_VERSION:
+		return "the server does not speak TLS 1.2";
+	case BR_ERR_BAD_HANDSHAKE:
+	case BR_ERR_BAD_CIPHER_SUITE:
+	case BR_ERR_NO_CLIENT_AUTH:
+		return "the TLS handshake failed";
+	case BR_ERR_IO:
+		return "the connection closed or failed during TLS";
+	default:
+		if (err >= BR_ERR_RECV_FATAL_ALERT && err < BR_ERR_RECV_FATAL_ALERT + 256)
+			return "the server sent a fatal TLS alert";
+		if (err >= BR_ERR_X509_OK)
+			return "the server's certificate could not be verified";
+		return "TLS protocol error";
+	}
+}

@@ -1,0 +1,38 @@
+/*
+ * tls.h — trust anchors for verifying servers with BearSSL.
+ *
+ * A trust store holds the ISRG roots compiled in (build-aux/gen-ta.sh), then
+ * whatever --ca-file names, then $SSL_CERT_FILE or, when that is unset, the
+ * first system bundle found.  There is deliberately no way to turn
+ * verification off.  This module reads files; it must not touch the network.
+ */
+#ifndef CF_TLS_H
+#define CF_TLS_H
+
+#include <stddef.h>
+
+#include "bearssl/bearssl.h"
+
+/* Generated from Debian's ca-certificates (ISRG Root X1, X2). */
+extern const br_x509_trust_anchor cf_builtin_tas[];
+extern const size_t cf_builtin_tas_num;
+
+struct tls_trust {
+	br_x509_trust_anchor *ta;
+	size_t n, cap;
+	size_t nbuiltin;           /* the first nbuiltin entries are static */
+	char source[512];          /* which files were loaded, for messages */
+};
+
+/* Built-in roots only. */
+int tls_trust_init(struct tls_trust *t);
+/* Add every certificate of a PEM file.  A missing file is an error. */
+int tls_trust_add_file(struct tls_trust *t, const char *path);
+/* Built-in + ca_file (may be NULL) + $SSL_CERT_FILE or the system bundle. */
+int tls_trust_load(struct tls_trust *t, const char *ca_file);
+void tls_trust_free(struct tls_trust *t);
+
+/* A sentence for a BearSSL error code (BR_ERR_*). */
+const char *tls_strerror(int err);
+
+#endif

@@ -1,0 +1,112 @@
+/*
+ * main.c — certfleet (the controller): global options, the command table,
+ * --help and --version.  Commands live in their own files.  The controller
+ * never binds port 80; it drives agents over SSH.
+ */
+#include <getopt.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "cf.h"
+#include "controller.h"
+#include "version.h"
+
+#include "libssh2.h"
+#include "mbedtls/version.h"
+
+static int cmd_version(int argc, char **argv);
+static int cmd_help(int argc, char **argv);
+
+static const struct ctl_cmd commands[] = {
+	{"agent-binary", cmd_agent_binary, "write the embedded agent binary to stdout"},
+	{"version", cmd_version, "print the version and the libraries linked in"},
+	{"help", cmd_help, "print this help"},
+};
+
+static void
+usage(FILE *f)
+{
+	size_t i;
+
+	fprintf(f,
+	    "usage: certfleet [-v] COMMAND [ARGS]\n"
+	    "\n"
+	    "Deploys and drives certfleet-agent on fleets of servers over SSH, and rotates\n"
+	    "certificates on FlexibleEngine load balancers.\n"
+	    "\n"
+	    "Global options:\n"
+	    "  -v, --verbose   say more on stderr\n"
+	    "  -h, --help      this help;  COMMAND --help for a command's options\n"
+	    "  -V, --version   print the version and the libraries linked in\n"
+	    "\n"
+	    "Commands:\n");
+	for (i = 0; i < CF_ARRAY_LEN(commands); i++)
+		fprintf(f, "  %-13s %s\n", commands[i].name, commands[i].summary);
+	fprintf(f, "\nSee certfleet(1).\n");
+}
+
+static int
+cmd_version(int argc, char **argv)
+{
+	char mbed[32];
+
+	(void)argc;
+	(void)argv;
+	mbedtls_version_get_string(mbed);
+	cf_print_version(stdout, "certfleet", libssh2_version(0), mbed);
+	printf("  embedded agent: %zu bytes\n", ctl_payload_size());
+	return 0;
+}
+
+static int
+cmd_help(int argc, char **argv)
+{
+	(void)argc;
+	(void)argv;
+	usage(stdout);
+	return 0;
+}
+
+int
+main(int argc, char **argv)
+{
+	static const struct option longopts[] = {
+		{"verbose", no_argument, NULL, 'v'},
+		{"help", no_argument, NULL, 'h'},
+		{"version", no_argument, NULL, 'V'},
+		{NULL, 0, NULL, 0},
+	};
+	size_t i;
+	int ch;
+
+	cf_progname = "certfleet";
+	while ((ch = getopt_long(argc, argv, "+vhV", longopts, NULL)) != -1) {
+		switch (ch) {
+		case 'v':
+			cf_verbose++;
+			break;
+		case 'h':
+			usage(stdout);
+			return 0;
+		case 'V':
+			return cmd_version(0, NULL);
+		default:
+			usage(stderr);
+			return cf_err_exit(CF_E_USAGE);
+		}
+	}
+	if (optind >= argc) {
+		usage(stderr);
+		return cf_err_exit(CF_E_USAGE);
+	}
+	for (i = 0; i < CF_ARRAY_LEN(commands); i++) {
+		if (strcmp(argv[optind], commands[i].name) == 0) {
+			char **cargv = argv + optind;
+			int cargc = argc - optind;
+			optind = 1;
+			return commands[i].run(cargc, cargv);
+		}
+	}
+	fprintf(stderr, "certfleet: USAGE: unknown command '%s'\n  hint: see certfleet --help\n", argv[optind]);
+	return cf_err_exit(CF_E_USAGE);
+}

@@ -1,0 +1,152 @@
+#!/bin/sh
+# vendor/build.sh — fetch, verify, patch and build the pinned third-party libraries.
+#
+#   vendor/build.sh [--fetch-only] [VARIANT]
+#       VARIANT: musl (default; musl-gcc, -Os) or asan (gcc, ASan+UBSan, -g)
+#       --fetch-only: download and verify, build nothing
+#   Environment (for tests): CF_VENDOR_DIR replaces build/vendor,
+#   CF_VENDOR_MANIFEST replaces vendor/manifest.
+#
+# Downloads go to build/vendor/dl, output to build/vendor/<VARIANT>/{include,lib}
+# plus versions.h and versions.mk.  Each library is rebuilt only when its
+# manifest line changed (stamp files), so a second run does nothing.
+# Must not: use a tarball whose sha256 differs from the manifest, or commit anything.
+set -eu
+
+here=$(cd "$(dirname "$0")" && pwd)
+top=$(dirname "$here")
+fetch_only=0
+if [ "${1:-}" = --fetch-only ]; then fetch_only=1; shift; fi
+variant=${1:-musl}
+manifest=${CF_VENDOR_MANIFEST:-$here/manifest}
+vroot=${CF_VENDOR_DIR:-$top/build/vendor}
+dl=$vroot/dl
+out=$vroot/$variant
+jobs=$(nproc 2>/dev/null || echo 2)
+
+case $variant in
+musl) CC=musl-gcc; VCFLAGS="-Os -fno-plt"; ;;
+asan) CC=${ASAN_CC:-gcc}; VCFLAGS="-O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined"; ;;
+*) echo "vendor: unknown variant '$variant' (musl or asan)" >&2; exit 1 ;;
+esac
+command -v "$CC" >/dev/null || { echo "vendor: $CC not found (run build-aux/install-deps.sh)" >&2; exit 1; }
+
+say() { printf 'vendor: %s\n' "$*" >&2; }
+die() { printf 'vendor: error: %s\n' "$*" >&2; exit 1; }
+
+mkdir -p "$dl" "$out/include" "$out/lib" "$out/src"
+
+# fetch NAME SOURCE UPSTREAM REVISION TARBALL SHA -> prints the revision used
+fetch() {
+    name=$1 source=$2 upstream=$3 rev=$4 tarball=$5 sha=$6
+    # Reuse a verified download.
+    for dsc in "$dl"/${source}_${upstream}-*.dsc; do
+        [ -f "$dsc" ] || continue
+        if [ -f "$dl/$tarball" ] && [ -f "$dl/$tarball.ok" ]; then
+            basename "$dsc" .dsc | sed "s/^${source}_${upstream}-//"
+            return 0
+        fi
+    done
+    cands="$rev $(apt-cache showsrc "$source" 2>/dev/null | sed -n 's/^Version: //p' |
+                   grep -F "$upstream-" | sed "s/^$upstream-//" | sort -r -u)"
+    used=""
+    for r in $cands; do
+        if (cd "$dl" && apt-get source --download-only -q "$source=$upstream-$r" >/dev/null 2>&1); then
+            used=$r; break
+        fi
+        say "$source $upstream-$r: not available from the mirror, trying another revision"
+    done
+    [ -n "$used" ] || die "$source $upstream: no Debian revision could be downloaded (is there a deb-src entry? run build-aux/install-deps.sh)"
+    [ "$used" = "$rev" ] || say "$source: pinned revision $upstream-$rev is gone; using $upstream-$used (upstream tarball still checked against its pin)"
+    [ -f "$dl/$tarball" ] || die "$source $upstream-$used: expected upstream tarball $tarball was not downloaded"
+    got=$(sha256sum "$dl/$tarball" | cut -d' ' -f1)
+    if [ "$got" != "$sha" ]; then
+        rm -f "$dl/$tarball.ok"
+        die "sha256 mismatch for $dl/$tarball
+  expected (vendor/manifest): $sha
+  actual:                     $got
+refusing to build from it; delete the file to download it again"
+    fi
+    : > "$dl/$tarball.ok"
+    echo "$used"
+}
+
+# verify the pin again on every build (a cached tarball may have been altered)
+verify() {
+    got=$(sha256sum "$dl/$1" | cut -d' ' -f1)
+    [ "$got" = "$2" ] || { rm -f "$dl/$1.ok"; die "sha256 mismatch for $dl/$1
+  expected (vendor/manifest): $2
+  actual:                     $got
+refusing to build from it; delete the file to download it again"; }
+}
+
+extract() { # SOURCE UPSTREAM REV DIR
+    rm -rf "$4"
+    dpkg-source --no-check -x "$dl/${1}_${2}-${3}.dsc" "$4" >"$4.log" 2>&1 ||
+        { cat "$4.log" >&2; die "dpkg-source could not unpack $1 $2-$3"; }
+    n=$(grep -c '^[^#]' "$4/debian/patches/series" 2>/dev/null || echo 0)
+    say "$1 $2-$3 unpacked, $n Debian patch(es) applied"
+}
+
+build_bearssl() { # DIR
+    (cd "$1" && make -j"$jobs" CC="$CC" LD="$CC" LDDLL="$CC" \
+        CFLAGS="-W -Wall $VCFLAGS -DBR_RDRAND=0" lib tools >build.log 2>&1) ||
+        { tail -30 "$1/build.log" >&2; die "bearssl build failed"; }
+    rm -rf "$out/include/bearssl"; mkdir -p "$out/include/bearssl"
+    cp "$1"/inc/*.h "$out/include/bearssl/"
+    cp "$1/build/libbearssl.a" "$out/lib/"
+    [ -x "$1/build/brssl" ] && cp "$1/build/brssl" "$out/brssl"
+}
+
+build_mbedtls() {
+    (cd "$1" && make -j"$jobs" CC="$CC" CFLAGS="$VCFLAGS" lib >build.log 2>&1) ||
+        { tail -30 "$1/build.log" >&2; die "mbedtls build failed"; }
+    rm -rf "$out/include/mbedtls" "$out/include/psa"
+    cp -r "$1/include/mbedtls" "$1/include/psa" "$out/include/"
+    cp "$1"/library/libmbedcrypto.a "$1"/library/libmbedx509.a "$1"/library/libmbedtls.a "$out/lib/"
+}
+
+build_libssh2() {
+    # Debian's patches touch configure.ac; keep the shipped configure (no autotools here).
+    (cd "$1" && touch aclocal.m4 && touch configure Makefile.in */Makefile.in src/libssh2_config.h.in 2>/dev/null) || true
+    (cd "$1" && CC="$CC" CFLAGS="$VCFLAGS" ./configure --disable-shared --enable-static \
+        --with-crypto=mbedtls --with-libmbedcrypto-prefix="$out" --without-libz \
+        --disable-examples-build --disable-docker-tests --disable-sshd-tests \
+        --disable-dependency-tracking >build.log 2>&1 &&
+        make -j"$jobs" -C src >>build.log 2>&1) ||
+        { tail -30 "$1/build.log" >&2; die "libssh2 build failed"; }
+    cp "$1"/include/libssh2*.h "$out/include/"
+    cp "$1/src/.libs/libssh2.a" "$out/lib/"
+}
+
+vh=$out/versions.h.new; vm=$out/versions.mk.new
+printf '/* generated by vendor/build.sh — the vendored library versions linked in */\n' >"$vh"
+: >"$vm"
+grep -v '^[[:space:]]*#' "$manifest" | grep -v '^[[:space:]]*$' |
+while read -r name source upstream rev tarball sha; do
+    used=$(fetch "$name" "$source" "$upstream" "$rev" "$tarball" "$sha")
+    verify "$tarball" "$sha"
+    if [ $fetch_only = 1 ]; then
+        say "$name: $source $upstream-$used fetched, sha256 verified"
+        continue
+    fi
+    stamp="$out/$name.stamp"
+    want="$name $source $upstream-$used $sha $variant $CC $VCFLAGS"
+    if [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$want" ]; then
+        :
+    else
+        dir="$out/src/$name"
+        extract "$source" "$upstream" "$used" "$dir"
+        say "building $name ($variant)"
+        "build_$name" "$dir"
+        printf '%s\n' "$want" >"$stamp"
+    fi
+    NAME=$(echo "$name" | tr a-z A-Z)
+    printf '#define CF_VENDOR_%s "%s %s-%s"\n' "$NAME" "$source" "$upstream" "$used" >>"$vh"
+    printf 'VENDOR_%s = %s-%s\n' "$NAME" "$upstream" "$used" >>"$vm"
+done
+[ $fetch_only = 1 ] && { rm -f "$vh" "$vm"; exit 0; }
+# replace only when changed, so dependent objects are not rebuilt needlessly
+for f in versions.h versions.mk; do
+    if cmp -s "$out/$f.new" "$out/$f"; then rm -f "$out/$f.new"; else mv "$out/$f.new" "$out/$f"; fi
+done
