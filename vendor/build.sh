@@ -90,7 +90,7 @@ extract() { # SOURCE UPSTREAM REV DIR
 
 build_bearssl() { # DIR
     (cd "$1" && make -j"$jobs" CC="$CC" LD="$CC" LDDLL="$CC" \
-        CFLAGS="-W -Wall $VCFLAGS -DBR_RDRAND=0" lib tools >build.log 2>&1) ||
+        CFLAGS="-W -Wall $VCFLAGS -DBR_RDRAND=0" LDFLAGS="$VCFLAGS" lib tools >build.log 2>&1) ||
         { tail -30 "$1/build.log" >&2; die "bearssl build failed"; }
     rm -rf "$out/include/bearssl"; mkdir -p "$out/include/bearssl"
     cp "$1"/inc/*.h "$out/include/bearssl/"

@@ -1,0 +1,197 @@
+"""Fixtures for the certfleet integration tests: real Pebble, challtestsrv, nginx
+and OpenSSH servers on loopback, started per test (or per module) and always
+stopped at teardown.  On a failing test the last lines of every live service's
+log are attached to the report.
+
+Fixtures
+  bins                 session: paths of bin/certfleet-agent, bin/certfleet
+                       (CERTFLEET_BIN_DIR overrides the directory, e.g. build/asan)
+  free_port            the cfutil.free_port function
+  challtestsrv         function: mock DNS (+ management API helpers)
+  pebble_factory       function: pebble_factory(env=..., config=...) -> Pebble
+  pebble               function: pebble_factory() with the default env
+  challtestsrv_module, pebble_module   the same, one per test module
+  nginx_factory        function: nginx_factory(servers=None, port=None) -> Nginx
+  ssh_client_key       function: an ECDSA client key (ClientKey)
+  sshd_factory         function: sshd_factory(host="127.0.0.2", ...) -> Sshd;
+                       sshd_factory.many(n, first_host=2) -> [Sshd]
+"""
+
+import os
+import sys
+import tempfile
+from pathlib import Path
+from types import SimpleNamespace
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+import cfutil  # noqa: E402
+from cfutil import (ChallTestSrv, ClientKey, Nginx, Pebble, Sshd,  # noqa: E402
+                    start_many_sshd)
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+
+
+# ---------------------------------------------------------------- reporting
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item, call):
+    outcome = yield
+    rep = outcome.get_result()
+    if rep.when in ("setup", "call") and rep.failed:
+        for svc in cfutil.live_services():
+            label = "%s (pid %s) %s" % (svc.name, svc.pid, svc.log_path)
+            rep.sections.append(("log tail: " + label, svc.log_tail(60)))
+            for extra_label, path in svc.extra_logs():
+                rep.sections.append(("log tail: %s %s" % (extra_label, path),
+                                     cfutil.tail(path, 60)))
+
+
+def _workdir(tmp_path_factory, name):
+    # short paths: keeps sshd/nginx paths readable and well under socket path limits
+    return Path(tempfile.mkdtemp(prefix="cf-%s-" % name,
+                                 dir=tmp_path_factory.getbasetemp()))
+
+
+# ---------------------------------------------------------------- binaries
+
+@pytest.fixture(scope="session")
+def bins():
+    bindir = Path(os.environ.get("CERTFLEET_BIN_DIR") or REPO_ROOT / "bin")
+
+    def need(path):
+        if not (path.is_file() and os.access(path, os.X_OK)):
+            pytest.fail("%s is not built (run `make` in %s)" % (path, REPO_ROOT),
+                        pytrace=False)
+        return path
+
+    ns = SimpleNamespace(root=REPO_ROOT, dir=bindir,
+                         agent=bindir / "certfleet-agent",
+                         controller=bindir / "certfleet")
+    ns.need_agent = lambda: need(ns.agent)
+    ns.need_controller = lambda: need(ns.controller)
+    return ns
+
+
+@pytest.fixture(scope="session", name="free_port")
+def free_port_fixture():
+    return cfutil.free_port
+
+
+# ---------------------------------------------------------------- DNS + ACME
+
+def _start_challtestsrv(tmp_path_factory):
+    return ChallTestSrv(_workdir(tmp_path_factory, "dns"))
+
+
+@pytest.fixture
+def challtestsrv(tmp_path_factory):
+    srv = _start_challtestsrv(tmp_path_factory)
+    yield srv
+    srv.stop()
+
+
+@pytest.fixture(scope="module")
+def challtestsrv_module(tmp_path_factory):
+    srv = _start_challtestsrv(tmp_path_factory)
+    yield srv
+    srv.stop()
+
+
+class _Factory:
+    """Keeps what it made and stops all of it at teardown (reverse order)."""
+
+    def __init__(self, make):
+        self._make = make
+        self.made = []
+
+    def __call__(self, *a, **kw):
+        obj = self._make(*a, **kw)
+        self.made.append(obj)
+        return obj
+
+    def close(self):
+        for obj in reversed(self.made):
+            try:
+                obj.stop()
+            except Exception:  # noqa: BLE001 - stop the rest anyway
+                pass
+
+
+@pytest.fixture
+def pebble_factory(challtestsrv, tmp_path_factory):
+    """pebble_factory(env={"PEBBLE_WFE_NONCEREJECT": "50"}, config={...}) -> Pebble.
+
+    Default env: PEBBLE_VA_NOSLEEP=1, PEBBLE_WFE_NONCEREJECT=0, any other PEBBLE_*
+    of the caller's environment removed; a value of None removes a variable.
+    `config` entries override the generated pebble config JSON."""
+    f = _Factory(lambda env=None, config=None, key_type="ec": Pebble(
+        _workdir(tmp_path_factory, "pebble"), challtestsrv.dns_addr,
+        env=env, config=config, key_type=key_type))
+    f.challtestsrv = challtestsrv
+    yield f
+    f.close()
+
+
+@pytest.fixture
+def pebble(pebble_factory):
+    return pebble_factory()
+
+
+@pytest.fixture(scope="module")
+def pebble_module(challtestsrv_module, tmp_path_factory):
+    p = Pebble(_workdir(tmp_path_factory, "pebble"), challtestsrv_module.dns_addr)
+    yield p
+    p.stop()
+
+
+# ---------------------------------------------------------------- nginx
+
+@pytest.fixture
+def nginx_factory(tmp_path_factory):
+    """nginx_factory(servers=None, port=None) -> Nginx (see cfutil.Nginx)."""
+    f = _Factory(lambda servers=None, port=None: Nginx(
+        _workdir(tmp_path_factory, "nginx"), servers=servers, port=port))
+    yield f
+    f.close()
+
+
+# ---------------------------------------------------------------- OpenSSH
+
+@pytest.fixture
+def ssh_client_key(tmp_path_factory):
+    d = _workdir(tmp_path_factory, "sshkey")
+    return ClientKey.generate(d / "id_ecdsa", "ecdsa")
+
+
+@pytest.fixture
+def sshd_factory(tmp_path_factory, ssh_client_key):
+    """sshd_factory(host="127.0.0.2", port=None, client_key=None, authorized_keys=(),
+    extra_config="") -> Sshd.  The default client key (ssh_client_key, ECDSA) is
+    authorized on every server this factory starts, like an operator's key on a fleet.
+    sshd_factory.many(n, first_host=2, **kw) starts n servers concurrently."""
+    base = _workdir(tmp_path_factory, "sshd")
+
+    def make(host="127.0.0.2", client_key=None, **kw):
+        return Sshd(base / ("%s-%d" % (host, len(f.made))), host=host,
+                    client_key=client_key or ssh_client_key, **kw)
+
+    f = _Factory(make)
+    f.client_key = ssh_client_key
+
+    def many(n, first_host=2, client_key=None, **kw):
+        servers = start_many_sshd(base / ("many-%d" % len(f.made)), n, first_host=first_host,
+                                  client_key=client_key or ssh_client_key, **kw)
+        f.made.extend(servers)
+        return servers
+
+    f.many = many
+    yield f
+    f.close()
+
+
+def pytest_sessionfinish(session, exitstatus):
+    for svc in cfutil.live_services():
+        svc.stop(timeout=2)
