@@ -40,7 +40,7 @@ UNIT_SRC   = $(wildcard tests/unit/*.c)
 COMMON_OBJ = $(COMMON_SRC:%.c=$(B)/%.o) $(B)/gen/ta_builtin.o
 AGENT_OBJ  = $(AGENT_SRC:%.c=$(B)/%.o)
 CTRL_OBJ   = $(CTRL_SRC:%.c=$(B)/%.o)
-UNIT_OBJ   = $(UNIT_SRC:%.c=$(B)/%.o)
+UNIT_OBJ   = $(UNIT_SRC:%.c=$(B)/%.o) $(B)/agent/store.o $(B)/agent/http01.o
 VENDOR     = $(V)/versions.h
 BEARSSL    = $(V)/lib/libbearssl.a
 SSHLIBS    = $(V)/lib/libssh2.a $(V)/lib/libmbedtls.a $(V)/lib/libmbedx509.a $(V)/lib/libmbedcrypto.a
@@ -66,11 +66,13 @@ $(B)/gen/ta_builtin.c: build-aux/gen-ta.sh $(VENDOR)
 	build-aux/gen-ta.sh $(V)/brssl > $@.tmp && mv $@.tmp $@
 
 $(B)/gen/ta_builtin.o: $(B)/gen/ta_builtin.c
-	$(CC) $(CFLAGS) -Wno-missing-field-initializers -c -o $@ $<
+	@echo "  CC  $<"
+	@$(CC) $(CFLAGS) -Wno-missing-field-initializers -c -o $@ $<
 
 $(B)/%.o: %.c $(VENDOR) $(B)/gen/version_gen.h
 	@mkdir -p $(@D)
-	$(CC) $(CFLAGS) -c -o $@ $<
+	@echo "  CC  $<"
+	@$(CC) $(CFLAGS) -c -o $@ $<
 
 $(B)/libcommon.a: $(COMMON_OBJ)
 	rm -f $@ && ar rcs $@ $^

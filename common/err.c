@@ -67,12 +67,17 @@ cf_seterr(enum cf_err e, const char *fmt, ...)
 	va_list ap;
 	size_t n;
 
+	char tmp[sizeof last_detail];
+
+	/* formatted apart first: callers often wrap the previous detail,
+	 * cf_seterr(e, "...: %s", cf_lasterr_detail()) */
 	va_start(ap, fmt);
-	vsnprintf(last_detail, sizeof last_detail, fmt, ap);
+	vsnprintf(tmp, sizeof tmp, fmt, ap);
 	va_end(ap);
-	n = strlen(last_detail);
-	if (n > 0 && last_detail[n - 1] == ':')
-		snprintf(last_detail + n, sizeof last_detail - n, " %s", strerror(saved));
+	n = strlen(tmp);
+	if (n > 0 && tmp[n - 1] == ':')
+		snprintf(tmp + n, sizeof tmp - n, " %s", strerror(saved));
+	memcpy(last_detail, tmp, sizeof last_detail);
 	last_err = e;
 	errno = saved;
 	return -1;

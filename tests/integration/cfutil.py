@@ -485,7 +485,8 @@ class Pebble(Service):
             "ocspResponderURL": "",
             "externalAccountBindingRequired": False,
             "domainBlocklist": ["blocked-domain.example"],
-            "retryAfter": {"authz": 3, "order": 5},
+            "retryAfter": {"authz": 1, "order": 1},
+            "certificateValidityPeriod": 7776000,   # 90 days, as Let's Encrypt
         }
         cfg.update(config or {})
         self.config = cfg
