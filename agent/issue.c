@@ -200,6 +200,15 @@ preflight_probe(const struct issue_opts *o, const char *token, const char *value
 			snprintf(url, sizeof url, "http://%s/.well-known/acme-challenge/%s", o->names[i], token);
 		else
 			snprintf(url, sizeof url, "http://%s:%d/.well-known/acme-challenge/%s", o->names[i], port, token);
+		if (o->resolver) {
+			/* reach the name where --resolver says it is, as the CA would */
+			struct dns_answer *ans = cf_xalloc(sizeof *ans);
+			if (ans && dns_query(o->resolver, o->names[i], DNS_T_A, 3000, ans) == 0 && ans->n_a > 0)
+				http_client_connect_to(c, ans->a[0]);
+			else
+				http_client_connect_to(c, NULL);
+			free(ans);
+		}
 		if (http_request(c, "GET", url, NULL, NULL, 0, &r) < 0)
 			cf_warnx("warning: could not fetch a probe through http://%s/ from here (%s); "
 			    "validation may still work from outside", o->names[i], cf_lasterr_detail());

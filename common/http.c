@@ -6,6 +6,7 @@
  * keys.  A close-delimited body over TLS is accepted only with a proper
  * close_notify, so a truncated response is never taken for a whole one.
  */
+#include <arpa/inet.h>
 #include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -36,6 +37,7 @@ struct http_client {
 	int64_t deadline;
 	size_t max_head, max_body;
 	char ua[128];
+	char connect_to[64];           /* address overriding DNS, or "" */
 	unsigned handshakes, requests;
 	int peer_eof;                  /* the socket read returned 0 */
 	/* bytes read past the current position (plain or decrypted) */
@@ -280,6 +282,22 @@ http_client_set_user_agent(struct http_client *c, const char *ua)
 	cf_strlcpy(c->ua, ua, sizeof c->ua);
 }
 
+int
+http_client_connect_to(struct http_client *c, const char *addr)
+{
+	unsigned char tmp[16];
+
+	if (addr == NULL) {
+		c->connect_to[0] = '\0';
+		return 0;
+	}
+	if (inet_pton(AF_INET, addr, tmp) != 1 && inet_pton(AF_INET6, addr, tmp) != 1)
+		return cf_seterr(CF_E_INVALID_INPUT, "not an IP address: %.64s", addr);
+	cf_strlcpy(c->connect_to, addr, sizeof c->connect_to);
+	conn_close(c);
+	return 0;
+}
+
 unsigned
 http_client_handshakes(const struct http_client *c)
 {
@@ -430,8 +448,8 @@ tcp_connect(struct http_client *c, const struct http_url *u)
 
 	memset(&hints, 0, sizeof hints);
 	hints.ai_socktype = SOCK_STREAM;
-	hints.ai_flags = AI_ADDRCONFIG;
-	rc = getaddrinfo(u->host, u->port, &hints, &res);
+	hints.ai_flags = c->connect_to[0] ? AI_NUMERICHOST : AI_ADDRCONFIG;
+	rc = getaddrinfo(c->connect_to[0] ? c->connect_to : u->host, u->port, &hints, &res);
 	if (rc != 0)
 		return cf_seterr(CF_E_NETWORK, "cannot resolve %s: %s", u->host, gai_strerror(rc));
 	for (ai = res; ai; ai = ai->ai_next) {

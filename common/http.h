@@ -54,6 +54,10 @@ void http_client_free(struct http_client *c);
 void http_client_set_timeout(struct http_client *c, int timeout_ms);
 void http_client_set_limits(struct http_client *c, size_t max_head, size_t max_body);
 void http_client_set_user_agent(struct http_client *c, const char *ua);
+/* Connect to this address instead of resolving the URL's host (the Host
+ * header, SNI and certificate checks still use the URL's host), like curl's
+ * --connect-to.  NULL restores normal resolution. */
+int http_client_connect_to(struct http_client *c, const char *addr);
 /* Counters since creation (the benchmarks report them). */
 unsigned http_client_handshakes(const struct http_client *c);
 unsigned http_client_requests(const struct http_client *c);

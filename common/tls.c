@@ -167,7 +167,7 @@ tls_trust_add_file(struct tls_trust *t, const char *path)
 	struct cf_buf pem, der;
 	br_pem_decoder_context pc;
 	size_t off = 0, before = t->n;
-	int incert = 0, rc = 0;
+	int incert = 0, inobj = 0, rc = 0;
 
 	cf_buf_init(&pem, TLS_MAX_BUNDLE);
 	cf_buf_init(&der, 1u << 20);
@@ -175,20 +175,28 @@ tls_trust_add_file(struct tls_trust *t, const char *path)
 		cf_buf_free(&pem);
 		return -1;
 	}
+	/* BearSSL's PEM decoder ends an object only at a newline: a bundle
+	 * whose last line lacks one would lose its last certificate. */
+	if (pem.len > 0 && pem.data[pem.len - 1] != '\n' && cf_buf_add(&pem, "\n", 1) < 0) {
+		cf_buf_free(&pem);
+		cf_buf_free(&der);
+		return cf_seterr(CF_E_IO_ERROR, "CA file %s is too large", path);
+	}
 	br_pem_decoder_init(&pc);
 	while (off < pem.len && rc == 0) {
 		off += br_pem_decoder_push(&pc, pem.data + off, pem.len - off);
 		switch (br_pem_decoder_event(&pc)) {
 		case BR_PEM_BEGIN_OBJ:
+			inobj = 1;
 			incert = strcmp(br_pem_decoder_name(&pc), "CERTIFICATE") == 0 ||
 			    strcmp(br_pem_decoder_name(&pc), "X509 CERTIFICATE") == 0;
 			cf_buf_reset(&der);
 			br_pem_decoder_setdest(&pc, incert ? der_append : NULL, &der);
 			break;
 		case BR_PEM_END_OBJ:
-			if (incert)
+			if (incert && der.len > 0)
 				rc = add_der(t, der.data, der.len, path);
-			incert = 0;
+			incert = inobj = 0;
 			break;
 		case BR_PEM_ERROR:
 			rc = cf_seterr(CF_E_INVALID_INPUT, "%s is not valid PEM", path);
@@ -197,6 +205,8 @@ tls_trust_add_file(struct tls_trust *t, const char *path)
 			break;
 		}
 	}
+	if (rc == 0 && inobj)
+		rc = cf_seterr(CF_E_INVALID_INPUT, "%s ends inside a PEM object (truncated?)", path);
 	cf_buf_free(&pem);
 	cf_buf_free(&der);
 	if (rc == 0 && t->n == before)

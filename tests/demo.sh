@@ -34,4 +34,37 @@ if bin/certfleet-agent directory --server "$PEBBLE_DIR_URL"; then
 else
     echo "(exit $? — refused, as it must)"
 fi
+agent() { bin/certfleet-agent --prefix "$work/root" "$@"; }
+ca_args=(--server "$PEBBLE_DIR_URL" --ca-file "$PEBBLE_CA" --resolver "127.0.0.1:$CTS_DNS" --agree-tos)
+
+step "certfleet-agent issue: a certificate for two names by HTTP-01 (standalone responder)"
+echo "+ certfleet-agent issue -d shop.example.test -d www.shop.example.test --standalone ..."
+agent issue -d shop.example.test -d www.shop.example.test --standalone \
+    --http-port "$PEBBLE_HTTP_PORT" "${ca_args[@]}"
+
+step "the installed files (live/ points at a complete archive version)"
+ls -l "$work/root/etc/certfleet/live/"
+ls -l "$work/root/etc/certfleet/live/shop.example.test/"
+
+step "openssl verifies the chain against Pebble's root"
+curl -sf --cacert "$PEBBLE_CA" "$PEBBLE_MGMT/roots/0" > "$work/pebble-root.pem"
+live=$work/root/etc/certfleet/live/shop.example.test
+openssl verify -CAfile "$work/pebble-root.pem" -untrusted "$live/chain.pem" "$live/cert.pem"
+openssl x509 -in "$live/cert.pem" -noout -subject -issuer -enddate -ext subjectAltName
+
+step "certfleet-agent status"
+agent status
+agent status --json
+
+step "a second run has nothing to do (exit 2, nothing touched)"
+set +e; agent issue -d shop.example.test -d www.shop.example.test --standalone \
+    --http-port "$PEBBLE_HTTP_PORT" "${ca_args[@]}"; rc=$?; set -e
+echo "(exit $rc)"
+[ $rc = 2 ]
+
+step "a name that does not resolve is refused before the CA is asked"
+curl -sf -X POST -d '{"host":"broken.example.test."}' "$CTS_MGMT/set-servfail" >/dev/null
+set +e; agent issue -d broken.example.test --standalone --http-port "$PEBBLE_HTTP_PORT" "${ca_args[@]}"; rc=$?; set -e
+echo "(exit $rc)"
+
 step "demo done"

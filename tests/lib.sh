@@ -36,7 +36,8 @@ cf_pebble_start() {
     cat > "$d/pebble.json" <<EOJ
 {"pebble":{"listenAddress":"127.0.0.1:$p_port","managementListenAddress":"127.0.0.1:$m_port",
  "certificate":"$d/srv.pem","privateKey":"$d/srv.key","httpPort":$PEBBLE_HTTP_PORT,"tlsPort":$tls_port,
- "ocspResponderURL":"","externalAccountBindingRequired":false}}
+ "ocspResponderURL":"","externalAccountBindingRequired":false,
+ "certificateValidityPeriod":7776000,"retryAfter":{"authz":1,"order":1}}}
 EOJ
     pebble-challtestsrv -defaultIPv4 127.0.0.1 -defaultIPv6 "" -dns01 "127.0.0.1:$CTS_DNS" \
         -management "127.0.0.1:$CTS_MGMT_PORT" -http01 "" -https01 "" -tlsalpn01 "" -doh "" \

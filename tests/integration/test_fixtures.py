@@ -250,3 +250,20 @@ def test_sshd_many(sshd_factory):
         assert p.returncode == 0, err
         # SSH_CONNECTION: client_ip client_port server_ip server_port
         assert out.split()[2:] == [s.host, str(s.port)], out
+
+
+def test_ca_file_without_final_newline_and_truncated(bins, pebble, tmp_path):
+    """The agent's trust loader keeps a bundle's last certificate even when
+    the file does not end in a newline, and refuses a truncated bundle."""
+    import subprocess
+    pem = open(pebble.ca_file).read().rstrip("\n")
+    nonl = tmp_path / "ca-nonl.pem"
+    nonl.write_text(pem)
+    r = subprocess.run([str(bins.agent), "directory", "--server", pebble.directory,
+                        "--ca-file", str(nonl)], capture_output=True, text=True, timeout=30)
+    assert r.returncode == 0, r.stderr
+    cut = tmp_path / "ca-cut.pem"
+    cut.write_text(pem[: pem.rindex("\n", 0, len(pem) // 2) + 1])   # whole lines, no END
+    r = subprocess.run([str(bins.agent), "directory", "--server", pebble.directory,
+                        "--ca-file", str(cut)], capture_output=True, text=True, timeout=30)
+    assert r.returncode != 0 and "truncated" in r.stderr, r.stderr

@@ -249,3 +249,56 @@ def test_preferred_chain(bins, tmp_path, pebble_factory, challtestsrv):
     top += "-----END CERTIFICATE-----\n"
     issuer = openssl("x509", "-noout", "-issuer", "-nameopt", "multiline", input=top).stdout
     assert cn in issuer
+
+
+def test_ca_cannot_connect_is_connection_refused(agent, tmp_path):
+    # webroot mode with nothing listening on the port the CA validates
+    webroot = tmp_path / "www"
+    webroot.mkdir()
+    r = agent.issue("nobody.example.test", method="webroot",
+                    extra=["--webroot", str(webroot), "--json"])
+    out = json.loads(r.stdout)
+    assert r.returncode == 69 and out["code"] == "CONNECTION_REFUSED", r.stdout + r.stderr
+    assert "port 80" in out["hint"]
+    assert list((webroot / ".well-known/acme-challenge").iterdir()) == []
+
+
+def test_wrong_content_is_unauthorized(agent, nginx_factory, tmp_path):
+    served, written = tmp_path / "served", tmp_path / "written"
+    served.mkdir()
+    written.mkdir()
+    nginx_factory(servers="server { listen 127.0.0.1:@PORT@; root %s; }" % served,
+                  port=agent.pebble.http_port)
+    r = agent.issue("wrong.example.test", method="webroot",
+                    extra=["--webroot", str(written), "--json"])
+    out = json.loads(r.stdout)
+    assert out["code"] == "UNAUTHORIZED" and r.returncode == 72, r.stdout + r.stderr
+    assert out["status"]["sslStatus"] == "none"
+
+
+def test_rejected_identifier(agent):
+    r = agent.issue("blocked-domain.example", extra=["--json"])
+    out = json.loads(r.stdout)
+    assert out["code"] == "REJECTED_IDENTIFIER" and r.returncode == 74, r.stdout + r.stderr
+
+
+def test_new_account_needs_agree_tos(agent):
+    args = [a for a in agent.ca_args() if a != "--agree-tos"]
+    r = agent.run("issue", "-d", "tos.example.test", "--standalone", "--http-port",
+                  str(agent.pebble.http_port), *args)
+    assert r.returncode == 64 and "--agree-tos" in r.stderr
+
+
+def test_config_file_defaults(agent):
+    conf = agent.prefix / "etc/certfleet/agent.conf"
+    conf.parent.mkdir(parents=True)
+    conf.write_text("# defaults\nserver = %s\nca-file = %s\nresolver = %s\nagree-tos = yes\n"
+                    "http-port = %d\nkey-type = ec384\n" %
+                    (agent.pebble.directory, agent.pebble.ca_file, agent.cts.dns_addr,
+                     agent.pebble.http_port))
+    agent.run("issue", "-d", "conf.example.test", "--standalone", check=0)
+    text = openssl("x509", "-in", str(agent.live("conf.example.test", "cert.pem")), "-noout", "-text").stdout
+    assert "384 bit" in text
+    conf.write_text("serverr = x\n")
+    r = agent.run("issue", "-d", "conf.example.test", "--standalone")
+    assert r.returncode == 65 and "unknown key" in r.stderr and "agent.conf:1" in r.stderr

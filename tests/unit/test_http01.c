@@ -15,6 +15,7 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/time.h>
+#include <sys/wait.h>
 #include <dirent.h>
 #include <unistd.h>
 
@@ -260,6 +261,42 @@ TEST(http01_standalone_all_addresses)
 	snprintf(req, sizeof req, "GET /.well-known/acme-challenge/%s HTTP/1.1\r\n\r\n", tok[0].token);
 	CHECK_INT(raw_request(s.port, req, strlen(req), resp, sizeof resp), 200);
 	http01_standalone_stop(&s);
+}
+
+/* A crashed agent must not leave port 80 held: the child dies with it. */
+TEST(http01_standalone_dies_with_parent)
+{
+	int p[2], port = 0, fd = -1, i;
+	pid_t helper;
+
+	CHECK_INT(pipe(p), 0);
+	fflush(NULL);
+	if ((helper = fork()) == 0) {
+		struct http01_token tok[1];
+		struct http01_srv s;
+
+		make_tokens(tok, 1);
+		if (http01_standalone_start(&s, "127.0.0.1", 0, tok, 1) < 0)
+			_exit(1);
+		if (write(p[1], &s.port, sizeof s.port) != sizeof s.port)
+			_exit(1);
+		for (;;)
+			pause();
+	}
+	close(p[1]);
+	CHECK(helper > 0);
+	CHECK_INT(read(p[0], &port, sizeof port), sizeof port);
+	close(p[0]);
+	CHECK((fd = connect_port(port)) >= 0);
+	if (fd >= 0)
+		close(fd);
+	kill(helper, SIGKILL);
+	waitpid(helper, NULL, 0);
+	for (i = 0; i < 200 && (fd = connect_port(port)) >= 0; i++) {
+		close(fd);
+		usleep(10000);
+	}
+	CHECK_INT(fd, -1);
 }
 
 TEST(http01_standalone_bind_conflict)
