@@ -223,9 +223,10 @@ preflight_probe(const struct issue_opts *o, const char *token, const char *value
 
 /* ---- ACME steps ---- */
 
+/* What is published for the CA: sized to the order, plus the probe. */
 struct challenges {
-	struct http01_token tok[ACME_MAX_AUTHZ + 1];
-	char files[ACME_MAX_AUTHZ + 1][STORE_PATH_MAX];
+	struct http01_token *tok;
+	char (*files)[STORE_PATH_MAX];
 	size_t n, nfiles;
 	struct http01_srv srv;
 	int srv_running;
@@ -242,6 +243,10 @@ challenges_cleanup(struct challenges *ch)
 	for (i = 0; i < ch->nfiles; i++)
 		http01_webroot_remove(ch->files[i]);
 	ch->nfiles = 0;
+	free(ch->tok);
+	free(ch->files);
+	ch->tok = NULL;
+	ch->files = NULL;
 }
 
 static int
@@ -267,8 +272,8 @@ challenges_publish(struct challenges *ch, const struct issue_opts *o)
 static int
 authorize(struct acme *a, const struct acme_order *ord, const struct issue_opts *o)
 {
-	static struct acme_authz z[ACME_MAX_AUTHZ];
-	static struct challenges ch;
+	struct acme_authz *z;
+	struct challenges ch;
 	const struct acme_chall *want[ACME_MAX_AUTHZ];
 	unsigned char rnd[8 + 32];
 	char probe_tok[40], probe_val[128], thumb[64];
@@ -276,38 +281,51 @@ authorize(struct acme *a, const struct acme_order *ord, const struct issue_opts 
 	int rc = -1;
 
 	memset(&ch, 0, sizeof ch);
+	z = cf_xalloc(ord->nauthz * sizeof *z);
+	ch.tok = cf_xalloc((ord->nauthz + 1) * sizeof *ch.tok);
+	ch.files = cf_xalloc((ord->nauthz + 1) * sizeof *ch.files);
+	if (z == NULL || ch.tok == NULL || ch.files == NULL)
+		goto out;
 	for (i = 0; i < ord->nauthz; i++) {
 		if (acme_get_authz(a, ord->authz[i], &z[i]) < 0)
-			return -1;
+			goto out;
 		want[i] = NULL;
 		if (strcmp(z[i].status, "valid") == 0)
 			continue;   /* the CA remembers an earlier validation */
-		if (strcmp(z[i].status, "pending") != 0)
-			return cf_seterr(CF_E_CA_ERROR, "the authorization for %s is %s", z[i].identifier, z[i].status);
+		if (strcmp(z[i].status, "pending") != 0) {
+			cf_seterr(CF_E_CA_ERROR, "the authorization for %s is %s", z[i].identifier, z[i].status);
+			goto out;
+		}
 		for (j = 0; j < z[i].nchall; j++)
 			if (strcmp(z[i].chall[j].type, "http-01") == 0)
 				want[i] = &z[i].chall[j];
-		if (want[i] == NULL)
-			return cf_seterr(CF_E_CA_ERROR, "the CA offers no http-01 challenge for %s", z[i].identifier);
-		if (!http01_token_valid(want[i]->token))
-			return cf_seterr(CF_E_PROTOCOL, "the CA sent an invalid challenge token for %s", z[i].identifier);
+		if (want[i] == NULL) {
+			cf_seterr(CF_E_CA_ERROR, "the CA offers no http-01 challenge for %s", z[i].identifier);
+			goto out;
+		}
+		if (!http01_token_valid(want[i]->token)) {
+			cf_seterr(CF_E_PROTOCOL, "the CA sent an invalid challenge token for %s", z[i].identifier);
+			goto out;
+		}
 		cf_strlcpy(ch.tok[ch.n].token, want[i]->token, sizeof ch.tok[0].token);
 		if (acme_key_authorization(a, want[i]->token, ch.tok[ch.n].keyauth, sizeof ch.tok[0].keyauth) < 0)
-			return -1;
+			goto out;
 		ch.n++;
 		npending++;
 	}
-	if (npending == 0)
-		return 0;
+	if (npending == 0) {
+		rc = 0;
+		goto out;
+	}
 	/* a probe token for the self-check, never sent to the CA */
 	if (cf_random(rnd, sizeof rnd) < 0)
-		return -1;
+		goto out;
 	snprintf(probe_tok, sizeof probe_tok, "certfleet-probe-");
 	for (i = 0; i < 8; i++)
 		snprintf(probe_tok + strlen(probe_tok), 3, "%02x", rnd[i]);
 	/* shaped like a real key authorization: token "." 43 base64url chars */
 	if (b64_url_encode_to(thumb, sizeof thumb, rnd + 8, 32) < 0)
-		return -1;
+		goto out;
 	snprintf(probe_val, sizeof probe_val, "%s.%s", probe_tok, thumb);
 	cf_strlcpy(ch.tok[ch.n].token, probe_tok, sizeof ch.tok[0].token);
 	cf_strlcpy(ch.tok[ch.n].keyauth, probe_val, sizeof ch.tok[0].keyauth);
@@ -325,6 +343,7 @@ authorize(struct acme *a, const struct acme_order *ord, const struct issue_opts 
 	rc = 0;
 out:
 	challenges_cleanup(&ch);
+	free(z);
 	return rc;
 }
 

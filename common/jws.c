@@ -214,14 +214,14 @@ jws_assemble(const struct cf_buf *prot, const void *payload, size_t plen,
 	char sig64[B64_512];
 	struct cf_buf in;
 	struct json_w w;
-	size_t start = out->len, plen64, siglen;
+	size_t start = out->len, hlen64, siglen;
 	int rc = -1;
 
 	if (plen > JWS_MAX_PAYLOAD)
 		return cf_seterr(CF_E_INVALID_INPUT, "JWS payload larger than %u bytes",
 		    JWS_MAX_PAYLOAD);
-	plen64 = b64_url_enc_len(prot->len) + 1;
-	cf_buf_init(&in, plen64 + b64_url_enc_len(plen));
+	hlen64 = b64_url_enc_len(prot->len);
+	cf_buf_init(&in, hlen64 + 1 + b64_url_enc_len(plen));
 	if (b64_url_encode(&in, prot->data, prot->len) < 0 || cf_buf_add(&in, ".", 1) < 0
 	    || (plen > 0 && b64_url_encode(&in, payload, plen) < 0))
 		goto out;
@@ -231,9 +231,9 @@ jws_assemble(const struct cf_buf *prot, const void *payload, size_t plen,
 	json_w_init(&w, out);
 	json_w_begin_obj(&w);
 	json_w_key(&w, "protected");
-	json_w_strn(&w, (const char *)in.data, plen64 - 1);
+	json_w_strn(&w, (const char *)in.data, hlen64);
 	json_w_key(&w, "payload");
-	json_w_strn(&w, (const char *)in.data + plen64, in.len - plen64);
+	json_w_strn(&w, (const char *)in.data + hlen64 + 1, in.len - hlen64 - 1);
 	json_w_key(&w, "signature");
 	json_w_str(&w, sig64);
 	json_w_end_obj(&w);

@@ -302,3 +302,17 @@ def test_config_file_defaults(agent):
     conf.write_text("serverr = x\n")
     r = agent.run("issue", "-d", "conf.example.test", "--standalone")
     assert r.returncode == 65 and "unknown key" in r.stderr and "agent.conf:1" in r.stderr
+
+
+def test_rsa_account_key_signs_rs256(agent):
+    acct = agent.prefix / "var/lib/certfleet/accounts" / ("localhost_%d" % agent.pebble.port)
+    acct.mkdir(parents=True)
+    r = openssl("genrsa", "-traditional", "-out", str(acct / "account.key"), "2048")
+    assert r.returncode == 0, r.stderr
+    os.chmod(acct / "account.key", 0o600)
+    key_before = (acct / "account.key").read_bytes()
+    # Pebble verifies every JWS: issuance succeeding means RS256 was accepted
+    agent.issue("rs256.example.test", check=0)
+    verify_chain(agent, "rs256.example.test")
+    assert (acct / "account.key").read_bytes() == key_before
+    assert json.loads((acct / "account.json").read_text())["url"].startswith("https://localhost:")
