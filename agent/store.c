@@ -841,6 +841,27 @@ store_state_load(struct store *s, const char *lineage, struct store_state *st)
 	return 0;
 }
 
+
+/* "lastError": {code, detail, hint} or null — the same in the file and in
+ * the public status object. */
+static void
+w_last_error(struct json_w *w, const struct store_state *st)
+{
+	json_w_key(w, "lastError");
+	if (st->last_error_code[0] == '\0') {
+		json_w_null(w);
+		return;
+	}
+	json_w_begin_obj(w);
+	json_w_key(w, "code");
+	json_w_str(w, st->last_error_code);
+	json_w_key(w, "detail");
+	json_w_str(w, st->last_error_detail);
+	json_w_key(w, "hint");
+	json_w_str(w, st->last_error_hint);
+	json_w_end_obj(w);
+}
+
 static void
 write_state(struct json_w *w, const struct store_state *st)
 {
@@ -862,19 +883,7 @@ write_state(struct json_w *w, const struct store_state *st)
 	for (i = 0; i < st->ndomains; i++)
 		json_w_str(w, st->domains[i]);
 	json_w_end_arr(w);
-	json_w_key(w, "lastError");
-	if (st->last_error_code[0] == '\0') {
-		json_w_null(w);
-	} else {
-		json_w_begin_obj(w);
-		json_w_key(w, "code");
-		json_w_str(w, st->last_error_code);
-		json_w_key(w, "detail");
-		json_w_str(w, st->last_error_detail);
-		json_w_key(w, "hint");
-		json_w_str(w, st->last_error_hint);
-		json_w_end_obj(w);
-	}
+	w_last_error(w, st);
 	json_w_key(w, "lastAttempt");
 	json_w_int(w, st->last_attempt);
 	json_w_key(w, "nextRenewal");
@@ -975,19 +984,7 @@ store_state_json(const struct store_state *st, int64_t now, struct json_w *w)
 	for (i = 0; i < st->ndomains; i++)
 		json_w_str(w, st->domains[i]);
 	json_w_end_arr(w);
-	json_w_key(w, "lastError");
-	if (st->last_error_code[0] == '\0') {
-		json_w_null(w);
-	} else {
-		json_w_begin_obj(w);
-		json_w_key(w, "code");
-		json_w_str(w, st->last_error_code);
-		json_w_key(w, "detail");
-		json_w_str(w, st->last_error_detail);
-		json_w_key(w, "hint");
-		json_w_str(w, st->last_error_hint);
-		json_w_end_obj(w);
-	}
+	w_last_error(w, st);
 	w_time(w, "lastAttempt", st->last_attempt);
 	w_time(w, "nextRenewal", st->next_renewal);
 	return json_w_end_obj(w);
