@@ -356,9 +356,22 @@ TEST(key_pem_edge_cases)
 	CHECK_INT(key_generate(&k, KEY_EC256), 0);
 	CHECK_INT(key_to_pem(&k, KEY_FORM_TRADITIONAL, &pem), 0);
 
-	/* last line without its newline, text before the key */
+	/* last line without its newline */
 	CHECK_INT(key_from_pem(&k2, pem.data, pem.len - 1), 0);
 	key_free(&k2);
+	/* text and other objects before the key are skipped */
+	{
+		struct cf_buf mixed;
+
+		cf_buf_init(&mixed, KEY_PEM_MAX);
+		cf_buf_addstr(&mixed, "Bag Attributes\n");
+		cf_buf_addstr(&mixed, cert_only);
+		cf_buf_add(&mixed, pem.data, pem.len);
+		CHECK_INT(key_from_pem(&k2, mixed.data, mixed.len), 0);
+		CHECK_INT(k2.type, KEY_EC256);
+		key_free(&k2);
+		cf_buf_free_secret(&mixed);
+	}
 
 	CHECK_INT(key_from_pem(&k2, cert_only, strlen(cert_only)), -1);
 	CHECK(strstr(cf_lasterr_detail(), "no private key") != NULL);
