@@ -463,7 +463,7 @@ static int
 bind_failed(int port, const char *where)
 {
 	if (errno == EADDRINUSE)
-		return cf_seterr(CF_E_IO_ERROR,
+		return cf_seterr(CF_E_PORT_IN_USE,
 		    "port %d is already in use (by another web server?); "
 		    "use --webroot DIR or --nginx instead", port);
 	if (errno == EACCES || errno == EPERM)

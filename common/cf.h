@@ -37,6 +37,7 @@ enum cf_err {
 	CF_E_NETWORK,           /* connect/read/write failed, timeout */
 	CF_E_PROTOCOL,          /* a peer sent something malformed or too large */
 	CF_E_NGINX_INVALID,
+	CF_E_PORT_IN_USE,       /* the standalone responder cannot bind */
 	CF_E_IO_ERROR,
 	CF_E_NOMEM,
 	CF_E_INTERNAL,

@@ -34,6 +34,7 @@ static const struct {
 	[CF_E_NETWORK] = {"NETWORK_ERROR", "check the network path to the server and retry", 77},
 	[CF_E_PROTOCOL] = {"PROTOCOL_ERROR", "the peer sent something invalid or too large; retry, report if it persists", 78},
 	[CF_E_NGINX_INVALID] = {"NGINX_INVALID", "nginx -t failed; nothing was changed, see nginx's message", 79},
+	[CF_E_PORT_IN_USE] = {"PORT_IN_USE", "another server holds the port: use --webroot DIR or --nginx instead, or stop it", 83},
 	[CF_E_IO_ERROR] = {"IO_ERROR", "check disk space, permissions and that the file system is writable", 80},
 	[CF_E_NOMEM] = {"OUT_OF_MEMORY", "free memory and retry", 81},
 	[CF_E_INTERNAL] = {"INTERNAL_ERROR", "a bug: please report it with the detail", 82},

@@ -211,7 +211,7 @@ def test_port_in_use(agent):
     s.listen(1)
     try:
         r = agent.issue("busy.example.test", extra=["--no-preflight"])
-        assert r.returncode != 0
+        assert r.returncode == 83 and "PORT_IN_USE" in r.stderr
         assert "in use" in r.stderr and "--webroot" in r.stderr
     finally:
         s.close()

@@ -310,7 +310,7 @@ TEST(http01_standalone_bind_conflict)
 		return;
 	cf_clearerr();
 	CHECK_INT(http01_standalone_start(&s2, "127.0.0.1", s.port, tok, 1), -1);
-	CHECK_INT(cf_lasterr(), CF_E_IO_ERROR);
+	CHECK_INT(cf_lasterr(), CF_E_PORT_IN_USE);
 	CHECK(strstr(cf_lasterr_detail(), "is already in use") != NULL);
 	CHECK(strstr(cf_lasterr_detail(), "--webroot DIR or --nginx") != NULL);
 	CHECK_INT(s2.pid, 0);
