@@ -28,6 +28,7 @@
 #include <unistd.h>
 
 #include "http01.h"
+#include "store.h"
 
 #define START_TIMEOUT_MS 5000
 #define STOP_TIMEOUT_MS 2000
@@ -714,34 +715,13 @@ http01_standalone_stop(struct http01_srv *s)
 
 /* ---- webroot ---- */
 
-static int
-make_dir(const char *path)
-{
-	struct stat st;
-
-	if (mkdir(path, 0755) == 0) {
-		/* a umask of 077 would hide the token from the web server */
-		if (chmod(path, 0755) < 0)
-			return cf_seterr(CF_E_IO_ERROR, "chmod %s:", path);
-		return 0;
-	}
-	if (errno != EEXIST)
-		return cf_seterr(CF_E_IO_ERROR, "creating %s:", path);
-	if (stat(path, &st) < 0)
-		return cf_seterr(CF_E_IO_ERROR, "%s:", path);
-	if (!S_ISDIR(st.st_mode))
-		return cf_seterr(CF_E_IO_ERROR, "%s exists and is not a directory", path);
-	return 0;
-}
-
 int
 http01_webroot_put(const char *webroot, const char *token, const char *keyauth,
     char *path_out, size_t len)
 {
-	char root[PATH_MAX], dir1[PATH_MAX], dir2[PATH_MAX], file[PATH_MAX], tmp[PATH_MAX];
-	size_t rl, kl;
+	char root[PATH_MAX], dir1[PATH_MAX], dir2[PATH_MAX], file[PATH_MAX];
+	size_t rl;
 	struct stat st;
-	int fd;
 
 	if (check_token(token, keyauth) < 0)
 		return -1;
@@ -757,27 +737,14 @@ http01_webroot_put(const char *webroot, const char *token, const char *keyauth,
 	if ((size_t)snprintf(dir1, sizeof dir1, "%s/.well-known", root) >= sizeof dir1 ||
 	    (size_t)snprintf(dir2, sizeof dir2, "%s/acme-challenge", dir1) >= sizeof dir2 ||
 	    (size_t)snprintf(file, sizeof file, "%s/%s", dir2, token) >= sizeof file ||
-	    (size_t)snprintf(tmp, sizeof tmp, "%s/.%s.XXXXXX", dir2, token) >= sizeof tmp ||
 	    strlen(file) >= len)
 		return cf_seterr(CF_E_INVALID_INPUT, "webroot path too long");
 	if (stat(webroot, &st) < 0 || !S_ISDIR(st.st_mode))
 		return cf_seterr(CF_E_INVALID_INPUT, "webroot %s is not an existing directory", webroot);
-	if (make_dir(dir1) < 0 || make_dir(dir2) < 0)
+	/* 0755 exactly, whatever the umask: the web server must read the token */
+	if (store_mkdirs(dir2, 0755) < 0 ||
+	    store_write_atomic(file, keyauth, strlen(keyauth), 0644) < 0)
 		return -1;
-	if ((fd = mkstemp(tmp)) < 0)
-		return cf_seterr(CF_E_IO_ERROR, "creating a file in %s:", dir2);
-	kl = strlen(keyauth);
-	if (fchmod(fd, 0644) < 0 || write(fd, keyauth, kl) != (ssize_t)kl) {
-		cf_seterr(CF_E_IO_ERROR, "writing %s:", tmp);
-		close(fd);
-		unlink(tmp);
-		return -1;
-	}
-	if (close(fd) < 0 || rename(tmp, file) < 0) {
-		cf_seterr(CF_E_IO_ERROR, "installing %s:", file);
-		unlink(tmp);
-		return -1;
-	}
 	cf_strlcpy(path_out, file, len);
 	return 0;
 }
