@@ -5,6 +5,7 @@
 #   make check-asan  unit tests built with -fsanitize=address,undefined (gcc, glibc)
 #   make unit        unit tests only          make integration   pytest suite only
 #   make demo        end to end on a local CA (Pebble)
+#   make bench       benchmarks (docs/benchmarks.md)
 #   make install     PREFIX=/usr/local DESTDIR=
 #   make clean       our objects and binaries; make distclean also vendor/ output
 #
@@ -115,6 +116,9 @@ check-asan: deps
 demo: deps all
 	tests/demo.sh
 
+bench: deps all
+	tests/bench/run.sh
+
 install: all
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/man/man1
 	install -m 0755 bin/certfleet-agent bin/certfleet $(DESTDIR)$(PREFIX)/bin/
@@ -127,7 +131,7 @@ distclean: clean
 	rm -rf build
 
 FORCE:
-.PHONY: all unit deps check integration check-asan demo install clean distclean FORCE
+.PHONY: all unit deps check integration check-asan demo bench install clean distclean FORCE
 .SECONDARY:
 
 -include $(wildcard $(B)/*/*.d $(B)/*/*/*.d)
