@@ -39,7 +39,7 @@ struct acme {
 };
 
 struct acme *
-acme_new(const char *dir_url, const struct tls_trust *trust)
+acme_new(const char *dir_url, struct tls_trust *trust)
 {
 	struct acme *a;
 

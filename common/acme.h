@@ -69,7 +69,7 @@ struct acme_stats {
 struct acme;
 
 /* dir_url must be https.  trust is borrowed and must outlive the engine. */
-struct acme *acme_new(const char *dir_url, const struct tls_trust *trust);
+struct acme *acme_new(const char *dir_url, struct tls_trust *trust);
 void acme_free(struct acme *a);
 void acme_stats(const struct acme *a, struct acme_stats *out);
 /* Total wait allowed for polling (authorizations, order); default 300 s. */
