@@ -38,6 +38,9 @@ static const struct {
 	[CF_E_IO_ERROR] = {"IO_ERROR", "check disk space, permissions and that the file system is writable", 80},
 	[CF_E_NOMEM] = {"OUT_OF_MEMORY", "free memory and retry", 81},
 	[CF_E_INTERNAL] = {"INTERNAL_ERROR", "a bug: please report it with the detail", 82},
+	[CF_E_HOOK_FAILED] = {"HOOK_FAILED", "run the hook by hand with the variables shown in certfleet-agent(1) and fix it", 104},
+	[CF_E_DNS_TIMEOUT] = {"DNS_TIMEOUT", "the TXT record did not appear in time: check the hook/DNS provider, or raise --dns-timeout", 105},
+	[CF_E_NOT_DUE] = {"NOT_DUE", "nothing to do: no certificate is due for renewal (use --force to renew anyway)", 2},
 };
 
 static enum cf_err last_err;
