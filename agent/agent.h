@@ -13,6 +13,7 @@ struct agent_opts {
 	const char *prefix;          /* roots every path; "/" by default */
 	const char *config;          /* agent.conf; NULL: <prefix>/etc/certfleet/agent.conf */
 	int json;                    /* --json */
+	int json_items;              /* >0: printing items of a JSON array; count so far */
 };
 
 extern struct agent_opts agent_opts;
@@ -27,6 +28,10 @@ struct agent_cmd {
 int cmd_directory(int argc, char **argv);
 int cmd_issue(int argc, char **argv);
 int cmd_status(int argc, char **argv);
+int cmd_renew(int argc, char **argv);
+int cmd_revoke(int argc, char **argv);
+int cmd_cron(int argc, char **argv);
+int cmd_log(int argc, char **argv);
 
 /* Print "certfleet-agent: CODE: detail\n  hint: ..." for the last error and
  * return its exit status. */

@@ -142,7 +142,7 @@ print_result(struct store *s, const char *lineage, const char *outcome, enum cf_
 		}
 		json_w_end_obj(&w);
 		if (json_w_finish(&w) == 0)
-			printf("%s\n", (char *)b.data);
+			printf("%s%s\n", agent_opts.json_items++ > 1 ? "," : "", (char *)b.data);
 		cf_buf_free(&b);
 		return;
 	}

@@ -23,6 +23,7 @@ struct issue_opts {
 	char **names;                  /* normalised; names[0] (without "*.") is the lineage */
 	size_t nnames;
 	enum issue_chall chall;
+	int chall_given;               /* --preferred-challenges on the command line */
 	int standalone;
 	const char *http_address;
 	int http_port;

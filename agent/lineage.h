@@ -40,9 +40,4 @@ int lineage_not_due(struct store *s, const char *lineage, const char *const *nam
 
 int lineage_set_domains(struct store_state *st, const char *const *names, size_t n);
 
-/* Record how the lineage was issued, for renewals. */
-int lineage_save_conf(struct store *s, const char *lineage, const char *method,
-    const char *webroot, int http_port, const char *key_type, const char *server,
-    const char *email, const char *const *names, size_t n);
-
 #endif

@@ -11,14 +11,18 @@
 #include "cf.h"
 #include "version.h"
 
-struct agent_opts agent_opts = {"/", NULL, 0};
+struct agent_opts agent_opts = {"/", NULL, 0, 0};
 
 static int cmd_version(int argc, char **argv);
 static int cmd_help(int argc, char **argv);
 
 static const struct agent_cmd commands[] = {
-	{"issue", cmd_issue, "obtain and install a certificate (HTTP-01: --standalone or --webroot)"},
+	{"issue", cmd_issue, "obtain and install a certificate (HTTP-01 or DNS-01)"},
+	{"renew", cmd_renew, "renew the certificates that are due (ARI or a third of the lifetime left)"},
+	{"revoke", cmd_revoke, "revoke a lineage's certificate"},
 	{"status", cmd_status, "show the certificate status of each lineage"},
+	{"cron", cmd_cron, "install, remove or show the twice-daily renewal schedule"},
+	{"log", cmd_log, "print the activity log"},
 	{"directory", cmd_directory, "fetch and print the ACME CA's directory (checks TLS trust)"},
 	{"version", cmd_version, "print the version and the libraries linked in"},
 	{"help", cmd_help, "print this help"},

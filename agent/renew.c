@@ -1,0 +1,338 @@
+/*
+ * renew.c — `certfleet-agent renew`: renew the lineages that are due, with
+ * the settings each was issued with (renewal/LINEAGE.json).
+ *
+ * Due means: the CA's renewalInfo (ARI, RFC 9773) suggests a window and a
+ * random time inside it has come — or comes before the next twice-daily run
+ * — or, without ARI, a third of the lifetime is left (half under 10 days).
+ * With nothing due it exits 2 and changes no certificate, key or state
+ * (the activity log records the check).  A renewal that replaces a
+ * certificate sends its ARI id as "replaces".
+ */
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "acme.h"
+#include "activity.h"
+#include "agent.h"
+#include "domain.h"
+#include "issue.h"
+#include "json.h"
+#include "lineage.h"
+#include "store.h"
+#include "tls.h"
+#include "x509.h"
+
+#define RENEW_RUN_INTERVAL (12 * 3600)   /* cron runs renew twice a day */
+
+static void
+usage(FILE *f)
+{
+	fprintf(f,
+	    "usage: certfleet-agent renew [-d DOMAIN | --all] [--force] [--dry-run] [--json]\n"
+	    "           [--random-sleep SEC] [--server URL | --staging] [--ca-file PEM]\n"
+	    "           [--resolver ADDR] [--pre-hook CMD] [--post-hook CMD] [--deploy-hook CMD]\n"
+	    "           [--manual-auth-hook CMD] [--manual-cleanup-hook CMD] [--profile NAME]\n"
+	    "\n"
+	    "Renew the certificates that are due, each with the settings it was issued with.\n"
+	    "  -d, --domain NAME   only this lineage          --all   every lineage (default)\n"
+	    "  --force             renew even when not due\n"
+	    "  --dry-run           obtain certificates from the staging CA (or --server), install nothing\n"
+	    "  --random-sleep SEC  first sleep a random time up to SEC (cron spreads fleets with it)\n"
+	    "  other options override the saved settings for this run (hooks are saved on success)\n"
+	    "Exit: 0 something renewed, 2 nothing due, other: a renewal failed (certfleet-agent(1)).\n");
+}
+
+struct due {
+	int due;
+	char why[300];
+	char ari_id[X509_ARI_ID_MAX];
+	int64_t when;                    /* the chosen renewal time */
+};
+
+static int64_t
+random_between(int64_t lo, int64_t hi)
+{
+	uint64_t r = 0;
+
+	if (hi <= lo)
+		return lo;
+	if (cf_random(&r, sizeof r) < 0)
+		return lo + (hi - lo) / 2;
+	return lo + (int64_t)(r % (uint64_t)(hi - lo + 1));
+}
+
+/* Decide whether lineage is due; d->ari_id is set when the CA has ARI. */
+static int
+check_due(struct store *s, const char *lineage, const struct issue_opts *o,
+    const struct store_state *st, struct due *d)
+{
+	struct x509_info *info = cf_xalloc(sizeof *info);
+	struct tls_trust trust;
+	struct acme *a = NULL;
+	struct acme_ari ari;
+	int64_t now = cf_time(), life;
+	char when[X509_RFC3339_LEN];
+	int r, rc = -1, have_trust = 0;
+
+	memset(d, 0, sizeof *d);
+	if (info == NULL)
+		return -1;
+	r = lineage_live_cert(s, lineage, info);
+	if (r < 0)
+		goto out;
+	if (r == 0) {
+		d->due = 1;
+		snprintf(d->why, sizeof d->why, "no certificate installed yet");
+		rc = 0;
+		goto out;
+	}
+	if (st->revoked_serial[0] && strcmp(st->revoked_serial, info->serial_hex) == 0) {
+		snprintf(d->why, sizeof d->why, "its certificate was revoked; issue --force to replace it");
+		rc = 0;
+		goto out;
+	}
+	if (x509_ari_id(info, d->ari_id, sizeof d->ari_id) < 0)
+		d->ari_id[0] = '\0';
+	cf_clearerr();
+	life = info->not_after - info->not_before;
+	if (d->ari_id[0]) {
+		/* ask the CA; any failure falls back to the lifetime rule */
+		if (tls_trust_load(&trust, o->ca_file) == 0) {
+			have_trust = 1;
+			if ((a = acme_new(o->server, &trust)) != NULL && acme_directory(a) == 0 &&
+			    acme_dir(a)->renewal_info[0] == '\0') {
+				d->ari_id[0] = '\0';   /* no ARI at this CA */
+			} else if (a && acme_renewal_info(a, d->ari_id, &ari) == 0) {
+				d->when = random_between(ari.start, ari.end);
+				x509_rfc3339(d->when, when, sizeof when);
+				/* due when the chosen time comes before the next run */
+				d->due = d->when <= now + RENEW_RUN_INTERVAL || ari.end <= now;
+				snprintf(d->why, sizeof d->why, "%s by the CA's renewal window (ARI), chosen time %s",
+				    d->due ? "due" : "not due", when);
+				rc = 0;
+				goto out;
+			} else {
+				cf_warnx("warning: %s: renewalInfo unavailable (%s); using the lifetime rule",
+				    lineage, cf_lasterr_detail());
+			}
+		}
+		cf_clearerr();
+	}
+	d->when = info->not_after - (life < 10 * 86400 ? life / 2 : life / 3);
+	d->due = now >= d->when;
+	x509_rfc3339(d->when, when, sizeof when);
+	snprintf(d->why, sizeof d->why, "%s by the lifetime rule (%s of the lifetime left from %s)",
+	    d->due ? "due" : "not due", life < 10 * 86400 ? "half" : "a third", when);
+	rc = 0;
+out:
+	acme_free(a);
+	if (have_trust)
+		tls_trust_free(&trust);
+	free(info);
+	return rc;
+}
+
+static void
+print_unchanged(const char *lineage, const struct due *d, enum cf_err code)
+{
+	if (agent_opts.json) {
+		struct cf_buf b;
+		struct json_w w;
+		char when[X509_RFC3339_LEN];
+		cf_buf_init(&b, 64 * 1024);
+		json_w_init(&w, &b);
+		json_w_begin_obj(&w);
+		json_w_key(&w, "outcome");
+		json_w_str(&w, code == CF_OK || code == CF_E_NOT_DUE ? "unchanged" : "failed");
+		json_w_key(&w, "code");
+		json_w_str(&w, cf_err_code(code));
+		json_w_key(&w, "lineage");
+		json_w_str(&w, lineage);
+		json_w_key(&w, "detail");
+		json_w_str(&w, d ? d->why : cf_lasterr_detail());
+		if (d && d->when) {
+			x509_rfc3339(d->when, when, sizeof when);
+			json_w_key(&w, "renewalTime");
+			json_w_str(&w, when);
+		}
+		json_w_end_obj(&w);
+		if (json_w_finish(&w) == 0)
+			printf("%s%s\n", agent_opts.json_items++ > 1 ? "," : "", (char *)b.data);
+		cf_buf_free(&b);
+	} else if (d) {
+		printf("%s: %s\n", lineage, d->why);
+	} else {
+		fprintf(stderr, "certfleet-agent: %s: %s: %s\n  hint: %s\n", lineage, cf_err_code(code),
+		    cf_lasterr_detail(), cf_err_hint(code));
+	}
+}
+
+/* Overrides given on the renew command line. */
+static void
+apply_overrides(struct issue_opts *o, const struct issue_opts *ov)
+{
+#define OV(f) if (ov->f) o->f = ov->f
+	OV(pre_hook);
+	OV(post_hook);
+	OV(deploy_hook);
+	OV(auth_hook);
+	OV(cleanup_hook);
+	OV(profile);
+	OV(eab_kid);
+	OV(eab_hmac);
+	OV(ca_file);
+	OV(resolver);
+	OV(force);
+	OV(dry_run);
+#undef OV
+	if (ov->server_given)
+		o->server = ov->server;
+	else if (ov->dry_run)
+		o->server = CF_LE_STAGING;
+	if (ov->chall_given)
+		o->chall = ov->chall;
+	if (ov->dns_timeout)
+		o->dns_timeout = ov->dns_timeout;
+}
+
+static int
+renew_one(struct store *s, const char *lineage, const struct issue_opts *ov,
+    struct issue_hooks *hooks, int *changed)
+{
+	struct issue_opts o;
+	struct store_state st;
+	struct due d;
+	int rc;
+
+	*changed = 0;
+	if (issue_opts_load(s, lineage, &o) < 0) {
+		enum cf_err e = cf_lasterr();
+		print_unchanged(lineage, NULL, e);
+		issue_opts_free(&o);
+		return cf_err_exit(e);
+	}
+	apply_overrides(&o, ov);
+	if (issue_opts_check(&o) < 0 || store_state_load(s, lineage, &st) < 0) {
+		enum cf_err e = cf_lasterr();
+		print_unchanged(lineage, NULL, e);
+		issue_opts_free(&o);
+		return cf_err_exit(e);
+	}
+	if (check_due(s, lineage, &o, &st, &d) < 0) {
+		enum cf_err e = cf_lasterr();
+		print_unchanged(lineage, NULL, e);
+		rc = cf_err_exit(e);
+		goto out;
+	}
+	if (!d.due && !o.force && !o.dry_run) {
+		struct activity a = {.lineage = lineage, .event = "renew", .outcome = "unchanged",
+		    .code = CF_E_NOT_DUE, .detail = d.why};
+		activity_log(s, &a);
+		print_unchanged(lineage, &d, CF_E_NOT_DUE);
+		rc = 2;
+		goto out;
+	}
+	cf_debug("%s: %s", lineage, d.due ? d.why : "renewing although not due (--force/--dry-run)");
+	o.force = 1;   /* due by our own decision: issue_run must not re-check */
+	o.replaces = d.ari_id[0] ? d.ari_id : NULL;
+	rc = issue_run(s, &o, "renew", changed, hooks);
+out:
+	store_state_free(&st);
+	issue_opts_free(&o);
+	return rc;
+}
+
+int
+cmd_renew(int argc, char **argv)
+{
+	static const struct option longopts[] = {
+		{"domain", required_argument, NULL, 'd'},
+		{"all", no_argument, NULL, 'a'},
+		{"random-sleep", required_argument, NULL, 'R'},
+		{"help", no_argument, NULL, 'h'},
+		ISSUE_COMMON_LONGOPTS,
+		{NULL, 0, NULL, 0},
+	};
+	struct issue_opts ov;
+	struct issue_hooks hooks;
+	struct store s;
+	struct agent_conf conf;
+	char **names = NULL, one[DOMAIN_BUFSZ] = "";
+	size_t n = 0, i;
+	long sleep_max = 0;
+	char *end;
+	int ch, r, rc = 2, failed = 0, all = 0;
+
+	memset(&ov, 0, sizeof ov);
+	memset(&hooks, 0, sizeof hooks);
+	while ((ch = getopt_long(argc, argv, "d:h", longopts, NULL)) != -1) {
+		if (ch == ISSUE_OPT_CHALLENGES)
+			ov.chall_given = 1;
+		if ((r = issue_common_opt(ch, optarg, &ov)) <= 0) {
+			if (r < 0)
+				return agent_fail();
+			continue;
+		}
+		switch (ch) {
+		case 'd':
+			if (domain_normalize(strncmp(optarg, "*.", 2) == 0 ? optarg + 2 : optarg, one,
+			        sizeof one, 0) < 0)
+				return agent_fail();
+			break;
+		case 'a': all = 1; break;
+		case 'R':
+			sleep_max = strtol(optarg, &end, 10);
+			if (*optarg == '\0' || *end != '\0' || sleep_max < 0 || sleep_max > 3600) {
+				cf_seterr(CF_E_USAGE, "--random-sleep must be 0..3600 seconds");
+				return agent_fail();
+			}
+			break;
+		case 'h': usage(stdout); return 0;
+		default: usage(stderr); return cf_err_exit(CF_E_USAGE);
+		}
+	}
+	if (optind != argc || (all && one[0])) {
+		cf_seterr(CF_E_USAGE, optind != argc ? "unexpected argument" : "-d and --all exclude each other");
+		return agent_fail();
+	}
+	if (agent_store_conf(&s, &conf) < 0)
+		return agent_fail();
+	if (sleep_max > 0)
+		sleep((unsigned)random_between(0, sleep_max));
+	if (one[0]) {
+		if ((names = calloc(1, sizeof *names)) == NULL || (names[0] = strdup(one)) == NULL) {
+			free(names);
+			cf_seterr(CF_E_NOMEM, "out of memory");
+			return agent_fail();
+		}
+		n = 1;
+	} else if (store_list_lineages(&s, &names, &n) < 0) {
+		return agent_fail();
+	}
+	if (agent_opts.json) {
+		printf("{\"command\":\"renew\",\"results\":[\n");
+		agent_opts.json_items = 1;
+	}
+	for (i = 0; i < n; i++) {
+		int changed = 0;
+		r = renew_one(&s, names[i], &ov, &hooks, &changed);
+		if (r == 0)
+			rc = failed ? rc : 0;
+		else if (r != 2 && !failed) {
+			failed = 1;
+			rc = r;
+		}
+	}
+	if (issue_hooks_post(&hooks, &s) > 0 && rc == 2)
+		rc = 2;   /* a hook failure is reported, never a renewal failure */
+	if (agent_opts.json)
+		printf("],\"exit\":%d}\n", rc);
+	else if (n == 0)
+		printf("no certificates to renew under %s\n", agent_opts.prefix);
+	store_list_free(names, n);
+	return rc;
+}
