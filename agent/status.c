@@ -64,7 +64,8 @@ one(struct store *s, const char *lineage, struct json_w *w, int64_t now)
 			printf(" issuer \"%s\"", st.issuer);
 		printf("\n");
 		if (st.last_error_code[0])
-			printf("%-30s last error %s: %s\n", "", st.last_error_code, st.last_error_detail);
+			printf("%-30s %s %s: %s\n", "", st.alarm ? "RENEWAL FAILING, last error" : "last error",
+			    st.last_error_code, st.last_error_detail);
 	}
 	store_state_free(&st);
 	return 0;

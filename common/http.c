@@ -503,8 +503,7 @@ conn_open(struct http_client *c, const struct http_url *u)
 	if (u->tls) {
 		/* BearSSL verifies host names only; an IP literal in the URL
 		 * can never match and is refused by the name check. */
-		br_ssl_client_init_full(&c->sc, &c->xc, c->trust->ta, c->trust->n);
-		br_ssl_engine_set_versions(&c->sc.eng, BR_TLS12, BR_TLS12);
+		tls_client_init(&c->sc, &c->xc, c->trust->ta, c->trust->n);
 		br_ssl_engine_set_buffer(&c->sc.eng, c->iobuf, sizeof c->iobuf, 1);
 		if (cf_random(seed, sizeof seed) < 0) {
 			conn_close(c);

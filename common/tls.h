@@ -40,6 +40,11 @@ int tls_trust_load(struct tls_trust *t, const char *ca_file);
 int tls_trust_load_deferred(struct tls_trust *t);
 void tls_trust_free(struct tls_trust *t);
 
+/* Initialise a BearSSL client for TLS 1.2, ECDHE + AEAD suites only,
+ * verifying against ta[0..n). */
+void tls_client_init(br_ssl_client_context *cc, br_x509_minimal_context *xc,
+    const br_x509_trust_anchor *ta, size_t n);
+
 /* A sentence for a BearSSL error code (BR_ERR_*). */
 const char *tls_strerror(int err);
 
