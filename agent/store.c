@@ -149,9 +149,13 @@ store_mkdirs(const char *path, mode_t mode)
 {
 	char buf[STORE_PATH_MAX];
 	size_t n = strlen(path), i;
+	struct stat st;
 
 	if (n == 0 || n >= sizeof buf)
 		return cf_seterr(CF_E_INVALID_INPUT, "store_mkdirs: empty or too long path");
+	/* the usual case, one system call: everything is there already */
+	if (stat(path, &st) == 0 && S_ISDIR(st.st_mode))
+		return 0;
 	memcpy(buf, path, n + 1);
 	while (n > 1 && buf[n - 1] == '/')
 		buf[--n] = '\0';
