@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "acme.h"
@@ -65,6 +66,68 @@ random_between(int64_t lo, int64_t hi)
 	return lo + (int64_t)(r % (uint64_t)(hi - lo + 1));
 }
 
+/*
+ * The CA's advice, kept between runs in var/lib/certfleet/ari/LINEAGE.json:
+ * the chosen time stays the same, and renewalInfo is not asked again before
+ * its Retry-After (RFC 9773 section 4.3).  Only a not-due answer is kept.
+ */
+static int
+ari_path(struct store *s, const char *lineage, char *out, size_t len)
+{
+	return store_path(s, out, len, "/var/lib/certfleet/ari/%s.json", lineage);
+}
+
+static int
+ari_cached(struct store *s, const char *lineage, struct due *d, int64_t now)
+{
+	char path[STORE_PATH_MAX];
+	struct cf_buf b;
+	struct json_doc doc;
+	const char *id;
+	int64_t when = 0, next = 0;
+	int ok = 0;
+
+	if (ari_path(s, lineage, path, sizeof path) < 0 || store_read_file(path, &b, 4096) < 0) {
+		cf_clearerr();
+		return 0;
+	}
+	if (json_parse(&doc, b.data, b.len, 4096) == 0) {
+		id = json_get_str(doc.root, "ariId");
+		ok = id && strcmp(id, d->ari_id) == 0 && json_get_int(doc.root, "chosen", &when) == 0 &&
+		    json_get_int(doc.root, "nextCheck", &next) == 0 && now < next && when > 0;
+		json_doc_free(&doc);
+	}
+	cf_buf_free(&b);
+	cf_clearerr();
+	if (ok)
+		d->when = when;
+	return ok;
+}
+
+static void
+ari_remember(struct store *s, const char *lineage, const struct due *d, int64_t retry_after)
+{
+	char path[STORE_PATH_MAX], text[512];
+	/* Retry-After is real time; no answer: ask again in 6 hours */
+	int64_t wait = retry_after ? retry_after - (int64_t)time(NULL) : 6 * 3600;
+
+	if (wait < 60)
+		wait = 60;
+	if (wait > 7 * 86400)
+		wait = 7 * 86400;
+	snprintf(text, sizeof text, "{\"ariId\":\"%s\",\"chosen\":%lld,\"nextCheck\":%lld}\n",
+	    d->ari_id, (long long)d->when, (long long)(cf_time() + wait));
+	if (ari_path(s, lineage, path, sizeof path) < 0)
+		return;
+	{
+		char dir[STORE_PATH_MAX];
+		if (store_path(s, dir, sizeof dir, "/var/lib/certfleet/ari") < 0 || store_mkdirs(dir, 0700) < 0 ||
+		    store_write_atomic(path, text, strlen(text), 0600) < 0)
+			cf_warnx("warning: cannot keep the CA's renewal advice: %s", cf_lasterr_detail());
+	}
+	cf_clearerr();
+}
+
 /* Decide whether lineage is due; d->ari_id is set when the CA has ARI. */
 static int
 check_due(struct store *s, const char *lineage, const struct issue_opts *o,
@@ -99,6 +162,14 @@ check_due(struct store *s, const char *lineage, const struct issue_opts *o,
 		d->ari_id[0] = '\0';
 	cf_clearerr();
 	life = info->not_after - info->not_before;
+	if (d->ari_id[0] && ari_cached(s, lineage, d, now)) {
+		x509_rfc3339(d->when, when, sizeof when);
+		d->due = d->when <= now + RENEW_RUN_INTERVAL;
+		snprintf(d->why, sizeof d->why, "%s by the CA's renewal window (ARI, asked earlier), chosen time %s",
+		    d->due ? "due" : "not due", when);
+		rc = 0;
+		goto out;
+	}
 	if (d->ari_id[0]) {
 		/* ask the CA; any failure falls back to the lifetime rule */
 		if (tls_trust_load(&trust, o->ca_file) == 0) {
@@ -111,6 +182,8 @@ check_due(struct store *s, const char *lineage, const struct issue_opts *o,
 				x509_rfc3339(d->when, when, sizeof when);
 				/* due when the chosen time comes before the next run */
 				d->due = d->when <= now + RENEW_RUN_INTERVAL || ari.end <= now;
+				if (!d->due)
+					ari_remember(s, lineage, d, ari.retry_after);
 				snprintf(d->why, sizeof d->why, "%s by the CA's renewal window (ARI), chosen time %s",
 				    d->due ? "due" : "not due", when);
 				rc = 0;
