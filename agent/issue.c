@@ -270,6 +270,20 @@ struct challenges {
 	char *all_domains;
 };
 
+/* certbot's variables for the i-th of n DNS-01 hooks; remaining is the
+ * caller's buffer for CERTBOT_REMAINING_CHALLENGES. */
+static void
+dns01_env(struct hook_env *e, const struct challenges *ch, size_t i, size_t n,
+    char *remaining, size_t rlen)
+{
+	snprintf(remaining, rlen, "%zu", n - i - 1);
+	hook_env_set(e, "CERTBOT_DOMAIN", ch->dns[i].domain);
+	hook_env_set(e, "CERTBOT_VALIDATION", ch->dns[i].value);
+	hook_env_set(e, "CERTBOT_TOKEN", ch->dns[i].token);
+	hook_env_set(e, "CERTBOT_REMAINING_CHALLENGES", remaining);
+	hook_env_set(e, "CERTBOT_ALL_DOMAINS", ch->all_domains ? ch->all_domains : "");
+}
+
 static void
 dns01_cleanup(struct challenges *ch, const struct issue_opts *o)
 {
@@ -278,12 +292,7 @@ dns01_cleanup(struct challenges *ch, const struct issue_opts *o)
 	for (i = 0; i < ch->nauth; i++) {
 		struct hook_env e = {0};
 		char remaining[24];
-		snprintf(remaining, sizeof remaining, "%zu", ch->nauth - i - 1);
-		hook_env_set(&e, "CERTBOT_DOMAIN", ch->dns[i].domain);
-		hook_env_set(&e, "CERTBOT_VALIDATION", ch->dns[i].value);
-		hook_env_set(&e, "CERTBOT_TOKEN", ch->dns[i].token);
-		hook_env_set(&e, "CERTBOT_REMAINING_CHALLENGES", remaining);
-		hook_env_set(&e, "CERTBOT_ALL_DOMAINS", ch->all_domains ? ch->all_domains : "");
+		dns01_env(&e, ch, i, ch->nauth, remaining, sizeof remaining);
 		cf_buf_addstr(&ch->dns[i].auth_out, "");   /* NUL-terminate */
 		hook_env_set(&e, "CERTBOT_AUTH_OUTPUT",
 		    ch->dns[i].auth_out.data ? (char *)ch->dns[i].auth_out.data : "");
@@ -435,12 +444,7 @@ dns01_publish(struct challenges *ch, const struct issue_opts *o)
 	for (i = 0; i < ch->ndns; i++) {
 		struct hook_env e = {0};
 		char remaining[24];
-		snprintf(remaining, sizeof remaining, "%zu", ch->ndns - i - 1);
-		hook_env_set(&e, "CERTBOT_DOMAIN", ch->dns[i].domain);
-		hook_env_set(&e, "CERTBOT_VALIDATION", ch->dns[i].value);
-		hook_env_set(&e, "CERTBOT_TOKEN", ch->dns[i].token);
-		hook_env_set(&e, "CERTBOT_REMAINING_CHALLENGES", remaining);
-		hook_env_set(&e, "CERTBOT_ALL_DOMAINS", ch->all_domains);
+		dns01_env(&e, ch, i, ch->ndns, remaining, sizeof remaining);
 		cf_buf_init(&ch->dns[i].auth_out, HOOK_MAX_OUTPUT + 1);
 		ch->nauth = i + 1;   /* cleanup is owed even if the hook fails half-way */
 		if (hook_run("manual-auth", o->auth_hook, &e, &ch->dns[i].auth_out) < 0)
