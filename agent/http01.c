@@ -20,7 +20,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <grp.h>
 #include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
@@ -366,20 +368,18 @@ static const int dfl_signals[] = {
 	SIGHUP, SIGINT, SIGQUIT, SIGUSR1, SIGUSR2, SIGALRM, SIGCHLD,
 };
 
-static _Noreturn void
-serve(const int *lfd, size_t nl, int ctl, pid_t parent,
-    const struct http01_token *tokens, size_t ntokens)
+/* In the child: the caller's signal handlers and descriptors are not ours;
+ * keep only keep[] (any order, at most 4) and die with the parent. */
+static void
+child_init(const int *keepfds, size_t nkeepfds, int ctl, pid_t parent)
 {
-	struct pollfd pfd[2 + HTTP01_MAX_CLIENTS];
-	int idx[2 + HTTP01_MAX_CLIENTS];
-	int keep[3];
 	struct sigaction sa;
 	sigset_t none;
+	int keep[4];
 	size_t nkeep = 0, i, j;
 
 	if (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0 || getppid() != parent)
 		_exit(1);
-	/* the caller's handlers (clean-up on SIGINT, say) are not ours to run */
 	memset(&sa, 0, sizeof sa);
 	sa.sa_handler = SIG_DFL;
 	sigemptyset(&sa.sa_mask);
@@ -394,10 +394,9 @@ serve(const int *lfd, size_t nl, int ctl, pid_t parent,
 	sigprocmask(SIG_SETMASK, &none, NULL);
 
 	ctl_fd = ctl;
-	keep[nkeep++] = ctl;
-	for (i = 0; i < nl; i++)
-		keep[nkeep++] = lfd[i];
-	for (i = 1; i < nkeep; i++)               /* sort: at most three */
+	for (i = 0; i < nkeepfds && nkeep < CF_ARRAY_LEN(keep); i++)
+		keep[nkeep++] = keepfds[i];
+	for (i = 1; i < nkeep; i++)               /* sort: at most four */
 		for (j = i; j > 0 && keep[j - 1] > keep[j]; j--) {
 			int t = keep[j];
 			keep[j] = keep[j - 1];
@@ -406,8 +405,33 @@ serve(const int *lfd, size_t nl, int ctl, pid_t parent,
 	close_others(keep, nkeep);
 	for (i = 0; i < HTTP01_MAX_CLIENTS; i++)
 		clients[i].fd = -1;
+}
+
+static _Noreturn void serve_loop(const int *lfd, size_t nl, const struct http01_token *tokens,
+    size_t ntokens);
+
+static _Noreturn void
+serve(const int *lfd, size_t nl, int ctl, pid_t parent,
+    const struct http01_token *tokens, size_t ntokens)
+{
+	int keep[3];
+	size_t i;
+
+	keep[0] = ctl;
+	for (i = 0; i < nl; i++)
+		keep[1 + i] = lfd[i];
+	child_init(keep, 1 + nl, ctl, parent);
 	if (write(ctl, "R", 1) != 1)
 		_exit(1);
+	serve_loop(lfd, nl, tokens, ntokens);
+}
+
+static _Noreturn void
+serve_loop(const int *lfd, size_t nl, const struct http01_token *tokens, size_t ntokens)
+{
+	struct pollfd pfd[2 + HTTP01_MAX_CLIENTS];
+	int idx[2 + HTTP01_MAX_CLIENTS];
+	size_t i;
 
 	for (;;) {
 		int64_t now = cf_now_ms(), next = -1;
@@ -584,6 +608,25 @@ bind_all(const char *addr, int port, int *lfd, size_t *nl, int *bound)
 	return 0;
 }
 
+static int
+check_publish(int port, const struct http01_token *tokens, size_t ntokens)
+{
+	size_t i;
+
+	if (port < 0 || port > 65535)
+		return cf_seterr(CF_E_INVALID_INPUT, "port %d is out of range", port);
+	if (ntokens > HTTP01_MAX_TOKENS)
+		return cf_seterr(CF_E_INVALID_INPUT, "%zu tokens; at most %d", ntokens, HTTP01_MAX_TOKENS);
+	for (i = 0; i < ntokens; i++) {
+		if (memchr(tokens[i].token, '\0', sizeof tokens[i].token) == NULL ||
+		    memchr(tokens[i].keyauth, '\0', sizeof tokens[i].keyauth) == NULL)
+			return cf_seterr(CF_E_PROTOCOL, "unterminated ACME token or key authorization");
+		if (check_token(tokens[i].token, tokens[i].keyauth) < 0)
+			return -1;
+	}
+	return 0;
+}
+
 int
 http01_standalone_start(struct http01_srv *s, const char *addr, int port,
     const struct http01_token *tokens, size_t ntokens)
@@ -596,19 +639,11 @@ http01_standalone_start(struct http01_srv *s, const char *addr, int port,
 
 	s->pid = 0;
 	s->ctl = -1;
+	s->cmd = -1;
 	s->port = port;
 	s->requests = s->answered = 0;
-	if (port < 0 || port > 65535)
-		return cf_seterr(CF_E_INVALID_INPUT, "port %d is out of range", port);
-	if (ntokens > HTTP01_MAX_TOKENS)
-		return cf_seterr(CF_E_INVALID_INPUT, "%zu tokens; at most %d", ntokens, HTTP01_MAX_TOKENS);
-	for (i = 0; i < ntokens; i++) {
-		if (memchr(tokens[i].token, '\0', sizeof tokens[i].token) == NULL ||
-		    memchr(tokens[i].keyauth, '\0', sizeof tokens[i].keyauth) == NULL)
-			return cf_seterr(CF_E_PROTOCOL, "unterminated ACME token or key authorization");
-		if (check_token(tokens[i].token, tokens[i].keyauth) < 0)
-			return -1;
-	}
+	if (check_publish(port, tokens, ntokens) < 0)
+		return -1;
 	if (bind_all(addr, port, lfd, &nl, &bound) < 0)
 		return -1;
 	if (pipe(p) < 0) {
@@ -674,6 +709,10 @@ http01_standalone_stop(struct http01_srv *s)
 		s->pid = 0;
 		return;
 	}
+	if (s->cmd > 0) {
+		close(s->cmd);
+		s->cmd = -1;
+	}
 	kill(s->pid, SIGTERM);
 	deadline = cf_now_ms() + STOP_TIMEOUT_MS;
 	while (got < sizeof v) {
@@ -711,6 +750,211 @@ http01_standalone_stop(struct http01_srv *s)
 	close(s->ctl);
 	s->ctl = -1;
 	s->pid = 0;
+}
+
+/* ---- the responder forked early, before keys exist ---- */
+
+struct publish_msg {
+	char addr[64];                      /* "" for every address */
+	int32_t port;
+	uint32_t ntokens;
+};
+
+static struct http01_token child_tokens[HTTP01_MAX_TOKENS];
+
+static int
+read_full(int fd, void *buf, size_t n)
+{
+	size_t got = 0;
+
+	while (got < n) {
+		ssize_t r = read(fd, (char *)buf + got, n - got);
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r <= 0)
+			return -1;
+		got += (size_t)r;
+	}
+	return 0;
+}
+
+static int
+write_full(int fd, const void *buf, size_t n)
+{
+	size_t done = 0;
+
+	while (done < n) {
+		ssize_t w = write(fd, (const char *)buf + done, n - done);
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w <= 0)
+			return -1;
+		done += (size_t)w;
+	}
+	return 0;
+}
+
+/* After binding: as root, become nobody for good; never gain privileges,
+ * write files, dump core or fork again. */
+static int
+drop_privileges(void)
+{
+	const struct rlimit zero = {0, 0};
+
+	if (geteuid() == 0) {
+		if (setgroups(0, NULL) < 0 || setgid(HTTP01_UNPRIV_ID) < 0 || setuid(HTTP01_UNPRIV_ID) < 0)
+			return cf_seterr(CF_E_INTERNAL, "cannot drop privileges:");
+		if (setuid(0) == 0)
+			return cf_seterr(CF_E_INTERNAL, "root privileges could be regained");
+	}
+	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
+		return cf_seterr(CF_E_INTERNAL, "PR_SET_NO_NEW_PRIVS:");
+	if (setrlimit(RLIMIT_FSIZE, &zero) < 0 || setrlimit(RLIMIT_CORE, &zero) < 0 ||
+	    (geteuid() != 0 && setrlimit(RLIMIT_NPROC, &zero) < 0))
+		return cf_seterr(CF_E_INTERNAL, "setrlimit:");
+	if (chdir("/") < 0)
+		return cf_seterr(CF_E_INTERNAL, "chdir /:");
+	return 0;
+}
+
+static _Noreturn void
+child_fail(int ctl)
+{
+	char buf[1 + 4 + 2 + 512];
+	uint32_t code = (uint32_t)cf_lasterr();
+	const char *d = cf_lasterr_detail();
+	uint16_t len = (uint16_t)strnlen(d, 512);
+
+	buf[0] = 'E';
+	memcpy(buf + 1, &code, 4);
+	memcpy(buf + 5, &len, 2);
+	memcpy(buf + 7, d, len);
+	if (write_full(ctl, buf, 7 + (size_t)len) < 0) {
+		/* the parent is gone */
+	}
+	_exit(1);
+}
+
+static _Noreturn void
+prepared_child(int cmd, int ctl, pid_t parent)
+{
+	struct publish_msg m;
+	int keep[2] = {cmd, ctl}, lfd[2], bound = 0;
+	size_t nl = 0;
+	char ready[5];
+	uint32_t port;
+
+	child_init(keep, 2, ctl, parent);
+	if (read_full(cmd, &m, sizeof m) < 0)
+		_exit(0);                    /* stopped before anything was published */
+	if (m.ntokens > HTTP01_MAX_TOKENS ||
+	    read_full(cmd, child_tokens, m.ntokens * sizeof child_tokens[0]) < 0)
+		_exit(1);
+	close(cmd);
+	m.addr[sizeof m.addr - 1] = '\0';
+	if (bind_all(m.addr[0] ? m.addr : NULL, m.port, lfd, &nl, &bound) < 0 || drop_privileges() < 0)
+		child_fail(ctl);
+	port = (uint32_t)bound;
+	ready[0] = 'R';
+	memcpy(ready + 1, &port, 4);
+	if (write_full(ctl, ready, sizeof ready) < 0)
+		_exit(1);
+	serve_loop(lfd, nl, child_tokens, m.ntokens);
+}
+
+int
+http01_standalone_prepare(struct http01_srv *s)
+{
+	int cmd[2], st[2];
+	pid_t parent = getpid(), pid;
+
+	s->pid = 0;
+	s->ctl = s->cmd = -1;
+	s->port = 0;
+	s->requests = s->answered = 0;
+	if (pipe(cmd) < 0)
+		return cf_seterr(CF_E_INTERNAL, "pipe:");
+	if (pipe(st) < 0) {
+		close(cmd[0]);
+		close(cmd[1]);
+		return cf_seterr(CF_E_INTERNAL, "pipe:");
+	}
+	fcntl(cmd[1], F_SETFD, FD_CLOEXEC);
+	fcntl(st[0], F_SETFD, FD_CLOEXEC);
+	fflush(NULL);
+	if ((pid = fork()) < 0) {
+		close(cmd[0]);
+		close(cmd[1]);
+		close(st[0]);
+		close(st[1]);
+		return cf_seterr(CF_E_INTERNAL, "fork:");
+	}
+	if (pid == 0) {
+		close(cmd[1]);
+		close(st[0]);
+		prepared_child(cmd[0], st[1], parent);
+	}
+	close(cmd[0]);
+	close(st[1]);
+	s->pid = pid;
+	s->cmd = cmd[1];
+	s->ctl = st[0];
+	return 0;
+}
+
+int
+http01_standalone_publish(struct http01_srv *s, const char *addr, int port,
+    const struct http01_token *tokens, size_t ntokens)
+{
+	struct publish_msg m;
+	int64_t deadline = cf_now_ms() + START_TIMEOUT_MS;
+	char tag = 0;
+	uint32_t v = 0;
+	uint16_t len = 0;
+	char detail[513];
+
+	if (s->pid <= 0 || s->cmd < 0)
+		return cf_seterr(CF_E_INTERNAL, "http01_standalone_publish without a prepared responder");
+	if (check_publish(port, tokens, ntokens) < 0)
+		return -1;
+	memset(&m, 0, sizeof m);
+	if (addr && strlen(addr) >= sizeof m.addr)
+		return cf_seterr(CF_E_INVALID_INPUT, "listen address \"%.80s\" is too long", addr);
+	if (addr)
+		cf_strlcpy(m.addr, addr, sizeof m.addr);
+	m.port = port;
+	m.ntokens = (uint32_t)ntokens;
+	if (write_full(s->cmd, &m, sizeof m) < 0 ||
+	    write_full(s->cmd, tokens, ntokens * sizeof tokens[0]) < 0) {
+		http01_standalone_stop(s);
+		return cf_seterr(CF_E_INTERNAL, "the HTTP-01 responder is gone");
+	}
+	close(s->cmd);
+	s->cmd = -1;
+	for (;;) {
+		struct pollfd pfd = {.fd = s->ctl, .events = POLLIN};
+		int64_t left = deadline - cf_now_ms();
+		int r = left > 0 ? poll(&pfd, 1, (int)left) : 0;
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r > 0 && read_full(s->ctl, &tag, 1) == 0 && read_full(s->ctl, &v, 4) == 0) {
+			if (tag == 'R') {
+				s->port = (int)v;
+				cf_debug("http01: serving %zu token(s) on port %d (pid %ld, unprivileged)",
+				    ntokens, s->port, (long)s->pid);
+				return 0;
+			}
+			if (tag == 'E' && read_full(s->ctl, &len, 2) == 0 && len <= 512 &&
+			    read_full(s->ctl, detail, len) == 0) {
+				detail[len] = '\0';
+				http01_standalone_stop(s);
+				return cf_seterr(v < CF_E__COUNT ? (enum cf_err)v : CF_E_INTERNAL, "%s", detail);
+			}
+		}
+		break;
+	}
+	http01_standalone_stop(s);
+	return cf_seterr(CF_E_INTERNAL, "the HTTP-01 responder did not start");
 }
 
 /* ---- webroot ---- */

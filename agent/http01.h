@@ -30,6 +30,7 @@ struct http01_token {
 struct http01_srv {
 	pid_t pid;                          /* the serving child; 0 when stopped */
 	int ctl;                            /* status pipe from the child; -1 */
+	int cmd;                            /* prepared: token pipe to the child; -1 */
 	int port;                           /* the port bound (useful with port 0) */
 	unsigned long requests;             /* after stop: responses sent */
 	unsigned long answered;             /* after stop: of which 200s for a token */
@@ -50,6 +51,20 @@ int http01_token_valid(const char *token);
  * so it never holds any.  It dies with the parent (PR_SET_PDEATHSIG).
  */
 int http01_standalone_start(struct http01_srv *s, const char *addr, int port,
+    const struct http01_token *tokens, size_t ntokens);
+
+/*
+ * The same server in two steps, so that the serving process never holds
+ * key bytes: prepare forks it at once (call it before loading any private
+ * key); it waits, holding nothing but two pipes.  publish sends it the
+ * tokens; it binds addr:port, then (as root) becomes user/group 65534 with
+ * PR_SET_NO_NEW_PRIVS, a zero file-size and process limit, and serves.
+ * A bind failure comes back from publish as it would from start
+ * (CF_E_PORT_IN_USE ...).  http01_standalone_stop ends it in either state.
+ */
+#define HTTP01_UNPRIV_ID 65534
+int http01_standalone_prepare(struct http01_srv *s);
+int http01_standalone_publish(struct http01_srv *s, const char *addr, int port,
     const struct http01_token *tokens, size_t ntokens);
 
 /* Stop and reap the child (SIGTERM, SIGKILL after 2 s) and fill in the

@@ -256,7 +256,7 @@ struct challenges {
 	struct http01_token *tok;
 	char (*files)[STORE_PATH_MAX];
 	size_t n, nfiles;
-	struct http01_srv srv;
+	struct http01_srv *srv;             /* prepared by run_acme (standalone) */
 	int srv_running;
 	/* DNS-01: per pending authorization, the TXT value, the identifier and
 	 * what the auth hook printed; nauth hooks ran (cleanup owes them). */
@@ -313,7 +313,7 @@ challenges_cleanup(struct challenges *ch, const struct issue_opts *o)
 	/* cleanup must not replace the error that brought us here */
 	cf_strlcpy(detail, cf_lasterr_detail(), sizeof detail);
 	if (ch->srv_running)
-		http01_standalone_stop(&ch->srv);
+		http01_standalone_stop(ch->srv);
 	ch->srv_running = 0;
 	for (i = 0; i < ch->nfiles; i++)
 		http01_webroot_remove(ch->files[i]);
@@ -339,10 +339,8 @@ challenges_publish(struct challenges *ch, const struct issue_opts *o)
 	size_t i;
 
 	if (o->standalone) {
-		if (http01_standalone_start(&ch->srv, o->http_address, o->http_port, ch->tok, ch->n) < 0)
-			return -1;
 		ch->srv_running = 1;
-		return 0;
+		return http01_standalone_publish(ch->srv, o->http_address, o->http_port, ch->tok, ch->n);
 	}
 	for (i = 0; i < ch->n; i++) {
 		if (http01_webroot_put(o->webroot, ch->tok[i].token, ch->tok[i].keyauth,
@@ -455,7 +453,7 @@ dns01_publish(struct challenges *ch, const struct issue_opts *o)
 
 static int
 authorize(struct acme *a, const struct acme_order *ord, const struct issue_opts *o,
-    int *validation_failed)
+    struct http01_srv *srv, int *validation_failed)
 {
 	struct acme_authz *z;
 	struct challenges ch;
@@ -467,6 +465,7 @@ authorize(struct acme *a, const struct acme_order *ord, const struct issue_opts 
 	int rc = -1;
 
 	memset(&ch, 0, sizeof ch);
+	ch.srv = srv;
 	z = cf_xalloc(ord->nauthz * sizeof *z);
 	ch.tok = cf_xalloc((ord->nauthz + 1) * sizeof *ch.tok);
 	ch.files = cf_xalloc((ord->nauthz + 1) * sizeof *ch.files);
@@ -605,16 +604,22 @@ run_acme(struct store *s, const struct issue_opts *o, const char *lineage, struc
 	struct acme_order ord;
 	struct cf_buf csr, pem, cert, chain, keypem;
 	struct x509_info *info = NULL;
+	struct http01_srv srv = {.pid = 0, .ctl = -1, .cmd = -1};
 	int rc = -1, have_acct = 0, have_ck = 0;
 	int64_t life;
 
+	/* the port-80 responder is forked first: it never holds key bytes */
+	if (o->standalone && http01_standalone_prepare(&srv) < 0)
+		return -1;
 	cf_buf_init(&csr, 64 * 1024);
 	cf_buf_init(&pem, 1u << 20);
 	cf_buf_init(&cert, 1u << 20);
 	cf_buf_init(&chain, 1u << 20);
 	cf_buf_init(&keypem, 64 * 1024);
-	if (tls_trust_load(&trust, o->ca_file) < 0)
+	if (tls_trust_load(&trust, o->ca_file) < 0) {
+		http01_standalone_stop(&srv);
 		return -1;
+	}
 	if ((a = acme_new(o->server, &trust)) == NULL || acme_directory(a) < 0)
 		goto out;
 	if (o->profile) {
@@ -642,7 +647,7 @@ run_acme(struct store *s, const struct issue_opts *o, const char *lineage, struc
 	        acme_dir(a)->renewal_info[0] ? o->replaces : NULL, &ord) < 0)
 		goto out;
 	if (strcmp(ord.status, "pending") == 0 || strcmp(ord.status, "ready") == 0) {
-		if (strcmp(ord.status, "pending") == 0 && authorize(a, &ord, o, validation_failed) < 0)
+		if (strcmp(ord.status, "pending") == 0 && authorize(a, &ord, o, &srv, validation_failed) < 0)
 			goto out;
 	} else if (strcmp(ord.status, "invalid") == 0) {
 		cf_seterr(CF_E_CA_ERROR, "the CA created the order as invalid");
@@ -676,6 +681,7 @@ run_acme(struct store *s, const struct issue_opts *o, const char *lineage, struc
 	}
 	rc = 0;
 out:
+	http01_standalone_stop(&srv);
 	if (rc < 0 && cf_lasterr() == CF_E_RATE_LIMITED && a)
 		*ca_retry_after = acme_retry_after(a);
 	free(info);

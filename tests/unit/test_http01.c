@@ -318,6 +318,75 @@ TEST(http01_standalone_bind_conflict)
 	http01_standalone_stop(&s);
 }
 
+/* "Uid:\t65534\t65534..." of /proc/PID/status, or "" */
+static void
+proc_field(pid_t pid, const char *name, char *out, size_t len)
+{
+	char path[64], line[256];
+	FILE *f;
+
+	out[0] = '\0';
+	snprintf(path, sizeof path, "/proc/%ld/status", (long)pid);
+	if ((f = fopen(path, "r")) == NULL)
+		return;
+	while (fgets(line, sizeof line, f))
+		if (strncmp(line, name, strlen(name)) == 0 && line[strlen(name)] == ':') {
+			snprintf(out, len, "%s", line + strlen(name) + 1);
+			break;
+		}
+	fclose(f);
+}
+
+TEST(http01_prepared_serves_unprivileged)
+{
+	struct http01_token tok[2];
+	struct http01_srv s;
+	char resp[2048], req[512], field[128];
+	pid_t pid;
+
+	make_tokens(tok, 2);
+	CHECK_INT(http01_standalone_prepare(&s), 0);
+	pid = s.pid;
+	CHECK(pid > 0);
+	CHECK_INT(http01_standalone_publish(&s, "127.0.0.1", 0, tok, 2), 0);
+	CHECK(s.port > 0);
+	snprintf(req, sizeof req, "GET /.well-known/acme-challenge/%s HTTP/1.1\r\nHost: x\r\n\r\n", tok[1].token);
+	CHECK_INT(raw(s.port, req, resp), 200);
+	CHECK_STR(body_of(resp), tok[1].keyauth);
+	proc_field(pid, "NoNewPrivs", field, sizeof field);
+	CHECK(strstr(field, "1") != NULL);
+	if (geteuid() == 0) {
+		proc_field(pid, "Uid", field, sizeof field);
+		CHECK(strncmp(field, "\t65534\t65534\t65534\t65534", 24) == 0);
+		proc_field(pid, "Groups", field, sizeof field);
+		CHECK(strspn(field, " \t\n") == strlen(field));   /* no supplementary groups */
+	}
+	http01_standalone_stop(&s);
+	CHECK_INT(s.pid, 0);
+	CHECK(s.requests >= 1 && s.answered == 1);
+}
+
+TEST(http01_prepared_bind_conflict_and_unused)
+{
+	struct http01_token tok[1];
+	struct http01_srv s, s2, s3;
+
+	make_tokens(tok, 1);
+	CHECK_INT(http01_standalone_start(&s, "127.0.0.1", 0, tok, 1), 0);
+	CHECK_INT(http01_standalone_prepare(&s2), 0);
+	cf_clearerr();
+	CHECK_INT(http01_standalone_publish(&s2, "127.0.0.1", s.port, tok, 1), -1);
+	CHECK_INT(cf_lasterr(), CF_E_PORT_IN_USE);
+	CHECK(strstr(cf_lasterr_detail(), "is already in use") != NULL);
+	CHECK_INT(s2.pid, 0);
+	/* prepared and never published: stop reaps it */
+	CHECK_INT(http01_standalone_prepare(&s3), 0);
+	http01_standalone_stop(&s3);
+	CHECK_INT(s3.pid, 0);
+	http01_standalone_stop(&s2);
+	http01_standalone_stop(&s);
+}
+
 TEST(http01_standalone_refuses_bad_input)
 {
 	struct http01_token tok[1];
