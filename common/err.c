@@ -38,6 +38,13 @@ static const struct {
 	[CF_E_IO_ERROR] = {"IO_ERROR", "check disk space, permissions and that the file system is writable", 80},
 	[CF_E_NOMEM] = {"OUT_OF_MEMORY", "free memory and retry", 81},
 	[CF_E_INTERNAL] = {"INTERNAL_ERROR", "a bug: please report it with the detail", 82},
+	[CF_E_CONNECT_TIMEOUT] = {"CONNECT_TIMEOUT", "the host did not answer on its SSH port: check that it is up and the address/port", 86},
+	[CF_E_AUTH_FAILED] = {"AUTH_FAILED", "authorize one of the keys tried for that user, or load the right key into ssh-agent", 87},
+	[CF_E_UNKNOWN_HOST_KEY] = {"UNKNOWN_HOST_KEY", "check the fingerprint on the host, then rerun with --accept-new", 88},
+	[CF_E_HOST_KEY_MISMATCH] = {"HOST_KEY_MISMATCH", "possible man-in-the-middle: verify the host's key out of band before touching known_hosts", 89},
+	[CF_E_AGENT_MISSING] = {"AGENT_MISSING", "install the agent there first: certfleet deploy", 90},
+	[CF_E_AGENT_FAILED] = {"AGENT_FAILED", "see the agent's own error code and detail", 91},
+	[CF_E_TIMEOUT] = {"TIMEOUT", "the host did not finish in time: raise --command-timeout or look at the host", 92},
 };
 
 static enum cf_err last_err;
