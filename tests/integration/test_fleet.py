@@ -157,3 +157,237 @@ def test_status_before_deploy_is_agent_missing(bins, sshd_factory, fleet_dir):
     p = ctl.run("-i", inv, "--known-hosts", kh, "--identity", sshd_factory.client_key.path,
                 "status", check=1)
     assert "AGENT_MISSING" in p.stdout
+
+
+# ---------------------------------------------------------------- host keys
+
+def _setup(bins, fleet_dir, servers, kh_lines=None, **kw):
+    inv = fleet_dir / "inventory"
+    write_inventory(inv, servers, prefix_root=fleet_dir / "hosts", **kw)
+    kh = fleet_dir / "known_hosts"
+    kh.write_text(kh_lines if kh_lines is not None else "".join(s.known_hosts_line() for s in servers))
+    return inv, kh, Ctl(bins, fleet_dir)
+
+
+def _sshd_auth_lines(server):
+    return [l for l in cfutil.tail(server.log_path, 200).splitlines()
+            if "publickey" in l or "Accepted" in l or "Starting session" in l]
+
+
+def test_host_key_mismatch_refused_and_nothing_sent(bins, sshd_factory, fleet_dir):
+    good, bad = sshd_factory.many(2, first_host=44)
+    # known_hosts holds another server's ECDSA key under bad's name
+    other = sshd_factory(host="127.0.0.46")
+    lines = good.known_hosts_line() + other.known_hosts_line(as_host=bad.hostport)
+    inv, kh, ctl = _setup(bins, fleet_dir, [good, bad], kh_lines=lines)
+    before = kh.read_text()
+    key = sshd_factory.client_key.path
+    for extra in ([], ["--accept-new"]):          # never overridable
+        p, doc = ctl.json("-i", inv, "--known-hosts", kh, "--identity", key, *extra, "status", check=1)
+        h = by_host(doc)
+        assert h["h00"]["error"]["code"] == "AGENT_MISSING"      # reached, authenticated
+        e = h["h01"]["error"]
+        assert e["code"] == "HOST_KEY_MISMATCH"
+        fp = subprocess.run(["ssh-keygen", "-lf", str(bad.hostkey_paths["ecdsa"]) + ".pub"],
+                            capture_output=True, text=True).stdout.split()[1]
+        assert fp in e["detail"] and "nothing was sent" in e["detail"]
+        assert "ssh-keygen -R" in e["detail"]
+    assert kh.read_text() == before
+    # the mismatching server saw a key exchange and nothing else
+    assert _sshd_auth_lines(bad) == []
+    assert _sshd_auth_lines(good) != []
+    assert not (fleet_dir / "hosts" / "h01").exists()
+
+
+def test_unknown_host_refused_then_accept_new_records(bins, sshd_factory, fleet_dir):
+    servers = sshd_factory.many(3, first_host=47)
+    inv, kh, ctl = _setup(bins, fleet_dir, servers, kh_lines=servers[0].known_hosts_line())
+    key = sshd_factory.client_key.path
+    args = ["-i", inv, "--known-hosts", kh, "--identity", key]
+    p, doc = ctl.json(*args, "status", check=1)
+    h = by_host(doc)
+    assert h["h00"]["error"]["code"] == "AGENT_MISSING"
+    for name, s in (("h01", servers[1]), ("h02", servers[2])):
+        e = h[name]["error"]
+        assert e["code"] == "UNKNOWN_HOST_KEY", e
+        fp = subprocess.run(["ssh-keygen", "-lf", str(s.hostkey_paths["ecdsa"]) + ".pub"],
+                            capture_output=True, text=True).stdout.split()[1]
+        assert fp in e["detail"] and "--accept-new" in e["detail"]
+        assert _sshd_auth_lines(s) == []
+    p, doc = ctl.json(*args, "--accept-new", "status", check=1)
+    assert all(x["error"]["code"] == "AGENT_MISSING" for x in doc["hosts"])
+    text = kh.read_text()
+    for s in servers[1:]:
+        assert s.known_hosts_line("ecdsa") in text
+    # OpenSSH itself now trusts what was recorded
+    r = servers[1].ssh("true", known_hosts=kh)
+    assert r.returncode == 0, r.stderr
+    p, doc = ctl.json(*args, "status", check=1)
+    assert all(x["error"]["code"] == "AGENT_MISSING" for x in doc["hosts"])
+
+
+def test_ed25519_only_known_hosts_explained(bins, sshd_factory, fleet_dir):
+    s = sshd_factory(host="127.0.0.50")
+    inv, kh, ctl = _setup(bins, fleet_dir, [s], kh_lines=s.known_hosts_line("ed25519"))
+    p, doc = ctl.json("-i", inv, "--known-hosts", kh, "--identity", sshd_factory.client_key.path,
+                      "--accept-new", "status", check=1)
+    e = doc["hosts"][0]["error"]
+    assert e["code"] == "UNKNOWN_HOST_KEY"
+    assert "only an Ed25519 key" in e["detail"]
+    assert "ssh-keyscan -t ecdsa -p %d %s" % (s.port, s.host) in e["detail"]
+    assert kh.read_text() == s.known_hosts_line("ed25519")
+    # known by its RSA key only: certfleet asks for the RSA host key and logs in
+    kh.write_text(s.known_hosts_line("rsa"))
+    p, doc = ctl.json("-i", inv, "--known-hosts", kh, "--identity", sshd_factory.client_key.path,
+                      "status", check=1)
+    assert doc["hosts"][0]["error"]["code"] == "AGENT_MISSING"
+
+
+# ---------------------------------------------------------------- dead hosts
+
+def test_dead_address_within_timeout_while_others_finish(bins, sshd_factory, fleet_dir):
+    servers = sshd_factory.many(6, first_host=52)
+    hung = servers[2]
+    os.kill(hung.pid, signal.SIGSTOP)      # TCP still accepted by the kernel, no SSH banner
+    try:
+        inv, kh, ctl = _setup(bins, fleet_dir, servers)
+        # and an address where nothing listens at all
+        refused_port = cfutil.free_port("127.0.0.58")
+        with open(inv, "a") as f:
+            f.write("[fleet]\nh99 ansible_host=127.0.0.58 ansible_port=%d certfleet_prefix=%s/h99\n"
+                    % (refused_port, fleet_dir))
+        key = sshd_factory.client_key.path
+        t0 = time.monotonic()
+        p, doc = ctl.json("-i", inv, "--known-hosts", kh, "--identity", key, "--timeout", "3",
+                          "deploy", check=1)
+        elapsed = time.monotonic() - t0
+    finally:
+        os.kill(hung.pid, signal.SIGCONT)
+    h = by_host(doc)
+    assert h["h02"]["error"]["code"] == "CONNECT_TIMEOUT", h["h02"]
+    assert "3 s" in h["h02"]["error"]["detail"]
+    assert h["h99"]["error"]["code"] == "CONNECTION_REFUSED"
+    for name in ("h00", "h01", "h03", "h04", "h05"):
+        assert h[name]["ok"], h[name]
+        assert h[name]["ms"] < 3000
+    assert h["h02"]["ms"] >= 2900
+    assert elapsed < 8, elapsed
+    # problems first in the table
+    p = ctl.run("-i", inv, "--known-hosts", kh, "--identity", key, "--timeout", "2", "status", check=1)
+    os.kill(hung.pid, signal.SIGCONT)
+    rows = p.stdout.splitlines()[1:]
+    assert rows[0].split()[0] in ("h02", "h99") and rows[1].split()[0] in ("h02", "h99")
+
+
+# ---------------------------------------------------------------- login methods
+
+def test_login_methods_ecdsa_pem_rsa_and_ssh_agent(bins, sshd_factory, fleet_dir):
+    keys = fleet_dir / "keys"
+    keys.mkdir()
+    ecdsa = sshd_factory.client_key                                   # OpenSSH format
+    ecdsa_pem = ClientKey.generate(keys / "id_ecdsa_pem", "ecdsa", fmt="PEM")
+    rsa_pem = ClientKey.generate(keys / "id_rsa_pem", "rsa", fmt="PEM", bits=2048)
+    agent_ed = ClientKey.generate(keys / "id_agent_ed25519", "ed25519")
+    agent_rsa = ClientKey.generate(keys / "id_agent_rsa", "rsa", bits=2048)
+    names = ["ecdsa", "ecdsapem", "rsapem", "agented", "agentrsa"]
+    auth = [ecdsa, ecdsa_pem, rsa_pem, agent_ed, agent_rsa]
+    servers = [sshd_factory(host="127.0.0.%d" % (60 + i), client_key=k) for i, k in enumerate(auth)]
+    hv = {"ecdsa": "ansible_ssh_private_key_file=%s" % ecdsa.path,
+          "ecdsapem": "ansible_ssh_private_key_file=%s" % ecdsa_pem.path,
+          "rsapem": "ansible_ssh_private_key_file=%s" % rsa_pem.path}
+    inv, kh, ctl = _setup(bins, fleet_dir, servers, names=names, host_vars=hv)
+
+    sock = fleet_dir / "agent.sock"
+    agent = subprocess.Popen(["ssh-agent", "-D", "-a", str(sock)], stdout=subprocess.DEVNULL,
+                             stderr=subprocess.DEVNULL)
+    try:
+        cfutil.wait_for(lambda: sock.exists(), 10, "ssh-agent socket")
+        env = dict(os.environ, SSH_AUTH_SOCK=str(sock))
+        for k in (agent_ed, agent_rsa):
+            subprocess.run(["ssh-add", "-q", str(k.path)], env=env, check=True,
+                           capture_output=True)
+        # without the agent: the agent-only hosts fail with the keys that were tried
+        p, doc = ctl.json("-i", inv, "--known-hosts", kh, "deploy", check=1)
+        h = by_host(doc)
+        for n in ("ecdsa", "ecdsapem", "rsapem"):
+            assert h[n]["ok"], h[n]
+        for n in ("agented", "agentrsa"):
+            assert h[n]["error"]["code"] == "AUTH_FAILED"
+            assert "tried" in h[n]["error"]["detail"]
+        ctl.env["SSH_AUTH_SOCK"] = str(sock)
+        p, doc = ctl.json("-i", inv, "--known-hosts", kh, "deploy", check=0)
+        p, doc = ctl.json("-i", inv, "--known-hosts", kh, "status", check=0)
+        assert [x["ok"] for x in doc["hosts"]] == [True] * 5
+    finally:
+        agent.terminate()
+        agent.wait(timeout=10)
+    for s, k in zip(servers, auth):
+        fp = subprocess.run(["ssh-keygen", "-lf", str(k.pub_path)], capture_output=True,
+                            text=True).stdout.split()[1]
+        assert any("Accepted publickey" in l and fp in l for l in _sshd_auth_lines(s)), s.host
+
+
+def test_encrypted_key_without_agent_is_explained(bins, sshd_factory, fleet_dir):
+    s = sshd_factory(host="127.0.0.66")
+    enc = fleet_dir / "id_enc"
+    subprocess.run(["ssh-keygen", "-q", "-t", "ecdsa", "-N", "secret-pass", "-f", str(enc)], check=True)
+    inv, kh, ctl = _setup(bins, fleet_dir, [s])
+    p, doc = ctl.json("-i", inv, "--known-hosts", kh, "--identity", enc, "status", check=1)
+    e = doc["hosts"][0]["error"]
+    assert e["code"] == "AUTH_FAILED"
+    assert str(enc) in e["detail"] and "encrypted" in e["detail"] and "ssh-add" in e["detail"]
+
+
+# ---------------------------------------------------------------- become
+
+BECOME_USER = "cfbecome"
+
+
+@pytest.fixture
+def become_user():
+    subprocess.run(["userdel", "-r", BECOME_USER], capture_output=True)
+    subprocess.run(["useradd", "-m", "-s", "/bin/sh", BECOME_USER], check=True)
+    subprocess.run(["usermod", "-p", "*", BECOME_USER], check=True)   # not locked, no password
+    sudoers = Path("/etc/sudoers.d/certfleet-test-" + BECOME_USER)
+    sudoers.write_text("%s ALL=(root) NOPASSWD: ALL\n" % BECOME_USER)
+    os.chmod(sudoers, 0o440)
+    pw = pwd.getpwnam(BECOME_USER)
+    try:
+        yield pw
+    finally:
+        sudoers.unlink()
+        subprocess.run(["userdel", "-r", BECOME_USER], capture_output=True)
+
+
+def test_non_root_user_with_ansible_become(bins, sshd_factory, fleet_dir, become_user):
+    key = sshd_factory.client_key
+    ssh_dir = Path(become_user.pw_dir) / ".ssh"
+    ssh_dir.mkdir(mode=0o700)
+    (ssh_dir / "authorized_keys").write_text(key.pub + "\n")
+    os.chown(ssh_dir, become_user.pw_uid, become_user.pw_gid)
+    os.chown(ssh_dir / "authorized_keys", become_user.pw_uid, become_user.pw_gid)
+    os.chmod(ssh_dir / "authorized_keys", 0o600)
+    extra = "Match User %s\n  AuthorizedKeysFile %s/authorized_keys\n" % (BECOME_USER, ssh_dir)
+    servers = sshd_factory.many(2, first_host=68, extra_config=extra)
+    hv = {"h00": "ansible_become=true", "h01": ""}
+    inv, kh, ctl = _setup(bins, fleet_dir, servers, host_vars=hv)
+    text = inv.read_text().replace("ansible_user=root", "ansible_user=" + BECOME_USER)
+    inv.write_text(text)
+    args = ["-i", inv, "--known-hosts", kh, "--identity", key.path]
+    p, doc = ctl.json(*args, "deploy", check=1)
+    h = by_host(doc)
+    assert h["h00"]["ok"], h["h00"]
+    target = fleet_dir / "hosts" / "h00" / "usr/local/bin/certfleet-agent"
+    st = os.stat(target)
+    assert st.st_uid == 0 and st.st_mode & 0o777 == 0o755
+    assert list(Path(become_user.pw_dir).glob(".certfleet-agent.tmp.*")) == []
+    # without become the user cannot write the root-owned prefix
+    assert h["h01"]["error"]["code"] in ("IO_ERROR",), h["h01"]
+    p, doc = ctl.json(*args, "status", "h00", check=0)
+    assert doc["hosts"][0]["agent"] == {"certificates": []}
+    # sudo without NOPASSWD: a clear refusal
+    Path("/etc/sudoers.d/certfleet-test-" + BECOME_USER).write_text(
+        "%s ALL=(root) ALL\n" % BECOME_USER)
+    p, doc = ctl.json(*args, "status", "h00", check=1)
+    e = doc["hosts"][0]["error"]
+    assert e["code"] == "AGENT_FAILED" and "NOPASSWD" in e["detail"], e
