@@ -1,14 +1,17 @@
 /*
- * issue.c — `certfleet-agent issue`: obtain a certificate for a lineage by
- * HTTP-01 (standalone or webroot) and install it.
+ * issue.c — `certfleet-agent issue`, and the issuance run `renew` shares:
+ * obtain a certificate for a lineage by HTTP-01 (standalone or webroot) or
+ * DNS-01 (the manual auth/cleanup hooks) and install it.
  *
  * Order of work: validate input; lock the lineage; stop early when a valid
- * certificate for the same names is not yet due (ALREADY_ACTIVE); preflight
- * DNS without touching the CA; mark the state pending; run ACME; install the
- * new version as a set; record the outcome.  Any failure puts back the
- * status there was before, with lastError set, and leaves the live files as
- * they were.  Challenge files and the port-80 responder are removed/stopped
- * on every path out.
+ * certificate for the same names is not yet due (ALREADY_ACTIVE) or the
+ * failure budget is spent (RATE_LIMITED, without a request to the CA);
+ * preflight DNS without touching the CA; mark the state pending; run ACME;
+ * install the new version as a set; run the deploy hook; record the outcome
+ * in the state file and the activity log.  Any failure puts back the status
+ * there was before, with lastError set, and leaves the live files as they
+ * were.  Challenge files, TXT records (cleanup hook) and the port-80
+ * responder are removed/stopped on every path out.
  */
 #include <arpa/inet.h>
 #include <getopt.h>
@@ -22,75 +25,94 @@
 #include <unistd.h>
 
 #include "acme.h"
-#include "b64.h"
+#include "activity.h"
 #include "agent.h"
+#include "b64.h"
 #include "cf.h"
 #include "conf.h"
 #include "csr.h"
 #include "dns.h"
 #include "domain.h"
+#include "hooks.h"
 #include "http01.h"
+#include "issue.h"
 #include "json.h"
+#include "jws.h"
 #include "key.h"
 #include "lineage.h"
 #include "store.h"
 #include "tls.h"
 #include "x509.h"
 
-struct issue_opts {
-	char **names;
-	size_t nnames;
-	int standalone;
-	const char *http_address;
-	int http_port;
-	const char *webroot;
-	const char *server;
-	const char *ca_file;
-	const char *email;
-	int agree_tos;
-	enum key_type key_type;
-	const char *preferred_chain;
-	const char *resolver;
-	int no_preflight;
-	int force;
-};
-
 static void
 usage(FILE *f)
 {
 	fprintf(f,
 	    "usage: certfleet-agent issue -d DOMAIN [-d DOMAIN ...]\n"
-	    "           (--standalone [--http-address ADDR] [--http-port N] | --webroot DIR)\n"
+	    "           (--standalone [--http-address ADDR] [--http-port N] | --webroot DIR |\n"
+	    "            --preferred-challenges dns-01 --manual-auth-hook CMD [--manual-cleanup-hook CMD])\n"
 	    "           [--server URL | --staging] [--ca-file PEM] [--email ADDR] [--agree-tos]\n"
+	    "           [--eab-kid ID --eab-hmac-key B64URL] [--profile NAME]\n"
 	    "           [--key-type ec256|ec384|rsa2048|rsa3072|rsa4096] [--preferred-chain CN]\n"
-	    "           [--resolver ADDR[:PORT]] [--no-preflight] [--force] [--json]\n"
+	    "           [--pre-hook CMD] [--post-hook CMD] [--deploy-hook CMD]\n"
+	    "           [--resolver ADDR[:PORT]] [--dns-timeout SEC] [--no-preflight]\n"
+	    "           [--force] [--dry-run] [--json]\n"
 	    "\n"
-	    "Obtain a certificate for the names by HTTP-01 and install it under\n"
-	    "PREFIX/etc/certfleet/live/DOMAIN/ (the first -d names the lineage).\n"
-	    "  -d, --domain NAME     a name for the certificate (repeatable; no wildcards with HTTP-01)\n"
-	    "  --standalone          answer the challenge on port 80 while it is pending\n"
+	    "Obtain a certificate for the names and install it under\n"
+	    "PREFIX/etc/certfleet/live/DOMAIN/ (the first -d, without \"*.\", names the lineage).\n"
+	    "  -d, --domain NAME     a name for the certificate (repeatable; \"*.\" only with dns-01)\n"
+	    "  --standalone          answer HTTP-01 on port 80 while it is pending\n"
 	    "  --http-address ADDR   bind only this address (default: all IPv4 and IPv6)\n"
 	    "  --http-port N         port for --standalone (default 80)\n"
 	    "  --webroot DIR         write the challenge under DIR/.well-known/acme-challenge/\n"
+	    "  --preferred-challenges http-01|dns-01   the challenge type (default http-01)\n"
+	    "  --manual-auth-hook CMD     dns-01: create the TXT record (certbot's variables)\n"
+	    "  --manual-cleanup-hook CMD  dns-01: remove it (runs also after failures)\n"
+	    "  --dns-timeout SEC     wait this long for the TXT record to be visible (default 120)\n"
 	    "  --server URL          ACME directory (default Let's Encrypt production)\n"
 	    "  --staging             Let's Encrypt's staging directory\n"
 	    "  --ca-file PEM         also trust these CAs for the ACME server's TLS\n"
 	    "  --email ADDR          contact for the ACME account\n"
 	    "  --agree-tos           agree to the CA's terms of service (needed for a new account)\n"
+	    "  --eab-kid ID, --eab-hmac-key B64URL   external account binding (ZeroSSL, Google)\n"
+	    "  --profile NAME        certificate profile the CA offers (directory meta.profiles)\n"
 	    "  --key-type TYPE       certificate key (default ec256)\n"
 	    "  --preferred-chain CN  pick the alternate chain whose top issuer has this CN\n"
-	    "  --resolver ADDR       DNS server for the preflight look-ups\n"
+	    "  --pre-hook CMD        run before the issuance\n"
+	    "  --post-hook CMD       run after it, whatever the outcome\n"
+	    "  --deploy-hook CMD     run after a new certificate is installed\n"
+	    "                        (RENEWED_LINEAGE, RENEWED_DOMAINS set)\n"
+	    "  --resolver ADDR       DNS server for the preflight and TXT look-ups\n"
 	    "  --no-preflight        skip the DNS preflight\n"
 	    "  --force               replace a valid certificate that is not yet due\n"
+	    "  --dry-run             obtain a certificate from the staging CA (or --server)\n"
+	    "                        and install nothing\n"
 	    "  --json                print one JSON object with the outcome\n"
 	    "Exit: 0 issued, 2 nothing to do (ALREADY_ACTIVE), other: failed (see certfleet-agent(1)).\n");
+}
+
+void
+issue_opts_free(struct issue_opts *o)
+{
+	domain_list_free(o->names, o->nnames);
+	o->names = NULL;
+	o->nnames = 0;
+	json_doc_free(&o->saved);
+}
+
+void
+issue_lineage_name(const struct issue_opts *o, char *out, size_t outlen)
+{
+	const char *n = o->nnames ? o->names[0] : "";
+
+	cf_strlcpy(out, strncmp(n, "*.", 2) == 0 ? n + 2 : n, outlen);
 }
 
 /* ---- output ---- */
 
 static void
 print_result(struct store *s, const char *lineage, const char *outcome, enum cf_err e,
-    const struct store_state *st)
+    const struct store_state *st, int dry_run)
 {
 	if (agent_opts.json) {
 		struct cf_buf b;
@@ -104,6 +126,10 @@ print_result(struct store *s, const char *lineage, const char *outcome, enum cf_
 		json_w_str(&w, cf_err_code(e));
 		json_w_key(&w, "lineage");
 		json_w_str(&w, lineage);
+		if (dry_run) {
+			json_w_key(&w, "dryRun");
+			json_w_bool(&w, 1);
+		}
 		if (e != CF_OK) {
 			json_w_key(&w, "detail");
 			json_w_str(&w, cf_lasterr_detail());
@@ -112,7 +138,7 @@ print_result(struct store *s, const char *lineage, const char *outcome, enum cf_
 		}
 		if (st) {
 			json_w_key(&w, "status");
-			store_state_json(st, (int64_t)time(NULL), &w);
+			store_state_json(st, cf_time(), &w);
 		}
 		json_w_end_obj(&w);
 		if (json_w_finish(&w) == 0)
@@ -120,13 +146,15 @@ print_result(struct store *s, const char *lineage, const char *outcome, enum cf_
 		cf_buf_free(&b);
 		return;
 	}
-	if (e == CF_OK) {
+	if (e == CF_OK && dry_run) {
+		printf("dry run for %s: a certificate was obtained and not installed\n", lineage);
+	} else if (e == CF_OK) {
 		char path[STORE_PATH_MAX], when[X509_RFC3339_LEN];
 		store_path(s, path, sizeof path, "/etc/certfleet/live/%s/fullchain.pem", lineage);
 		x509_rfc3339(st->expiry, when, sizeof when);
-		printf("certificate for %s issued by %s, serial %s, expires %s\n  %s\n",
-		    lineage, st->issuer, st->serial, when, path);
-	} else if (e == CF_E_ALREADY_ACTIVE) {
+		printf("certificate for %s %s by %s, serial %s, expires %s\n  %s\n",
+		    lineage, outcome, st->issuer, st->serial, when, path);
+	} else if (e == CF_E_ALREADY_ACTIVE || e == CF_E_NOT_DUE) {
 		printf("%s: %s\n", cf_err_code(e), cf_lasterr_detail());
 	} else {
 		fprintf(stderr, "certfleet-agent: %s: %s\n  hint: %s\n", cf_err_code(e),
@@ -230,23 +258,70 @@ struct challenges {
 	size_t n, nfiles;
 	struct http01_srv srv;
 	int srv_running;
+	/* DNS-01: per pending authorization, the TXT value, the identifier and
+	 * what the auth hook printed; nauth hooks ran (cleanup owes them). */
+	struct dns01 {
+		char domain[DOMAIN_BUFSZ];
+		char value[JWS_THUMB_LEN + 1];
+		char token[HTTP01_MAX_TOKEN + 1];
+		struct cf_buf auth_out;
+	} *dns;
+	size_t ndns, nauth;
+	char *all_domains;
 };
 
 static void
-challenges_cleanup(struct challenges *ch)
+dns01_cleanup(struct challenges *ch, const struct issue_opts *o)
 {
 	size_t i;
 
+	for (i = 0; i < ch->nauth; i++) {
+		struct hook_env e = {0};
+		char remaining[24];
+		snprintf(remaining, sizeof remaining, "%zu", ch->nauth - i - 1);
+		hook_env_set(&e, "CERTBOT_DOMAIN", ch->dns[i].domain);
+		hook_env_set(&e, "CERTBOT_VALIDATION", ch->dns[i].value);
+		hook_env_set(&e, "CERTBOT_TOKEN", ch->dns[i].token);
+		hook_env_set(&e, "CERTBOT_REMAINING_CHALLENGES", remaining);
+		hook_env_set(&e, "CERTBOT_ALL_DOMAINS", ch->all_domains ? ch->all_domains : "");
+		cf_buf_addstr(&ch->dns[i].auth_out, "");   /* NUL-terminate */
+		hook_env_set(&e, "CERTBOT_AUTH_OUTPUT",
+		    ch->dns[i].auth_out.data ? (char *)ch->dns[i].auth_out.data : "");
+		if (o->cleanup_hook && hook_run("manual-cleanup", o->cleanup_hook, &e, NULL) < 0)
+			cf_warnx("warning: %s (the TXT record for %s may be left behind)",
+			    cf_lasterr_detail(), ch->dns[i].domain);
+	}
+	ch->nauth = 0;
+}
+
+static void
+challenges_cleanup(struct challenges *ch, const struct issue_opts *o)
+{
+	enum cf_err e = cf_lasterr();
+	char detail[1024];
+	size_t i;
+
+	/* cleanup must not replace the error that brought us here */
+	cf_strlcpy(detail, cf_lasterr_detail(), sizeof detail);
 	if (ch->srv_running)
 		http01_standalone_stop(&ch->srv);
 	ch->srv_running = 0;
 	for (i = 0; i < ch->nfiles; i++)
 		http01_webroot_remove(ch->files[i]);
 	ch->nfiles = 0;
+	if (ch->dns)
+		dns01_cleanup(ch, o);
+	for (i = 0; i < ch->ndns; i++)
+		cf_buf_free(&ch->dns[i].auth_out);
+	free(ch->dns);
+	free(ch->all_domains);
 	free(ch->tok);
 	free(ch->files);
-	ch->tok = NULL;
-	ch->files = NULL;
+	memset(ch, 0, sizeof *ch);
+	if (e != CF_OK)
+		cf_seterr(e, "%s", detail);
+	else
+		cf_clearerr();
 }
 
 static int
@@ -269,14 +344,121 @@ challenges_publish(struct challenges *ch, const struct issue_opts *o)
 	return 0;
 }
 
+/*
+ * The server to ask whether a TXT record is visible: --resolver, else the
+ * first authoritative server of the closest enclosing zone (NS records,
+ * looked up through the system resolver), else the system resolver.
+ */
+static void
+dns01_server(const struct issue_opts *o, const char *fqdn, char *out, size_t outlen)
+{
+	struct dns_answer *ns = NULL, *a = NULL;
+	const char *p = fqdn;
+
+	out[0] = '\0';
+	if (o->resolver) {
+		cf_strlcpy(out, o->resolver, outlen);
+		return;
+	}
+	if ((ns = cf_xalloc(sizeof *ns)) == NULL || (a = cf_xalloc(sizeof *a)) == NULL)
+		goto out;
+	while (p && *p) {
+		if (dns_query(NULL, p, DNS_T_NS, 3000, ns) == 0 && ns->rcode == DNS_RCODE_NOERROR &&
+		    ns->n_ns > 0) {
+			if (dns_query(NULL, ns->ns[0], DNS_T_A, 3000, a) == 0 && a->n_a > 0)
+				cf_strlcpy(out, a->a[0], outlen);
+			break;
+		}
+		p = strchr(p, '.');
+		p = p ? p + 1 : NULL;
+	}
+out:
+	free(ns);
+	free(a);
+	cf_clearerr();
+}
+
+/* Wait until every TXT value is visible, bounded by --dns-timeout. */
 static int
-authorize(struct acme *a, const struct acme_order *ord, const struct issue_opts *o)
+dns01_wait(const struct challenges *ch, const struct issue_opts *o)
+{
+	int64_t deadline = cf_now_ms() + (int64_t)o->dns_timeout * 1000;
+	struct dns_answer *ans = cf_xalloc(sizeof *ans);
+	char fqdn[DOMAIN_BUFSZ + 32], server[DNS_MAX_SERVER + 1];
+	size_t i, k;
+	int rc = -1;
+
+	if (ans == NULL)
+		return -1;
+	for (i = 0; i < ch->ndns; i++) {
+		int seen = 0;
+		snprintf(fqdn, sizeof fqdn, "_acme-challenge.%s", ch->dns[i].domain);
+		dns01_server(o, fqdn, server, sizeof server);
+		while (!seen) {
+			if (dns_query(server[0] ? server : NULL, fqdn, DNS_T_TXT, 3000, ans) == 0)
+				for (k = 0; k < ans->n_txt && !seen; k++)
+					seen = strcmp(dns_txt(ans, k, NULL), ch->dns[i].value) == 0;
+			if (seen)
+				break;
+			if (cf_now_ms() + 2000 > deadline) {
+				cf_seterr(CF_E_DNS_TIMEOUT, "the TXT record %s was not visible at %s within %d s",
+				    fqdn, server[0] ? server : "the system resolver", o->dns_timeout);
+				goto out;
+			}
+			usleep(1000 * 1000);
+		}
+		cf_debug("%s: TXT visible at %s", fqdn, server[0] ? server : "the system resolver");
+	}
+	rc = 0;
+out:
+	if (rc == 0)
+		cf_clearerr();
+	free(ans);
+	return rc;
+}
+
+/* Run the auth hook for every DNS-01 challenge, then wait for the records. */
+static int
+dns01_publish(struct challenges *ch, const struct issue_opts *o)
+{
+	size_t i, len = 0;
+
+	for (i = 0; i < o->nnames; i++)
+		len += strlen(o->names[i]) + 1;
+	if ((ch->all_domains = cf_xalloc(len + 1)) == NULL)
+		return -1;
+	for (i = 0; i < o->nnames; i++) {
+		if (i)
+			strcat(ch->all_domains, ",");
+		strcat(ch->all_domains, o->names[i]);
+	}
+	for (i = 0; i < ch->ndns; i++) {
+		struct hook_env e = {0};
+		char remaining[24];
+		snprintf(remaining, sizeof remaining, "%zu", ch->ndns - i - 1);
+		hook_env_set(&e, "CERTBOT_DOMAIN", ch->dns[i].domain);
+		hook_env_set(&e, "CERTBOT_VALIDATION", ch->dns[i].value);
+		hook_env_set(&e, "CERTBOT_TOKEN", ch->dns[i].token);
+		hook_env_set(&e, "CERTBOT_REMAINING_CHALLENGES", remaining);
+		hook_env_set(&e, "CERTBOT_ALL_DOMAINS", ch->all_domains);
+		cf_buf_init(&ch->dns[i].auth_out, HOOK_MAX_OUTPUT + 1);
+		ch->nauth = i + 1;   /* cleanup is owed even if the hook fails half-way */
+		if (hook_run("manual-auth", o->auth_hook, &e, &ch->dns[i].auth_out) < 0)
+			return -1;
+	}
+	return dns01_wait(ch, o);
+}
+
+static int
+authorize(struct acme *a, const struct acme_order *ord, const struct issue_opts *o,
+    int *validation_failed)
 {
 	struct acme_authz *z;
 	struct challenges ch;
 	const struct acme_chall *want[ACME_MAX_AUTHZ];
+	const char *type = o->chall == CHALL_DNS01 ? "dns-01" : "http-01";
 	unsigned char rnd[8 + 32];
-	char probe_tok[40], probe_val[128], thumb[64];
+	char probe_tok[40], probe_val[128], thumb[64], keyauth[256];
 	size_t i, j, npending = 0;
 	int rc = -1;
 
@@ -284,7 +466,8 @@ authorize(struct acme *a, const struct acme_order *ord, const struct issue_opts 
 	z = cf_xalloc(ord->nauthz * sizeof *z);
 	ch.tok = cf_xalloc((ord->nauthz + 1) * sizeof *ch.tok);
 	ch.files = cf_xalloc((ord->nauthz + 1) * sizeof *ch.files);
-	if (z == NULL || ch.tok == NULL || ch.files == NULL)
+	ch.dns = cf_xalloc((ord->nauthz + 1) * sizeof *ch.dns);
+	if (z == NULL || ch.tok == NULL || ch.files == NULL || ch.dns == NULL)
 		goto out;
 	for (i = 0; i < ord->nauthz; i++) {
 		if (acme_get_authz(a, ord->authz[i], &z[i]) < 0)
@@ -297,52 +480,70 @@ authorize(struct acme *a, const struct acme_order *ord, const struct issue_opts 
 			goto out;
 		}
 		for (j = 0; j < z[i].nchall; j++)
-			if (strcmp(z[i].chall[j].type, "http-01") == 0)
+			if (strcmp(z[i].chall[j].type, type) == 0)
 				want[i] = &z[i].chall[j];
 		if (want[i] == NULL) {
-			cf_seterr(CF_E_CA_ERROR, "the CA offers no http-01 challenge for %s", z[i].identifier);
+			cf_seterr(CF_E_CA_ERROR, "the CA offers no %s challenge for %s%s", type,
+			    z[i].wildcard ? "*." : "", z[i].identifier);
 			goto out;
 		}
 		if (!http01_token_valid(want[i]->token)) {
 			cf_seterr(CF_E_PROTOCOL, "the CA sent an invalid challenge token for %s", z[i].identifier);
 			goto out;
 		}
-		cf_strlcpy(ch.tok[ch.n].token, want[i]->token, sizeof ch.tok[0].token);
-		if (acme_key_authorization(a, want[i]->token, ch.tok[ch.n].keyauth, sizeof ch.tok[0].keyauth) < 0)
+		if (acme_key_authorization(a, want[i]->token, keyauth, sizeof keyauth) < 0)
 			goto out;
-		ch.n++;
+		if (o->chall == CHALL_DNS01) {
+			struct dns01 *d = &ch.dns[ch.ndns++];
+			if (domain_normalize(z[i].identifier, d->domain, sizeof d->domain, 0) < 0 ||
+			    jws_dns01_value(keyauth, d->value) < 0)
+				goto out;
+			cf_strlcpy(d->token, want[i]->token, sizeof d->token);
+		} else {
+			cf_strlcpy(ch.tok[ch.n].token, want[i]->token, sizeof ch.tok[0].token);
+			cf_strlcpy(ch.tok[ch.n].keyauth, keyauth, sizeof ch.tok[0].keyauth);
+			ch.n++;
+		}
 		npending++;
 	}
 	if (npending == 0) {
 		rc = 0;
 		goto out;
 	}
-	/* a probe token for the self-check, never sent to the CA */
-	if (cf_random(rnd, sizeof rnd) < 0)
-		goto out;
-	snprintf(probe_tok, sizeof probe_tok, "certfleet-probe-");
-	for (i = 0; i < 8; i++)
-		snprintf(probe_tok + strlen(probe_tok), 3, "%02x", rnd[i]);
-	/* shaped like a real key authorization: token "." 43 base64url chars */
-	if (b64_url_encode_to(thumb, sizeof thumb, rnd + 8, 32) < 0)
-		goto out;
-	snprintf(probe_val, sizeof probe_val, "%s.%s", probe_tok, thumb);
-	cf_strlcpy(ch.tok[ch.n].token, probe_tok, sizeof ch.tok[0].token);
-	cf_strlcpy(ch.tok[ch.n].keyauth, probe_val, sizeof ch.tok[0].keyauth);
-	ch.n++;
-	if (challenges_publish(&ch, o) < 0)
-		goto out;
-	if (!o->no_preflight)
-		preflight_probe(o, probe_tok, probe_val);
+	if (o->chall == CHALL_DNS01) {
+		if (dns01_publish(&ch, o) < 0)
+			goto out;
+	} else {
+		/* a probe token for the self-check, never sent to the CA */
+		if (cf_random(rnd, sizeof rnd) < 0)
+			goto out;
+		snprintf(probe_tok, sizeof probe_tok, "certfleet-probe-");
+		for (i = 0; i < 8; i++)
+			snprintf(probe_tok + strlen(probe_tok), 3, "%02x", rnd[i]);
+		/* shaped like a real key authorization: token "." 43 base64url chars */
+		if (b64_url_encode_to(thumb, sizeof thumb, rnd + 8, 32) < 0)
+			goto out;
+		snprintf(probe_val, sizeof probe_val, "%s.%s", probe_tok, thumb);
+		cf_strlcpy(ch.tok[ch.n].token, probe_tok, sizeof ch.tok[0].token);
+		cf_strlcpy(ch.tok[ch.n].keyauth, probe_val, sizeof ch.tok[0].keyauth);
+		ch.n++;
+		if (challenges_publish(&ch, o) < 0)
+			goto out;
+		if (!o->no_preflight)
+			preflight_probe(o, probe_tok, probe_val);
+	}
 	for (i = 0; i < ord->nauthz; i++)
 		if (want[i] && acme_respond(a, want[i]->url) < 0)
 			goto out;
-	for (i = 0; i < ord->nauthz; i++)
-		if (want[i] && acme_wait_authz(a, &z[i]) < 0)
+	for (i = 0; i < ord->nauthz; i++) {
+		if (want[i] && acme_wait_authz(a, &z[i]) < 0) {
+			*validation_failed = strcmp(z[i].status, "invalid") == 0;
 			goto out;
+		}
+	}
 	rc = 0;
 out:
-	challenges_cleanup(&ch);
+	challenges_cleanup(&ch, o);
 	free(z);
 	return rc;
 }
@@ -391,7 +592,8 @@ out:
 }
 
 static int
-run_acme(struct store *s, const struct issue_opts *o, const char *lineage, struct store_state *st)
+run_acme(struct store *s, const struct issue_opts *o, const char *lineage, struct store_state *st,
+    int *validation_failed, int64_t *ca_retry_after)
 {
 	struct tls_trust trust;
 	struct acme *a = NULL;
@@ -411,13 +613,32 @@ run_acme(struct store *s, const struct issue_opts *o, const char *lineage, struc
 		return -1;
 	if ((a = acme_new(o->server, &trust)) == NULL || acme_directory(a) < 0)
 		goto out;
+	if (o->profile) {
+		const struct acme_dir *d = acme_dir(a);
+		char offered[ACME_MAX_PROFILES * 66] = "";
+		size_t i;
+		for (i = 0; i < d->nprofiles; i++)
+			if (strcmp(d->profiles[i], o->profile) == 0)
+				break;
+		if (i == d->nprofiles) {
+			for (i = 0; i < d->nprofiles; i++)
+				snprintf(offered + strlen(offered), sizeof offered - strlen(offered), "%s%s",
+				    i ? ", " : "", d->profiles[i]);
+			cf_seterr(CF_E_INVALID_INPUT, "the CA does not offer the profile \"%s\" (it offers: %s)",
+			    o->profile, d->nprofiles ? offered : "no profiles");
+			goto out;
+		}
+	}
+	if (o->eab_kid && acme_set_eab(a, o->eab_kid, o->eab_hmac) < 0)
+		goto out;
 	if (lineage_account(s, a, o->server, o->email, o->agree_tos, &acct) < 0)
 		goto out;
 	have_acct = 1;
-	if (acme_new_order(a, (const char *const *)o->names, o->nnames, NULL, NULL, &ord) < 0)
+	if (acme_new_order(a, (const char *const *)o->names, o->nnames, o->profile,
+	        acme_dir(a)->renewal_info[0] ? o->replaces : NULL, &ord) < 0)
 		goto out;
 	if (strcmp(ord.status, "pending") == 0 || strcmp(ord.status, "ready") == 0) {
-		if (strcmp(ord.status, "pending") == 0 && authorize(a, &ord, o) < 0)
+		if (strcmp(ord.status, "pending") == 0 && authorize(a, &ord, o, validation_failed) < 0)
 			goto out;
 	} else if (strcmp(ord.status, "invalid") == 0) {
 		cf_seterr(CF_E_CA_ERROR, "the CA created the order as invalid");
@@ -434,8 +655,8 @@ run_acme(struct store *s, const struct issue_opts *o, const char *lineage, struc
 	    check_and_split(&pem, &certkey, o, &cert, &chain, info) < 0 ||
 	    key_to_pem(&certkey, KEY_FORM_TRADITIONAL, &keypem) < 0)
 		goto out;
-	if (store_install(s, lineage, (char *)cert.data, (char *)chain.data, (char *)pem.data,
-	        (char *)keypem.data, NULL) < 0)
+	if (!o->dry_run && store_install(s, lineage, (char *)cert.data, (char *)chain.data,
+	        (char *)pem.data, (char *)keypem.data, NULL) < 0)
 		goto out;
 	cf_strlcpy(st->status, "active", sizeof st->status);
 	st->expiry = info->not_after;
@@ -451,6 +672,8 @@ run_acme(struct store *s, const struct issue_opts *o, const char *lineage, struc
 	}
 	rc = 0;
 out:
+	if (rc < 0 && cf_lasterr() == CF_E_RATE_LIMITED && a)
+		*ca_retry_after = acme_retry_after(a);
 	free(info);
 	if (have_ck)
 		key_free(&certkey);
@@ -466,7 +689,486 @@ out:
 	return rc;
 }
 
+/* ---- settings a renewal reuses ---- */
+
+static void
+w_opt(struct json_w *w, const char *key, const char *v)
+{
+	if (v && *v) {
+		json_w_key(w, key);
+		json_w_str(w, v);
+	}
+}
+
+static int
+save_settings(struct store *s, const char *lineage, const struct issue_opts *o)
+{
+	struct cf_buf b;
+	struct json_w w;
+	size_t i;
+	int rc;
+
+	cf_buf_init(&b, 64 * 1024);
+	json_w_init(&w, &b);
+	json_w_begin_obj(&w);
+	json_w_key(&w, "version");
+	json_w_int(&w, 2);
+	json_w_key(&w, "domains");
+	json_w_begin_arr(&w);
+	for (i = 0; i < o->nnames; i++)
+		json_w_str(&w, o->names[i]);
+	json_w_end_arr(&w);
+	json_w_key(&w, "challenge");
+	json_w_str(&w, o->chall == CHALL_DNS01 ? "dns-01" : "http-01");
+	json_w_key(&w, "method");
+	json_w_str(&w, o->chall == CHALL_DNS01 ? "manual" : o->webroot ? "webroot" : "standalone");
+	w_opt(&w, "webroot", o->webroot);
+	w_opt(&w, "httpAddress", o->http_address);
+	json_w_key(&w, "httpPort");
+	json_w_int(&w, o->http_port);
+	w_opt(&w, "manualAuthHook", o->auth_hook);
+	w_opt(&w, "manualCleanupHook", o->cleanup_hook);
+	json_w_key(&w, "dnsTimeout");
+	json_w_int(&w, o->dns_timeout);
+	json_w_key(&w, "keyType");
+	json_w_str(&w, key_type_name(o->key_type));
+	json_w_key(&w, "server");
+	json_w_str(&w, o->server);
+	w_opt(&w, "caFile", o->ca_file);
+	w_opt(&w, "email", o->email);
+	json_w_key(&w, "agreeTos");
+	json_w_bool(&w, o->agree_tos);
+	w_opt(&w, "preferredChain", o->preferred_chain);
+	w_opt(&w, "resolver", o->resolver);
+	json_w_key(&w, "noPreflight");
+	json_w_bool(&w, o->no_preflight);
+	w_opt(&w, "preHook", o->pre_hook);
+	w_opt(&w, "postHook", o->post_hook);
+	w_opt(&w, "deployHook", o->deploy_hook);
+	w_opt(&w, "profile", o->profile);
+	w_opt(&w, "eabKid", o->eab_kid);   /* the HMAC key is not kept: the account exists */
+	json_w_end_obj(&w);
+	rc = json_w_finish(&w);
+	if (rc == 0)
+		rc = store_save_lineage_conf(s, lineage, (char *)b.data);
+	if (rc < 0)
+		cf_warnx("warning: could not save the lineage settings: %s", cf_lasterr_detail());
+	cf_buf_free(&b);
+	return rc;
+}
+
+int
+issue_opts_load(struct store *s, const char *lineage, struct issue_opts *o)
+{
+	struct cf_buf b;
+	const struct json_value *r, *doms;
+	const char *v;
+	int64_t n;
+	size_t i;
+	int bv;
+
+	memset(o, 0, sizeof *o);
+	if (store_load_lineage_conf(s, lineage, &b) < 0)
+		return -1;
+	if (b.len == 0) {
+		cf_buf_free(&b);
+		return cf_seterr(CF_E_NO_DOMAIN, "%s has no saved settings (renewal/%s.json); issue it first",
+		    lineage, lineage);
+	}
+	if (json_parse(&o->saved, b.data, b.len, b.len) < 0) {
+		cf_buf_free(&b);
+		return cf_seterr(CF_E_IO_ERROR, "renewal/%s.json is corrupt: %s", lineage, cf_lasterr_detail());
+	}
+	cf_buf_free(&b);
+	r = o->saved.root;
+	doms = json_get(r, "domains");
+	for (i = 0; i < json_arr_len(doms); i++)
+		if (domain_list_add(&o->names, &o->nnames, json_str(json_arr_at(doms, i)),
+		        DOMAIN_ALLOW_WILDCARD) < 0)
+			return -1;
+	if (o->nnames == 0)
+		return cf_seterr(CF_E_NO_DOMAIN, "renewal/%s.json names no domain", lineage);
+	v = json_get_str(r, "challenge");
+	o->chall = v && strcmp(v, "dns-01") == 0 ? CHALL_DNS01 : CHALL_HTTP01;
+	o->webroot = json_get_str(r, "webroot");
+	o->standalone = o->chall == CHALL_HTTP01 && o->webroot == NULL;
+	o->http_address = json_get_str(r, "httpAddress");
+	o->http_port = json_get_int(r, "httpPort", &n) == 0 && n > 0 && n < 65536 ? (int)n : 80;
+	o->auth_hook = json_get_str(r, "manualAuthHook");
+	o->cleanup_hook = json_get_str(r, "manualCleanupHook");
+	o->dns_timeout = json_get_int(r, "dnsTimeout", &n) == 0 && n > 0 && n <= 3600 ? (int)n :
+	    ISSUE_DNS_TIMEOUT_S;
+	if ((v = json_get_str(r, "keyType")) == NULL || key_type_parse(v, &o->key_type) < 0)
+		o->key_type = KEY_TYPE_DEFAULT;
+	o->server = json_get_str(r, "server");
+	if (o->server == NULL)
+		o->server = CF_LE_PRODUCTION;
+	o->ca_file = json_get_str(r, "caFile");
+	o->email = json_get_str(r, "email");
+	o->agree_tos = json_get_bool(r, "agreeTos", &bv) == 0 && bv;
+	o->preferred_chain = json_get_str(r, "preferredChain");
+	o->resolver = json_get_str(r, "resolver");
+	o->no_preflight = json_get_bool(r, "noPreflight", &bv) == 0 && bv;
+	o->pre_hook = json_get_str(r, "preHook");
+	o->post_hook = json_get_str(r, "postHook");
+	o->deploy_hook = json_get_str(r, "deployHook");
+	o->profile = json_get_str(r, "profile");
+	o->eab_kid = NULL;
+	cf_clearerr();
+	return 0;
+}
+
+int
+issue_opts_check(struct issue_opts *o)
+{
+	size_t i;
+
+	if (o->nnames == 0)
+		return cf_seterr(CF_E_NO_DOMAIN, "no domain given (-d DOMAIN)");
+	for (i = 0; i < o->nnames; i++)
+		if (o->chall != CHALL_DNS01 && domain_is_wildcard(o->names[i]))
+			return cf_seterr(CF_E_INVALID_INPUT, "%s: wildcard names need dns-01 "
+			    "(--preferred-challenges dns-01 with --manual-auth-hook)", o->names[i]);
+	if (o->chall == CHALL_DNS01) {
+		if (o->auth_hook == NULL || *o->auth_hook == '\0')
+			return cf_seterr(CF_E_USAGE, "dns-01 needs --manual-auth-hook CMD");
+		o->standalone = 0;
+		o->webroot = NULL;
+	} else {
+		if (o->standalone == (o->webroot != NULL))
+			return cf_seterr(CF_E_USAGE, "choose one of --standalone or --webroot DIR "
+			    "(or --preferred-challenges dns-01)");
+		if (o->webroot) {
+			struct stat sb;
+			if (o->webroot[0] != '/')
+				return cf_seterr(CF_E_USAGE, "--webroot must be an absolute path");
+			if (stat(o->webroot, &sb) < 0 || !S_ISDIR(sb.st_mode))
+				return cf_seterr(CF_E_INVALID_INPUT, "--webroot %s is not a directory", o->webroot);
+		}
+	}
+	if ((o->eab_kid == NULL) != (o->eab_hmac == NULL))
+		return cf_seterr(CF_E_USAGE, "--eab-kid and --eab-hmac-key go together");
+	if (o->profile && (strlen(o->profile) > 63 || strspn(o->profile,
+	        "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_.") != strlen(o->profile)))
+		return cf_seterr(CF_E_INVALID_INPUT, "--profile \"%.64s\" is not a profile name", o->profile);
+	if (o->email && (strlen(o->email) > 254 || strchr(o->email, '@') == NULL ||
+	        strpbrk(o->email, " \t\r\n\"<>,;:\\") != NULL))
+		return cf_seterr(CF_E_INVALID_INPUT, "--email \"%.64s\" is not a plain e-mail address", o->email);
+	return 0;
+}
+
+/* ---- the failure budget ---- */
+
+/* Drop failures older than the window; RATE_LIMITED while spent. */
+static int
+budget_check(struct store_state *st, const char *lineage)
+{
+	int64_t now = cf_time();
+	size_t i, k = 0;
+	char when[X509_RFC3339_LEN];
+
+	for (i = 0; i < st->nfailures; i++)
+		if (st->failures[i] > now - ISSUE_BUDGET_WINDOW)
+			st->failures[k++] = st->failures[i];
+	st->nfailures = k;
+	if (st->nfailures >= ISSUE_BUDGET_FAILURES) {
+		int64_t until = st->failures[st->nfailures - ISSUE_BUDGET_FAILURES] + ISSUE_BUDGET_WINDOW;
+		if (until > st->not_before)
+			st->not_before = until;
+	}
+	if (st->not_before > now) {
+		x509_rfc3339(st->not_before, when, sizeof when);
+		return cf_seterr(CF_E_RATE_LIMITED, "%s: %s; the CA was not contacted; try again after %s",
+		    lineage, st->nfailures >= ISSUE_BUDGET_FAILURES ?
+		    "5 failed validations within an hour (Let's Encrypt's limit)" :
+		    "the CA asked to wait", when);
+	}
+	return 0;
+}
+
+static void
+budget_record(struct store_state *st, int validation_failed, int64_t ca_retry_after, enum cf_err e)
+{
+	int64_t now = cf_time();
+
+	if (validation_failed) {
+		if (st->nfailures == STORE_MAX_FAILURES) {
+			memmove(st->failures, st->failures + 1, (STORE_MAX_FAILURES - 1) * sizeof st->failures[0]);
+			st->nfailures--;
+		}
+		st->failures[st->nfailures++] = now;
+		if (st->nfailures >= ISSUE_BUDGET_FAILURES)
+			st->not_before = now + ISSUE_BUDGET_WINDOW;
+	}
+	if (e == CF_E_RATE_LIMITED) {
+		/* Retry-After is real time; our clock may be shifted for tests */
+		int64_t wait = ca_retry_after ? ca_retry_after - (int64_t)time(NULL) : 3600;
+		if (wait < 60)
+			wait = 60;
+		if (now + wait > st->not_before)
+			st->not_before = now + wait;
+	}
+}
+
+/* ---- hooks around runs ---- */
+
+static int
+seen(char *const *list, size_t n, const char *cmd)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		if (strcmp(list[i], cmd) == 0)
+			return 1;
+	return 0;
+}
+
+/* Run the pre hook once per distinct command per process run, and note
+ * the post hook for issue_hooks_post. */
+static void
+hooks_pre(struct issue_hooks *h, const struct issue_opts *o)
+{
+	if (o->post_hook && *o->post_hook && !seen(h->post, h->npost, o->post_hook) &&
+	    h->npost < CF_ARRAY_LEN(h->post))
+		h->post[h->npost++] = cf_strdup(o->post_hook);
+	if (o->pre_hook == NULL || *o->pre_hook == '\0' || seen(h->pre, h->npre, o->pre_hook) ||
+	    h->npre >= CF_ARRAY_LEN(h->pre))
+		return;
+	h->pre[h->npre++] = cf_strdup(o->pre_hook);
+	if (hook_run("pre", o->pre_hook, NULL, NULL) < 0) {
+		cf_warnx("warning: %s", cf_lasterr_detail());
+		h->failed++;
+	}
+	cf_clearerr();
+}
+
+int
+issue_hooks_post(struct issue_hooks *h, struct store *s)
+{
+	size_t i;
+	int failed = h->failed;
+
+	for (i = 0; i < h->npost; i++) {
+		if (h->post[i] && hook_run("post", h->post[i], NULL, NULL) < 0) {
+			struct activity a = {.event = "hook", .outcome = "failed", .code = CF_E_HOOK_FAILED,
+			    .detail = cf_lasterr_detail()};
+			cf_warnx("warning: %s", cf_lasterr_detail());
+			activity_log(s, &a);
+			failed++;
+		}
+		free(h->post[i]);
+	}
+	for (i = 0; i < h->npre; i++)
+		free(h->pre[i]);
+	memset(h, 0, sizeof *h);
+	cf_clearerr();
+	return failed;
+}
+
+static void
+run_deploy_hook(struct store *s, const struct issue_opts *o, const char *lineage)
+{
+	struct hook_env e = {0};
+	char live[STORE_PATH_MAX], *doms;
+	size_t i, len = 1;
+
+	if (o->deploy_hook == NULL || *o->deploy_hook == '\0')
+		return;
+	for (i = 0; i < o->nnames; i++)
+		len += strlen(o->names[i]) + 1;
+	if ((doms = cf_xalloc(len)) == NULL ||
+	    store_path(s, live, sizeof live, "/etc/certfleet/live/%s", lineage) < 0) {
+		free(doms);
+		return;
+	}
+	for (i = 0; i < o->nnames; i++) {
+		if (i)
+			strcat(doms, " ");
+		strcat(doms, o->names[i]);
+	}
+	hook_env_set(&e, "RENEWED_LINEAGE", live);
+	hook_env_set(&e, "RENEWED_DOMAINS", doms);
+	if (hook_run("deploy", o->deploy_hook, &e, NULL) < 0) {
+		/* a hook's failure never undoes a good certificate */
+		struct activity a = {.lineage = lineage, .event = "hook", .outcome = "failed",
+		    .code = CF_E_HOOK_FAILED, .detail = cf_lasterr_detail()};
+		cf_warnx("warning: %s; the new certificate stays installed", cf_lasterr_detail());
+		activity_log(s, &a);
+	}
+	cf_clearerr();
+	free(doms);
+}
+
+/* ---- the run ---- */
+
+int
+issue_run(struct store *s, struct issue_opts *o, const char *event, int *changed,
+    struct issue_hooks *hooks)
+{
+	struct store_lock lk = {-1};
+	struct store_state st;
+	char lineage[DOMAIN_BUFSZ], prev[16], detail[1024];
+	const char *done = strcmp(event, "renew") == 0 ? "renewed" : "issued";
+	int64_t ca_retry_after = 0, old_expiry = 0, old_life = 0;
+	int validation_failed = 0, have_state = 0, rc;
+	enum cf_err e;
+
+	if (changed)
+		*changed = 0;
+	store_state_init(&st);
+	issue_lineage_name(o, lineage, sizeof lineage);
+	if (store_prepare(s) < 0 || store_lock(s, lineage, &lk) < 0 ||
+	    store_state_load(s, lineage, &st) < 0)
+		goto fail_early;
+	have_state = 1;
+	if (lineage_status_from_live(s, lineage, &st, prev) < 0)
+		goto fail_early;
+	old_expiry = strcmp(prev, "none") ? st.expiry : 0;
+	if (!o->force && !o->dry_run &&
+	    lineage_not_due(s, lineage, (const char *const *)o->names, o->nnames))
+		goto fail_early;   /* ALREADY_ACTIVE, nothing touched */
+	if (!o->dry_run && budget_check(&st, lineage) < 0)
+		goto fail;
+	if (o->chall == CHALL_HTTP01 && !o->no_preflight && preflight_dns(o) < 0)
+		goto fail;
+	{
+		struct x509_info *info = cf_xalloc(sizeof *info);
+		if (info && lineage_live_cert(s, lineage, info) == 1)
+			old_life = info->not_after - info->not_before;
+		free(info);
+		cf_clearerr();
+	}
+	if (hooks)
+		hooks_pre(hooks, o);
+	if (!o->dry_run) {
+		cf_strlcpy(st.status, "pending", sizeof st.status);
+		st.last_attempt = cf_time();
+		if (lineage_set_domains(&st, (const char *const *)o->names, o->nnames) < 0 ||
+		    store_state_save(s, lineage, &st) < 0)
+			goto fail;
+	}
+	if (run_acme(s, o, lineage, &st, &validation_failed, &ca_retry_after) < 0)
+		goto fail;
+	if (o->dry_run) {
+		struct activity a = {.lineage = lineage, .event = event, .outcome = done, .code = CF_OK,
+		    .serial = st.serial, .expiry = st.expiry, .dry_run = 1};
+		activity_log(s, &a);
+		print_result(s, lineage, done, CF_OK, NULL, 1);
+		rc = 0;
+		goto out;
+	}
+	st.last_error_code[0] = st.last_error_detail[0] = st.last_error_hint[0] = '\0';
+	st.revoked_serial[0] = '\0';
+	st.alarm = 0;
+	st.nfailures = 0;
+	st.not_before = 0;
+	st.ari_next_check = 0;
+	if (changed)
+		*changed = 1;
+	if (store_state_save(s, lineage, &st) < 0) {
+		/* the certificate is installed; the record could not be written */
+		e = cf_lasterr();
+		print_result(s, lineage, "failed", e, &st, 0);
+		rc = cf_err_exit(e);
+		goto out;
+	}
+	save_settings(s, lineage, o);
+	{
+		struct activity a = {.lineage = lineage, .event = event, .outcome = done, .code = CF_OK,
+		    .serial = st.serial, .expiry = st.expiry};
+		activity_log(s, &a);
+	}
+	run_deploy_hook(s, o, lineage);
+	print_result(s, lineage, done, CF_OK, &st, 0);
+	rc = 0;
+	goto out;
+fail:
+	e = cf_lasterr();
+	cf_strlcpy(detail, cf_lasterr_detail(), sizeof detail);
+	if (!o->dry_run) {
+		cf_strlcpy(st.status, prev, sizeof st.status);
+		cf_strlcpy(st.last_error_code, cf_err_code(e), sizeof st.last_error_code);
+		cf_strlcpy(st.last_error_detail, detail, sizeof st.last_error_detail);
+		cf_strlcpy(st.last_error_hint, cf_err_hint(e), sizeof st.last_error_hint);
+		if (st.last_attempt == 0)
+			st.last_attempt = cf_time();
+		if (!(e == CF_E_RATE_LIMITED && strstr(detail, "the CA was not contacted")))
+			budget_record(&st, validation_failed, ca_retry_after, e);
+		st.alarm = activity_alarm(lineage, old_expiry, old_life, e, detail);
+		if (store_state_save(s, lineage, &st) < 0)
+			cf_warnx("could not record the failure: %s", cf_lasterr_detail());
+	}
+	{
+		struct activity a = {.lineage = lineage, .event = event, .outcome = "failed", .code = e,
+		    .detail = detail, .dry_run = o->dry_run};
+		activity_log(s, &a);
+	}
+	cf_seterr(e, "%s", detail);
+	print_result(s, lineage, "failed", e, o->dry_run ? NULL : &st, o->dry_run);
+	rc = cf_err_exit(e);
+	goto out;
+fail_early:
+	e = cf_lasterr();
+	cf_strlcpy(detail, cf_lasterr_detail(), sizeof detail);
+	{
+		struct activity a = {.lineage = lineage, .event = event,
+		    .outcome = e == CF_E_ALREADY_ACTIVE ? "unchanged" : "failed", .code = e, .detail = detail};
+		if (e != CF_E_ALREADY_PENDING)
+			activity_log(s, &a);
+	}
+	cf_seterr(e, "%s", detail);
+	print_result(s, lineage, e == CF_E_ALREADY_ACTIVE ? "unchanged" : "failed", e,
+	    have_state ? &st : NULL, o->dry_run);
+	rc = cf_err_exit(e);
+out:
+	store_unlock(&lk);
+	store_state_free(&st);
+	return rc;
+}
+
 /* ---- command ---- */
+
+/* Options issue and renew share (hooks, challenge, CA): 0 handled, 1 not
+ * one of them, -1 bad value. */
+int
+issue_common_opt(int ch, const char *arg, struct issue_opts *o)
+{
+	char *end;
+	long v;
+
+	switch (ch) {
+	case ISSUE_OPT_PRE_HOOK: o->pre_hook = arg; return 0;
+	case ISSUE_OPT_POST_HOOK: o->post_hook = arg; return 0;
+	case ISSUE_OPT_DEPLOY_HOOK: o->deploy_hook = arg; return 0;
+	case ISSUE_OPT_AUTH_HOOK: o->auth_hook = arg; return 0;
+	case ISSUE_OPT_CLEANUP_HOOK: o->cleanup_hook = arg; return 0;
+	case ISSUE_OPT_PROFILE: o->profile = arg; return 0;
+	case ISSUE_OPT_EAB_KID: o->eab_kid = arg; return 0;
+	case ISSUE_OPT_EAB_HMAC: o->eab_hmac = arg; return 0;
+	case ISSUE_OPT_SERVER: o->server = arg; o->server_given = 1; return 0;
+	case ISSUE_OPT_STAGING: o->server = CF_LE_STAGING; o->server_given = 1; return 0;
+	case ISSUE_OPT_CA_FILE: o->ca_file = arg; return 0;
+	case ISSUE_OPT_RESOLVER: o->resolver = arg; return 0;
+	case ISSUE_OPT_FORCE: o->force = 1; return 0;
+	case ISSUE_OPT_DRY_RUN: o->dry_run = 1; return 0;
+	case ISSUE_OPT_JSON: agent_opts.json = 1; return 0;
+	case ISSUE_OPT_CHALLENGES:
+		if (strcmp(arg, "http-01") == 0 || strcmp(arg, "http") == 0)
+			o->chall = CHALL_HTTP01;
+		else if (strcmp(arg, "dns-01") == 0 || strcmp(arg, "dns") == 0)
+			o->chall = CHALL_DNS01;
+		else
+			return cf_seterr(CF_E_USAGE, "--preferred-challenges must be http-01 or dns-01");
+		return 0;
+	case ISSUE_OPT_DNS_TIMEOUT:
+		v = strtol(arg, &end, 10);
+		if (*arg == '\0' || *end != '\0' || v < 1 || v > 3600)
+			return cf_seterr(CF_E_USAGE, "--dns-timeout must be 1..3600 seconds");
+		o->dns_timeout = (int)v;
+		return 0;
+	}
+	return 1;
+}
 
 static int
 parse(int argc, char **argv, struct issue_opts *o, struct agent_conf *conf)
@@ -477,24 +1179,21 @@ parse(int argc, char **argv, struct issue_opts *o, struct agent_conf *conf)
 		{"http-address", required_argument, NULL, 'A'},
 		{"http-port", required_argument, NULL, 'P'},
 		{"webroot", required_argument, NULL, 'w'},
-		{"server", required_argument, NULL, 's'},
-		{"staging", no_argument, NULL, 'g'},
-		{"ca-file", required_argument, NULL, 'C'},
 		{"email", required_argument, NULL, 'm'},
 		{"agree-tos", no_argument, NULL, 'T'},
 		{"key-type", required_argument, NULL, 'k'},
 		{"preferred-chain", required_argument, NULL, 'c'},
-		{"resolver", required_argument, NULL, 'r'},
 		{"no-preflight", no_argument, NULL, 'N'},
-		{"force", no_argument, NULL, 'f'},
-		{"json", no_argument, NULL, 'j'},
 		{"help", no_argument, NULL, 'h'},
+		ISSUE_COMMON_LONGOPTS,
 		{NULL, 0, NULL, 0},
 	};
 	const char *key_type = conf->key_type[0] ? conf->key_type : NULL;
+	char **raw = NULL;
+	size_t nraw = 0, i;
 	char *end;
 	long port;
-	int ch;
+	int ch, r;
 
 	o->server = conf->server[0] ? conf->server : CF_LE_PRODUCTION;
 	o->email = conf->email[0] ? conf->email : NULL;
@@ -504,59 +1203,71 @@ parse(int argc, char **argv, struct issue_opts *o, struct agent_conf *conf)
 	o->http_address = conf->http_address[0] ? conf->http_address : NULL;
 	o->http_port = conf->http_port ? conf->http_port : 80;
 	o->agree_tos = conf->agree_tos > 0;
+	o->dns_timeout = ISSUE_DNS_TIMEOUT_S;
 	while ((ch = getopt_long(argc, argv, "d:h", longopts, NULL)) != -1) {
+		if ((r = issue_common_opt(ch, optarg, o)) <= 0) {
+			if (r < 0)
+				goto fail;
+			continue;
+		}
 		switch (ch) {
 		case 'd':
-			if (domain_list_add(&o->names, &o->nnames, optarg, 0) < 0)
-				return -1;
+			/* validated below, once the challenge type is known */
+			if (nraw >= DOMAIN_LIST_MAX) {
+				cf_seterr(CF_E_INVALID_INPUT, "more than %d names", DOMAIN_LIST_MAX);
+				goto fail;
+			}
+			if ((raw = realloc(raw, (nraw + 1) * sizeof *raw)) == NULL) {
+				cf_seterr(CF_E_NOMEM, "out of memory");
+				goto fail;
+			}
+			raw[nraw++] = optarg;
 			break;
 		case 'S': o->standalone = 1; break;
 		case 'A': o->http_address = optarg; break;
 		case 'P':
 			port = strtol(optarg, &end, 10);
-			if (*optarg == '\0' || *end != '\0' || port < 1 || port > 65535)
-				return cf_seterr(CF_E_USAGE, "--http-port must be 1..65535");
+			if (*optarg == '\0' || *end != '\0' || port < 1 || port > 65535) {
+				cf_seterr(CF_E_USAGE, "--http-port must be 1..65535");
+				goto fail;
+			}
 			o->http_port = (int)port;
 			break;
 		case 'w': o->webroot = optarg; break;
-		case 's': o->server = optarg; break;
-		case 'g': o->server = CF_LE_STAGING; break;
-		case 'C': o->ca_file = optarg; break;
 		case 'm': o->email = optarg; break;
 		case 'T': o->agree_tos = 1; break;
 		case 'k': key_type = optarg; break;
 		case 'c': o->preferred_chain = optarg; break;
-		case 'r': o->resolver = optarg; break;
 		case 'N': o->no_preflight = 1; break;
-		case 'f': o->force = 1; break;
-		case 'j': agent_opts.json = 1; break;
 		case 'h': usage(stdout); exit(0);
-		default: return cf_seterr(CF_E_USAGE, "see certfleet-agent issue --help");
+		default:
+			cf_seterr(CF_E_USAGE, "see certfleet-agent issue --help");
+			goto fail;
 		}
 	}
-	if (optind != argc)
-		return cf_seterr(CF_E_USAGE, "unexpected argument \"%.64s\"", argv[optind]);
-	if (o->nnames == 0)
-		return cf_seterr(CF_E_NO_DOMAIN, "no domain given (-d DOMAIN)");
-	if (key_type && key_type_parse(key_type, &o->key_type) < 0)
-		return cf_seterr(CF_E_USAGE, "unknown --key-type \"%.32s\" (ec256, ec384, rsa2048, rsa3072, rsa4096)", key_type);
+	if (optind != argc) {
+		cf_seterr(CF_E_USAGE, "unexpected argument \"%.64s\"", argv[optind]);
+		goto fail;
+	}
+	for (i = 0; i < nraw; i++)
+		if (domain_list_add(&o->names, &o->nnames, raw[i], DOMAIN_ALLOW_WILDCARD) < 0)
+			goto fail;
+	free(raw);
+	raw = NULL;
+	if (o->dry_run && !o->server_given)
+		o->server = CF_LE_STAGING;
+	if (key_type && key_type_parse(key_type, &o->key_type) < 0) {
+		cf_seterr(CF_E_USAGE, "unknown --key-type \"%.32s\" (ec256, ec384, rsa2048, rsa3072, rsa4096)", key_type);
+		goto fail;
+	}
 	if (!key_type)
 		o->key_type = KEY_TYPE_DEFAULT;
-	if (!o->webroot && conf->webroot[0] && !o->standalone)
+	if (!o->webroot && conf->webroot[0] && !o->standalone && o->chall == CHALL_HTTP01)
 		o->webroot = conf->webroot;
-	if (o->standalone == (o->webroot != NULL))
-		return cf_seterr(CF_E_USAGE, "choose one of --standalone or --webroot DIR");
-	if (o->webroot) {
-		struct stat sb;
-		if (o->webroot[0] != '/')
-			return cf_seterr(CF_E_USAGE, "--webroot must be an absolute path");
-		if (stat(o->webroot, &sb) < 0 || !S_ISDIR(sb.st_mode))
-			return cf_seterr(CF_E_INVALID_INPUT, "--webroot %s is not a directory", o->webroot);
-	}
-	if (o->email && (strlen(o->email) > 254 || strchr(o->email, '@') == NULL ||
-	        strpbrk(o->email, " \t\r\n\"<>,;:\\") != NULL))
-		return cf_seterr(CF_E_INVALID_INPUT, "--email \"%.64s\" is not a plain e-mail address", o->email);
-	return 0;
+	return issue_opts_check(o);
+fail:
+	free(raw);
+	return -1;
 }
 
 int
@@ -564,78 +1275,23 @@ cmd_issue(int argc, char **argv)
 {
 	struct issue_opts o;
 	struct agent_conf conf;
+	struct issue_hooks hooks;
 	struct store s;
-	struct store_lock lk = {-1};
-	struct store_state st;
-	char lineage[DOMAIN_BUFSZ], prev[16];
+	char lineage[DOMAIN_BUFSZ];
 	enum cf_err e;
-	int rc, have_state = 0;
+	int rc;
 
 	memset(&o, 0, sizeof o);
-	store_state_init(&st);
+	memset(&hooks, 0, sizeof hooks);
 	if (agent_store_conf(&s, &conf) < 0 || parse(argc, argv, &o, &conf) < 0) {
 		e = cf_lasterr();
-		print_result(&s, o.nnames ? o.names[0] : "", "failed", e, NULL);
-		domain_list_free(o.names, o.nnames);
+		issue_lineage_name(&o, lineage, sizeof lineage);
+		print_result(&s, lineage, "failed", e, NULL, o.dry_run);
+		issue_opts_free(&o);
 		return cf_err_exit(e);
 	}
-	cf_strlcpy(lineage, o.names[0], sizeof lineage);
-	if (store_prepare(&s) < 0 || store_lock(&s, lineage, &lk) < 0 ||
-	    store_state_load(&s, lineage, &st) < 0)
-		goto fail_early;
-	have_state = 1;
-	if (lineage_status_from_live(&s, lineage, &st, prev) < 0)
-		goto fail_early;
-	if (!o.force && lineage_not_due(&s, lineage, (const char *const *)o.names, o.nnames))
-		goto fail_early;   /* ALREADY_ACTIVE, nothing touched */
-	if (!o.no_preflight && preflight_dns(&o) < 0)
-		goto fail;
-	cf_strlcpy(st.status, "pending", sizeof st.status);
-	st.last_attempt = (int64_t)time(NULL);
-	if (lineage_set_domains(&st, (const char *const *)o.names, o.nnames) < 0 ||
-	    store_state_save(&s, lineage, &st) < 0)
-		goto fail;
-	if (run_acme(&s, &o, lineage, &st) < 0)
-		goto fail;
-	st.last_error_code[0] = st.last_error_detail[0] = st.last_error_hint[0] = '\0';
-	if (store_state_save(&s, lineage, &st) < 0) {
-		/* the certificate is installed; the record could not be written */
-		e = cf_lasterr();
-		print_result(&s, lineage, "failed", e, &st);
-		rc = cf_err_exit(e);
-		goto out;
-	}
-	lineage_save_conf(&s, lineage, "standalone", o.standalone ? NULL : o.webroot, o.http_port,
-	    key_type_name(o.key_type), o.server, o.email, (const char *const *)o.names, o.nnames);
-	print_result(&s, lineage, "issued", CF_OK, &st);
-	rc = 0;
-	goto out;
-fail:
-	e = cf_lasterr();
-	{
-		char detail[512];
-		cf_strlcpy(detail, cf_lasterr_detail(), sizeof detail);
-		cf_strlcpy(st.status, prev, sizeof st.status);
-		cf_strlcpy(st.last_error_code, cf_err_code(e), sizeof st.last_error_code);
-		cf_strlcpy(st.last_error_detail, detail, sizeof st.last_error_detail);
-		cf_strlcpy(st.last_error_hint, cf_err_hint(e), sizeof st.last_error_hint);
-		if (st.last_attempt == 0)
-			st.last_attempt = (int64_t)time(NULL);
-		if (store_state_save(&s, lineage, &st) < 0)
-			cf_warnx("could not record the failure: %s", cf_lasterr_detail());
-		cf_seterr(e, "%s", detail);
-	}
-	print_result(&s, lineage, "failed", e, &st);
-	rc = cf_err_exit(e);
-	goto out;
-fail_early:
-	e = cf_lasterr();
-	print_result(&s, lineage, e == CF_E_ALREADY_ACTIVE ? "unchanged" : "failed", e,
-	    have_state ? &st : NULL);
-	rc = cf_err_exit(e);
-out:
-	store_unlock(&lk);
-	store_state_free(&st);
-	domain_list_free(o.names, o.nnames);
+	rc = issue_run(&s, &o, "issue", NULL, &hooks);
+	issue_hooks_post(&hooks, &s);
+	issue_opts_free(&o);
 	return rc;
 }

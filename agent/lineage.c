@@ -186,8 +186,10 @@ lineage_status_from_live(struct store *s, const char *lineage, struct store_stat
 	}
 	if (r == 0) {
 		cf_strlcpy(prev, "none", 16);
+	} else if (st->revoked_serial[0] && strcmp(st->revoked_serial, info->serial_hex) == 0) {
+		cf_strlcpy(prev, "none", 16);   /* revoked: kept on disk, never reported active */
 	} else {
-		cf_strlcpy(prev, info->not_after < (int64_t)time(NULL) ? "expired" : "active", 16);
+		cf_strlcpy(prev, info->not_after < cf_time() ? "expired" : "active", 16);
 		st->expiry = info->not_after;
 		cf_strlcpy(st->issuer, info->issuer_cn[0] ? info->issuer_cn : info->issuer_o, sizeof st->issuer);
 		cf_strlcpy(st->serial, info->serial_hex, sizeof st->serial);
@@ -203,7 +205,7 @@ int
 lineage_not_due(struct store *s, const char *lineage, const char *const *names, size_t n)
 {
 	struct x509_info *info = cf_xalloc(sizeof *info);
-	int64_t now = (int64_t)time(NULL), life, left;
+	int64_t now = cf_time(), life, left;
 	size_t i, j;
 	int due = 1;
 

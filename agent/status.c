@@ -86,7 +86,7 @@ cmd_status(int argc, char **argv)
 	struct cf_buf b;
 	struct json_w w;
 	int ch, rc = 0;
-	int64_t now = (int64_t)time(NULL);
+	int64_t now = cf_time();
 
 	while ((ch = getopt_long(argc, argv, "d:h", longopts, NULL)) != -1) {
 		switch (ch) {

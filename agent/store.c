@@ -768,7 +768,7 @@ get_time(const struct json_value *obj, const char *key, int64_t *out)
 static int
 state_parse(const struct json_value *root, struct store_state *st)
 {
-	const struct json_value *doms, *le;
+	const struct json_value *doms, *le, *fails;
 	size_t i;
 
 	if (json_type(root) != JSON_OBJECT)
@@ -783,8 +783,20 @@ state_parse(const struct json_value *root, struct store_state *st)
 	    get_str(root, "issuer", st->issuer, sizeof st->issuer) < 0 ||
 	    get_str(root, "serial", st->serial, sizeof st->serial) < 0 ||
 	    get_time(root, "lastAttempt", &st->last_attempt) < 0 ||
-	    get_time(root, "nextRenewal", &st->next_renewal) < 0)
+	    get_time(root, "nextRenewal", &st->next_renewal) < 0 ||
+	    get_time(root, "notBefore", &st->not_before) < 0 ||
+	    get_time(root, "ariNextCheck", &st->ari_next_check) < 0 ||
+	    get_str(root, "revokedSerial", st->revoked_serial, sizeof st->revoked_serial) < 0)
 		return -1;
+	if (json_get(root, "alarm") && json_get_bool(root, "alarm", &st->alarm) < 0)
+		return -1;
+	fails = json_get(root, "failures");
+	for (i = 0; i < json_arr_len(fails) && st->nfailures < STORE_MAX_FAILURES; i++) {
+		int64_t t;
+		if (json_int(json_arr_at(fails, i), &t) < 0 || t < 0 || t > TIME_MAX)
+			return cf_seterr(CF_E_PROTOCOL, "\"failures\" holds a bad time");
+		st->failures[st->nfailures++] = t;
+	}
 	doms = json_get(root, "domains");
 	if (doms != NULL && !json_is_null(doms) && json_type(doms) != JSON_ARRAY)
 		return cf_seterr(CF_E_PROTOCOL, "\"domains\" is not an array");
@@ -888,6 +900,19 @@ write_state(struct json_w *w, const struct store_state *st)
 	json_w_int(w, st->last_attempt);
 	json_w_key(w, "nextRenewal");
 	json_w_int(w, st->next_renewal);
+	json_w_key(w, "failures");
+	json_w_begin_arr(w);
+	for (i = 0; i < st->nfailures; i++)
+		json_w_int(w, st->failures[i]);
+	json_w_end_arr(w);
+	json_w_key(w, "notBefore");
+	json_w_int(w, st->not_before);
+	json_w_key(w, "ariNextCheck");
+	json_w_int(w, st->ari_next_check);
+	json_w_key(w, "revokedSerial");
+	json_w_str(w, st->revoked_serial);
+	json_w_key(w, "alarm");
+	json_w_bool(w, st->alarm);
 	json_w_end_obj(w);
 }
 
@@ -987,6 +1012,9 @@ store_state_json(const struct store_state *st, int64_t now, struct json_w *w)
 	w_last_error(w, st);
 	w_time(w, "lastAttempt", st->last_attempt);
 	w_time(w, "nextRenewal", st->next_renewal);
+	w_time(w, "retryAfter", st->not_before > now ? st->not_before : 0);
+	json_w_key(w, "alarm");
+	json_w_bool(w, st->alarm);
 	return json_w_end_obj(w);
 }
 

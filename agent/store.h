@@ -102,6 +102,8 @@ int store_live_version(struct store *s, const char *lineage, int *version);
 int store_save_lineage_conf(struct store *s, const char *lineage, const char *json);
 int store_load_lineage_conf(struct store *s, const char *lineage, struct cf_buf *out);
 
+#define STORE_MAX_FAILURES 8
+
 /* Status record of a lineage (DESIGN.md, "Status model"). */
 struct store_state {
 	char status[16];                /* none | pending | active | expired */
@@ -115,6 +117,14 @@ struct store_state {
 	char last_error_hint[256];
 	int64_t last_attempt;           /* unix seconds; 0: never */
 	int64_t next_renewal;           /* unix seconds; 0: not scheduled */
+	/* Failure budget: times of recent failed validations (newest last)
+	 * and a CA/budget embargo; no request before not_before. */
+	int64_t failures[STORE_MAX_FAILURES];
+	size_t nfailures;
+	int64_t not_before;
+	int64_t ari_next_check;         /* ask renewalInfo again not before; 0: any time */
+	char revoked_serial[128];       /* the live certificate was revoked, or "" */
+	int alarm;                      /* renewal failing close to expiry */
 };
 
 /* Empty record: status "none", everything else zero. */
@@ -129,7 +139,10 @@ void store_state_free(struct store_state *st);
 
 /* Write the public status object of st at time now to w:
  *   {"sslStatus","sslExpiry","daysLeft","issuer","serial","domains",
- *    "lastError":{code,detail,hint}|null,"lastAttempt","nextRenewal"}
+ *    "lastError":{code,detail,hint}|null,"lastAttempt","nextRenewal",
+ *    "retryAfter" (the failure budget's embargo, or null), "alarm" (bool:
+ *    renewal failing close to expiry)}
+ * A revoked certificate is reported "none".
  * Times are RFC 3339 UTC ("2026-02-21T15:51:49Z") or null; "active" past
  * its expiry is reported "expired"; daysLeft is floor((expiry-now)/86400),
  * negative once expired, null without expiry. */

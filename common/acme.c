@@ -36,10 +36,13 @@ struct acme {
 	int poll_limit_s;
 	int64_t retry_after;          /* unix time suggested by the last reply */
 	unsigned bad_nonces;
+	char eab_kid[256];            /* external account binding, or "" */
+	unsigned char eab_key[128];
+	size_t eab_len;
 };
 
 struct acme *
-acme_new(const char *dir_url, const struct tls_trust *trust)
+acme_new(const char *dir_url, struct tls_trust *trust)
 {
 	struct acme *a;
 
@@ -70,7 +73,25 @@ acme_free(struct acme *a)
 	if (a == NULL)
 		return;
 	http_client_free(a->http);
+	cf_wipe(a->eab_key, sizeof a->eab_key);
 	free(a);
+}
+
+int
+acme_set_eab(struct acme *a, const char *kid, const char *hmac_b64url)
+{
+	size_t i;
+
+	if (kid == NULL || *kid == '\0' || strlen(kid) >= sizeof a->eab_kid)
+		return cf_seterr(CF_E_INVALID_INPUT, "--eab-kid must be 1..255 characters");
+	for (i = 0; kid[i]; i++)
+		if ((unsigned char)kid[i] < 0x21 || (unsigned char)kid[i] > 0x7e)
+			return cf_seterr(CF_E_INVALID_INPUT, "--eab-kid holds a character that is not printable ASCII");
+	if (b64_url_decode_to(a->eab_key, sizeof a->eab_key, &a->eab_len, hmac_b64url,
+	        strlen(hmac_b64url)) < 0 || a->eab_len < 16)
+		return cf_seterr(CF_E_INVALID_INPUT, "--eab-hmac-key must be base64url, 16..128 bytes once decoded");
+	cf_strlcpy(a->eab_kid, kid, sizeof a->eab_kid);
+	return 0;
 }
 
 void
@@ -454,6 +475,26 @@ acme_account(struct acme *a, const struct key *k, const char *known_url,
 		}
 		json_w_key(&w, "termsOfServiceAgreed");
 		json_w_bool(&w, agree_tos);
+		if (a->eab_kid[0]) {
+			struct cf_buf eab;
+			int erc;
+			cf_buf_init(&eab, 8192);
+			erc = jws_eab(key_pub(k), a->eab_kid, a->eab_key, a->eab_len, a->dir.new_account, &eab);
+			json_w_key(&w, "externalAccountBinding");
+			if (erc == 0)
+				json_w_raw(&w, (char *)eab.data, eab.len);
+			else
+				json_w_null(&w);
+			cf_buf_free(&eab);
+			if (erc < 0) {
+				cf_buf_free(&body);
+				return -1;
+			}
+		} else if (a->dir.eab_required) {
+			cf_buf_free(&body);
+			return cf_seterr(CF_E_USAGE, "the CA requires external account binding: "
+			    "give --eab-kid and --eab-hmac-key from your CA account");
+		}
 	}
 	json_w_end_obj(&w);
 	if (json_w_finish(&w) < 0) {
@@ -475,6 +516,59 @@ acme_account(struct acme *a, const struct key *k, const char *known_url,
 out:
 	http_response_free(&r);
 	cf_buf_free(&body);
+	return rc;
+}
+
+/* ---- renewal information (RFC 9773) ---- */
+
+int
+acme_renewal_info(struct acme *a, const char *ari_id, struct acme_ari *out)
+{
+	const char *const hdrs[] = {"Accept: application/json", NULL};
+	struct http_response r;
+	struct json_doc d = {0};
+	const struct json_value *win;
+	const char *st, *en, *url;
+	char full[ACME_URL_MAX + 256];
+	size_t n;
+	int rc = -1;
+
+	memset(out, 0, sizeof out[0]);
+	if (!a->have_dir && acme_directory(a) < 0)
+		return -1;
+	if (a->dir.renewal_info[0] == '\0')
+		return cf_seterr(CF_E_CA_ERROR, "the CA has no renewalInfo");
+	for (n = 0; ari_id[n]; n++)
+		if (!(isalnum((unsigned char)ari_id[n]) || ari_id[n] == '-' || ari_id[n] == '_' || ari_id[n] == '.'))
+			return cf_seterr(CF_E_INTERNAL, "bad ARI id");
+	n = strlen(a->dir.renewal_info);
+	snprintf(full, sizeof full, "%s%s%s", a->dir.renewal_info,
+	    n && a->dir.renewal_info[n - 1] == '/' ? "" : "/", ari_id);
+	http_response_init(&r);
+	if (http_request(a->http, "GET", full, hdrs, NULL, 0, &r) < 0)
+		goto out;
+	note_retry_after(a, &r);
+	out->retry_after = a->retry_after;
+	if (r.status != 200) {
+		cf_seterr(CF_E_CA_ERROR, "renewalInfo answered HTTP %d", r.status);
+		goto out;
+	}
+	if (parse_reply(&r, &d, "renewalInfo") < 0)
+		goto out;
+	win = json_get(d.root, "suggestedWindow");
+	st = json_get_str(win, "start");
+	en = json_get_str(win, "end");
+	if (st == NULL || en == NULL || x509_parse_rfc3339(st, &out->start) < 0 ||
+	    x509_parse_rfc3339(en, &out->end) < 0 || out->end < out->start) {
+		cf_seterr(CF_E_PROTOCOL, "renewalInfo has no valid suggestedWindow");
+		goto out;
+	}
+	if ((url = json_get_str(d.root, "explanationURL")) != NULL)
+		cf_strlcpy(out->explanation, url, sizeof out->explanation);
+	rc = 0;
+out:
+	json_doc_free(&d);
+	http_response_free(&r);
 	return rc;
 }
 

@@ -62,6 +62,13 @@ struct acme_authz {
 	size_t nchall;
 };
 
+/* RFC 9773 renewal information: the suggested window (Unix seconds). */
+struct acme_ari {
+	int64_t start, end;
+	int64_t retry_after;               /* when to ask again (Unix seconds), or 0 */
+	char explanation[ACME_URL_MAX];    /* explanationURL, or "" */
+};
+
 struct acme_stats {
 	unsigned requests, handshakes, bad_nonces;
 };
@@ -69,7 +76,7 @@ struct acme_stats {
 struct acme;
 
 /* dir_url must be https.  trust is borrowed and must outlive the engine. */
-struct acme *acme_new(const char *dir_url, const struct tls_trust *trust);
+struct acme *acme_new(const char *dir_url, struct tls_trust *trust);
 void acme_free(struct acme *a);
 void acme_stats(const struct acme *a, struct acme_stats *out);
 /* Total wait allowed for polling (authorizations, order); default 300 s. */
@@ -86,6 +93,13 @@ const struct acme_dir *acme_dir(const struct acme *a);
  */
 int acme_account(struct acme *a, const struct key *k, const char *known_url,
     const char *email, int agree_tos, int only_existing, char *url, size_t urllen);
+
+/* External account binding for new accounts (RFC 8555 §7.3.4, HS256):
+ * kid and the base64url MAC key the CA gave.  Call before acme_account. */
+int acme_set_eab(struct acme *a, const char *kid, const char *hmac_b64url);
+
+/* GET renewalInfo/<ari_id> (x509_ari_id) into out; the CA must have ARI. */
+int acme_renewal_info(struct acme *a, const char *ari_id, struct acme_ari *out);
 
 /* The RFC 8555 §8.1 key authorization for a token, under the account key. */
 int acme_key_authorization(struct acme *a, const char *token, char *out, size_t outlen);

@@ -41,6 +41,9 @@ enum cf_err {
 	CF_E_IO_ERROR,
 	CF_E_NOMEM,
 	CF_E_INTERNAL,
+	CF_E_HOOK_FAILED,       /* a user's hook command failed */
+	CF_E_DNS_TIMEOUT,       /* a DNS-01 TXT record never became visible */
+	CF_E_NOT_DUE,           /* renew: nothing is due */
 	CF_E_CONNECT_TIMEOUT,   /* controller: no SSH session within --timeout */
 	CF_E_AUTH_FAILED,       /* controller: the host refused every key */
 	CF_E_UNKNOWN_HOST_KEY,  /* controller: host not in known_hosts */
@@ -99,6 +102,10 @@ int cf_random(void *buf, size_t n);
 
 /* Monotonic milliseconds, for deadlines. */
 int64_t cf_now_ms(void);
+
+/* Wall-clock Unix seconds for date decisions (due, expired, budgets);
+ * CERTFLEET_TEST_TIME shifts it for tests (clock.c). */
+int64_t cf_time(void);
 
 #define CF_ARRAY_LEN(a) (sizeof(a) / sizeof((a)[0]))
 

@@ -27,7 +27,7 @@
 #define MAX_CHUNK_LINE 1024
 
 struct http_client {
-	const struct tls_trust *trust;
+	struct tls_trust *trust;
 	int fd;
 	int tls;
 	int reusable;
@@ -40,6 +40,7 @@ struct http_client {
 	char connect_to[64];           /* address overriding DNS, or "" */
 	unsigned handshakes, requests;
 	int peer_eof;                  /* the socket read returned 0 */
+	int last_tls_err;              /* BR_ERR_* of the last TLS failure */
 	/* bytes read past the current position (plain or decrypted) */
 	unsigned char rbuf[16384];
 	size_t rpos, rlen;
@@ -225,7 +226,7 @@ http_header(const struct http_response *r, const char *name, char *out, size_t o
 /* ---- client ---- */
 
 struct http_client *
-http_client_new(const struct tls_trust *trust)
+http_client_new(struct tls_trust *trust)
 {
 	struct http_client *c = cf_xalloc(sizeof *c);
 
@@ -382,12 +383,16 @@ tls_fail(struct http_client *c)
 {
 	int err = br_ssl_engine_last_error(&c->sc.eng);
 
+	c->last_tls_err = err;
 	if (err == BR_ERR_OK || err == BR_ERR_IO) {
 		if (cf_lasterr() == CF_E_NETWORK)
 			return -1;          /* the socket layer said why */
 		if (c->peer_eof)
 			return cf_seterr(CF_E_NETWORK, "%s:%s closed the connection", c->host, c->port);
 	}
+	if (err == BR_ERR_X509_NOT_TRUSTED && c->trust->deferred[0] == '\0')
+		return cf_seterr(CF_E_TLS_ERROR, "TLS with %s:%s: %s (BearSSL error %d; trusted: %s)",
+		    c->host, c->port, tls_strerror(err), err, c->trust->source);
 	return cf_seterr(CF_E_TLS_ERROR, "TLS with %s:%s: %s (BearSSL error %d)",
 	    c->host, c->port, tls_strerror(err), err);
 }
@@ -907,6 +912,14 @@ http_request(struct http_client *c, const char *method, const char *url,
 			return 0;
 		}
 		conn_close(c);
+		/* A chain the loaded anchors cannot verify: load the system
+		 * bundle (deferred until needed) and try once more. */
+		if (cf_lasterr() == CF_E_TLS_ERROR && c->last_tls_err == BR_ERR_X509_NOT_TRUSTED &&
+		    tls_trust_load_deferred(c->trust) > 0) {
+			cf_debug("%s: not trusted by %s; loading the system bundle", u.host, c->trust->source);
+			attempt--;
+			continue;
+		}
 		/* A kept-alive connection the server had already closed: retry
 		 * once on a fresh one, but only if nothing of a response came. */
 		if (!reused || got_any || cf_lasterr() == CF_E_TLS_ERROR)

@@ -49,7 +49,7 @@ int http_header_each(const struct http_response *r, const char *name,
 
 struct http_client;
 
-struct http_client *http_client_new(const struct tls_trust *trust);
+struct http_client *http_client_new(struct tls_trust *trust);
 void http_client_free(struct http_client *c);
 void http_client_set_timeout(struct http_client *c, int timeout_ms);
 void http_client_set_limits(struct http_client *c, size_t max_head, size_t max_body);

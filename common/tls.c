@@ -237,16 +237,31 @@ tls_trust_load(struct tls_trust *t, const char *ca_file)
 	}
 	for (i = 0; i < CF_ARRAY_LEN(system_bundles); i++) {
 		if (access(system_bundles[i], R_OK) == 0) {
-			if (tls_trust_add_file(t, system_bundles[i]) < 0)
-				cf_debug("ignoring system bundle %s: %s", system_bundles[i], cf_lasterr_detail());
+			cf_strlcpy(t->deferred, system_bundles[i], sizeof t->deferred);
 			break;
 		}
 	}
-	cf_clearerr();
 	return 0;
 fail:
 	tls_trust_free(t);
 	return -1;
+}
+
+int
+tls_trust_load_deferred(struct tls_trust *t)
+{
+	size_t before = t->n;
+	char path[sizeof t->deferred];
+
+	if (t->deferred[0] == '\0')
+		return 0;
+	cf_strlcpy(path, t->deferred, sizeof path);
+	t->deferred[0] = '\0';
+	if (tls_trust_add_file(t, path) < 0) {
+		cf_debug("ignoring system bundle %s: %s", path, cf_lasterr_detail());
+		cf_clearerr();
+	}
+	return t->n > before;
 }
 
 const char *

@@ -3,7 +3,10 @@
  *
  * A trust store holds the ISRG roots compiled in (build-aux/gen-ta.sh), then
  * whatever --ca-file names, then $SSL_CERT_FILE or, when that is unset, the
- * first system bundle found.  There is deliberately no way to turn
+ * first system bundle found.  The system bundle is loaded lazily: parsing
+ * Debian's 140 roots costs more CPU than a whole issuance, and the built-in
+ * roots (Let's Encrypt) or --ca-file usually suffice; the HTTP client asks
+ * for it (tls_trust_load_deferred) when a chain does not verify without it.  There is deliberately no way to turn
  * verification off.  This module reads files; it must not touch the network.
  */
 #ifndef CF_TLS_H
@@ -22,14 +25,19 @@ struct tls_trust {
 	size_t n, cap;
 	size_t nbuiltin;           /* the first nbuiltin entries are static */
 	char source[512];          /* which files were loaded, for messages */
+	char deferred[128];        /* system bundle not loaded yet, or "" */
 };
 
 /* Built-in roots only. */
 int tls_trust_init(struct tls_trust *t);
 /* Add every certificate of a PEM file.  A missing file is an error. */
 int tls_trust_add_file(struct tls_trust *t, const char *path);
-/* Built-in + ca_file (may be NULL) + $SSL_CERT_FILE or the system bundle. */
+/* Built-in + ca_file (may be NULL) + $SSL_CERT_FILE; the system bundle is
+ * noted for tls_trust_load_deferred. */
 int tls_trust_load(struct tls_trust *t, const char *ca_file);
+/* Load the deferred system bundle: 1 when anchors were added (a chain that
+ * failed to verify is worth another try), 0 when there was nothing more. */
+int tls_trust_load_deferred(struct tls_trust *t);
 void tls_trust_free(struct tls_trust *t);
 
 /* A sentence for a BearSSL error code (BR_ERR_*). */

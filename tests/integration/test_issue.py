@@ -316,3 +316,21 @@ def test_rsa_account_key_signs_rs256(agent):
     verify_chain(agent, "rs256.example.test")
     assert (acct / "account.key").read_bytes() == key_before
     assert json.loads((acct / "account.json").read_text())["url"].startswith("https://localhost:")
+
+
+def test_untrusted_ca_loads_system_bundle_then_fails_clearly(agent):
+    # Pebble's TLS root is in neither the built-in roots nor the system
+    # bundle: the agent loads the (deferred) system bundle before giving up,
+    # and says which anchors it tried.
+    env = {k: v for k, v in os.environ.items() if k != "SSL_CERT_FILE"}
+    r = subprocess.run([str(agent.bin), "--prefix", str(agent.prefix), "directory",
+                        "--server", agent.pebble.directory], capture_output=True, text=True,
+                       timeout=60, env=env)
+    assert r.returncode == 76, r.stdout + r.stderr
+    assert "TLS_ERROR" in r.stderr and "built-in ISRG roots" in r.stderr, r.stderr
+    if os.path.exists("/etc/ssl/certs/ca-certificates.crt"):
+        assert "/etc/ssl/certs/ca-certificates.crt" in r.stderr, r.stderr
+    # with --ca-file the system bundle is never needed
+    r = agent.run("-v", "directory", "--server", agent.pebble.directory,
+                  "--ca-file", str(agent.pebble.ca_file), check=0)
+    assert "system bundle" not in r.stderr

@@ -592,7 +592,7 @@ TEST(store_state_round_trip)
 	    "\"issuer\":\"CN=Pebble Intermediate CA\",\"serial\":\"04a1b2\","
 	    "\"domains\":[\"example.com\",\"*.example.com\"],"
 	    "\"lastError\":{\"code\":\"RATE_LIMITED\",\"detail\":\"too many \\\"orders\\\"\\u000a\",\"hint\":\"wait\"},"
-	    "\"lastAttempt\":\"2025-11-23T15:51:49Z\",\"nextRenewal\":\"2026-01-22T15:51:49Z\"}");
+	    "\"lastAttempt\":\"2025-11-23T15:51:49Z\",\"nextRenewal\":\"2026-01-22T15:51:49Z\",\"retryAfter\":null,\"alarm\":false}");
 	/* At notAfter it is still valid; a second later, expired by the clock. */
 	CHECK(strstr(state_json(&got, EXPIRY), "\"sslStatus\":\"active\"") != NULL);
 	CHECK(strstr(state_json(&got, EXPIRY), "\"daysLeft\":0,") != NULL);
@@ -630,7 +630,7 @@ TEST(store_state_missing_is_none)
 	CHECK_STR(state_json(&st, EXPIRY),
 	    "{\"sslStatus\":\"none\",\"sslExpiry\":null,\"daysLeft\":null,\"issuer\":null,"
 	    "\"serial\":null,\"domains\":[],\"lastError\":null,\"lastAttempt\":null,"
-	    "\"nextRenewal\":null}");
+	    "\"nextRenewal\":null,\"retryAfter\":null,\"alarm\":false}");
 	store_state_free(&st);
 }
 
