@@ -450,7 +450,8 @@ job_agent_result(struct job *j)
 		job_fail(j, CF_E_PROTOCOL, "the agent's output exceeded %u bytes", SSH_STDOUT_MAX);
 		return;
 	}
-	if (st == 0 || (st == 2 && strcmp(j->agent_code, "ALREADY_ACTIVE") == 0)) {
+	if (st == 0 || (st == 2 && (strcmp(j->agent_code, "ALREADY_ACTIVE") == 0 ||
+	    strcmp(j->agent_code, "NOT_DUE") == 0))) {
 		j->ok = 1;
 		j->err = CF_OK;
 		return;

@@ -391,3 +391,66 @@ def test_non_root_user_with_ansible_become(bins, sshd_factory, fleet_dir, become
     p, doc = ctl.json(*args, "status", "h00", check=1)
     e = doc["hosts"][0]["error"]
     assert e["code"] == "AGENT_FAILED" and "NOPASSWD" in e["detail"], e
+
+
+# ---------------------------------------------------------------- issue against Pebble
+
+def test_issue_on_fleet_with_pebble_standalone(bins, sshd_factory, fleet_dir, pebble, challtestsrv):
+    n = 6
+    servers = sshd_factory.many(n, first_host=72)
+    names = ["web%d.fleet.test" % i for i in range(n)]
+    hv = {name: "certfleet_domains=%s" % name for name in names}
+    extra = ("certfleet_method=standalone\ncertfleet_server=%s\ncertfleet_agree_tos=yes\n"
+             "certfleet_email=ops@fleet.test\n" % pebble.directory)
+    inv, kh, ctl = _setup(bins, fleet_dir, servers, names=names, host_vars=hv, extra_vars=extra)
+    for name, s in zip(names, servers):
+        challtestsrv.add_a(name, s.host)
+        # host-specific agent defaults: where its responder listens, whom to trust
+        conf = fleet_dir / "hosts" / name / "etc/certfleet/agent.conf"
+        conf.parent.mkdir(parents=True)
+        conf.write_text("ca-file = %s\nresolver = %s\nhttp-address = %s\nhttp-port = %d\n"
+                        % (pebble.ca_file, challtestsrv.dns_addr, s.host, pebble.http_port))
+    args = ["-i", inv, "--known-hosts", kh, "--identity", sshd_factory.client_key.path]
+    ctl.run(*args, "deploy", check=0)
+    p, doc = ctl.json(*args, "issue", timeout=180)
+    assert p.returncode == 0, p.stdout + p.stderr
+    for name in names:
+        h = by_host(doc)[name]
+        assert h["ok"], h
+        assert h["agent"]["lineage"] == name
+        assert h["agent"]["status"]["sslStatus"] == "active"
+        cert = fleet_dir / "hosts" / name / "etc/certfleet/live" / name / "fullchain.pem"
+        out = subprocess.run(["openssl", "x509", "-noout", "-ext", "subjectAltName"],
+                             input=cert.read_text(), capture_output=True, text=True).stdout
+        assert "DNS:" + name in out
+    p = ctl.run(*args, "status", check=0)
+    rows = [l.split() for l in p.stdout.splitlines()[1:n + 1]]
+    assert sorted(r[1] for r in rows) == sorted(names)
+    assert all(r[2] == "active" and 85 <= int(r[4]) <= 90 for r in rows), p.stdout
+    # report reads what status kept; --expiring filters by days left
+    def report_rows(*a, check):
+        return [l for l in ctl.run("report", *a, check=check).stdout.splitlines() if "fleet.test" in l]
+    assert report_rows("--expiring", "30", check=0) == []
+    assert len(report_rows("--expiring", "100", check=1)) == n
+    # a domain that fails validation is refused before anything is sent
+    inv.write_text(inv.read_text().replace("certfleet_domains=web0.fleet.test",
+                                           "certfleet_domains='web0.fleet.test;reboot'"))
+    p, doc = ctl.json(*args, "issue", "web0.fleet.test", check=1)
+    e = doc["hosts"][0]["error"]
+    assert e["code"] == "INVALID_INPUT" and "reboot" in e["detail"]
+
+
+def test_run_validates_arguments_and_hosts_lists(bins, sshd_factory, fleet_dir):
+    servers = sshd_factory.many(2, first_host=80)
+    inv, kh, ctl = _setup(bins, fleet_dir, servers)
+    args = ["-i", inv, "--known-hosts", kh, "--identity", sshd_factory.client_key.path]
+    p = ctl.run(*args, "run", "--", "status", "$(reboot)")
+    assert p.returncode == 65 and "nothing was sent" in p.stderr
+    assert _sshd_auth_lines(servers[0]) == []
+    ctl.run(*args, "deploy", check=0)
+    p, doc = ctl.json(*args, "run", "h01", "--", "version")
+    assert p.returncode == 0, p.stderr
+    assert len(doc["hosts"]) == 1 and doc["hosts"][0]["output"].startswith("certfleet-agent ")
+    p = ctl.run("-i", inv, "hosts", "fleet:!h00", check=0)
+    assert p.stdout.startswith("h01\troot@%s:%d\t" % (servers[1].host, servers[1].port))
+    assert len(p.stdout.splitlines()) == 1
