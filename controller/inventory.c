@@ -390,10 +390,18 @@ hostline_add(struct ctx *c, const char *name, void *arg)
 	size_t i;
 	char port[16];
 
+	size_t before = c->inv->nhosts;
+
 	if ((h = add_host(c, name)) < 0)
 		return -1;
 	g = &c->inv->groups[hl->group];
-	if (add_member(&g->hosts, &g->nhosts, &g->caphosts, (size_t)h) < 0)
+	if (c->inv->nhosts > before) {
+		/* a new host is in no group yet: no duplicate scan (keeps big
+		 * ranges linear) */
+		if (grow((void **)&g->hosts, &g->caphosts, g->nhosts, sizeof *g->hosts) < 0)
+			return -1;
+		g->hosts[g->nhosts++] = (size_t)h;
+	} else if (add_member(&g->hosts, &g->nhosts, &g->caphosts, (size_t)h) < 0)
 		return -1;
 	if (hl->port) {
 		snprintf(port, sizeof port, "%d", hl->port);

@@ -19,6 +19,8 @@
 #include "b64.h"
 #include "cf.h"
 #include "ssh.h"
+#include "sshkey.h"
+#include "sshsign.h"
 
 #include "libssh2.h"
 #include "libssh2_sftp.h"
@@ -59,6 +61,8 @@ struct ssh_conn {
 	char detail[1024];
 	char tried[768];
 	char auth_used[600];
+	struct sshkey *own;           /* a key file loaded by sshkey.c */
+	void *own_abstract;
 };
 
 int
@@ -164,6 +168,10 @@ ssh_close(struct ssh_conn *c)
 	}
 	if (c->fd >= 0)
 		close(c->fd);
+	if (c->own) {
+		sshkey_free(c->own);
+		free(c->own);
+	}
 	if (c->ai)
 		freeaddrinfo(c->ai);
 	cf_buf_free(&c->out);
@@ -371,7 +379,7 @@ check_hostkey(struct ssh_conn *c)
 	return SSH_IDLE;
 }
 
-enum keyfile_kind { KF_TRY, KF_MISSING, KF_ENCRYPTED, KF_UNSUPPORTED };
+enum keyfile_kind { KF_TRY, KF_MISSING, KF_ENCRYPTED, KF_OWN };
 
 static uint32_t
 be32(const unsigned char *p)
@@ -379,9 +387,9 @@ be32(const unsigned char *p)
 	return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
 }
 
-/* Look at a private key file before handing it to libssh2, to say clearly
- * why it cannot be used: encrypted without an agent, or a kind libssh2's
- * mbedTLS backend cannot load (Ed25519, RSA in OpenSSH format). */
+/* Look at a private key file before handing it to libssh2: encrypted
+ * (certfleet asks for no passphrase), or a kind libssh2's mbedTLS backend
+ * cannot load (Ed25519, RSA in OpenSSH format), which sshkey.c loads. */
 static enum keyfile_kind
 keyfile_kind(const char *path, char *why, size_t whysz)
 {
@@ -440,16 +448,57 @@ keyfile_kind(const char *path, char *why, size_t whysz)
 	if (raw.len - off < 4 || (n = be32(raw.data + off)) > raw.len - off - 4 || n > 40)
 		goto out;
 	if ((n == 11 && memcmp(raw.data + off + 4, "ssh-ed25519", 11) == 0) ||
-	    (n == 7 && memcmp(raw.data + off + 4, "ssh-rsa", 7) == 0)) {
-		snprintf(why, whysz, "%s key in OpenSSH format: not supported as a key file yet "
-		    "(add it to ssh-agent, or convert RSA with ssh-keygen -p -m PEM)",
-		    n == 7 ? "RSA" : "Ed25519");
-		k = KF_UNSUPPORTED;
-	}
+	    (n == 7 && memcmp(raw.data + off + 4, "ssh-rsa", 7) == 0))
+		k = KF_OWN;
 out:
 	cf_buf_free_secret(&b64);
 	cf_buf_free_secret(&raw);
 	return k;
+}
+
+static int
+sign_cb(LIBSSH2_SESSION *session, unsigned char **sig, size_t *sig_len,
+    const unsigned char *data, size_t data_len, void **abstract)
+{
+	struct ssh_conn *c = *abstract;
+	char alg[48];
+
+	(void)session;
+	if (sshsign_request_alg(data, data_len, alg, sizeof alg) < 0)
+		return -1;
+	return sshsign(c->own, alg, data, data_len, sig, sig_len) < 0 ? -1 : 0;
+}
+
+/* 1 loaded, 0 cannot be used (recorded in tried) */
+static int
+load_own(struct ssh_conn *c, const char *path)
+{
+	char buf[SSHKEY_MAX_TEXT];
+	size_t n;
+	FILE *f;
+	int r;
+
+	if ((f = fopen(path, "r")) == NULL) {
+		tried(c, "%s (%s)", path, strerror(errno));
+		return 0;
+	}
+	n = fread(buf, 1, sizeof buf, f);
+	fclose(f);
+	if ((c->own = calloc(1, sizeof *c->own)) == NULL) {
+		cf_wipe(buf, n);
+		return 0;
+	}
+	r = sshkey_parse(c->own, buf, n);
+	cf_wipe(buf, n);
+	if (r < 0 || (c->own->type != SSHKEY_ED25519 && c->own->type != SSHKEY_RSA)) {
+		tried(c, "%s (%s)", path, r < 0 ? cf_lasterr_detail() : "key type not supported");
+		sshkey_free(c->own);
+		free(c->own);
+		c->own = NULL;
+		return 0;
+	}
+	c->own_abstract = c;
+	return 1;
 }
 
 static enum ssh_status
@@ -503,6 +552,29 @@ step_auth(struct ssh_conn *c)
 		const char *path = c->t.ids[c->id_next];
 		char why[256] = "", pub[600];
 		enum keyfile_kind k = keyfile_kind(path, why, sizeof why);
+		if (k == KF_OWN) {
+			if (c->own == NULL && !load_own(c, path)) {
+				c->id_next++;
+				continue;
+			}
+			r = libssh2_userauth_publickey(c->s, c->t.user, c->own->pub, c->own->publen, sign_cb,
+			    &c->own_abstract);
+			if (r == LIBSSH2_ERROR_EAGAIN)
+				return SSH_WAIT;
+			c->id_next++;
+			sshkey_free(c->own);
+			free(c->own);
+			c->own = NULL;
+			if (r == 0) {
+				snprintf(c->auth_used, sizeof c->auth_used, "key file %.500s", path);
+				return SSH_IDLE;
+			}
+			if (r == LIBSSH2_ERROR_PUBLICKEY_UNVERIFIED)
+				tried(c, "%s (could not sign: %s)", path, cf_lasterr_detail());
+			else
+				tried(c, "%s (refused)", path);
+			continue;
+		}
 		if (k != KF_TRY) {
 			if (k == KF_ENCRYPTED)
 				tried(c, "%s (encrypted: certfleet takes no passphrases; load it into "

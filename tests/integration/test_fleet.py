@@ -281,20 +281,25 @@ def test_dead_address_within_timeout_while_others_finish(bins, sshd_factory, fle
 
 # ---------------------------------------------------------------- login methods
 
-def test_login_methods_ecdsa_pem_rsa_and_ssh_agent(bins, sshd_factory, fleet_dir):
+def test_login_methods_key_files_and_ssh_agent(bins, sshd_factory, fleet_dir):
     keys = fleet_dir / "keys"
     keys.mkdir()
     ecdsa = sshd_factory.client_key                                   # OpenSSH format
     ecdsa_pem = ClientKey.generate(keys / "id_ecdsa_pem", "ecdsa", fmt="PEM")
     rsa_pem = ClientKey.generate(keys / "id_rsa_pem", "rsa", fmt="PEM", bits=2048)
+    ed25519 = ClientKey.generate(keys / "id_ed25519", "ed25519")          # OpenSSH format
+    rsa_openssh = ClientKey.generate(keys / "id_rsa", "rsa", bits=3072)   # OpenSSH format
     agent_ed = ClientKey.generate(keys / "id_agent_ed25519", "ed25519")
     agent_rsa = ClientKey.generate(keys / "id_agent_rsa", "rsa", bits=2048)
-    names = ["ecdsa", "ecdsapem", "rsapem", "agented", "agentrsa"]
-    auth = [ecdsa, ecdsa_pem, rsa_pem, agent_ed, agent_rsa]
+    assert "OPENSSH PRIVATE KEY" in Path(rsa_openssh.path).read_text()
+    names = ["ecdsa", "ecdsapem", "rsapem", "ed25519", "rsaopenssh", "agented", "agentrsa"]
+    auth = [ecdsa, ecdsa_pem, rsa_pem, ed25519, rsa_openssh, agent_ed, agent_rsa]
     servers = [sshd_factory(host="127.0.0.%d" % (60 + i), client_key=k) for i, k in enumerate(auth)]
     hv = {"ecdsa": "ansible_ssh_private_key_file=%s" % ecdsa.path,
           "ecdsapem": "ansible_ssh_private_key_file=%s" % ecdsa_pem.path,
-          "rsapem": "ansible_ssh_private_key_file=%s" % rsa_pem.path}
+          "rsapem": "ansible_ssh_private_key_file=%s" % rsa_pem.path,
+          "ed25519": "ansible_ssh_private_key_file=%s" % ed25519.path,
+          "rsaopenssh": "ansible_ssh_private_key_file=%s" % rsa_openssh.path}
     inv, kh, ctl = _setup(bins, fleet_dir, servers, names=names, host_vars=hv)
 
     sock = fleet_dir / "agent.sock"
@@ -309,7 +314,7 @@ def test_login_methods_ecdsa_pem_rsa_and_ssh_agent(bins, sshd_factory, fleet_dir
         # without the agent: the agent-only hosts fail with the keys that were tried
         p, doc = ctl.json("-i", inv, "--known-hosts", kh, "deploy", check=1)
         h = by_host(doc)
-        for n in ("ecdsa", "ecdsapem", "rsapem"):
+        for n in ("ecdsa", "ecdsapem", "rsapem", "ed25519", "rsaopenssh"):
             assert h[n]["ok"], h[n]
         for n in ("agented", "agentrsa"):
             assert h[n]["error"]["code"] == "AUTH_FAILED"
@@ -317,7 +322,7 @@ def test_login_methods_ecdsa_pem_rsa_and_ssh_agent(bins, sshd_factory, fleet_dir
         ctl.env["SSH_AUTH_SOCK"] = str(sock)
         p, doc = ctl.json("-i", inv, "--known-hosts", kh, "deploy", check=0)
         p, doc = ctl.json("-i", inv, "--known-hosts", kh, "status", check=0)
-        assert [x["ok"] for x in doc["hosts"]] == [True] * 5
+        assert [x["ok"] for x in doc["hosts"]] == [True] * 7
     finally:
         agent.terminate()
         agent.wait(timeout=10)
