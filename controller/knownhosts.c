@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "b64.h"
@@ -394,6 +395,18 @@ kh_append(const char *path, const char *host, int port,
 	if (cf_buf_addf(&line, "%s %s ", name, type) < 0 || b64_encode(&line, blob, bloblen) < 0 ||
 	    cf_buf_addstr(&line, "\n") < 0)
 		goto out;
+	{
+		/* like ssh, create ~/.ssh (only the last directory) when missing */
+		char dir[600], *slash;
+		cf_strlcpy(dir, path, sizeof dir);
+		if ((slash = strrchr(dir, '/')) != NULL && slash != dir) {
+			*slash = '\0';
+			if (mkdir(dir, 0700) < 0 && errno != EEXIST) {
+				cf_seterr(CF_E_IO_ERROR, "creating %s:", dir);
+				goto out;
+			}
+		}
+	}
 	if ((fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0600)) < 0) {
 		cf_seterr(CF_E_IO_ERROR, "opening %s:", path);
 		goto out;

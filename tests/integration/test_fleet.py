@@ -459,3 +459,35 @@ def test_run_validates_arguments_and_hosts_lists(bins, sshd_factory, fleet_dir):
     p = ctl.run("-i", inv, "hosts", "fleet:!h00", check=0)
     assert p.stdout.startswith("h01\troot@%s:%d\t" % (servers[1].host, servers[1].port))
     assert len(p.stdout.splitlines()) == 1
+
+
+def test_progress_line_on_a_terminal(bins, sshd_factory, fleet_dir):
+    import pty
+    import re
+    servers = sshd_factory.many(3, first_host=84)
+    inv, kh, ctl = _setup(bins, fleet_dir, servers)
+    master, slave = pty.openpty()
+    try:
+        p = subprocess.run([ctl.bin, "-i", str(inv), "--known-hosts", str(kh), "--identity",
+                            str(sshd_factory.client_key.path), "status"], env=ctl.env,
+                           stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=slave,
+                           text=True, timeout=60)
+        os.close(slave)
+        slave = None
+        err = b""
+        while True:
+            try:
+                chunk = os.read(master, 4096)
+            except OSError:
+                break
+            if not chunk:
+                break
+            err += chunk
+    finally:
+        if slave is not None:
+            os.close(slave)
+        os.close(master)
+    assert p.returncode == 1
+    assert re.search(rb"\[ ?\d/3\] \d ok, \d failed, \d running", err), err
+    assert b"running" not in p.stdout.encode()
+    assert "3 hosts: 0 ok, 3 failed" in p.stdout

@@ -106,7 +106,7 @@ TEST(knownhosts_append)
 	FILE *f;
 	char line[1024];
 
-	snprintf(path, sizeof path, "%s/known_hosts", unit_tmpdir());
+	snprintf(path, sizeof path, "%s/dotssh/known_hosts", unit_tmpdir());   /* dir made */
 	CHECK_INT(kh_append(path, "127.0.0.5", 2022, ec, ecn), 0);
 	CHECK_INT(kh_append(path, "h.example", 22, ec, ecn), 0);
 	CHECK((f = fopen(path, "r")) != NULL);
