@@ -121,6 +121,7 @@ demo: deps all
 
 bench: deps all
 	tests/bench/run.sh
+	tests/bench/run_fleet.sh
 
 install: all
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/man/man1
