@@ -491,3 +491,24 @@ def test_progress_line_on_a_terminal(bins, sshd_factory, fleet_dir):
     assert re.search(rb"\[ ?\d/3\] \d ok, \d failed, \d running", err), err
     assert b"running" not in p.stdout.encode()
     assert "3 hosts: 0 ok, 3 failed" in p.stdout
+
+
+def test_ssh_config_and_hashed_known_hosts(bins, sshd_factory, fleet_dir):
+    s = sshd_factory(host="127.0.0.88")
+    inv, kh, ctl = _setup(bins, fleet_dir, [s])
+    # the inventory names only an alias; ~/.ssh/config says where and how
+    inv.write_text("[fleet]\nbox-alias certfleet_prefix=%s/box\n" % fleet_dir)
+    ssh_dir = ctl.home / ".ssh"
+    ssh_dir.mkdir(mode=0o700)
+    (ssh_dir / "config").write_text(
+        "Host other\n  Port 1\nHost box-*\n  HostName %s\n  Port %d\n  User root\n"
+        "  IdentityFile %s\nHost *\n  User nobody\n" % (s.host, s.port, sshd_factory.client_key.path))
+    # known_hosts hashed by ssh-keygen -H, in the default place
+    (ssh_dir / "known_hosts").write_text(kh.read_text())
+    subprocess.run(["ssh-keygen", "-q", "-H", "-f", str(ssh_dir / "known_hosts")], check=True,
+                   capture_output=True)
+    assert s.host not in (ssh_dir / "known_hosts").read_text()
+    p = ctl.run("-i", inv, "hosts", check=0)
+    assert p.stdout.startswith("box-alias\troot@%s:%d\t" % (s.host, s.port))
+    p, doc = ctl.json("-i", inv, "status", check=1)
+    assert doc["hosts"][0]["error"]["code"] == "AGENT_MISSING", doc
