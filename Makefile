@@ -41,10 +41,13 @@ UNIT_SRC   = $(wildcard tests/unit/*.c)
 COMMON_OBJ = $(COMMON_SRC:%.c=$(B)/%.o) $(B)/gen/ta_builtin.o
 AGENT_OBJ  = $(AGENT_SRC:%.c=$(B)/%.o)
 CTRL_OBJ   = $(CTRL_SRC:%.c=$(B)/%.o)
-UNIT_OBJ   = $(UNIT_SRC:%.c=$(B)/%.o) $(B)/agent/store.o $(B)/agent/http01.o
+UNIT_OBJ   = $(UNIT_SRC:%.c=$(B)/%.o) $(B)/agent/store.o $(B)/agent/http01.o \
+            $(B)/controller/inventory.o $(B)/controller/sshconfig.o $(B)/controller/knownhosts.o \
+            $(B)/controller/sshkey.o
 VENDOR     = $(V)/versions.h
 BEARSSL    = $(V)/lib/libbearssl.a
-SSHLIBS    = $(V)/lib/libssh2.a $(V)/lib/libmbedtls.a $(V)/lib/libmbedx509.a $(V)/lib/libmbedcrypto.a
+SSHLIBS    = $(V)/lib/libssh2.a $(V)/lib/libmbedtls.a $(V)/lib/libmbedx509.a $(V)/lib/libmbedcrypto.a \
+            $(V)/lib/libsodium.a
 
 ifeq ($(VARIANT),asan)
 all: $(B)/certfleet-agent $(B)/certfleet
@@ -118,6 +121,7 @@ demo: deps all
 
 bench: deps all
 	tests/bench/run.sh
+	tests/bench/run_fleet.sh
 
 install: all
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/man/man1

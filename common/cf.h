@@ -44,6 +44,13 @@ enum cf_err {
 	CF_E_HOOK_FAILED,       /* a user's hook command failed */
 	CF_E_DNS_TIMEOUT,       /* a DNS-01 TXT record never became visible */
 	CF_E_NOT_DUE,           /* renew: nothing is due */
+	CF_E_CONNECT_TIMEOUT,   /* controller: no SSH session within --timeout */
+	CF_E_AUTH_FAILED,       /* controller: the host refused every key */
+	CF_E_UNKNOWN_HOST_KEY,  /* controller: host not in known_hosts */
+	CF_E_HOST_KEY_MISMATCH, /* controller: host key differs from known_hosts */
+	CF_E_AGENT_MISSING,     /* controller: no certfleet-agent on the host */
+	CF_E_AGENT_FAILED,      /* controller: the agent on the host failed */
+	CF_E_TIMEOUT,           /* controller: a host did not finish in time */
 	CF_E__COUNT
 };
 

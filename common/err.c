@@ -41,6 +41,13 @@ static const struct {
 	[CF_E_HOOK_FAILED] = {"HOOK_FAILED", "run the hook by hand with the variables shown in certfleet-agent(1) and fix it", 104},
 	[CF_E_DNS_TIMEOUT] = {"DNS_TIMEOUT", "the TXT record did not appear in time: check the hook/DNS provider, or raise --dns-timeout", 105},
 	[CF_E_NOT_DUE] = {"NOT_DUE", "nothing to do: no certificate is due for renewal (use --force to renew anyway)", 2},
+	[CF_E_CONNECT_TIMEOUT] = {"CONNECT_TIMEOUT", "the host did not answer on its SSH port: check that it is up and the address/port", 86},
+	[CF_E_AUTH_FAILED] = {"AUTH_FAILED", "authorize one of the keys tried for that user, or load the right key into ssh-agent", 87},
+	[CF_E_UNKNOWN_HOST_KEY] = {"UNKNOWN_HOST_KEY", "check the fingerprint on the host, then rerun with --accept-new", 88},
+	[CF_E_HOST_KEY_MISMATCH] = {"HOST_KEY_MISMATCH", "possible man-in-the-middle: verify the host's key out of band before touching known_hosts", 89},
+	[CF_E_AGENT_MISSING] = {"AGENT_MISSING", "install the agent there first: certfleet deploy", 90},
+	[CF_E_AGENT_FAILED] = {"AGENT_FAILED", "see the agent's own error code and detail", 91},
+	[CF_E_TIMEOUT] = {"TIMEOUT", "the host did not finish in time: raise --command-timeout or look at the host", 92},
 };
 
 static enum cf_err last_err;

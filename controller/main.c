@@ -9,6 +9,7 @@
 
 #include "cf.h"
 #include "controller.h"
+#include "fleet.h"
 #include "version.h"
 
 #include "libssh2.h"
@@ -18,6 +19,14 @@ static int cmd_version(int argc, char **argv);
 static int cmd_help(int argc, char **argv);
 
 static const struct ctl_cmd commands[] = {
+	{"hosts", cmd_hosts, "list the hosts a pattern selects, with their variables"},
+	{"deploy", cmd_deploy, "install/upgrade the agent (the one inside this binary) and its cron"},
+	{"issue", cmd_agent_command, "run certfleet-agent issue on each host, gather the JSON"},
+	{"renew", cmd_agent_command, "run certfleet-agent renew on each host"},
+	{"status", cmd_agent_command, "run certfleet-agent status on each host"},
+	{"revoke", cmd_agent_command, "run certfleet-agent revoke on each host"},
+	{"run", cmd_run, "run [PATTERN] -- AGENT-ARGS...: any agent command line on each host"},
+	{"report", cmd_report, "the last gathered fleet status (no network)"},
 	{"agent-binary", cmd_agent_binary, "write the embedded agent binary to stdout"},
 	{"version", cmd_version, "print the version and the libraries linked in"},
 	{"help", cmd_help, "print this help"},
@@ -29,7 +38,8 @@ usage(FILE *f)
 	size_t i;
 
 	fprintf(f,
-	    "usage: certfleet [-v] COMMAND [ARGS]\n"
+	    "usage: certfleet [-v] [-i INVENTORY] [-j N] [--timeout SEC] [--known-hosts FILE]\n"
+	    "                 [--accept-new] [--identity FILE] [-u USER] [--json] COMMAND [ARGS]\n"
 	    "\n"
 	    "Deploys and drives certfleet-agent on fleets of servers over SSH, and rotates\n"
 	    "certificates on FlexibleEngine load balancers.\n"
@@ -38,6 +48,16 @@ usage(FILE *f)
 	    "  -v, --verbose   say more on stderr\n"
 	    "  -h, --help      this help;  COMMAND --help for a command's options\n"
 	    "  -V, --version   print the version and the libraries linked in\n"
+	    "Fleet options (also accepted after the command name):\n"
+	    "  -i, --inventory FILE   Ansible INI inventory (default $CERTFLEET_INVENTORY, ./inventory)\n"
+	    "  -j, --jobs N           at most N hosts at once (default 50)\n"
+	    "  --timeout SEC          connect+handshake+login deadline per host (default 10)\n"
+	    "  --command-timeout SEC  total deadline per host (default 300)\n"
+	    "  --known-hosts FILE     default ~/.ssh/known_hosts\n"
+	    "  --accept-new           record the keys of hosts not yet known (never changed keys)\n"
+	    "  --identity FILE        also try this private key file\n"
+	    "  -u, --user USER        login user unless ansible_user says otherwise\n"
+	    "  --json                 one JSON document instead of the table\n"
 	    "\n"
 	    "Commands:\n");
 	for (i = 0; i < CF_ARRAY_LEN(commands); i++)
@@ -74,13 +94,14 @@ main(int argc, char **argv)
 		{"verbose", no_argument, NULL, 'v'},
 		{"help", no_argument, NULL, 'h'},
 		{"version", no_argument, NULL, 'V'},
+		FLEET_LONGOPTS,
 		{NULL, 0, NULL, 0},
 	};
 	size_t i;
 	int ch;
 
 	cf_progname = "certfleet";
-	while ((ch = getopt_long(argc, argv, "+vhV", longopts, NULL)) != -1) {
+	while ((ch = getopt_long(argc, argv, "+vhV" FLEET_SHORTOPTS, longopts, NULL)) != -1) {
 		switch (ch) {
 		case 'v':
 			cf_verbose++;
@@ -91,6 +112,8 @@ main(int argc, char **argv)
 		case 'V':
 			return cmd_version(0, NULL);
 		default:
+			if (fleet_global_opt(ch, optarg) == 1)
+				break;
 			usage(stderr);
 			return cf_err_exit(CF_E_USAGE);
 		}

@@ -67,4 +67,62 @@ curl -sf -X POST -d '{"host":"broken.example.test."}' "$CTS_MGMT/set-servfail" >
 set +e; agent issue -d broken.example.test --standalone --http-port "$PEBBLE_HTTP_PORT" "${ca_args[@]}"; rc=$?; set -e
 echo "(exit $rc)"
 
+step "certfleet: a fleet of three SSH hosts (sshd on 127.0.0.21-23, each with its own host key)"
+fleet_stop() { for f in "$work"/sshd*/pid; do [ -f "$f" ] && kill "$(cat "$f")" 2>/dev/null; done; return 0; }
+trap 'fleet_stop; cf_pebble_stop "$work"; rm -rf "$work"' EXIT
+ssh-keygen -q -t ed25519 -N "" -C certfleet-demo -f "$work/id_ed25519"
+: > "$work/known_hosts"
+printf '[web]\n' > "$work/inventory"
+for i in 1 2 3; do
+    addr=127.0.0.2$i; d=$work/sshd$i; name=web$i.shop.example.test
+    mkdir -p "$d"; chmod 700 "$d"
+    ssh-keygen -q -t ecdsa -N "" -C "$addr" -f "$d/host_ecdsa"
+    port=$(/usr/bin/python3 -c 'import socket,sys; s=socket.socket(); s.bind((sys.argv[1],0)); print(s.getsockname()[1])' "$addr")
+    cp "$work/id_ed25519.pub" "$d/authorized_keys"
+    cat > "$d/sshd_config" <<EOC
+ListenAddress $addr:$port
+HostKey $d/host_ecdsa
+PidFile none
+UsePAM no
+StrictModes no
+PermitRootLogin prohibit-password
+PasswordAuthentication no
+KbdInteractiveAuthentication no
+AuthorizedKeysFile $d/authorized_keys
+SetEnv SHLVL=1
+Subsystem sftp internal-sftp
+EOC
+    mkdir -p /run/sshd
+    /usr/sbin/sshd -D -e -f "$d/sshd_config" 2> "$d/log" &
+    echo $! > "$d/pid"
+    echo "[$addr]:$port $(cut -d' ' -f1,2 "$d/host_ecdsa.pub")" >> "$work/known_hosts"
+    # the CA's DNS sends the name to that host's address
+    curl -sf -X POST -d "{\"host\":\"$name.\",\"addresses\":[\"$addr\"]}" "$CTS_MGMT/add-a" >/dev/null
+    # per-host agent defaults: its address for the HTTP-01 responder, whom to trust
+    mkdir -p "$work/hosts/$name/etc/certfleet"
+    printf 'ca-file = %s\nresolver = 127.0.0.1:%s\nhttp-address = %s\nhttp-port = %s\n' \
+        "$PEBBLE_CA" "$CTS_DNS" "$addr" "$PEBBLE_HTTP_PORT" > "$work/hosts/$name/etc/certfleet/agent.conf"
+    echo "$name ansible_host=$addr ansible_port=$port ansible_user=root certfleet_domains=$name certfleet_prefix=$work/hosts/$name" >> "$work/inventory"
+done
+printf '\n[web:vars]\ncertfleet_method=standalone\ncertfleet_server=%s\ncertfleet_agree_tos=yes\n' \
+    "$PEBBLE_DIR_URL" >> "$work/inventory"
+for i in 1 2 3; do
+    for _ in $(seq 50); do grep -q "Server listening" "$work/sshd$i/log" && break; sleep 0.1; done
+done
+cat "$work/inventory"
+fleet() { echo "+ certfleet $*"; bin/certfleet -i "$work/inventory" --known-hosts "$work/known_hosts" \
+    --identity "$work/id_ed25519" "$@"; }
+
+step "certfleet hosts (the inventory, resolved)"
+fleet hosts
+
+step "certfleet deploy (the embedded agent, over SFTP, checked and renamed into place)"
+fleet deploy
+
+step "certfleet issue (each host's agent gets its certificate from Pebble, in parallel)"
+fleet issue
+
+step "certfleet status: the fleet table"
+fleet status
+
 step "demo done"

@@ -1,0 +1,628 @@
+/*
+ * fleet.c — the fleet engine: options, inventory + ssh_config -> SSH
+ * targets, the one poll() loop over every host's non-blocking connection,
+ * and the helpers commands use to run the agent (validated values, shell
+ * quoting, sudo -n).  It prints only the live progress line; results are
+ * shown by fleetout.c.
+ */
+#include <ctype.h>
+#include <errno.h>
+#include <limits.h>
+#include <poll.h>
+#include <pwd.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <unistd.h>
+
+#include "cf.h"
+#include "domain.h"
+#include "fleet.h"
+#include "json.h"
+#include "sshconfig.h"
+
+struct fleet_opts fleet_opts = {NULL, 50, 10, 300, NULL, 0, NULL, NULL, 0};
+
+static int
+posint(const char *s, int lo, int hi, int *out)
+{
+	char *e;
+	long v;
+
+	errno = 0;
+	v = strtol(s, &e, 10);
+	if (errno || *e || e == s || v < lo || v > hi)
+		return -1;
+	*out = (int)v;
+	return 0;
+}
+
+int
+fleet_global_opt(int ch, const char *arg)
+{
+	switch (ch) {
+	case 'i':
+		fleet_opts.inventory = arg;
+		return 1;
+	case 'j':
+		if (posint(arg, 1, 5000, &fleet_opts.jobs) < 0)
+			goto bad;
+		return 1;
+	case 'u':
+		fleet_opts.user = arg;
+		return 1;
+	case 0x101:
+		if (posint(arg, 1, 3600, &fleet_opts.timeout_s) < 0)
+			goto bad;
+		return 1;
+	case 0x102:
+		if (posint(arg, 1, 86400, &fleet_opts.command_timeout_s) < 0)
+			goto bad;
+		return 1;
+	case 0x103:
+		fleet_opts.known_hosts = arg;
+		return 1;
+	case 0x104:
+		fleet_opts.accept_new = 1;
+		return 1;
+	case 0x105:
+		fleet_opts.identity = arg;
+		return 1;
+	case 0x106:
+		fleet_opts.json = 1;
+		return 1;
+	default:
+		return 0;
+	}
+bad:
+	fprintf(stderr, "certfleet: USAGE: invalid number \"%.40s\"\n  hint: see certfleet --help\n", arg);
+	return -1;
+}
+
+/* ---------------------------------------------------------------- validation */
+
+int
+fleet_valid_path(const char *s)
+{
+	size_t n = strlen(s);
+
+	if (s[0] != '/' || n >= 480 || strstr(s, "/../") || (n >= 3 && strcmp(s + n - 3, "/..") == 0) ||
+	    strstr(s, "/./"))
+		return 0;
+	for (; *s; s++)
+		if (!isalnum((unsigned char)*s) && !strchr("._+/-", *s))
+			return 0;
+	return 1;
+}
+
+int
+fleet_valid_url(const char *s)
+{
+	size_t n = strlen(s);
+
+	if (n >= 1024 || (strncmp(s, "https://", 8) != 0 && strncmp(s, "http://", 7) != 0))
+		return 0;
+	for (; *s; s++)
+		if (!isalnum((unsigned char)*s) && !strchr("._~:/?=&%+-@[]", *s))
+			return 0;
+	return 1;
+}
+
+int
+fleet_valid_email(const char *s)
+{
+	const char *at = strchr(s, '@');
+	char dom[DOMAIN_BUFSZ];
+	const char *p;
+
+	if (at == NULL || at == s || strlen(s) > 254 || strchr(at + 1, '@'))
+		return 0;
+	for (p = s; p < at; p++)
+		if (!isalnum((unsigned char)*p) && !strchr("._%+-", *p))
+			return 0;
+	if (domain_normalize(at + 1, dom, sizeof dom, 0) < 0) {
+		cf_clearerr();
+		return 0;
+	}
+	return 1;
+}
+
+int
+fleet_valid_arg(const char *s)
+{
+	size_t n = strlen(s);
+
+	if (n == 0 || n > 512)
+		return 0;
+	for (; *s; s++)
+		if (!isalnum((unsigned char)*s) && !strchr("._,:/=@+%-*", *s))
+			return 0;
+	return 1;
+}
+
+int
+fleet_shquote(struct cf_buf *b, const char *s)
+{
+	if (cf_buf_addstr(b, "'") < 0)
+		return -1;
+	for (; *s; s++) {
+		if (*s == '\'') {
+			if (cf_buf_addstr(b, "'\\''") < 0)
+				return -1;
+		} else if (cf_buf_add(b, s, 1) < 0)
+			return -1;
+	}
+	return cf_buf_addstr(b, "'");
+}
+
+/* ---------------------------------------------------------------- set-up */
+
+static const char *
+home(void)
+{
+	const char *h = getenv("HOME");
+	struct passwd *pw;
+
+	if (h && *h)
+		return h;
+	pw = getpwuid(getuid());
+	return pw ? pw->pw_dir : "/";
+}
+
+static void
+tilde(char *out, size_t outsz, const char *p)
+{
+	if (p[0] == '~' && (p[1] == '/' || p[1] == '\0'))
+		snprintf(out, outsz, "%s%s", home(), p + 1);
+	else
+		snprintf(out, outsz, "%s", p);
+}
+
+static void
+add_id(struct ssh_target *t, const char *p)
+{
+	size_t i;
+	char path[512];
+
+	tilde(path, sizeof path, p);
+	for (i = 0; i < t->nids; i++)
+		if (strcmp(t->ids[i], path) == 0)
+			return;
+	if (t->nids < SSH_MAX_IDS)
+		cf_strlcpy(t->ids[t->nids++], path, sizeof t->ids[0]);
+}
+
+/* A host's target and validated variables; -1 (with the job failed) when
+ * a variable is invalid: such a host gets nothing sent at all. */
+static void
+job_init(struct fleet *f, struct job *j, const struct sshcfg *cfg)
+{
+	const struct inv *inv = &f->inv;
+	const char *ah = inv_host_var(inv, j->host, "ansible_host");
+	const char *ap = inv_host_var(inv, j->host, "ansible_port");
+	const char *au = inv_host_var(inv, j->host, "ansible_user");
+	const char *ak = inv_host_var(inv, j->host, "ansible_ssh_private_key_file");
+	const char *ab = inv_host_var(inv, j->host, "ansible_become");
+	const char *pf = inv_host_var(inv, j->host, "certfleet_prefix");
+	struct sshcfg_result r;
+	struct passwd *pw;
+	size_t i;
+	int port = 0;
+
+	j->name = inv->hosts[j->host].name;
+	cf_strlcpy(j->t.name, j->name, sizeof j->t.name);
+	sshcfg_lookup(cfg, ah ? ah : j->name, &r);
+	cf_strlcpy(j->t.addr, ah ? ah : r.hostname[0] ? r.hostname : j->name, sizeof j->t.addr);
+	if (ap && posint(ap, 1, 65535, &port) < 0) {
+		job_fail(j, CF_E_INVALID_INPUT, "ansible_port \"%.20s\" is not a port number", ap);
+		return;
+	}
+	j->t.port = port ? port : r.port ? r.port : 22;
+	if (au)
+		cf_strlcpy(j->t.user, au, sizeof j->t.user);
+	else if (fleet_opts.user)
+		cf_strlcpy(j->t.user, fleet_opts.user, sizeof j->t.user);
+	else if (r.user[0])
+		cf_strlcpy(j->t.user, r.user, sizeof j->t.user);
+	else if ((pw = getpwuid(getuid())) != NULL)
+		cf_strlcpy(j->t.user, pw->pw_name, sizeof j->t.user);
+	else
+		cf_strlcpy(j->t.user, "root", sizeof j->t.user);
+	if (ak)
+		add_id(&j->t, ak);
+	if (fleet_opts.identity)
+		add_id(&j->t, fleet_opts.identity);
+	for (i = 0; i < r.nids; i++)
+		add_id(&j->t, r.ids[i]);
+	if (j->t.nids == 0) {
+		add_id(&j->t, "~/.ssh/id_ecdsa");
+		add_id(&j->t, "~/.ssh/id_rsa");
+		add_id(&j->t, "~/.ssh/id_ed25519");
+	}
+	j->become = ab && (!strcmp(ab, "true") || !strcmp(ab, "True") || !strcmp(ab, "yes") ||
+	    !strcmp(ab, "1"));
+	if (pf && strcmp(pf, "/") != 0) {
+		if (!fleet_valid_path(pf)) {
+			job_fail(j, CF_E_INVALID_INPUT, "certfleet_prefix \"%.80s\" is not a plain absolute path", pf);
+			return;
+		}
+		cf_strlcpy(j->prefix, pf, sizeof j->prefix);
+		while (strlen(j->prefix) > 1 && j->prefix[strlen(j->prefix) - 1] == '/')
+			j->prefix[strlen(j->prefix) - 1] = '\0';
+	}
+	snprintf(j->agent_path, sizeof j->agent_path, "%s/usr/local/bin/certfleet-agent", j->prefix);
+}
+
+int
+fleet_setup(struct fleet *f, const char *pattern, int need_ssh)
+{
+	const char *path = fleet_opts.inventory;
+	unsigned char *sel = NULL;
+	struct sshcfg cfg;
+	char cfgpath[600], khpath[600];
+	static char khstore[600];
+	long n;
+	size_t i, k;
+
+	memset(f, 0, sizeof *f);
+	if (path == NULL)
+		path = getenv("CERTFLEET_INVENTORY");
+	if (path == NULL || *path == '\0')
+		path = "inventory";
+	if (inv_load(&f->inv, path) < 0) {
+		fprintf(stderr, "certfleet: %s: %s\n  hint: give the inventory with -i FILE or "
+		    "$CERTFLEET_INVENTORY (Ansible INI format)\n", cf_err_code(cf_lasterr()),
+		    cf_lasterr_detail());
+		return 1;
+	}
+	if ((sel = malloc(f->inv.nhosts + 1)) == NULL ||
+	    (n = inv_select(&f->inv, pattern ? pattern : "all", sel)) < 0) {
+		fprintf(stderr, "certfleet: %s: %s\n", cf_err_code(cf_lasterr()), cf_lasterr_detail());
+		free(sel);
+		return 1;
+	}
+	if (n == 0) {
+		fprintf(stderr, "certfleet: no hosts match \"%s\" in %s\n", pattern ? pattern : "all", path);
+		free(sel);
+		return 1;
+	}
+	if ((f->jobs = calloc((size_t)n, sizeof *f->jobs)) == NULL) {
+		free(sel);
+		fprintf(stderr, "certfleet: out of memory\n");
+		return 1;
+	}
+	snprintf(cfgpath, sizeof cfgpath, "%s/.ssh/config", home());
+	if (sshcfg_load(&cfg, cfgpath) < 0) {
+		fprintf(stderr, "certfleet: %s: %s\n", cf_err_code(cf_lasterr()), cf_lasterr_detail());
+		free(sel);
+		return 1;
+	}
+	for (i = 0, k = 0; i < f->inv.nhosts; i++) {
+		if (!sel[i])
+			continue;
+		f->jobs[k].host = i;
+		job_init(f, &f->jobs[k], &cfg);
+		k++;
+	}
+	f->njobs = k;
+	sshcfg_free(&cfg);
+	free(sel);
+	if (!need_ssh)
+		return 0;
+	if (fleet_opts.known_hosts)
+		cf_strlcpy(khpath, fleet_opts.known_hosts, sizeof khpath);
+	else
+		snprintf(khpath, sizeof khpath, "%s/.ssh/known_hosts", home());
+	cf_strlcpy(khstore, khpath, sizeof khstore);
+	if (kh_load(&f->ctx.kh, khstore) < 0) {
+		fprintf(stderr, "certfleet: %s: %s\n", cf_err_code(cf_lasterr()), cf_lasterr_detail());
+		return 1;
+	}
+	f->ctx.kh_path = khstore;
+	f->ctx.accept_new = fleet_opts.accept_new;
+	f->ctx.use_agent = getenv("SSH_AUTH_SOCK") && *getenv("SSH_AUTH_SOCK");
+	f->ctx.connect_timeout_ms = fleet_opts.timeout_s * 1000;
+	f->ctx.total_timeout_ms = fleet_opts.command_timeout_s * 1000;
+	f->ctx.keepalive_s = 15;
+	if (ssh_global_init() < 0) {
+		fprintf(stderr, "certfleet: %s\n", cf_lasterr_detail());
+		return 1;
+	}
+	return 0;
+}
+
+void
+fleet_free(struct fleet *f)
+{
+	size_t i;
+
+	for (i = 0; i < f->njobs; i++) {
+		ssh_close(f->jobs[i].c);
+		free(f->jobs[i].agent_json);
+		free(f->jobs[i].text);
+	}
+	free(f->jobs);
+	kh_free(&f->ctx.kh);
+	inv_free(&f->inv);
+	memset(f, 0, sizeof *f);
+}
+
+/* ---------------------------------------------------------------- jobs */
+
+void
+job_fail(struct job *j, enum cf_err e, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(j->detail, sizeof j->detail, fmt, ap);
+	va_end(ap);
+	j->err = e;
+	j->ok = 0;
+	j->finished = 1;
+}
+
+void
+job_exec_agent(struct job *j, const char *const *args, size_t nargs)
+{
+	struct cf_buf script, cmd;
+	size_t i;
+
+	cf_buf_init(&script, 64 * 1024);
+	cf_buf_init(&cmd, 128 * 1024);
+	cf_buf_addstr(&script, "A=");
+	fleet_shquote(&script, j->agent_path);
+	cf_buf_addstr(&script, "; [ -x \"$A\" ] || { echo \"certfleet-agent is not installed at $A\" >&2; "
+	    "exit 127; }; exec \"$A\"");
+	if (j->prefix[0]) {
+		cf_buf_addstr(&script, " --prefix ");
+		fleet_shquote(&script, j->prefix);
+	}
+	for (i = 0; i < nargs; i++) {
+		cf_buf_addstr(&script, " ");
+		fleet_shquote(&script, args[i]);
+	}
+	if (j->become) {
+		cf_buf_addstr(&cmd, "sudo -n sh -c ");
+		fleet_shquote(&cmd, cf_buf_str(&script));
+	} else {
+		cf_buf_addstr(&cmd, cf_buf_str(&script));
+	}
+	cf_debug("%s: %s", j->name, cf_buf_str(&cmd));
+	ssh_exec(j->c, cf_buf_str(&cmd));
+	cf_buf_free(&script);
+	cf_buf_free(&cmd);
+}
+
+/* "certfleet-agent: CODE: detail" on stderr */
+static void
+agent_stderr_code(struct job *j, const char *err, char *detail, size_t dsz)
+{
+	const char *p = strstr(err, "certfleet-agent: ");
+	size_t n;
+
+	detail[0] = '\0';
+	if (p == NULL)
+		return;
+	p += strlen("certfleet-agent: ");
+	n = strspn(p, "ABCDEFGHIJKLMNOPQRSTUVWXYZ_");
+	if (n > 0 && n < sizeof j->agent_code && p[n] == ':') {
+		memcpy(j->agent_code, p, n);
+		j->agent_code[n] = '\0';
+		p += n + 1;
+		while (*p == ' ')
+			p++;
+		n = strcspn(p, "\n");
+		snprintf(detail, dsz, "%.*s", (int)(n > 600 ? 600 : n), p);
+	}
+}
+
+void
+job_agent_result(struct job *j)
+{
+	int st = ssh_exit_status(j->c);
+	struct cf_buf *out = ssh_stdout(j->c), *err = ssh_stderr(j->c);
+	char *errs = cf_buf_str(err), *outs = cf_buf_str(out), d[700];
+	struct json_doc doc;
+	size_t n;
+
+	if (out->len > 0) {
+		if (json_parse(&doc, out->data, out->len, SSH_STDOUT_MAX) == 0) {
+			const char *code = json_get_str(doc.root, "code");
+			const char *detail = json_get_str(doc.root, "detail");
+			free(j->agent_json);
+			j->agent_json = cf_strdup(outs);
+			if (code && st != 0) {
+				cf_strlcpy(j->agent_code, code, sizeof j->agent_code);
+				snprintf(d, sizeof d, "%.600s", detail ? detail : "");
+			}
+			json_doc_free(&doc);
+		} else {
+			cf_clearerr();
+			free(j->text);
+			j->text = json_utf8_valid(outs, out->len) ? cf_strdup(outs) : NULL;
+		}
+	}
+	if (ssh_output_truncated(j->c)) {
+		job_fail(j, CF_E_PROTOCOL, "the agent's output exceeded %u bytes", SSH_STDOUT_MAX);
+		return;
+	}
+	if (st == 0 || (st == 2 && (strcmp(j->agent_code, "ALREADY_ACTIVE") == 0 ||
+	    strcmp(j->agent_code, "NOT_DUE") == 0))) {
+		j->ok = 1;
+		j->err = CF_OK;
+		return;
+	}
+	if (st == 127 || strstr(errs, "certfleet-agent is not installed")) {
+		job_fail(j, CF_E_AGENT_MISSING, "no certfleet-agent at %s on %s", j->agent_path, j->name);
+		return;
+	}
+	if (strncmp(errs, "sudo:", 5) == 0) {
+		n = strcspn(errs, "\n");
+		job_fail(j, CF_E_AGENT_FAILED, "%.*s (ansible_become needs passwordless sudo for %s: a NOPASSWD "
+		    "sudoers entry)", (int)(n > 300 ? 300 : n), errs, j->t.user);
+		return;
+	}
+	if (!j->agent_code[0])
+		agent_stderr_code(j, errs, d, sizeof d);
+	else if (!d[0])
+		agent_stderr_code(j, errs, d, sizeof d);
+	if (j->agent_code[0])
+		job_fail(j, CF_E_AGENT_FAILED, "agent exited %d: %s: %s", st, j->agent_code, d);
+	else {
+		n = strcspn(errs, "\n");
+		job_fail(j, CF_E_AGENT_FAILED, "agent exited %d: %.*s", st, (int)(n > 600 ? 600 : n), errs);
+	}
+}
+
+/* ---------------------------------------------------------------- the loop */
+
+static void
+raise_nofile(void)
+{
+	struct rlimit rl;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+		rl.rlim_cur = rl.rlim_max;
+		setrlimit(RLIMIT_NOFILE, &rl);
+	}
+}
+
+static void
+progress(struct fleet *f, size_t done, size_t failed, int final)
+{
+	static int shown;
+
+	if (!isatty(STDERR_FILENO))
+		return;
+	if (final) {
+		if (shown)
+			fprintf(stderr, "\r\033[K");
+		return;
+	}
+	fprintf(stderr, "\r\033[K[%*zu/%zu] %zu ok, %zu failed, %zu running", f->njobs >= 100 ? 3 : 2,
+	    done, f->njobs, done - failed, failed, f->njobs - done);
+	fflush(stderr);
+	shown = 1;
+}
+
+static void
+finish(struct job *j, size_t *done, size_t *failed, size_t *active)
+{
+	if (j->c) {
+		ssh_close(j->c);
+		j->c = NULL;
+		(*active)--;
+	}
+	j->finished = 1;
+	j->t_end = cf_now_ms();
+	(*done)++;
+	if (!j->ok)
+		(*failed)++;
+}
+
+/* Run a job's connection as far as it goes; returns when it waits or ends. */
+static void
+drive(struct job *j, int64_t now, size_t *done, size_t *failed, size_t *active)
+{
+	for (;;) {
+		enum ssh_status st = ssh_run(j->c, now);
+		if (st == SSH_WAIT)
+			return;
+		if (st == SSH_FAIL) {
+			if (j->err == CF_OK)
+				job_fail(j, ssh_err(j->c), "%s", ssh_detail(j->c));
+			cf_debug("%s: %s: %s", j->name, cf_err_code(j->err), j->detail);
+			finish(j, done, failed, active);
+			return;
+		}
+		/* idle: the last operation (or the login) is done */
+		if (!j->next(j) || j->finished) {
+			finish(j, done, failed, active);
+			return;
+		}
+	}
+}
+
+void
+fleet_run(struct fleet *f)
+{
+	struct pollfd *pfd = calloc(f->njobs + 1, sizeof *pfd);
+	size_t *map = calloc(f->njobs + 1, sizeof *map);
+	size_t next = 0, done = 0, failed = 0, active = 0, i;
+	int64_t last_progress = 0;
+	size_t jobs = (size_t)fleet_opts.jobs;
+	struct rlimit rl;
+
+	signal(SIGPIPE, SIG_IGN);
+	raise_nofile();
+	/* two descriptors a connection (socket, ssh-agent) and some slack */
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY &&
+	    jobs > (rl.rlim_cur - 32) / 2)
+		jobs = rl.rlim_cur > 40 ? (rl.rlim_cur - 32) / 2 : 4;
+	if (pfd == NULL || map == NULL) {
+		for (i = 0; i < f->njobs; i++)
+			job_fail(&f->jobs[i], CF_E_NOMEM, "out of memory");
+		free(pfd);
+		free(map);
+		return;
+	}
+	/* hosts refused before any connection (invalid variables) */
+	for (i = 0; i < f->njobs; i++)
+		if (f->jobs[i].finished)
+			done++, failed++;
+	while (done < f->njobs) {
+		int64_t now = cf_now_ms(), wake;
+		size_t np = 0;
+		int timeout;
+
+		while (active < jobs && next < f->njobs) {
+			struct job *j = &f->jobs[next++];
+			if (j->finished)
+				continue;
+			j->t_start = now;
+			j->started = 1;
+			if ((j->c = ssh_open(&j->t, &f->ctx, now)) == NULL) {
+				job_fail(j, CF_E_NOMEM, "out of memory");
+				finish(j, &done, &failed, &active);
+				continue;
+			}
+			active++;
+			drive(j, now, &done, &failed, &active);
+		}
+		if (done >= f->njobs)
+			break;
+		wake = now + 1000;
+		for (i = 0; i < f->njobs; i++) {
+			struct job *j = &f->jobs[i];
+			int64_t d;
+			if (!j->started || j->finished || j->c == NULL)
+				continue;
+			ssh_pollfd(j->c, &pfd[np]);
+			map[np++] = i;
+			if ((d = ssh_deadline(j->c)) < wake)
+				wake = d;
+		}
+		timeout = wake > now ? (int)(wake - now) : 0;
+		if (now - last_progress >= 200) {
+			progress(f, done, failed, 0);
+			last_progress = now;
+		}
+		if (poll(pfd, np, timeout) < 0 && errno != EINTR)
+			break;
+		now = cf_now_ms();
+		for (i = 0; i < np; i++) {
+			struct job *j = &f->jobs[map[i]];
+			if (j->finished || j->c == NULL)
+				continue;
+			if (pfd[i].revents || now >= ssh_deadline(j->c))
+				drive(j, now, &done, &failed, &active);
+		}
+	}
+	progress(f, done, failed, 1);
+	free(pfd);
+	free(map);
+}

@@ -1,0 +1,124 @@
+/*
+ * fleet.h — what the fleet commands (hosts, deploy, issue/renew/status/
+ * revoke, run, report) share: options, one job per selected host, the event
+ * loop that drives every job's SSH connection, and the fleet output.
+ *
+ * A job is a little plan: its command's next() callback looks at the last
+ * operation's result and starts the next one (a remote command or an
+ * upload) or finishes the job.  Remote command lines are built only by
+ * fleet_cmd_*() from values that passed fleet_valid_*(), and quoted.
+ */
+#ifndef CF_FLEET_H
+#define CF_FLEET_H
+
+#include <getopt.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "cf.h"
+#include "inventory.h"
+#include "ssh.h"
+
+struct fleet_opts {
+	const char *inventory;        /* -i; $CERTFLEET_INVENTORY; ./inventory */
+	int jobs;                     /* -j, default 50 */
+	int timeout_s;                /* --timeout: connect + handshake + auth, default 10 */
+	int command_timeout_s;        /* --command-timeout: per host in total, default 300 */
+	const char *known_hosts;      /* --known-hosts; ~/.ssh/known_hosts */
+	int accept_new;               /* --accept-new */
+	const char *identity;         /* --identity */
+	const char *user;             /* -u */
+	int json;                     /* --json */
+};
+extern struct fleet_opts fleet_opts;
+
+/* getopt_long tables the controller's main() and every fleet command use,
+ * so global options work before and after the command name. */
+#define FLEET_SHORTOPTS "i:j:u:"
+#define FLEET_LONGOPTS                                                      \
+	{"inventory", required_argument, NULL, 'i'},                        \
+	{"jobs", required_argument, NULL, 'j'},                             \
+	{"user", required_argument, NULL, 'u'},                             \
+	{"timeout", required_argument, NULL, 0x101},                        \
+	{"command-timeout", required_argument, NULL, 0x102},                \
+	{"known-hosts", required_argument, NULL, 0x103},                    \
+	{"accept-new", no_argument, NULL, 0x104},                           \
+	{"identity", required_argument, NULL, 0x105},                       \
+	{"json", no_argument, NULL, 0x106}
+/* Handle one of those options: 1 handled, 0 not ours, -1 bad value
+ * (message printed). */
+int fleet_global_opt(int ch, const char *arg);
+
+struct job;
+typedef int (*job_next_fn)(struct job *j);   /* 1: started an operation; 0: job finished */
+
+struct job {
+	size_t host;                  /* inventory index */
+	const char *name;             /* inventory name */
+	struct ssh_target t;
+	struct ssh_conn *c;
+	int started, finished, ok;
+	int step;
+	enum cf_err err;              /* CF_OK when ok */
+	char detail[1200];
+	char agent_code[64];          /* the agent's own error code, if it failed */
+	char *agent_json;             /* the agent's JSON output (malloc'd), or NULL */
+	char *text;                   /* non-JSON stdout of `run` (malloc'd), or NULL */
+	/* validated per-host values */
+	char prefix[512];             /* "" = agent default (/) */
+	char agent_path[600];
+	int become;
+	char tmpname[96];
+	int deployed;                 /* deploy: 1 uploaded, 0 same build already there */
+	job_next_fn next;
+	void *arg;                    /* the command's per-run data */
+	int64_t t_start, t_end;
+};
+
+struct fleet {
+	struct inv inv;
+	struct job *jobs;
+	size_t njobs;
+	struct ssh_ctx ctx;
+};
+
+/* Load the inventory, select PATTERN (NULL: all), fill f->jobs with each
+ * host's SSH target and validated variables.  Prints and returns the exit
+ * status on failure (> 0), 0 on success. */
+int fleet_setup(struct fleet *f, const char *pattern, int need_ssh);
+void fleet_free(struct fleet *f);
+/* Drive every job to its end (at most -j connections at once). */
+void fleet_run(struct fleet *f);
+
+/* Job helpers for the commands. */
+void job_fail(struct job *j, enum cf_err e, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+/* Start the agent on the host with these (already validated) arguments,
+ * through sudo -n when ansible_become is set. */
+void job_exec_agent(struct job *j, const char *const *args, size_t nargs);
+/* After an agent command: classify exit status and output into the job
+ * (ok, AGENT_MISSING, AGENT_FAILED with the agent's code); keeps JSON. */
+void job_agent_result(struct job *j);
+
+/* Validation of values that reach remote command lines. */
+int fleet_valid_path(const char *s);      /* absolute, [A-Za-z0-9._+/-], no ".." */
+int fleet_valid_url(const char *s);
+int fleet_valid_email(const char *s);
+int fleet_valid_arg(const char *s);       /* one `run` argument */
+/* Append s to b as one single-quoted shell word. */
+int fleet_shquote(struct cf_buf *b, const char *s);
+
+/* Output: the table (or --json document) of all jobs, the state file for
+ * `report`; returns the exit status (0 all ok, 1 otherwise). */
+int fleet_output(struct fleet *f, const char *command, int save_state);
+/* $XDG_STATE_HOME/certfleet/last.json (or ~/.local/state/...). */
+int fleet_state_path(char *out, size_t outsz, int mkdirs);
+
+/* Commands. */
+int cmd_hosts(int argc, char **argv);
+int cmd_deploy(int argc, char **argv);
+int cmd_agent_command(int argc, char **argv);   /* issue|renew|status|revoke */
+int cmd_run(int argc, char **argv);
+int cmd_report(int argc, char **argv);
+
+#endif

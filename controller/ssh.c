@@ -1,0 +1,860 @@
+/*
+ * ssh.c — the non-blocking libssh2 connection state machine (see ssh.h).
+ * Host keys are checked before anything but the key exchange is sent;
+ * private keys are only ever handed to libssh2 by path (or used by the
+ * ssh-agent); this file builds no remote command lines.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "b64.h"
+#include "cf.h"
+#include "ssh.h"
+#include "sshkey.h"
+#include "sshsign.h"
+
+#include "libssh2.h"
+#include "libssh2_sftp.h"
+
+enum state {
+	S_CONNECT, S_CONNECTING, S_HANDSHAKE, S_AGENT, S_KEYFILE, S_IDLE,
+	S_EXEC_OPEN, S_EXEC_START, S_EXEC_READ, S_EXEC_CLOSE, S_EXEC_WAIT, S_EXEC_FREE,
+	S_SFTP_INIT, S_SFTP_OPEN, S_SFTP_WRITE, S_SFTP_CLOSE, S_SFTP_SHUTDOWN,
+	S_FAILED
+};
+
+struct ssh_conn {
+	struct ssh_target t;
+	struct ssh_ctx *ctx;
+	enum state st;
+	int fd;
+	struct addrinfo *ai, *aicur;
+	LIBSSH2_SESSION *s;
+	LIBSSH2_AGENT *agent;
+	struct libssh2_agent_publickey *ident;
+	int agent_keys;
+	size_t id_next;
+	int authenticated;
+	int64_t connect_deadline, deadline, next_keepalive;
+	/* current operation */
+	char *cmd;
+	LIBSSH2_CHANNEL *ch;
+	struct cf_buf out, err;
+	int truncated, exit_status;
+	LIBSSH2_SFTP *sftp;
+	LIBSSH2_SFTP_HANDLE *fh;
+	char *up_path;
+	const unsigned char *up_data;
+	size_t up_len, up_off;
+	long up_mode;
+	/* outcome */
+	enum cf_err e;
+	char detail[1024];
+	char tried[768];
+	char auth_used[600];
+	struct sshkey *own;           /* a key file loaded by sshkey.c */
+	void *own_abstract;
+};
+
+int
+ssh_global_init(void)
+{
+	if (libssh2_init(0) != 0)
+		return cf_seterr(CF_E_INTERNAL, "libssh2_init failed");
+	return 0;
+}
+
+void
+ssh_global_exit(void)
+{
+	libssh2_exit();
+}
+
+static enum ssh_status
+fail(struct ssh_conn *c, enum cf_err e, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static enum ssh_status
+fail(struct ssh_conn *c, enum cf_err e, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(c->detail, sizeof c->detail, fmt, ap);
+	va_end(ap);
+	c->e = e;
+	c->st = S_FAILED;
+	return SSH_FAIL;
+}
+
+static const char *
+lasterr(struct ssh_conn *c)
+{
+	char *msg = NULL;
+
+	if (c->s == NULL)
+		return "no session";
+	libssh2_session_last_error(c->s, &msg, NULL, 0);
+	return msg ? msg : "unknown libssh2 error";
+}
+
+static int
+eagain(struct ssh_conn *c)
+{
+	return c->s && libssh2_session_last_errno(c->s) == LIBSSH2_ERROR_EAGAIN;
+}
+
+struct ssh_conn *
+ssh_open(const struct ssh_target *t, struct ssh_ctx *ctx, int64_t now)
+{
+	struct ssh_conn *c = cf_xalloc(sizeof *c);
+	struct addrinfo hints;
+	char port[16];
+	int r;
+
+	if (c == NULL)
+		return NULL;
+	c->t = *t;
+	c->ctx = ctx;
+	c->fd = -1;
+	c->st = S_CONNECT;
+	c->connect_deadline = now + ctx->connect_timeout_ms;
+	c->deadline = now + ctx->total_timeout_ms;
+	cf_buf_init(&c->out, SSH_STDOUT_MAX);
+	cf_buf_init(&c->err, SSH_STDERR_MAX);
+	memset(&hints, 0, sizeof hints);
+	hints.ai_family = AF_UNSPEC;
+	hints.ai_socktype = SOCK_STREAM;
+	hints.ai_flags = AI_NUMERICSERV;
+	snprintf(port, sizeof port, "%d", t->port);
+	if ((r = getaddrinfo(t->addr, port, &hints, &c->ai)) != 0) {
+		fail(c, CF_E_DNS_NOT_RESOLVING, "%s does not resolve: %s", t->addr, gai_strerror(r));
+		c->ai = NULL;
+	}
+	c->aicur = c->ai;
+	return c;
+}
+
+void
+ssh_close(struct ssh_conn *c)
+{
+	if (c == NULL)
+		return;
+	/* No waiting here: a host that is gone must not hold the loop.  The
+	 * session is freed without a polite disconnect when it would block. */
+	if (c->fh)
+		libssh2_sftp_close_handle(c->fh);
+	if (c->sftp)
+		libssh2_sftp_shutdown(c->sftp);
+	if (c->ch)
+		libssh2_channel_free(c->ch);
+	if (c->agent) {
+		libssh2_agent_disconnect(c->agent);
+		libssh2_agent_free(c->agent);
+	}
+	if (c->s) {
+		if (c->authenticated)
+			libssh2_session_disconnect(c->s, "certfleet done");
+		libssh2_session_free(c->s);
+	}
+	if (c->fd >= 0)
+		close(c->fd);
+	if (c->own) {
+		sshkey_free(c->own);
+		free(c->own);
+	}
+	if (c->ai)
+		freeaddrinfo(c->ai);
+	cf_buf_free(&c->out);
+	cf_buf_free(&c->err);
+	free(c->cmd);
+	free(c->up_path);
+	free(c);
+}
+
+void
+ssh_pollfd(const struct ssh_conn *c, struct pollfd *p)
+{
+	int dir;
+
+	p->fd = c->fd;
+	p->revents = 0;
+	if (c->st == S_CONNECTING) {
+		p->events = POLLOUT;
+		return;
+	}
+	p->events = POLLIN;
+	if (c->s) {
+		dir = libssh2_session_block_directions(c->s);
+		p->events = 0;
+		if (dir & LIBSSH2_SESSION_BLOCK_INBOUND)
+			p->events |= POLLIN;
+		if (dir & LIBSSH2_SESSION_BLOCK_OUTBOUND)
+			p->events |= POLLOUT;
+		if (p->events == 0)
+			p->events = POLLIN;
+	}
+}
+
+int64_t
+ssh_deadline(const struct ssh_conn *c)
+{
+	int64_t d = c->deadline;
+
+	if (!c->authenticated && c->connect_deadline < d)
+		d = c->connect_deadline;
+	if (c->authenticated && c->next_keepalive && c->next_keepalive < d)
+		d = c->next_keepalive;
+	return d;
+}
+
+enum cf_err ssh_err(const struct ssh_conn *c) { return c->e; }
+const char *ssh_detail(const struct ssh_conn *c) { return c->detail; }
+int ssh_exit_status(const struct ssh_conn *c) { return c->exit_status; }
+struct cf_buf *ssh_stdout(struct ssh_conn *c) { return &c->out; }
+struct cf_buf *ssh_stderr(struct ssh_conn *c) { return &c->err; }
+int ssh_output_truncated(const struct ssh_conn *c) { return c->truncated; }
+const char *ssh_auth_used(const struct ssh_conn *c) { return c->auth_used; }
+
+void
+ssh_exec(struct ssh_conn *c, const char *command)
+{
+	free(c->cmd);
+	c->cmd = cf_strdup(command);
+	cf_buf_reset(&c->out);
+	cf_buf_reset(&c->err);
+	c->truncated = 0;
+	c->exit_status = -1;
+	c->e = CF_OK;
+	c->detail[0] = '\0';
+	c->st = c->cmd ? S_EXEC_OPEN : S_FAILED;
+	if (!c->cmd)
+		fail(c, CF_E_NOMEM, "out of memory");
+}
+
+void
+ssh_upload(struct ssh_conn *c, const char *path, const void *data, size_t len, long mode)
+{
+	free(c->up_path);
+	c->up_path = cf_strdup(path);
+	c->up_data = data;
+	c->up_len = len;
+	c->up_off = 0;
+	c->up_mode = mode;
+	c->e = CF_OK;
+	c->detail[0] = '\0';
+	c->st = c->up_path ? S_SFTP_INIT : S_FAILED;
+	if (!c->up_path)
+		fail(c, CF_E_NOMEM, "out of memory");
+}
+
+static void
+tried(struct ssh_conn *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+static void
+tried(struct ssh_conn *c, const char *fmt, ...)
+{
+	size_t n = strlen(c->tried);
+	va_list ap;
+
+	if (n + 4 >= sizeof c->tried)
+		return;
+	if (n)
+		n += (size_t)snprintf(c->tried + n, sizeof c->tried - n, "; ");
+	va_start(ap, fmt);
+	vsnprintf(c->tried + n, sizeof c->tried - n, fmt, ap);
+	va_end(ap);
+}
+
+static int
+set_nonblock(int fd)
+{
+	int fl = fcntl(fd, F_GETFL);
+
+	return fl < 0 ? -1 : fcntl(fd, F_SETFL, fl | O_NONBLOCK);
+}
+
+/* Host key algorithms, those known_hosts has for this host first (as
+ * OpenSSH orders them), so a host known by its RSA key is asked for that. */
+static void
+hostkey_prefs(struct ssh_conn *c, char *out, size_t sz)
+{
+	static const char *const all[] = {
+		"ecdsa-sha2-nistp256", "ecdsa-sha2-nistp384", "ecdsa-sha2-nistp521",
+		"rsa-sha2-512", "rsa-sha2-256",
+	};
+	size_t i;
+	int pass;
+
+	out[0] = '\0';
+	for (pass = 0; pass < 2; pass++) {
+		for (i = 0; i < CF_ARRAY_LEN(all); i++) {
+			const char *kt = strncmp(all[i], "rsa", 3) == 0 ? "ssh-rsa" : all[i];
+			int known = kh_has_type(&c->ctx->kh, c->t.addr, c->t.port, kt);
+			if (known != (pass == 0))
+				continue;
+			if (*out)
+				strncat(out, ",", sz - strlen(out) - 1);
+			strncat(out, all[i], sz - strlen(out) - 1);
+		}
+	}
+}
+
+static const char *
+type_label(const char *t)
+{
+	if (strncmp(t, "ecdsa", 5) == 0)
+		return "ECDSA";
+	if (strcmp(t, "ssh-rsa") == 0)
+		return "RSA";
+	if (strcmp(t, "ssh-ed25519") == 0)
+		return "Ed25519";
+	return t;
+}
+
+static enum ssh_status
+check_hostkey(struct ssh_conn *c)
+{
+	size_t len = 0;
+	int type = 0, line = 0;
+	const char *key = libssh2_session_hostkey(c->s, &len, &type);
+	char fp[80], types[128], ktype[48], hn[300];
+	enum kh_result r;
+
+	if (key == NULL || kh_blob_type((const unsigned char *)key, len, ktype, sizeof ktype) < 0)
+		return fail(c, CF_E_PROTOCOL, "no host key from %s", c->t.name);
+	kh_fingerprint((const unsigned char *)key, len, fp, sizeof fp);
+	kh_hostname(hn, sizeof hn, c->t.addr, c->t.port);
+	r = kh_check(&c->ctx->kh, c->t.addr, c->t.port, (const unsigned char *)key, len,
+	    types, sizeof types, &line);
+	switch (r) {
+	case KH_OK:
+		return SSH_IDLE;
+	case KH_REVOKED_KEY:
+		return fail(c, CF_E_HOST_KEY_MISMATCH, "%s offered the %s key %s, which %s marks @revoked; "
+		    "nothing was sent", hn, type_label(ktype), fp, c->ctx->kh_path);
+	case KH_MISMATCH:
+		return fail(c, CF_E_HOST_KEY_MISMATCH, "%s offered the %s key %s, which differs from %s "
+		    "line %d: someone may be intercepting the connection, nothing was sent. "
+		    "If the host was really re-keyed, check the new key out of band and remove "
+		    "the old line: ssh-keygen -R '%s' -f %s", hn, type_label(ktype), fp,
+		    c->ctx->kh_path, line, hn, c->ctx->kh_path);
+	case KH_OTHER_TYPES:
+		if (strcmp(types, "ssh-ed25519") == 0)
+			return fail(c, CF_E_UNKNOWN_HOST_KEY, "%s has only an Ed25519 key for %s (line %d), "
+			    "which certfleet cannot verify (libssh2 with mbedTLS has no Ed25519 host "
+			    "keys); it offered the %s key %s. Add that key after checking its fingerprint "
+			    "on the host (ssh-keygen -lf /etc/ssh/ssh_host_ecdsa_key.pub): "
+			    "ssh-keyscan -t ecdsa -p %d %s >> %s", c->ctx->kh_path, hn, line,
+			    type_label(ktype), fp, c->t.port, c->t.addr, c->ctx->kh_path);
+		return fail(c, CF_E_UNKNOWN_HOST_KEY, "%s knows %s only by %s keys (line %d); it offered "
+		    "the %s key %s. Check it on the host, then add it: ssh-keyscan -t %s -p %d %s >> %s",
+		    c->ctx->kh_path, hn, types, line, type_label(ktype), fp,
+		    strncmp(ktype, "ecdsa", 5) == 0 ? "ecdsa" : "rsa", c->t.port, c->t.addr,
+		    c->ctx->kh_path);
+	case KH_UNKNOWN:
+		break;
+	}
+	if (!c->ctx->accept_new)
+		return fail(c, CF_E_UNKNOWN_HOST_KEY, "%s is not in %s; it offered the %s key %s. "
+		    "Check that fingerprint on the host (ssh-keygen -lf /etc/ssh/ssh_host_%s_key.pub), "
+		    "then rerun with --accept-new to record it", hn, c->ctx->kh_path,
+		    type_label(ktype), fp, strncmp(ktype, "ecdsa", 5) == 0 ? "ecdsa" : "rsa");
+	if (kh_append(c->ctx->kh_path, c->t.addr, c->t.port, (const unsigned char *)key, len) < 0)
+		return fail(c, cf_lasterr(), "recording the key of %s: %s", hn, cf_lasterr_detail());
+	/* keep the in-memory list in step so later hosts see it too */
+	if (kh_add(&c->ctx->kh, c->t.addr, c->t.port, (const unsigned char *)key, len) < 0)
+		return fail(c, cf_lasterr(), "%s", cf_lasterr_detail());
+	cf_debug("%s: permanently added the %s key %s of %s to %s", c->t.name, type_label(ktype),
+	    fp, hn, c->ctx->kh_path);
+	return SSH_IDLE;
+}
+
+enum keyfile_kind { KF_TRY, KF_MISSING, KF_ENCRYPTED, KF_OWN };
+
+static uint32_t
+be32(const unsigned char *p)
+{
+	return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
+}
+
+/* Look at a private key file before handing it to libssh2: encrypted
+ * (certfleet asks for no passphrase), or a kind libssh2's mbedTLS backend
+ * cannot load (Ed25519, RSA in OpenSSH format), which sshkey.c loads. */
+static enum keyfile_kind
+keyfile_kind(const char *path, char *why, size_t whysz)
+{
+	static const char begin[] = "-----BEGIN OPENSSH PRIVATE KEY-----";
+	char buf[16384], *p, *e;
+	struct cf_buf b64, raw;
+	size_t n, off;
+	FILE *f;
+	enum keyfile_kind k = KF_TRY;
+
+	if ((f = fopen(path, "r")) == NULL) {
+		snprintf(why, whysz, "%s", strerror(errno));
+		return KF_MISSING;
+	}
+	n = fread(buf, 1, sizeof buf - 1, f);
+	fclose(f);
+	buf[n] = '\0';
+	if (strstr(buf, "ENCRYPTED")) {
+		snprintf(why, whysz, "encrypted");
+		return KF_ENCRYPTED;
+	}
+	if ((p = strstr(buf, begin)) == NULL)
+		return KF_TRY;
+	p += sizeof begin - 1;
+	if ((e = strstr(p, "-----END")) == NULL)
+		return KF_TRY;
+	cf_buf_init(&b64, sizeof buf);
+	cf_buf_init(&raw, sizeof buf);
+	for (; p < e; p++)
+		if (*p != '\n' && *p != '\r' && *p != ' ')
+			cf_buf_add(&b64, p, 1);
+	if (b64.len == 0 || b64_decode(&raw, (char *)b64.data, b64.len) < 0 || raw.len < 15 + 4 ||
+	    memcmp(raw.data, "openssh-key-v1", 15) != 0)
+		goto out;
+	off = 15;
+	/* ciphername */
+	n = be32(raw.data + off);
+	if (n > raw.len - off - 4)
+		goto out;
+	if (!(n == 4 && memcmp(raw.data + off + 4, "none", 4) == 0)) {
+		snprintf(why, whysz, "encrypted");
+		k = KF_ENCRYPTED;
+		goto out;
+	}
+	off += 4 + n;
+	/* kdfname, kdfoptions */
+	for (int i = 0; i < 2; i++) {
+		if (raw.len - off < 4 || (n = be32(raw.data + off)) > raw.len - off - 4)
+			goto out;
+		off += 4 + n;
+	}
+	/* number of keys, then the first public key blob: its type */
+	if (raw.len - off < 8)
+		goto out;
+	off += 4 + 4;
+	if (raw.len - off < 4 || (n = be32(raw.data + off)) > raw.len - off - 4 || n > 40)
+		goto out;
+	if ((n == 11 && memcmp(raw.data + off + 4, "ssh-ed25519", 11) == 0) ||
+	    (n == 7 && memcmp(raw.data + off + 4, "ssh-rsa", 7) == 0))
+		k = KF_OWN;
+out:
+	cf_buf_free_secret(&b64);
+	cf_buf_free_secret(&raw);
+	return k;
+}
+
+static int
+sign_cb(LIBSSH2_SESSION *session, unsigned char **sig, size_t *sig_len,
+    const unsigned char *data, size_t data_len, void **abstract)
+{
+	struct ssh_conn *c = *abstract;
+	char alg[48];
+
+	(void)session;
+	if (sshsign_request_alg(data, data_len, alg, sizeof alg) < 0)
+		return -1;
+	return sshsign(c->own, alg, data, data_len, sig, sig_len) < 0 ? -1 : 0;
+}
+
+/* 1 loaded, 0 cannot be used (recorded in tried) */
+static int
+load_own(struct ssh_conn *c, const char *path)
+{
+	char buf[SSHKEY_MAX_TEXT];
+	size_t n;
+	FILE *f;
+	int r;
+
+	if ((f = fopen(path, "r")) == NULL) {
+		tried(c, "%s (%s)", path, strerror(errno));
+		return 0;
+	}
+	n = fread(buf, 1, sizeof buf, f);
+	fclose(f);
+	if ((c->own = calloc(1, sizeof *c->own)) == NULL) {
+		cf_wipe(buf, n);
+		return 0;
+	}
+	r = sshkey_parse(c->own, buf, n);
+	cf_wipe(buf, n);
+	if (r < 0 || (c->own->type != SSHKEY_ED25519 && c->own->type != SSHKEY_RSA)) {
+		tried(c, "%s (%s)", path, r < 0 ? cf_lasterr_detail() : "key type not supported");
+		sshkey_free(c->own);
+		free(c->own);
+		c->own = NULL;
+		return 0;
+	}
+	c->own_abstract = c;
+	return 1;
+}
+
+static enum ssh_status
+auth_failed(struct ssh_conn *c)
+{
+	return fail(c, CF_E_AUTH_FAILED, "%s refused user %s: tried %s", c->t.name, c->t.user,
+	    c->tried[0] ? c->tried : "no keys (no ssh-agent, no key files)");
+}
+
+static enum ssh_status
+step_auth(struct ssh_conn *c)
+{
+	int r;
+
+	if (c->st == S_AGENT) {
+		if (c->agent == NULL) {
+			if ((c->agent = libssh2_agent_init(c->s)) == NULL ||
+			    libssh2_agent_connect(c->agent) != 0 ||
+			    libssh2_agent_list_identities(c->agent) != 0) {
+				tried(c, "ssh-agent (unreachable: %s)", lasterr(c));
+				c->st = S_KEYFILE;
+				return step_auth(c);
+			}
+			c->ident = NULL;
+			if (libssh2_agent_get_identity(c->agent, &c->ident, NULL) != 0) {
+				tried(c, "ssh-agent (no keys)");
+				c->st = S_KEYFILE;
+				return step_auth(c);
+			}
+		}
+		for (;;) {
+			r = libssh2_agent_userauth(c->agent, c->t.user, c->ident);
+			if (r == LIBSSH2_ERROR_EAGAIN)
+				return SSH_WAIT;
+			c->agent_keys++;
+			if (r == 0) {
+				snprintf(c->auth_used, sizeof c->auth_used, "ssh-agent key %.200s",
+				    c->ident->comment ? c->ident->comment : "");
+				return SSH_IDLE;
+			}
+			if (libssh2_agent_get_identity(c->agent, &c->ident, c->ident) != 0)
+				break;
+		}
+		tried(c, "ssh-agent (%d key%s refused)", c->agent_keys, c->agent_keys == 1 ? "" : "s");
+		libssh2_agent_disconnect(c->agent);
+		libssh2_agent_free(c->agent);
+		c->agent = NULL;
+		c->st = S_KEYFILE;
+	}
+	while (c->id_next < c->t.nids) {
+		const char *path = c->t.ids[c->id_next];
+		char why[256] = "", pub[600];
+		enum keyfile_kind k = keyfile_kind(path, why, sizeof why);
+		if (k == KF_OWN) {
+			if (c->own == NULL && !load_own(c, path)) {
+				c->id_next++;
+				continue;
+			}
+			r = libssh2_userauth_publickey(c->s, c->t.user, c->own->pub, c->own->publen, sign_cb,
+			    &c->own_abstract);
+			if (r == LIBSSH2_ERROR_EAGAIN)
+				return SSH_WAIT;
+			c->id_next++;
+			sshkey_free(c->own);
+			free(c->own);
+			c->own = NULL;
+			if (r == 0) {
+				snprintf(c->auth_used, sizeof c->auth_used, "key file %.500s", path);
+				return SSH_IDLE;
+			}
+			if (r == LIBSSH2_ERROR_PUBLICKEY_UNVERIFIED)
+				tried(c, "%s (could not sign: %s)", path, cf_lasterr_detail());
+			else
+				tried(c, "%s (refused)", path);
+			continue;
+		}
+		if (k != KF_TRY) {
+			if (k == KF_ENCRYPTED)
+				tried(c, "%s (encrypted: certfleet takes no passphrases; load it into "
+				    "ssh-agent with ssh-add)", path);
+			else if (k != KF_MISSING || c->t.nids == 1)
+				tried(c, "%s (%s)", path, why);
+			c->id_next++;
+			continue;
+		}
+		/* libssh2's mbedTLS backend derives a public key only from PEM
+		 * RSA files; give it the .pub beside the key when there is one */
+		snprintf(pub, sizeof pub, "%s.pub", path);
+		r = libssh2_userauth_publickey_fromfile_ex(c->s, c->t.user, (unsigned)strlen(c->t.user),
+		    access(pub, R_OK) == 0 ? pub : NULL, path, NULL);
+		if (r == LIBSSH2_ERROR_EAGAIN)
+			return SSH_WAIT;
+		c->id_next++;
+		if (r == 0) {
+			snprintf(c->auth_used, sizeof c->auth_used, "key file %.500s", path);
+			return SSH_IDLE;
+		}
+		if (r == LIBSSH2_ERROR_FILE || r == LIBSSH2_ERROR_METHOD_NOT_SUPPORTED)
+			tried(c, "%s (libssh2 cannot load this key file)", path);
+		else
+			tried(c, "%s (refused)", path);
+		if (r == LIBSSH2_ERROR_SOCKET_DISCONNECT || r == LIBSSH2_ERROR_SOCKET_RECV ||
+		    r == LIBSSH2_ERROR_SOCKET_SEND)
+			return auth_failed(c);
+	}
+	return auth_failed(c);
+}
+
+static enum ssh_status
+step_connect(struct ssh_conn *c)
+{
+	char prefs[256];
+	int r, one = 1;
+
+	if (c->st == S_CONNECT) {
+		for (; c->aicur; c->aicur = c->aicur->ai_next) {
+			c->fd = socket(c->aicur->ai_family, c->aicur->ai_socktype | SOCK_CLOEXEC,
+			    c->aicur->ai_protocol);
+			if (c->fd < 0)
+				return fail(c, CF_E_NETWORK, "socket: %s", strerror(errno));
+			if (set_nonblock(c->fd) < 0)
+				return fail(c, CF_E_NETWORK, "fcntl: %s", strerror(errno));
+			setsockopt(c->fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+			if (connect(c->fd, c->aicur->ai_addr, c->aicur->ai_addrlen) == 0 ||
+			    errno == EINPROGRESS) {
+				c->st = S_CONNECTING;
+				return SSH_WAIT;
+			}
+			close(c->fd);
+			c->fd = -1;
+			if (errno == ECONNREFUSED)
+				return fail(c, CF_E_CONNECTION_REFUSED, "%s port %d: connection refused",
+				    c->t.addr, c->t.port);
+		}
+		return fail(c, CF_E_NETWORK, "%s port %d: %s", c->t.addr, c->t.port, strerror(errno));
+	}
+	if (c->st == S_CONNECTING) {
+		socklen_t sl = sizeof r;
+		struct pollfd p = {c->fd, POLLOUT, 0};
+		if (poll(&p, 1, 0) <= 0)
+			return SSH_WAIT;
+		if (getsockopt(c->fd, SOL_SOCKET, SO_ERROR, &r, &sl) < 0)
+			r = errno;
+		if (r == ECONNREFUSED)
+			return fail(c, CF_E_CONNECTION_REFUSED, "%s port %d: connection refused (no SSH server)",
+			    c->t.addr, c->t.port);
+		if (r != 0)
+			return fail(c, CF_E_NETWORK, "%s port %d: %s", c->t.addr, c->t.port, strerror(r));
+		if ((c->s = libssh2_session_init()) == NULL)
+			return fail(c, CF_E_NOMEM, "libssh2_session_init failed");
+		libssh2_session_set_blocking(c->s, 0);
+		hostkey_prefs(c, prefs, sizeof prefs);
+		libssh2_session_method_pref(c->s, LIBSSH2_METHOD_HOSTKEY, prefs);
+		c->st = S_HANDSHAKE;
+	}
+	r = libssh2_session_handshake(c->s, c->fd);
+	if (r == LIBSSH2_ERROR_EAGAIN)
+		return SSH_WAIT;
+	if (r != 0)
+		return fail(c, CF_E_NETWORK, "SSH handshake with %s port %d failed: %s", c->t.addr,
+		    c->t.port, lasterr(c));
+	if (check_hostkey(c) == SSH_FAIL)
+		return SSH_FAIL;
+	c->st = c->ctx->use_agent ? S_AGENT : S_KEYFILE;
+	return SSH_IDLE;
+}
+
+static int
+capture(struct ssh_conn *c, struct cf_buf *b, const char *p, size_t n)
+{
+	if (b->len + n > b->max) {
+		c->truncated = 1;
+		n = b->max - b->len;
+	}
+	return n ? cf_buf_add(b, p, n) : 0;
+}
+
+static enum ssh_status
+step_exec(struct ssh_conn *c)
+{
+	char buf[16384];
+	ssize_t n;
+	int r;
+
+	switch (c->st) {
+	case S_EXEC_OPEN:
+		c->ch = libssh2_channel_open_session(c->s);
+		if (c->ch == NULL)
+			return eagain(c) ? SSH_WAIT : fail(c, CF_E_NETWORK, "opening a channel: %s", lasterr(c));
+		c->st = S_EXEC_START;
+		/* fall through */
+	case S_EXEC_START:
+		r = libssh2_channel_exec(c->ch, c->cmd);
+		if (r == LIBSSH2_ERROR_EAGAIN)
+			return SSH_WAIT;
+		if (r != 0)
+			return fail(c, CF_E_NETWORK, "starting the remote command: %s", lasterr(c));
+		c->st = S_EXEC_READ;
+		/* fall through */
+	case S_EXEC_READ:
+		for (;;) {
+			int progress = 0;
+			n = libssh2_channel_read_ex(c->ch, 0, buf, sizeof buf);
+			if (n > 0) {
+				capture(c, &c->out, buf, (size_t)n);
+				progress = 1;
+			} else if (n < 0 && n != LIBSSH2_ERROR_EAGAIN)
+				return fail(c, CF_E_NETWORK, "reading the command's output: %s", lasterr(c));
+			n = libssh2_channel_read_ex(c->ch, SSH_EXTENDED_DATA_STDERR, buf, sizeof buf);
+			if (n > 0) {
+				capture(c, &c->err, buf, (size_t)n);
+				progress = 1;
+			} else if (n < 0 && n != LIBSSH2_ERROR_EAGAIN)
+				return fail(c, CF_E_NETWORK, "reading the command's errors: %s", lasterr(c));
+			if (libssh2_channel_eof(c->ch))
+				break;
+			if (!progress)
+				return SSH_WAIT;
+		}
+		c->st = S_EXEC_CLOSE;
+		/* fall through */
+	case S_EXEC_CLOSE:
+		r = libssh2_channel_close(c->ch);
+		if (r == LIBSSH2_ERROR_EAGAIN)
+			return SSH_WAIT;
+		c->st = S_EXEC_WAIT;
+		/* fall through */
+	case S_EXEC_WAIT:
+		r = libssh2_channel_wait_closed(c->ch);
+		if (r == LIBSSH2_ERROR_EAGAIN)
+			return SSH_WAIT;
+		c->exit_status = libssh2_channel_get_exit_status(c->ch);
+		{
+			char *sig = NULL;
+			size_t siglen = 0;
+			libssh2_channel_get_exit_signal(c->ch, &sig, &siglen, NULL, NULL, NULL, NULL);
+			if (sig) {
+				c->exit_status = 128 + 15;
+				snprintf(c->detail, sizeof c->detail, "killed by signal %.16s", sig);
+				free(sig);
+			}
+		}
+		c->st = S_EXEC_FREE;
+		/* fall through */
+	case S_EXEC_FREE:
+		r = libssh2_channel_free(c->ch);
+		if (r == LIBSSH2_ERROR_EAGAIN)
+			return SSH_WAIT;
+		c->ch = NULL;
+		c->st = S_IDLE;
+		return SSH_IDLE;
+	default:
+		return fail(c, CF_E_INTERNAL, "bad exec state");
+	}
+}
+
+static enum ssh_status
+step_sftp(struct ssh_conn *c)
+{
+	ssize_t n;
+	int r;
+
+	switch (c->st) {
+	case S_SFTP_INIT:
+		if (c->sftp == NULL && (c->sftp = libssh2_sftp_init(c->s)) == NULL)
+			return eagain(c) ? SSH_WAIT : fail(c, CF_E_NETWORK, "starting SFTP: %s", lasterr(c));
+		c->st = S_SFTP_OPEN;
+		/* fall through */
+	case S_SFTP_OPEN:
+		c->fh = libssh2_sftp_open_ex(c->sftp, c->up_path, (unsigned)strlen(c->up_path),
+		    LIBSSH2_FXF_WRITE | LIBSSH2_FXF_CREAT | LIBSSH2_FXF_TRUNC, c->up_mode,
+		    LIBSSH2_SFTP_OPENFILE);
+		if (c->fh == NULL) {
+			if (eagain(c))
+				return SSH_WAIT;
+			return fail(c, CF_E_IO_ERROR, "cannot create %s on the host (SFTP error %lu)",
+			    c->up_path, libssh2_sftp_last_error(c->sftp));
+		}
+		c->st = S_SFTP_WRITE;
+		/* fall through */
+	case S_SFTP_WRITE:
+		while (c->up_off < c->up_len) {
+			size_t chunk = c->up_len - c->up_off;
+			if (chunk > 256 * 1024)
+				chunk = 256 * 1024;
+			n = libssh2_sftp_write(c->fh, (const char *)c->up_data + c->up_off, chunk);
+			if (n == LIBSSH2_ERROR_EAGAIN)
+				return SSH_WAIT;
+			if (n < 0)
+				return fail(c, CF_E_IO_ERROR, "writing %s on the host: %s (SFTP error %lu)",
+				    c->up_path, lasterr(c), libssh2_sftp_last_error(c->sftp));
+			c->up_off += (size_t)n;
+		}
+		c->st = S_SFTP_CLOSE;
+		/* fall through */
+	case S_SFTP_CLOSE:
+		r = libssh2_sftp_close_handle(c->fh);
+		if (r == LIBSSH2_ERROR_EAGAIN)
+			return SSH_WAIT;
+		c->fh = NULL;
+		if (r != 0)
+			return fail(c, CF_E_IO_ERROR, "closing %s on the host: %s", c->up_path, lasterr(c));
+		c->st = S_SFTP_SHUTDOWN;
+		/* fall through */
+	case S_SFTP_SHUTDOWN:
+		r = libssh2_sftp_shutdown(c->sftp);
+		if (r == LIBSSH2_ERROR_EAGAIN)
+			return SSH_WAIT;
+		c->sftp = NULL;
+		c->st = S_IDLE;
+		return SSH_IDLE;
+	default:
+		return fail(c, CF_E_INTERNAL, "bad sftp state");
+	}
+}
+
+enum ssh_status
+ssh_run(struct ssh_conn *c, int64_t now)
+{
+	enum ssh_status r;
+
+	if (c->st == S_FAILED)
+		return SSH_FAIL;
+	if (!c->authenticated && now >= c->connect_deadline)
+		return fail(c, CF_E_CONNECT_TIMEOUT, "%s port %d: no SSH session within %d s (%s)",
+		    c->t.addr, c->t.port, c->ctx->connect_timeout_ms / 1000,
+		    c->st <= S_CONNECTING ? "TCP connect" : c->st == S_HANDSHAKE ? "SSH handshake" :
+		    "authentication");
+	if (now >= c->deadline)
+		return fail(c, CF_E_TIMEOUT, "%s: not finished within %d s", c->t.name,
+		    c->ctx->total_timeout_ms / 1000);
+	if (c->st <= S_HANDSHAKE) {
+		if ((r = step_connect(c)) != SSH_IDLE)
+			return r;
+	}
+	if (c->st == S_AGENT || c->st == S_KEYFILE) {
+		if ((r = step_auth(c)) != SSH_IDLE)
+			return r;
+		c->authenticated = 1;
+		c->st = S_IDLE;
+		if (c->ctx->keepalive_s > 0) {
+			libssh2_keepalive_config(c->s, 0, (unsigned)c->ctx->keepalive_s);
+			c->next_keepalive = now + c->ctx->keepalive_s * 1000;
+		}
+		return SSH_IDLE;
+	}
+	if (c->authenticated && c->next_keepalive && now >= c->next_keepalive) {
+		int next = 0;
+		if (libssh2_keepalive_send(c->s, &next) == 0)
+			c->next_keepalive = now + (next > 0 ? next : c->ctx->keepalive_s) * 1000;
+		else
+			c->next_keepalive = now + 1000;
+	}
+	if (c->st >= S_EXEC_OPEN && c->st <= S_EXEC_FREE)
+		return step_exec(c);
+	if (c->st >= S_SFTP_INIT && c->st <= S_SFTP_SHUTDOWN)
+		return step_sftp(c);
+	return SSH_IDLE;
+}

@@ -1,0 +1,87 @@
+/*
+ * ssh.h — one non-blocking SSH connection to one host, as a state machine a
+ * poll() loop drives: TCP connect, handshake, strict host-key check against
+ * known_hosts, authentication (ssh-agent first, then key files), then any
+ * number of operations one after another: run a command (stdout and stderr
+ * captured with caps, exit status after the channel closed) or upload bytes
+ * to a file over SFTP.
+ *
+ * Nothing is sent to a host whose key is unknown or does not match: the
+ * check happens right after the key exchange, before authentication.  This
+ * module never builds remote command lines (fleet.c does, from validated
+ * values) and never prints; outcomes are an enum cf_err plus a detail.
+ */
+#ifndef CF_SSH_H
+#define CF_SSH_H
+
+#include <poll.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "cf.h"
+#include "knownhosts.h"
+
+#define SSH_MAX_IDS 8
+#define SSH_STDOUT_MAX (4u * 1024 * 1024)
+#define SSH_STDERR_MAX (64u * 1024)
+
+struct ssh_target {
+	char name[256];             /* as the inventory names it (messages) */
+	char addr[256];             /* what to connect to */
+	int port;
+	char user[64];
+	char ids[SSH_MAX_IDS][512]; /* key files to try after the agent */
+	size_t nids;
+};
+
+/* What all connections share. */
+struct ssh_ctx {
+	struct kh kh;                 /* known_hosts, loaded once */
+	const char *kh_path;
+	int accept_new;               /* record unknown hosts (never mismatches) */
+	int use_agent;                /* SSH_AUTH_SOCK is set */
+	int connect_timeout_ms;       /* TCP connect + handshake + auth */
+	int total_timeout_ms;         /* everything, per host */
+	int keepalive_s;
+};
+
+enum ssh_status {
+	SSH_WAIT,     /* blocked: poll ssh_pollfd(), then call ssh_run() again */
+	SSH_IDLE,     /* connected and authenticated, the last operation done */
+	SSH_FAIL      /* failed: c->err / c->detail say why; close it */
+};
+
+struct ssh_conn;
+
+/* Allocates and starts a connection (resolving the address, which may
+ * block for DNS names).  NULL only when out of memory. */
+struct ssh_conn *ssh_open(const struct ssh_target *t, struct ssh_ctx *ctx, int64_t now_ms);
+void ssh_close(struct ssh_conn *c);
+
+/* Drive the connection as far as it goes without blocking. */
+enum ssh_status ssh_run(struct ssh_conn *c, int64_t now_ms);
+/* The descriptor and events to poll for; -1 fd when there is none. */
+void ssh_pollfd(const struct ssh_conn *c, struct pollfd *p);
+/* The earliest time (ms) ssh_run() must be called again even without I/O. */
+int64_t ssh_deadline(const struct ssh_conn *c);
+
+/* Start an operation on an SSH_IDLE connection; then ssh_run() it. */
+void ssh_exec(struct ssh_conn *c, const char *command);
+void ssh_upload(struct ssh_conn *c, const char *path, const void *data, size_t len, long mode);
+
+/* Results (valid after the operation brought the connection to SSH_IDLE,
+ * or after SSH_FAIL). */
+enum cf_err ssh_err(const struct ssh_conn *c);
+const char *ssh_detail(const struct ssh_conn *c);
+int ssh_exit_status(const struct ssh_conn *c);
+struct cf_buf *ssh_stdout(struct ssh_conn *c);
+struct cf_buf *ssh_stderr(struct ssh_conn *c);
+int ssh_output_truncated(const struct ssh_conn *c);
+/* How authentication succeeded ("ssh-agent key COMMENT", "key file PATH"). */
+const char *ssh_auth_used(const struct ssh_conn *c);
+
+/* Library set-up/tear-down, once per process. */
+int ssh_global_init(void);
+void ssh_global_exit(void);
+
+#endif
