@@ -7,6 +7,7 @@
 #   make fuzz-smoke  the same, a few seconds each (CI); make fuzz-regress replays
 #                    the seed corpora and every saved crash (docs/fuzzing.md)
 #   make check-valgrind  agent integration tests under valgrind memcheck
+#   make check-faults    agent killed at every write step; disk full; read-only
 #   make unit        unit tests only          make integration   pytest suite only
 #   make demo        end to end on a local CA (Pebble)
 #   make bench       benchmarks (docs/benchmarks.md)
@@ -180,7 +181,15 @@ fuzz-regress:
 check-valgrind:
 	$(MAKE) VARIANT=debug build/debug/certfleet-agent
 	CERTFLEET_VALGRIND=1 CERTFLEET_BIN_DIR=build/debug \
-	    $(PYTEST) -q -p no:cacheprovider tests/integration/test_issue.py
+	    $(PYTEST) -q -p no:cacheprovider tests/integration/test_issue.py \
+	    tests/integration/test_hostile.py
+
+# Crash safety: the agent with fault points (VARIANT=debug) killed at every
+# write step, plus full and read-only file systems (root: tmpfs mounts).
+check-faults: all
+	$(MAKE) VARIANT=debug build/debug/certfleet-agent
+	CERTFLEET_FAULT_BIN_DIR=build/debug \
+	    $(PYTEST) -q -p no:cacheprovider tests/integration/test_crash.py
 
 install: all
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/man/man1
@@ -195,7 +204,7 @@ distclean: clean
 
 FORCE:
 .PHONY: all unit deps check integration check-asan demo bench install clean distclean FORCE \
-        fuzz fuzz-smoke fuzz-regress fuzz-bins check-valgrind
+        fuzz fuzz-smoke fuzz-regress fuzz-bins check-valgrind check-faults
 .SECONDARY:
 
 -include $(wildcard $(B)/*/*.d $(B)/*/*/*.d)
