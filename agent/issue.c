@@ -556,7 +556,7 @@ parse(int argc, char **argv, struct issue_opts *o, struct agent_conf *conf)
 	if (o->email && (strlen(o->email) > 254 || strchr(o->email, '@') == NULL ||
 	        strpbrk(o->email, " \t\r\n\"<>,;:\\") != NULL))
 		return cf_seterr(CF_E_INVALID_INPUT, "--email \"%.64s\" is not a plain e-mail address", o->email);
-	return 0;
+	return agent_check_endpoints(o->server, o->resolver, o->http_address);
 }
 
 int

@@ -507,6 +507,15 @@ parse_reply(const unsigned char *m, size_t len, const char *qname, int qtype,
 }
 
 int
+dns_server_check(const char *server)
+{
+	struct sockaddr_storage ss;
+	socklen_t sslen;
+
+	return parse_server(server, &ss, &sslen);
+}
+
+int
 dns_parse_reply(const void *msg, size_t len, const char *qname, int qtype,
     struct dns_answer *out, int *tc)
 {

@@ -92,6 +92,10 @@ int dns_query(const char *server, const char *name, int qtype, int timeout_ms,
 int dns_resolves(const char *server, const char *name, int timeout_ms,
     int *has_a, int *has_aaaa, char *why, size_t whylen);
 
+/* 0 if server is a valid server string for dns_query() (no look-up, no
+ * I/O), else -1 with CF_E_INVALID_INPUT naming it. */
+int dns_server_check(const char *server);
+
 /*
  * The reply parser dns_query() uses, for a reply already received (the
  * caller has matched its id): msg[0..len) must answer qname (text form,

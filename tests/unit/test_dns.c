@@ -850,3 +850,17 @@ TEST(dns_parse_reply_from_memory)
 	CHECK_INT(dns_parse_reply(q, sizeof q, "example.com", DNS_T_A, &ans, &tc), -1);
 	CHECK_INT(dns_parse_reply(reply, sizeof reply, "example.org", DNS_T_A, &ans, &tc), -1);
 }
+
+TEST(dns_server_check)
+{
+	CHECK_INT(dns_server_check("192.0.2.53"), 0);
+	CHECK_INT(dns_server_check("192.0.2.53:5353"), 0);
+	CHECK_INT(dns_server_check("[2001:db8::53]:53"), 0);
+	CHECK_INT(dns_server_check("2001:db8::53"), 0);
+	CHECK_INT(dns_server_check("1.2.3.4;rm"), -1);
+	CHECK_INT(cf_lasterr(), CF_E_INVALID_INPUT);
+	CHECK_INT(dns_server_check("$(id)"), -1);
+	CHECK_INT(dns_server_check(""), -1);
+	CHECK_INT(dns_server_check("ns.example.com"), -1);
+	CHECK_INT(dns_server_check("192.0.2.53:99999"), -1);
+}
