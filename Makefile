@@ -3,6 +3,11 @@
 #   make             build both binaries (fetches and builds vendor/ once)
 #   make check       install test dependencies if missing, build, unit + integration tests
 #   make check-asan  unit tests built with -fsanitize=address,undefined (gcc, glibc)
+#   make fuzz        libFuzzer targets tests/fuzz/fuzz_*.c, FUZZ_SECONDS each
+#   make fuzz-smoke  the same, a few seconds each (CI); make fuzz-regress replays
+#                    the seed corpora and every saved crash (docs/fuzzing.md)
+#   make check-valgrind  agent integration tests under valgrind memcheck
+#   make check-faults    agent killed at every write step; disk full; read-only
 #   make unit        unit tests only          make integration   pytest suite only
 #   make demo        end to end on a local CA (Pebble)
 #   make bench       benchmarks (docs/benchmarks.md)
@@ -10,12 +15,29 @@
 #   make clean       our objects and binaries; make distclean also vendor/ output
 #
 # VARIANT=musl (default) builds with musl-gcc -static; VARIANT=asan with gcc and
-# sanitizers (objects in build/asan, never installed).
+# sanitizers (objects in build/asan, never installed); VARIANT=debug with gcc
+# -O1 -g, glibc, no sanitizers (for valgrind); VARIANT=fuzz with clang for the
+# libFuzzer targets.  asan and debug builds compile in the test-only fault
+# points (CF_FAULTS: cf_fault() in common/cf.h).
 
 VARIANT   ?= musl
+FAULTS    =
 ifeq ($(VARIANT),asan)
 CC        = gcc
 OPT       = -O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=all
+FAULTS    = -DCF_FAULTS
+LDSTATIC  =
+STRIP     =
+else ifeq ($(VARIANT),debug)
+CC        = gcc
+OPT       = -O1 -g -fno-omit-frame-pointer
+FAULTS    = -DCF_FAULTS
+LDSTATIC  =
+STRIP     =
+else ifeq ($(VARIANT),fuzz)
+CC        = clang
+OPT       = -O1 -g -fno-omit-frame-pointer -fsanitize=fuzzer-no-link,address,undefined \
+            -fno-sanitize-recover=all
 LDSTATIC  =
 STRIP     =
 else
@@ -30,7 +52,7 @@ DESTDIR   ?=
 B         = build/$(VARIANT)
 V         = build/vendor/$(VARIANT)
 CFLAGS    = -std=c11 -Wall -Wextra -Werror -D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE \
-            $(OPT) -Icommon -I$(B)/gen -I$(V) -I$(V)/include -MMD -MP
+            $(OPT) $(FAULTS) -Icommon -I$(B)/gen -I$(V) -I$(V)/include -MMD -MP
 LDFLAGS   = $(LDSTATIC) $(OPT)
 PYTEST    = /usr/bin/python3 -m pytest
 
@@ -49,7 +71,7 @@ BEARSSL    = $(V)/lib/libbearssl.a
 SSHLIBS    = $(V)/lib/libssh2.a $(V)/lib/libmbedtls.a $(V)/lib/libmbedx509.a $(V)/lib/libmbedcrypto.a \
             $(V)/lib/libsodium.a
 
-ifeq ($(VARIANT),asan)
+ifneq ($(VARIANT),musl)
 all: $(B)/certfleet-agent $(B)/certfleet
 else
 all: bin/certfleet-agent bin/certfleet
@@ -123,19 +145,70 @@ bench: deps all
 	tests/bench/run.sh
 	tests/bench/run_fleet.sh
 
+# ---- fuzzing (docs/fuzzing.md) ----
+# Every tests/fuzz/fuzz_NAME.c is a libFuzzer target NAME with its seed corpus
+# in tests/fuzz/corpus/NAME/ and saved crashes in tests/fuzz/regress/NAME/.
+# Targets link the agent's and controller's objects (main.o excluded) as
+# archives, so each pulls in only the objects it uses: adding a target is
+# adding its file (and corpus); a target that needs extra link flags gets one
+# line "FUZZ_LIBS_NAME = ...".
+FUZZ_NAMES   = $(patsubst tests/fuzz/fuzz_%.c,%,$(wildcard tests/fuzz/fuzz_*.c))
+FUZZ_SECONDS ?= 60
+FUZZ_RUN     = tests/fuzz/run.sh
+
+$(B)/libagent.a: $(filter-out $(B)/agent/main.o,$(AGENT_OBJ))
+	rm -f $@ && ar rcs $@ $^
+
+$(B)/libctrl.a: $(filter-out $(B)/controller/main.o,$(CTRL_OBJ))
+	rm -f $@ && ar rcs $@ $^
+
+$(B)/fuzz_%: $(B)/tests/fuzz/fuzz_%.o $(B)/libctrl.a $(B)/libagent.a $(B)/libcommon.a
+	$(CC) $(LDFLAGS) -fsanitize=fuzzer -o $@ $< $(B)/libctrl.a $(B)/libagent.a \
+	    $(B)/libcommon.a $(FUZZ_LIBS_$*) $(wildcard $(SSHLIBS)) $(BEARSSL)
+
+fuzz-bins: $(FUZZ_NAMES:%=$(B)/fuzz_%)
+
+fuzz:
+	$(MAKE) VARIANT=fuzz fuzz-bins
+	$(FUZZ_RUN) run $(FUZZ_SECONDS) $(FUZZ_NAMES)
+
+fuzz-smoke:
+	$(MAKE) VARIANT=fuzz fuzz-bins
+	$(FUZZ_RUN) run 5 $(FUZZ_NAMES)
+
+fuzz-regress:
+	$(MAKE) VARIANT=fuzz fuzz-bins
+	$(FUZZ_RUN) regress $(FUZZ_NAMES)
+
+# The agent's integration tests under valgrind memcheck (tests/integration/
+# conftest.py wraps every agent run when CERTFLEET_VALGRIND=1).
+check-valgrind:
+	$(MAKE) VARIANT=debug build/debug/certfleet-agent
+	CERTFLEET_VALGRIND=1 CERTFLEET_BIN_DIR=build/debug \
+	    $(PYTEST) -q -p no:cacheprovider tests/integration/test_issue.py \
+	    tests/integration/test_hostile.py
+
+# Crash safety: the agent with fault points (VARIANT=debug) killed at every
+# write step, plus full and read-only file systems (root: tmpfs mounts).
+check-faults: all
+	$(MAKE) VARIANT=debug build/debug/certfleet-agent
+	CERTFLEET_FAULT_BIN_DIR=build/debug \
+	    $(PYTEST) -q -p no:cacheprovider tests/integration/test_crash.py
+
 install: all
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/man/man1
 	install -m 0755 bin/certfleet-agent bin/certfleet $(DESTDIR)$(PREFIX)/bin/
 	install -m 0644 docs/certfleet-agent.1 docs/certfleet.1 $(DESTDIR)$(PREFIX)/share/man/man1/
 
 clean:
-	rm -rf build/musl build/asan bin
+	rm -rf build/musl build/asan build/debug build/fuzz bin
 
 distclean: clean
 	rm -rf build
 
 FORCE:
-.PHONY: all unit deps check integration check-asan demo bench install clean distclean FORCE
+.PHONY: all unit deps check integration check-asan demo bench install clean distclean FORCE \
+        fuzz fuzz-smoke fuzz-regress fuzz-bins check-valgrind check-faults
 .SECONDARY:
 
 -include $(wildcard $(B)/*/*.d $(B)/*/*/*.d)

@@ -37,4 +37,9 @@ int cmd_log(int argc, char **argv);
  * return its exit status. */
 int agent_fail(void);
 
+/* validate.c: --server (an https URL), --resolver (dns_query's server
+ * syntax) and --http-address (an IP literal); NULL is "not given".
+ * 0, or -1 with CF_E_INVALID_INPUT naming the option. */
+int agent_check_endpoints(const char *server, const char *resolver, const char *http_address);
+
 #endif

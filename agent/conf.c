@@ -51,6 +51,7 @@ conf_load(const char *path, int required, struct agent_conf *c)
 	FILE *f;
 	char buf[2048];
 	int line = 0, rc = 0;
+	size_t n;
 
 	memset(c, 0, sizeof *c);
 	c->agree_tos = -1;
@@ -59,6 +60,15 @@ conf_load(const char *path, int required, struct agent_conf *c)
 			return 0;
 		return cf_seterr(CF_E_IO_ERROR, "cannot read %s:", path);
 	}
+	/* fgets() cannot tell a NUL from the end of a line: a NUL would cut a
+	 * value short (or read as an over-long line), so refuse it outright. */
+	while ((n = fread(buf, 1, sizeof buf, f)) > 0) {
+		if (memchr(buf, '\0', n) != NULL) {
+			fclose(f);
+			return cf_seterr(CF_E_INVALID_INPUT, "%s contains a NUL byte", path);
+		}
+	}
+	rewind(f);
 	while (rc == 0 && fgets(buf, sizeof buf, f)) {
 		char *k, *v, *eq, *hash;
 		line++;

@@ -864,7 +864,7 @@ issue_opts_check(struct issue_opts *o)
 	if (o->email && (strlen(o->email) > 254 || strchr(o->email, '@') == NULL ||
 	        strpbrk(o->email, " \t\r\n\"<>,;:\\") != NULL))
 		return cf_seterr(CF_E_INVALID_INPUT, "--email \"%.64s\" is not a plain e-mail address", o->email);
-	return 0;
+	return agent_check_endpoints(o->server, o->resolver, o->http_address);
 }
 
 /* ---- the failure budget ---- */

@@ -267,6 +267,7 @@ write_new(const char *path, const void *data, size_t len, mode_t mode)
 		cf_seterr(CF_E_IO_ERROR, "fsync %s:", path);
 		goto fail;
 	}
+	cf_fault("install_file");
 	if (close(fd) < 0) {
 		fd = -1;
 		cf_seterr(CF_E_IO_ERROR, "closing %s:", path);
@@ -301,10 +302,12 @@ store_write_atomic(const char *path, const void *data, size_t len, mode_t mode)
 	}
 	if (write_all(fd, data, len, path) < 0)
 		goto fail;
+	cf_fault("atomic_write");
 	if (fsync(fd) < 0) {
 		cf_seterr(CF_E_IO_ERROR, "fsync %s:", path);
 		goto fail;
 	}
+	cf_fault("atomic_fsync");
 	n = close(fd);
 	fd = -1;
 	if (n < 0) {
@@ -315,6 +318,7 @@ store_write_atomic(const char *path, const void *data, size_t len, mode_t mode)
 		cf_seterr(CF_E_IO_ERROR, "replacing %s:", path);
 		goto fail;
 	}
+	cf_fault("atomic_rename");
 	return fsync_dir(dir);
 fail:
 	if (fd >= 0)
@@ -546,11 +550,13 @@ switch_live(struct store *s, const char *ln, int v)
 		return cf_seterr(CF_E_IO_ERROR, "removing %s:", tmp);
 	if (symlink(target, tmp) < 0)
 		return cf_seterr(CF_E_IO_ERROR, "symlink %s:", tmp);
+	cf_fault("live_symlink");
 	if (rename(tmp, live) < 0) {
 		cf_seterr(CF_E_IO_ERROR, "switching %s to %s:", live, target);
 		unlink(tmp);
 		return -1;
 	}
+	cf_fault("live_switch");
 	return fsync_dir(livedir);
 }
 
@@ -611,6 +617,7 @@ store_install(struct store *s, const char *lineage, const char *cert_pem,
 	}
 	if (fsync_dir(tmp) < 0)
 		goto fail;
+	cf_fault("install_tmpdir");
 	n = snprintf(final, sizeof final, "%s/%04d", arch, v);
 	if (n < 0 || (size_t)n >= sizeof final) {
 		cf_seterr(CF_E_INVALID_INPUT, "path too long: %s", arch);
@@ -620,6 +627,7 @@ store_install(struct store *s, const char *lineage, const char *cert_pem,
 		cf_seterr(CF_E_IO_ERROR, "renaming %s to %s:", tmp, final);
 		goto fail;
 	}
+	cf_fault("install_archived");
 	if (fsync_dir(arch) < 0 || switch_live(s, ln, v) < 0) {
 		/* Never live: take it away again so rollback cannot pick it. */
 		remove_tmpdir(final);

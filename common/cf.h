@@ -107,6 +107,15 @@ int64_t cf_now_ms(void);
  * CERTFLEET_TEST_TIME shifts it for tests (clock.c). */
 int64_t cf_time(void);
 
+/* Test-only crash point (common/fault.c): with -DCF_FAULTS, SIGKILL when
+ * CERTFLEET_FAULT names it ("name" or "name@N" for the N-th hit); without
+ * it (release builds), nothing at all. */
+#ifdef CF_FAULTS
+void cf_fault(const char *name);
+#else
+#define cf_fault(name) ((void)0)
+#endif
+
 #define CF_ARRAY_LEN(a) (sizeof(a) / sizeof((a)[0]))
 
 #endif

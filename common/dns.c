@@ -506,6 +506,29 @@ parse_reply(const unsigned char *m, size_t len, const char *qname, int qtype,
 	return 0;
 }
 
+int
+dns_server_check(const char *server)
+{
+	struct sockaddr_storage ss;
+	socklen_t sslen;
+
+	return parse_server(server, &ss, &sslen);
+}
+
+int
+dns_parse_reply(const void *msg, size_t len, const char *qname, int qtype,
+    struct dns_answer *out, int *tc)
+{
+	const unsigned char *m = msg;
+
+	if (len < HDR_LEN || !(get16(m + 2) & F_QR)) {
+		memset(out, 0, sizeof *out);
+		*tc = 0;
+		return cf_seterr(CF_E_PROTOCOL, "not a DNS reply");
+	}
+	return parse_reply(m, len, qname, qtype, out, tc);
+}
+
 /* ---- transport ---- */
 
 /* 1 when fd is ready for events, 0 at the deadline, -1 on error. */

@@ -92,6 +92,19 @@ int dns_query(const char *server, const char *name, int qtype, int timeout_ms,
 int dns_resolves(const char *server, const char *name, int timeout_ms,
     int *has_a, int *has_aaaa, char *why, size_t whylen);
 
+/* 0 if server is a valid server string for dns_query() (no look-up, no
+ * I/O), else -1 with CF_E_INVALID_INPUT naming it. */
+int dns_server_check(const char *server);
+
+/*
+ * The reply parser dns_query() uses, for a reply already received (the
+ * caller has matched its id): msg[0..len) must answer qname (text form,
+ * no trailing dot) / qtype.  *tc is set, and nothing parsed, when the reply
+ * is marked truncated.  0, or -1 with CF_E_PROTOCOL.  For the fuzz target.
+ */
+int dns_parse_reply(const void *msg, size_t len, const char *qname, int qtype,
+    struct dns_answer *out, int *tc);
+
 /* The first "nameserver" of a resolv.conf file, as a server string for
  * dns_query; "127.0.0.1" when the file has none or cannot be read (as the
  * resolver library does).  Returns -1 only when out is too small. */

@@ -41,6 +41,9 @@ struct http_client {
 	unsigned handshakes, requests;
 	int peer_eof;                  /* the socket read returned 0 */
 	int last_tls_err;              /* BR_ERR_* of the last TLS failure */
+	/* http_parse_response(): bytes read from memory instead of a socket */
+	const unsigned char *mem;
+	size_t memlen;
 	/* bytes read past the current position (plain or decrypted) */
 	unsigned char rbuf[16384];
 	size_t rpos, rlen;
@@ -402,6 +405,14 @@ conn_read(struct http_client *c, unsigned char *buf, size_t len)
 {
 	int r;
 
+	if (c->mem != NULL) {
+		if (len > c->memlen)
+			len = c->memlen;
+		memcpy(buf, c->mem, len);
+		c->mem += len;
+		c->memlen -= len;
+		return (int)len;
+	}
 	if (!c->tls) {
 		r = sock_read(c, buf, len);
 		if (r < 0 && c->peer_eof)
@@ -926,4 +937,23 @@ http_request(struct http_client *c, const char *method, const char *url,
 		cf_debug("connection to %s reused after close; reconnecting", u.host);
 	}
 	return -1;
+}
+
+int
+http_parse_response(const char *method, const void *data, size_t len,
+    struct http_response *resp)
+{
+	struct http_client *c;
+	int got_any = 0, rc;
+
+	if ((c = http_client_new(NULL)) == NULL)
+		return -1;
+	cf_strlcpy(c->host, "(memory)", sizeof c->host);
+	/* a non-NULL pointer even for len 0: that is the end of input */
+	c->mem = len ? data : (const unsigned char *)"";
+	c->memlen = len;
+	c->deadline = cf_now_ms() + c->timeout_ms;
+	rc = read_response(c, method, resp, &got_any);
+	http_client_free(c);
+	return rc;
 }

@@ -72,4 +72,13 @@ int http_request(struct http_client *c, const char *method, const char *url,
     const char *const *headers, const void *body, size_t bodylen,
     struct http_response *resp);
 
+/*
+ * Parse one complete response held in memory (data[0..len), the end of the
+ * data standing for the peer closing the connection) exactly as
+ * http_request() reads one from a socket, with the default caps.  For the
+ * fuzz targets and tests; method matters only for "HEAD".
+ */
+int http_parse_response(const char *method, const void *data, size_t len,
+    struct http_response *resp);
+
 #endif

@@ -70,6 +70,8 @@ def bins():
     ns = SimpleNamespace(root=REPO_ROOT, dir=bindir,
                          agent=bindir / "certfleet-agent",
                          controller=bindir / "certfleet")
+    if os.environ.get("CERTFLEET_VALGRIND") == "1":
+        ns.agent = _valgrind_wrapper(ns.agent)
     ns.need_agent = lambda: need(ns.agent)
     ns.need_controller = lambda: need(ns.controller)
     return ns
@@ -195,3 +197,42 @@ def sshd_factory(tmp_path_factory, ssh_client_key):
 def pytest_sessionfinish(session, exitstatus):
     for svc in cfutil.live_services():
         svc.stop(timeout=2)
+
+
+# ---------------------------------------------------------------- valgrind
+
+VALGRIND_LOG_DIR = Path(tempfile.gettempdir()) / ("cf-valgrind-%d" % os.getpid())
+
+
+def _valgrind_wrapper(agent):
+    """CERTFLEET_VALGRIND=1 (make check-valgrind): the agent runs under
+    valgrind memcheck; any error or leak (definite, indirect or possible;
+    still-reachable blocks are not leaks) makes it exit 99, and each
+    run's report is kept in VALGRIND_LOG_DIR (printed when a test fails)."""
+    VALGRIND_LOG_DIR.mkdir(parents=True, exist_ok=True)
+    wrapper = VALGRIND_LOG_DIR / "certfleet-agent"
+    wrapper.write_text(
+        "#!/bin/sh\n"
+        "exec valgrind -q --tool=memcheck --error-exitcode=99 --leak-check=full "
+        "--errors-for-leak-kinds=definite,indirect,possible "
+        "--show-leak-kinds=definite,indirect,possible "
+        "--track-fds=no --log-file=%s/vg.%%p.log %s \"$@\"\n" % (VALGRIND_LOG_DIR, agent))
+    wrapper.chmod(0o755)
+    if not agent.is_file():
+        pytest.fail("%s is not built (make VARIANT=debug)" % agent, pytrace=False)
+    return wrapper
+
+
+@pytest.fixture(autouse=True)
+def _valgrind_reports(request):
+    """Under CERTFLEET_VALGRIND=1, fail a test whose agent runs left a
+    non-empty valgrind report (with -q only errors are written)."""
+    if os.environ.get("CERTFLEET_VALGRIND") != "1":
+        yield
+        return
+    before = set(VALGRIND_LOG_DIR.glob("vg.*.log"))
+    yield
+    bad = [p for p in set(VALGRIND_LOG_DIR.glob("vg.*.log")) - before if p.stat().st_size]
+    if bad:
+        pytest.fail("valgrind reported errors:\n" + "\n".join(
+            "%s:\n%s" % (p, p.read_text()[:4000]) for p in sorted(bad)), pytrace=False)

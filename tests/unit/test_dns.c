@@ -825,3 +825,42 @@ TEST(dns_default_server_from_resolv_conf)
 	CHECK_INT(dns_default_server("/nonexistent/resolv.conf", out, sizeof out), 0);
 	CHECK_STR(out, "127.0.0.1");
 }
+
+/* dns_parse_reply (the fuzz target's entry) on a reply held in memory. */
+TEST(dns_parse_reply_from_memory)
+{
+	static const unsigned char reply[] = {
+		0x12, 0x34, 0x81, 0x80, 0, 1, 0, 1, 0, 0, 0, 0,
+		7, 'e', 'x', 'a', 'm', 'p', 'l', 'e', 3, 'c', 'o', 'm', 0, 0, 1, 0, 1,
+		0xc0, 0x0c, 0, 1, 0, 1, 0, 0, 1, 0x2c, 0, 4, 192, 0, 2, 9};
+	unsigned char q[sizeof reply];
+	int tc;
+
+	CHECK_INT(dns_parse_reply(reply, sizeof reply, "example.com", DNS_T_A, &ans, &tc), 0);
+	CHECK_INT(tc, 0);
+	CHECK_INT(ans.n_a, 1);
+	CHECK_STR(ans.a[0], "192.0.2.9");
+	/* cut anywhere: refused, never read past the end */
+	CHECK_INT(dns_parse_reply(reply, sizeof reply - 1, "example.com", DNS_T_A, &ans, &tc), -1);
+	CHECK_INT(dns_parse_reply(reply, 11, "example.com", DNS_T_A, &ans, &tc), -1);
+	CHECK_INT(cf_lasterr(), CF_E_PROTOCOL);
+	/* a query (QR clear) is not a reply */
+	memcpy(q, reply, sizeof q);
+	q[2] = 0x01;
+	CHECK_INT(dns_parse_reply(q, sizeof q, "example.com", DNS_T_A, &ans, &tc), -1);
+	CHECK_INT(dns_parse_reply(reply, sizeof reply, "example.org", DNS_T_A, &ans, &tc), -1);
+}
+
+TEST(dns_server_check)
+{
+	CHECK_INT(dns_server_check("192.0.2.53"), 0);
+	CHECK_INT(dns_server_check("192.0.2.53:5353"), 0);
+	CHECK_INT(dns_server_check("[2001:db8::53]:53"), 0);
+	CHECK_INT(dns_server_check("2001:db8::53"), 0);
+	CHECK_INT(dns_server_check("1.2.3.4;rm"), -1);
+	CHECK_INT(cf_lasterr(), CF_E_INVALID_INPUT);
+	CHECK_INT(dns_server_check("$(id)"), -1);
+	CHECK_INT(dns_server_check(""), -1);
+	CHECK_INT(dns_server_check("ns.example.com"), -1);
+	CHECK_INT(dns_server_check("192.0.2.53:99999"), -1);
+}

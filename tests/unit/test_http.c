@@ -286,3 +286,32 @@ TEST(http_parse_url)
 	CHECK(http_parse_url("https://x/#frag", &u) < 0);
 	CHECK(http_parse_url("https://a$b/", &u) < 0);
 }
+
+/* http_parse_response (the fuzz target's entry) frames exactly as the
+ * socket reader: the end of the data is the peer closing. */
+TEST(http_parse_response_from_memory)
+{
+	static const char chunked[] = "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n"
+	    "Replay-Nonce: n1\r\n\r\n3\r\nabc\r\n2;x=y\r\nde\r\n0\r\n\r\n";
+	static const char cut[] = "HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nabc";
+	static const char eof[] = "HTTP/1.0 404 Not Found\r\n\r\nall of it";
+	struct http_response r;
+	char v[16];
+
+	http_response_init(&r);
+	CHECK_INT(http_parse_response("GET", chunked, sizeof chunked - 1, &r), 0);
+	CHECK_INT(r.status, 200);
+	CHECK_INT(r.body.len, 5);
+	CHECK(memcmp(r.body.data, "abcde", 5) == 0);
+	CHECK_STR(http_header(&r, "replay-nonce", v, sizeof v), "n1");
+	CHECK_INT(http_parse_response("GET", cut, sizeof cut - 1, &r), -1);
+	CHECK_INT(cf_lasterr(), CF_E_PROTOCOL);
+	CHECK_INT(http_parse_response("HEAD", cut, sizeof cut - 1, &r), 0);
+	CHECK_INT(r.body.len, 0);
+	CHECK_INT(http_parse_response("GET", eof, sizeof eof - 1, &r), 0);
+	CHECK_INT(r.status, 404);
+	CHECK_STR((char *)r.body.data, "all of it");
+	CHECK_INT(http_parse_response("GET", "", 0, &r), -1);
+	CHECK_INT(cf_lasterr(), CF_E_NETWORK);
+	http_response_free(&r);
+}
