@@ -195,3 +195,16 @@ def sshd_factory(tmp_path_factory, ssh_client_key):
 def pytest_sessionfinish(session, exitstatus):
     for svc in cfutil.live_services():
         svc.stop(timeout=2)
+
+
+# ---------------------------------------------------------------- FlexibleEngine API emulator
+
+@pytest.fixture
+def feemu(challtestsrv, tmp_path_factory):
+    """The FE API emulator (tests/integration/feemu.py) on loopback TLS, its DNS
+    writes going to this test's challtestsrv; zone example.test. exists.
+    feemu.env(auth="password"|"aksk") gives certfleet's environment."""
+    from feemu import FeEmu
+    emu = FeEmu(_workdir(tmp_path_factory, "feemu"), challtestsrv.mgmt_url)
+    yield emu
+    emu.stop()
