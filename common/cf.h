@@ -41,6 +41,11 @@ enum cf_err {
 	CF_E_IO_ERROR,
 	CF_E_NOMEM,
 	CF_E_INTERNAL,
+	CF_E_FE_CONFIG,         /* FlexibleEngine settings missing or unsafe */
+	CF_E_FE_AUTH,           /* IAM 401, APIGW.0301: credentials refused */
+	CF_E_FE_API,            /* another FE API error (code in the detail) */
+	CF_E_FE_CERT_INVALID,   /* ELB.1011: certificate/key invalid or not a pair */
+	CF_E_DNS_TIMEOUT,       /* a DNS-01 TXT record did not become visible in time */
 	CF_E__COUNT
 };
 

@@ -38,6 +38,11 @@ static const struct {
 	[CF_E_IO_ERROR] = {"IO_ERROR", "check disk space, permissions and that the file system is writable", 80},
 	[CF_E_NOMEM] = {"OUT_OF_MEMORY", "free memory and retry", 81},
 	[CF_E_INTERNAL] = {"INTERNAL_ERROR", "a bug: please report it with the detail", 82},
+	[CF_E_FE_CONFIG] = {"FE_CONFIG", "set the FE_* variables or --fe-config FILE (mode 0600); see certfleet(1)", 96},
+	[CF_E_FE_AUTH] = {"FE_AUTH", "FlexibleEngine refused the credentials: check user, password, domain and project (or AK/SK) and the clock", 97},
+	[CF_E_FE_API] = {"FE_API_ERROR", "FlexibleEngine refused the request: see the FE error code in the detail", 98},
+	[CF_E_FE_CERT_INVALID] = {"FE_CERT_INVALID", "the certificate or key is not valid PEM, or the key does not belong to the certificate; nothing was changed", 99},
+	[CF_E_DNS_TIMEOUT] = {"DNS_TIMEOUT", "the TXT record did not appear on the name servers in time: check the zone, --resolver, or raise --dns-timeout", 100},
 };
 
 static enum cf_err last_err;
