@@ -536,6 +536,12 @@ class Handler(BaseHTTPRequestHandler):
                     if k in req:
                         certs[oid][k] = req[k]
                 return 200, wrap("certificate", certs[oid]), None
+        if kind == "listeners" and oid is None and method == "GET":
+            ls = list(lsn.values())
+            if api == "v3":
+                return 200, {"request_id": rid, "listeners": ls, "page_info": {
+                    "previous_marker": None, "current_count": len(ls), "next_marker": None}}, None
+            return 200, {"listeners": ls}, None
         if kind == "listeners" and oid is not None:
             if oid not in lsn:
                 raise elb_err(404, "ELB.8902", "listener %s not found" % oid)
