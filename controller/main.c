@@ -19,6 +19,7 @@ static int cmd_help(int argc, char **argv);
 
 static const struct ctl_cmd commands[] = {
 	{"agent-binary", cmd_agent_binary, "write the embedded agent binary to stdout"},
+	{"elb", cmd_elb, "certificates on FlexibleEngine load balancers (status, deploy, renew, cron)"},
 	{"version", cmd_version, "print the version and the libraries linked in"},
 	{"help", cmd_help, "print this help"},
 };
