@@ -13,7 +13,8 @@ A second, plain-HTTP management port (test only) shows the state and injects
 faults:  GET /state;  POST /fault {"method","path" (regex),"action":
 "status"|"expire"|"slow"|"drop","status","delay","count"};  POST /expire-tokens;
 POST /zone {"name"};  POST /listener {"api":"v3"|"v2","id"?,"default"?,"sni"?};
-POST /reset-log.
+POST /reset-log.  A "status" fault with "after": true lets the request take
+effect and then answers the error (an upload whose reply was lost).
 
 The original bash scripts' quirks are accepted: a token request body written
 with single quotes, and a stray CR at the end of X-Auth-Token.
@@ -31,7 +32,6 @@ import socket
 import ssl
 import subprocess
 import sys
-import tempfile
 import threading
 import time
 import urllib.parse
@@ -178,7 +178,7 @@ class State:
         with self.lock:
             return {"project_id": self.project_id, "zones": self.zones, "certs": self.certs,
                     "listeners": self.listeners, "faults": self.faults,
-                    "tokens": len(self.tokens), "log": self.log}
+                    "tokens": len(self.tokens), "token_values": list(self.tokens), "log": self.log}
 
 
 class Handler(BaseHTTPRequestHandler):
@@ -222,9 +222,11 @@ class Handler(BaseHTTPRequestHandler):
                 except OSError:
                     pass
                 return
-            if isinstance(action, ApiError):
+            if isinstance(action, ApiError) and not getattr(action, "after", False):
                 raise action
             status, obj, extra = self.route(method, u.path, u.query, raw, entry)
+            if isinstance(action, ApiError):
+                raise action          # the request took effect, the reply is lost
             self.send_json(status, obj, extra)
         except ApiError as e:
             status = e.status
@@ -258,8 +260,10 @@ class Handler(BaseHTTPRequestHandler):
                     return "drop"
                 if a == "expire":
                     return iam_401()
-                return ApiError(f.get("status", 500), f.get("body", {
+                err = ApiError(f.get("status", 500), f.get("body", {
                     "error_msg": "injected fault", "error_code": "EMU.%d" % f.get("status", 500)}))
+                err.after = bool(f.get("after"))
+                return err
             else:
                 return None
         time.sleep(delay)

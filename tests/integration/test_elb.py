@@ -6,7 +6,6 @@ handling, and no secret in any output."""
 import json
 import os
 import subprocess
-import ssl
 import time
 from pathlib import Path
 
@@ -103,3 +102,234 @@ def test_renew_v3_rotates_then_nothing_due_then_force(elb, feemu, pebble, tmp_pa
     # the account key is private
     keys = list((tmp_path / "state" / "certfleet" / "elb" / "accounts").glob("*/account.key"))
     assert keys and all(k.stat().st_mode & 0o777 == 0o600 for k in keys)
+
+
+def test_renew_v2_aksk_wildcard_and_base_share_one_txt_recordset(bins, feemu, pebble, challtestsrv,
+                                                                  tmp_path):
+    elb = Elb(bins, feemu, pebble, challtestsrv, tmp_path, auth="aksk")
+    lid = feemu.add_listener("v2")["id"]
+    r = elb.renew(lid, "*.example.test", "example.test", extra=["--elb-api", "v2"], check=0)
+    out = json.loads(r.stdout)
+    assert out["api"] == "v2"
+    cert = listener_cert(feemu, "v2", lid)
+    assert cert["id"] == out["certificate_id"] and "tenant_id" in cert
+    assert sans(cert["certificate"]) == ["*.example.test", "example.test"]
+    st = feemu.state()
+    rs_posts = [e for e in st["log"] if e["method"] == "POST" and e["path"].endswith("/recordsets")]
+    rs_puts = [e for e in st["log"] if e["method"] == "PUT" and "/recordsets/" in e["path"]]
+    assert len(rs_posts) == 1 and len(rs_puts) >= 1, st["log"]
+    auths = {e.get("auth") for e in st["log"]}
+    assert auths == {"aksk"}, auths
+    assert st["tokens"] == 0
+    assert st["zones"][feemu.zone_id("example.test")]["recordsets"] == {}
+
+
+def test_token_expiry_mid_run_refreshes_once(elb, feemu):
+    lid = feemu.add_listener("v3")["id"]
+    # the listener update meets an expired token: one new token, then success
+    feemu.fault(method="PUT", path="/elb/listeners/", action="expire", count=1)
+    r = elb.renew(lid, "a.example.test", check=0)
+    assert json.loads(r.stdout)["outcome"] == "changed"
+    st = feemu.state()
+    assert len([e for e in st["log"] if e["path"] == "/v3/auth/tokens"]) == 2
+    assert listener_cert(feemu, "v3", lid)["id"] == json.loads(r.stdout)["certificate_id"]
+    # all tokens expired between runs: the next run gets a fresh one and works
+    feemu.expire_tokens()
+    elb.renew(lid, "a.example.test", extra=["--force"], check=0)
+
+
+def test_upload_500_then_retry_leaves_no_orphan(elb, feemu):
+    lid = feemu.add_listener("v3")["id"]
+    # the upload takes effect but its reply is a 500: the copy is found and removed
+    feemu.fault(method="POST", path="/elb/certificates$", action="status", status=500,
+                after=True, count=1)
+    # and a plain 500 on the retry, before anything is created
+    feemu.fault(method="POST", path="/elb/certificates$", action="status", status=503, count=1)
+    r = elb.renew(lid, "b.example.test", check=0)
+    out = json.loads(r.stdout)
+    st = feemu.state()
+    assert list(st["certs"]["v3"]) == [out["certificate_id"]], st["certs"]["v3"].keys()
+    posts = [e for e in st["log"] if e["method"] == "POST" and e["path"].endswith("/certificates")]
+    assert len(posts) == 3
+
+
+def test_failure_after_upload_removes_the_orphan(elb, feemu, tmp_path):
+    old = feemu.add_listener("v3")
+    lid = old["id"]
+    elb.renew(lid, "c.example.test", check=0)
+    before = listener_cert(feemu, "v3", lid)["id"]
+    # the listener update fails for good: the new upload is deleted, the listener kept
+    feemu.fault(method="PUT", path="/elb/listeners/", action="status", status=500, count=5)
+    r = elb.renew(lid, "c.example.test", extra=["--force"], check=1)
+    out = json.loads(r.stdout)
+    assert out["outcome"] == "failed" and out["code"] == "FE_API_ERROR"
+    st = feemu.state()
+    assert list(st["certs"]["v3"]) == [before]
+    assert st["listeners"]["v3"][lid]["default_tls_container_ref"] == before
+
+
+def _pair(tmp_path, name, dns):
+    ca, cakey = cfutil.make_ca(tmp_path / "ca")
+    return cfutil.make_leaf(tmp_path / "ca", ca, cakey, dns=dns, ips=(), name=name)
+
+
+def test_deploy_wrong_key_is_elb1011_and_listener_untouched(elb, feemu, tmp_path):
+    c1, k1 = _pair(tmp_path, "one", ("shop.example.test",))
+    c2, k2 = _pair(tmp_path, "two", ("shop.example.test",))
+    lid = feemu.add_listener("v3")["id"]
+    r = elb.run("deploy", "--listener", lid, "--cert", c1, "--key", k1, "--json", check=0)
+    good = json.loads(r.stdout)["certificate_id"]
+    r = elb.run("deploy", "--listener", lid, "--cert", c2, "--key", k1, check=1)
+    assert "FE_CERT_INVALID" in r.stderr and "ELB.1011" in r.stderr, r.stderr
+    st = feemu.state()
+    assert st["listeners"]["v3"][lid]["default_tls_container_ref"] == good
+    assert list(st["certs"]["v3"]) == [good]
+    # the same with --json: code and FE code in the object
+    r = elb.run("deploy", "--listener", lid, "--cert", c2, "--key", k1, "--json", check=1)
+    out = json.loads(r.stdout)
+    assert out["code"] == "FE_CERT_INVALID" and "ELB.1011" in out["detail"]
+    # the private key is not echoed anywhere
+    key_body = "".join(k1.read_text().splitlines()[1:-1])
+    assert key_body[:40] not in r.stdout + r.stderr
+
+
+def test_deploy_sni_keep_old_and_status(elb, feemu, tmp_path):
+    c1, k1 = _pair(tmp_path, "d", ("default.example.test",))
+    c2, k2 = _pair(tmp_path, "s", ("sni.example.test",))
+    lid = feemu.add_listener("v3")["id"]
+    d = json.loads(elb.run("deploy", "--listener", lid, "--cert", c1, "--key", k1, "--json",
+                           check=0).stdout)["certificate_id"]
+    s = json.loads(elb.run("deploy", "--listener", lid, "--cert", c2, "--key", k2, "--sni",
+                           "--json", check=0).stdout)["certificate_id"]
+    L = feemu.state()["listeners"]["v3"][lid]
+    assert L["default_tls_container_ref"] == d and L["sni_container_refs"] == [s]
+    # --keep-old: the superseded default stays
+    d2 = json.loads(elb.run("deploy", "--listener", lid, "--cert", c1, "--key", k1, "--keep-old",
+                            "--json", check=0).stdout)["certificate_id"]
+    assert set(feemu.state()["certs"]["v3"]) == {d, s, d2}
+    st = json.loads(elb.run("status", "--listener", lid, "--json", check=0).stdout)
+    certs = {c["role"]: c for c in st["listeners"][0]["certificates"]}
+    assert certs["default"]["id"] == d2 and certs["sni"]["id"] == s
+    assert 25 <= certs["default"]["daysLeft"] <= 30 and certs["default"]["managed"]
+    text = elb.run("status", check=0).stdout
+    assert lid in text and d2 in text and "days left" in text
+
+
+def test_dry_run_uploads_nothing(elb, feemu):
+    lid = feemu.add_listener("v3")["id"]
+    r = elb.renew(lid, "dry.example.test", extra=["--dry-run"], check=0)
+    assert json.loads(r.stdout)["outcome"] == "dry-run"
+    st = feemu.state()
+    assert st["certs"]["v3"] == {} and st["listeners"]["v3"][lid]["default_tls_container_ref"] is None
+
+
+def test_slow_and_dropped_replies_are_retried(elb, feemu):
+    lid = feemu.add_listener("v3")["id"]
+    feemu.fault(method="GET", path="/elb/listeners/", action="drop", count=1)
+    feemu.fault(method="GET", path="/recordsets$", action="slow", delay=4, count=1)
+    r = elb.renew(lid, "slow.example.test", env={"FE_TIMEOUT": "2"}, check=0)
+    assert json.loads(r.stdout)["outcome"] == "changed"
+    log = feemu.state()["log"]
+    assert any(e.get("status") == "dropped" for e in log)
+
+
+def test_fe_config_file_legacy_names_and_mode(elb, feemu, tmp_path):
+    lid = feemu.add_listener("v3")["id"]
+    conf = tmp_path / "fe.conf"
+    env = feemu.env(legacy=True)
+    conf.write_text("".join('export %s="%s"\n' % kv for kv in env.items()) +
+                    "LISTENER_ID=%s\n" % lid)
+    conf.chmod(0o644)
+    bare = {k: "" for k in feemu.env()}
+    r = elb.run("status", "--fe-config", conf, env=bare, check=1)
+    assert "FE_CONFIG" in r.stderr and "0600" in r.stderr
+    conf.chmod(0o600)
+    r = elb.run("status", "--fe-config", conf, "--json", env=bare, check=0)
+    assert json.loads(r.stdout)["listeners"][0]["id"] == lid
+    # wrong password: FE_AUTH, exit 1, the password not shown
+    r = elb.run("status", "--listener", lid, env={"FE_PASSWORD": "wrong-" + feemu.password},
+                check=1)
+    assert "FE_AUTH" in r.stderr and feemu.password not in r.stderr
+
+
+def test_cron_install_and_remove(elb, feemu, tmp_path):
+    cron = tmp_path / "cron.d" / "certfleet-elb"
+    cron.parent.mkdir()
+    elb.run("cron", "install", "--cron-file", cron, "--", "-d", "www.example.test",
+            "--listener", "abc", "--fe-config", "/etc/certfleet/fe conf", check=0)
+    text = cron.read_text()
+    line = [ln for ln in text.splitlines() if " elb renew " in ln][0]
+    fields = line.split()
+    assert 0 <= int(fields[0]) < 60 and len(fields[1].split(",")) == 2 and fields[5] == "root"
+    assert "'-d' 'www.example.test'" in line and "'/etc/certfleet/fe conf'" in line
+    assert feemu.password not in text and cron.stat().st_mode & 0o777 == 0o644
+    elb.run("cron", "remove", "--cron-file", cron, check=0)
+    assert not cron.exists()
+
+
+HOOKS = Path(__file__).resolve().parent / "hooks"
+
+
+def test_fe_hook_scripts_create_and_remove_txt(feemu, challtestsrv):
+    """The curl-based authenticator/cleanup hooks (for --manual-auth-hook) against the
+    emulator: a wildcard and its base end up in one recordset, cleanup removes each."""
+    env = dict(os.environ)
+    env.update(feemu.env())
+    name = "_acme-challenge.hook.example.test."
+
+    def hook(script, domain, value):
+        e = dict(env, CERTBOT_DOMAIN=domain, CERTBOT_VALIDATION=value)
+        r = subprocess.run([str(HOOKS / script)], env=e, stdout=subprocess.PIPE,
+                           stderr=subprocess.PIPE, text=True, timeout=60)
+        assert r.returncode == 0, r.stderr
+
+    def txt():
+        got = cfutil.dns_query("127.0.0.1", challtestsrv.dns_port, name, "TXT")
+        return sorted(a[2] for a in got["answers"])
+
+    hook("fe-authenticator.sh", "hook.example.test", "v-base")
+    hook("fe-authenticator.sh", "*.hook.example.test", "v-wild")
+    assert txt() == ["v-base", "v-wild"]
+    assert len(feemu.state()["zones"][feemu.zone_id("example.test")]["recordsets"]) == 1
+    hook("fe-cleanup.sh", "hook.example.test", "v-base")
+    assert txt() == ["v-wild"]
+    hook("fe-cleanup.sh", "*.hook.example.test", "v-wild")
+    assert txt() == []
+    assert feemu.state()["zones"][feemu.zone_id("example.test")]["recordsets"] == {}
+
+
+def test_no_secret_in_outputs_logs_files_or_ps(bins, feemu, pebble, challtestsrv, tmp_path):
+    elb = Elb(bins, feemu, pebble, challtestsrv, tmp_path)
+    lid = feemu.add_listener("v3")["id"]
+    # a run watched with ps while it works (-v: debug output too)
+    e = dict(elb.env)
+    args = [str(elb.bin), "-v", "elb", "renew", "--listener", lid, "-d", "ps.example.test",
+            "--server", pebble.directory, "--ca-file", pebble.ca_file, "--agree-tos",
+            "--resolver", challtestsrv.dns_addr]
+    p = subprocess.Popen(args, env=e, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    listings = []
+    while p.poll() is None:
+        listings.append(subprocess.run(["ps", "-eo", "args"], stdout=subprocess.PIPE,
+                                       text=True).stdout)
+        time.sleep(0.05)
+    out, err = p.communicate()
+    assert p.returncode == 0, err
+    elb.outputs += [out, err]
+    # failures of every kind, verbose
+    elb.run("renew", "--listener", lid, "-d", "ps.example.test", env={"FE_PASSWORD": "x"})
+    elb.run("status", "--json", env={"FE_SECRET_KEY": feemu.sk + "x", "FE_ACCESS_KEY": feemu.ak})
+    elb.run("status", env={"FE_ACCESS_KEY": feemu.ak, "FE_SECRET_KEY": feemu.sk,
+                           "FE_PASSWORD": "", "FE_USERNAME": ""})
+    feemu.fault(method="PUT", path="/elb/listeners/", action="status", status=500, count=5)
+    elb.renew(lid, "ps.example.test", extra=["--force"])
+    st = feemu.state()
+    secrets = [feemu.password, feemu.sk] + st["token_values"]
+    for c in st["certs"]["v3"].values():
+        secrets.append("".join(c["private_key"].splitlines()[1:3]))
+    files = [f.read_text(errors="replace") for f in (tmp_path / "state").rglob("*") if f.is_file()]
+    haystacks = elb.outputs + listings + files
+    assert len(st["token_values"]) >= 2
+    for s in secrets:
+        assert s and len(s) > 10
+        for h in haystacks:
+            assert s not in h
