@@ -443,6 +443,16 @@ parse_reply(struct fe_reply *r)
 	return 0;
 }
 
+int
+fe_reply_parse(struct fe_reply *r, int status, const void *body, size_t len)
+{
+	r->status = status;
+	cf_buf_reset(&r->body);
+	if (cf_buf_add(&r->body, body, len) < 0)
+		return -1;
+	return parse_reply(r);
+}
+
 /* ---- IAM token ---- */
 
 static int
@@ -514,10 +524,8 @@ get_token(struct fe_client *c)
 		cf_seterr(cf_lasterr(), "FE IAM %s: %s", c->cfg.iam, cf_lasterr_detail());
 		goto out;
 	}
-	r.status = hr.status;
-	if (cf_buf_add(&r.body, hr.body.data, hr.body.len) < 0)
+	if (fe_reply_parse(&r, hr.status, hr.body.data, hr.body.len) < 0)
 		goto out;
-	parse_reply(&r);
 	if (hr.status == 401 || hr.status == 403) {
 		cf_seterr(CF_E_FE_AUTH, "FE IAM refused the password token request (HTTP %d) for user "
 		    "\"%.64s\" in domain \"%.64s\"", hr.status, c->cfg.username, c->cfg.domain_name);
@@ -902,12 +910,8 @@ send_once(struct fe_client *c, const char *method, const char *url, const char *
 		c->nrequests++;
 		rc = http_request(c->http, method, url, hdrs, json_body, blen, &hr);
 	}
-	if (rc == 0) {
-		r->status = hr.status;
-		cf_buf_reset(&r->body);
-		rc = cf_buf_add(&r->body, hr.body.data, hr.body.len);
-		parse_reply(r);
-	}
+	if (rc == 0)
+		rc = fe_reply_parse(r, hr.status, hr.body.data, hr.body.len);
 out:
 	cf_buf_free_secret(&hdr);
 	cf_buf_free_secret(&hr.head);

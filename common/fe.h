@@ -106,6 +106,10 @@ void fe_reply_free(struct fe_reply *r);
 int fe_call(struct fe_client *c, const char *method, const char *url,
     const char *json_body, int flags, const char *what, struct fe_reply *r);
 
+/* Fill r from a status and body (what fe_call does with a reply); the
+ * body is parsed as JSON when it is JSON.  For tests and fuzzing. */
+int fe_reply_parse(struct fe_reply *r, int status, const void *body, size_t len);
+
 /* The FE error code of a reply ("ELB.1011", "DNS.0308", ...) or "". */
 const char *fe_reply_code(const struct fe_reply *r, char *out, size_t len);
 

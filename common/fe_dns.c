@@ -179,23 +179,14 @@ records_json(struct cf_buf *out, char vals[][FE_DNS_VALUE_MAX], size_t n, const 
 	return json_w_finish(&w);
 }
 
-/* The TXT recordset of h->fqdn: 1 found (id in h, records in vals, count in *n), 0 none. */
-static int
-find_rrset(struct fe_client *c, struct fe_txt_handle *h, char vals[][FE_DNS_VALUE_MAX], size_t *n)
+int
+fe_dns_parse_rrsets(const struct json_value *root, struct fe_txt_handle *h,
+    char vals[][FE_DNS_VALUE_MAX], size_t max, size_t *n)
 {
-	struct fe_reply r;
-	char url[FE_URL_MAX + 512];
-	const struct json_value *sets;
+	const struct json_value *sets = json_get(root, "recordsets");
 	size_t i;
-	int rc = -1;
 
-	fe_reply_init(&r);
-	snprintf(url, sizeof url, "%s/v2/zones/%s/recordsets?type=TXT&name=%s",
-	    fe_client_config(c)->dns, h->zone_id, h->fqdn);
-	if (fe_call(c, "GET", url, NULL, 0, "listing TXT records", &r) < 0)
-		goto out;
-	sets = json_get(r.root, "recordsets");
-	rc = 0;
+	*n = 0;
 	for (i = 0; i < json_arr_len(sets); i++) {
 		const struct json_value *s = json_arr_at(sets, i);
 		const char *name = json_get_str(s, "name"), *id = json_get_str(s, "id"),
@@ -205,15 +196,30 @@ find_rrset(struct fe_client *c, struct fe_txt_handle *h, char vals[][FE_DNS_VALU
 		if (!name || !id || !valid_id(id) || (type && strcmp(type, "TXT") != 0) ||
 		    fqdn_norm(name, norm, sizeof norm) < 0 || strcmp(norm, h->fqdn) != 0)
 			continue;
-		if ((k = records_of(s, vals, FE_DNS_MAX_RECORDS)) < 0) {
-			rc = -1;
-			goto out;
-		}
+		if ((k = records_of(s, vals, max)) < 0)
+			return -1;
 		*n = (size_t)k;
 		cf_strlcpy(h->rrset_id, id, sizeof h->rrset_id);
-		rc = 1;
-		break;
+		return 1;
 	}
+	cf_clearerr();
+	return 0;
+}
+
+/* The TXT recordset of h->fqdn: 1 found (id in h, records in vals, count in *n), 0 none. */
+static int
+find_rrset(struct fe_client *c, struct fe_txt_handle *h, char vals[][FE_DNS_VALUE_MAX], size_t *n)
+{
+	struct fe_reply r;
+	char url[FE_URL_MAX + 512];
+	int rc = -1;
+
+	fe_reply_init(&r);
+	snprintf(url, sizeof url, "%s/v2/zones/%s/recordsets?type=TXT&name=%s",
+	    fe_client_config(c)->dns, h->zone_id, h->fqdn);
+	if (fe_call(c, "GET", url, NULL, 0, "listing TXT records", &r) < 0)
+		goto out;
+	rc = fe_dns_parse_rrsets(r.root, h, vals, FE_DNS_MAX_RECORDS, n);
 out:
 	fe_reply_free(&r);
 	return rc;

@@ -59,4 +59,10 @@ int fe_dns_wait(const char *resolver, const struct fe_txt_handle *h, size_t n, i
  * recordset goes when it would be empty.  Safe to call twice. */
 int fe_dns_txt_remove(struct fe_client *c, struct fe_txt_handle *h);
 
+/* From a recordset list reply, the TXT recordset named h->fqdn: its id into
+ * h->rrset_id and its unquoted values into vals (max entries, *n of them).
+ * 1 found, 0 not there, -1 malformed.  Exposed for tests and fuzzing. */
+int fe_dns_parse_rrsets(const struct json_value *root, struct fe_txt_handle *h,
+    char vals[][FE_DNS_VALUE_MAX], size_t max, size_t *n);
+
 #endif

@@ -126,6 +126,18 @@ parse_cert(const struct json_value *v, struct fe_elb_cert *out)
 }
 
 int
+fe_elb_parse_listener(const struct json_value *root, struct fe_elb_listener *out)
+{
+	return parse_listener(json_get(root, "listener"), out);
+}
+
+int
+fe_elb_parse_cert(enum fe_elb_api api, const struct json_value *root, struct fe_elb_cert *out)
+{
+	return parse_cert(api == FE_ELB_V3 ? json_get(root, "certificate") : root, out);
+}
+
+int
 fe_elb_listener_get(struct fe_client *c, enum fe_elb_api api, const char *id,
     struct fe_elb_listener *out)
 {

@@ -50,6 +50,13 @@ void fe_elb_cert_clear(struct fe_elb_cert *c);
  * listener: "certfleet listener=ID". */
 void fe_elb_description(const char *listener_id, char *out, size_t len);
 
+/* A listener / certificate from a parsed reply: {"listener":{...}} (both
+ * APIs), {"certificate":{...}} (v3) or the flat object (v2.0).  Used on every
+ * reply; exposed for tests and fuzzing.  Free a certificate with
+ * fe_elb_cert_clear. */
+int fe_elb_parse_listener(const struct json_value *root, struct fe_elb_listener *out);
+int fe_elb_parse_cert(enum fe_elb_api api, const struct json_value *root, struct fe_elb_cert *out);
+
 int fe_elb_listener_get(struct fe_client *c, enum fe_elb_api api, const char *id,
     struct fe_elb_listener *out);
 /* All listeners (for "is this certificate still referenced?"); *out is
