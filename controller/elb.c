@@ -365,7 +365,8 @@ open_fe(struct elb_opts *o, struct fe_config *cfg)
 		o->dns_zone = cfg->dns_zone_id;
 	if (!o->cert_name && cfg->cert_name[0])
 		o->cert_name = cfg->cert_name;
-	c = fe_client_new(cfg);
+	if ((c = fe_client_new(cfg)) == NULL)
+		fe_config_free(cfg);
 	return c;
 }
 
