@@ -6,7 +6,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 . tests/lib.sh
 work=$(mktemp -d /tmp/certfleet-demo.XXXXXX)
-trap 'cf_pebble_stop "$work"; rm -rf "$work"' EXIT
+trap '[ -f "$work/feemu.pid" ] && kill "$(cat "$work/feemu.pid")" 2>/dev/null; cf_pebble_stop "$work"; rm -rf "$work"' EXIT
 
 step() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
 
@@ -66,5 +66,24 @@ step "a name that does not resolve is refused before the CA is asked"
 curl -sf -X POST -d '{"host":"broken.example.test."}' "$CTS_MGMT/set-servfail" >/dev/null
 set +e; agent issue -d broken.example.test --standalone --http-port "$PEBBLE_HTTP_PORT" "${ca_args[@]}"; rc=$?; set -e
 echo "(exit $rc)"
+
+step "an emulated FlexibleEngine ELB listener: elb renew by DNS-01 through FE DNS"
+/usr/bin/python3 tests/integration/feemu.py --demo "$work/fe" "$CTS_MGMT" > "$work/feemu.out" 2>&1 &
+echo $! > "$work/feemu.pid"
+for _ in $(seq 100); do [ -s "$work/fe/fe.env" ] && break; sleep 0.1; done
+cp "$work/fe/fe.env" "$work/fe.conf"
+elb() { bin/certfleet elb "$@" --fe-config "$work/fe.conf"; }
+echo "+ certfleet elb renew -d lb.example.test --fe-config fe.conf (credentials in a 0600 file) ..."
+elb renew -d lb.example.test --server "$PEBBLE_DIR_URL" --ca-file "$PEBBLE_CA" \
+    --resolver "127.0.0.1:$CTS_DNS" --agree-tos
+
+step "certfleet elb status"
+elb status
+
+step "a second elb renew has nothing to do (exit 2, nothing uploaded)"
+set +e; elb renew -d lb.example.test --server "$PEBBLE_DIR_URL" --ca-file "$PEBBLE_CA" \
+    --resolver "127.0.0.1:$CTS_DNS"; rc=$?; set -e
+echo "(exit $rc)"
+[ $rc = 2 ]
 
 step "demo done"

@@ -747,7 +747,26 @@ class FeEmu:
         return e
 
 
+def demo(workdir, challtestsrv_mgmt):
+    """`make demo`: start an emulator, write WORKDIR/fe.env (0600: FE_* settings
+    and FE_LISTENER_ID of a fresh v3 listener), run until SIGTERM."""
+    import signal
+    emu = FeEmu(workdir, challtestsrv_mgmt)
+    lid = emu.add_listener("v3", name="demo-https")["id"]
+    env = dict(emu.env(), FE_LISTENER_ID=lid)
+    path = Path(workdir) / "fe.env"
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as f:
+        f.write("".join("%s=%s\n" % kv for kv in env.items()))
+    signal.signal(signal.SIGTERM, lambda *a: (emu.stop(), sys.exit(0)))
+    while emu.svc.alive():
+        time.sleep(0.5)
+
+
 if __name__ == "__main__":
-    if len(sys.argv) != 2:
-        sys.exit("usage: feemu.py CONFIG.json")
-    serve(json.loads(Path(sys.argv[1]).read_text()))
+    if len(sys.argv) == 4 and sys.argv[1] == "--demo":
+        demo(sys.argv[2], sys.argv[3])
+    elif len(sys.argv) == 2:
+        serve(json.loads(Path(sys.argv[1]).read_text()))
+    else:
+        sys.exit("usage: feemu.py CONFIG.json | feemu.py --demo WORKDIR CHALLTESTSRV_MGMT_URL")
