@@ -6,7 +6,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 . tests/lib.sh
 work=$(mktemp -d /tmp/certfleet-demo.XXXXXX)
-trap '[ -f "$work/feemu.pid" ] && kill "$(cat "$work/feemu.pid")" 2>/dev/null; cf_pebble_stop "$work"; rm -rf "$work"' EXIT
+trap 'kill "$(cat "$work/feemu.pid" 2>/dev/null)" 2>/dev/null || true; cf_pebble_stop "$work/pebble"; rm -rf "$work"' EXIT
 
 step() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
 
