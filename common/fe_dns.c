@@ -294,8 +294,14 @@ fe_dns_txt_add(struct fe_client *c, const char *zone_id, const char *fqdn,
 			rc = 0;
 			goto out;
 		}
-		if (r.status != 400 && r.status != 409 && r.status < 500)
-			goto out;
+		{
+			char code[32];
+			fe_reply_code(&r, code, sizeof code);
+			/* only "exists already" (a concurrent writer) or an unknown
+			 * outcome (5xx, no reply) is worth a second look */
+			if (r.status && r.status != 409 && r.status < 500 && strcmp(code, "DNS.0312") != 0)
+				goto out;
+		}
 		/* someone created it meanwhile, or a 5xx that may have created it: look again */
 		cf_debug("creating TXT %s: %s; looking again", h->fqdn, cf_lasterr_detail());
 		fe_reply_free(&r);

@@ -408,6 +408,13 @@ class Handler(BaseHTTPRequestHandler):
                            "status": "ACTIVE", "record_num": len(z["recordsets"]) + 2})
             return 200, {"zones": zs, "links": {"self": "..."},
                          "metadata": {"total_count": len(zs)}}, None
+        m = re.match(r"^/v2/zones/([^/]+)$", path)
+        if m and method == "GET":
+            z = st.zones.get(m.group(1))
+            if z is None:
+                raise dns_err(404, "DNS.0101", "The zone does not exist.")
+            return 200, {"id": z["id"], "name": z["name"], "zone_type": "public", "ttl": 300,
+                         "status": "ACTIVE", "record_num": len(z["recordsets"]) + 2}, None
         m = re.match(r"^/v2/zones/([^/]+)/recordsets(?:/([^/]+))?$", path)
         if not m or m.group(1) not in st.zones:
             raise dns_err(404, "DNS.0101", "The zone does not exist.")

@@ -333,3 +333,64 @@ def test_no_secret_in_outputs_logs_files_or_ps(bins, feemu, pebble, challtestsrv
         assert s and len(s) > 10
         for h in haystacks:
             assert s not in h
+
+
+def test_zone_choice_longest_suffix_or_given(elb, feemu):
+    sub = feemu.add_zone("sub.example.test")["id"]
+    lid = feemu.add_listener("v3")["id"]
+    feemu.reset_log()
+    elb.renew(lid, "a.sub.example.test", check=0)
+    writes = [e["path"] for e in feemu.state()["log"] if e["method"] == "POST" and "recordsets" in e["path"]]
+    assert writes == ["/v2/zones/%s/recordsets" % sub]
+    # --dns-zone: the given zone, checked to hold the name
+    top = feemu.zone_id("example.test")
+    feemu.reset_log()
+    elb.renew(lid, "a.sub.example.test", extra=["--force", "--dns-zone", top], check=0)
+    writes = [e["path"] for e in feemu.state()["log"] if e["method"] == "POST" and "recordsets" in e["path"]]
+    assert writes == ["/v2/zones/%s/recordsets" % top]
+    r = elb.renew(lid, "www.other.test", extra=["--dns-zone", top], check=1)
+    assert "not inside the DNS zone" in json.loads(r.stdout)["detail"]
+
+
+def test_fe_error_codes_surface_and_nothing_is_left(bins, feemu, pebble, challtestsrv, tmp_path):
+    elb = Elb(bins, feemu, pebble, challtestsrv, tmp_path)
+    lid = feemu.add_listener("v3")["id"]
+    feemu.fault(method="POST", path="/recordsets$", action="status", status=400, count=1,
+                body={"code": "DNS.0308",
+                      "message": "Attribute 'records' is invalid, records is null or empty."})
+    r = elb.renew(lid, "e.example.test", check=1)
+    out = json.loads(r.stdout)
+    assert out["code"] == "FE_API_ERROR" and "DNS.0308" in out["detail"], out
+    assert feemu.state()["zones"][feemu.zone_id("example.test")]["recordsets"] == {}
+    # a wrong secret key: APIGW.0301, FE_AUTH
+    aksk = Elb(bins, feemu, pebble, challtestsrv, tmp_path, auth="aksk")
+    r = aksk.run("status", "--listener", lid, env={"FE_SECRET_KEY": "not-the-" + feemu.sk}, check=1)
+    assert "FE_AUTH" in r.stderr and "APIGW.0301" in r.stderr and feemu.sk not in r.stderr
+
+
+def test_renew_sni_then_not_due(elb, feemu, tmp_path):
+    c, k = _pair(tmp_path, "d", ("default.example.test",))
+    lid = feemu.add_listener("v3")["id"]
+    d = json.loads(elb.run("deploy", "--listener", lid, "--cert", c, "--key", k, "--json",
+                           check=0).stdout)["certificate_id"]
+    out = json.loads(elb.renew(lid, "sni.example.test", extra=["--sni"], check=0).stdout)
+    L = feemu.state()["listeners"]["v3"][lid]
+    assert L["default_tls_container_ref"] == d and L["sni_container_refs"] == [out["certificate_id"]]
+    assert json.loads(elb.renew(lid, "sni.example.test", extra=["--sni"], check=2).stdout)["outcome"] \
+        == "unchanged"
+    out2 = json.loads(elb.renew(lid, "sni.example.test", extra=["--sni", "--force"], check=0).stdout)
+    L = feemu.state()["listeners"]["v3"][lid]
+    assert L["sni_container_refs"] == [out2["certificate_id"]] and out2["deleted"] == [out["certificate_id"]]
+    assert set(feemu.state()["certs"]["v3"]) == {d, out2["certificate_id"]}
+
+
+def test_due_rule_reads_the_certificate_on_the_listener(elb, feemu, tmp_path):
+    """A certificate from another CA (Pebble's ARI does not know it): the 1/3-lifetime
+    rule decides; one that does not cover the names is renewed at once."""
+    c, k = _pair(tmp_path, "f", ("f.example.test", "g.example.test"))
+    lid = feemu.add_listener("v3")["id"]
+    elb.run("deploy", "--listener", lid, "--cert", c, "--key", k, check=0)
+    out = json.loads(elb.renew(lid, "f.example.test", "g.example.test", check=2).stdout)
+    assert out["outcome"] == "unchanged" and 28 <= out["daysLeft"] <= 30
+    out = json.loads(elb.renew(lid, "f.example.test", "h.example.test", check=0).stdout)
+    assert out["outcome"] == "changed"

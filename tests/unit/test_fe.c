@@ -138,3 +138,98 @@ TEST(fe_config_file_mode_and_syntax)
 	fe_config_free(&c);
 	clear_env();
 }
+
+#include "fe_dns.h"
+#include "fe_elb.h"
+
+static const struct json_value *
+parse_text(struct fe_reply *r, int status, const char *text)
+{
+	fe_reply_init(r);
+	CHECK_INT(fe_reply_parse(r, status, text, strlen(text)), 0);
+	return r->root;
+}
+
+TEST(fe_reply_codes)
+{
+	struct fe_reply r;
+	char code[64];
+
+	parse_text(&r, 400, "{\"error_msg\":\"bad\",\"error_code\":\"ELB.1011\",\"request_id\":\"x\"}");
+	CHECK_STR(fe_reply_code(&r, code, sizeof code), "ELB.1011");
+	fe_reply_free(&r);
+	parse_text(&r, 400, "{\"code\":\"DNS.0308\",\"message\":\"records is null or empty.\"}");
+	CHECK_STR(fe_reply_code(&r, code, sizeof code), "DNS.0308");
+	fe_reply_free(&r);
+	parse_text(&r, 401, "{\"error\":{\"code\":401,\"message\":\"Unauthorized.\",\"title\":\"Unauthorized\"}}");
+	CHECK_STR(fe_reply_code(&r, code, sizeof code), "401");
+	fe_reply_free(&r);
+	parse_text(&r, 502, "<html>bad gateway</html>");
+	CHECK(r.root == NULL);
+	CHECK_STR(fe_reply_code(&r, code, sizeof code), "");
+	fe_reply_free(&r);
+}
+
+TEST(fe_elb_parse_v3_v2)
+{
+	struct fe_reply r;
+	struct fe_elb_cert c;
+	struct fe_elb_listener l;
+
+	parse_text(&r, 201, "{\"request_id\":\"r\",\"certificate\":{\"id\":\"0123abcd\",\"name\":\"www-20261123\","
+	    "\"domain\":\"www.example.com\",\"description\":\"certfleet listener=L1\","
+	    "\"expire_time\":\"2027-02-21T15:51:49Z\",\"certificate\":\"PEM\"}}");
+	CHECK_INT(fe_elb_parse_cert(FE_ELB_V3, r.root, &c), 0);
+	CHECK_STR(c.id, "0123abcd");
+	CHECK_STR(c.pem, "PEM");
+	CHECK_INT(c.expire, 1803225109);
+	fe_elb_cert_clear(&c);
+	CHECK_INT(fe_elb_parse_cert(FE_ELB_V2, r.root, &c), -1);   /* v2.0 is flat */
+	fe_elb_cert_clear(&c);
+	fe_reply_free(&r);
+	parse_text(&r, 200, "{\"id\":\"ff01\",\"tenant_id\":\"t\",\"expire_time\":\"2027-02-21 15:51:49\"}");
+	CHECK_INT(fe_elb_parse_cert(FE_ELB_V2, r.root, &c), 0);
+	CHECK_INT(c.expire, 1803225109);
+	CHECK(c.pem == NULL);
+	fe_elb_cert_clear(&c);
+	fe_reply_free(&r);
+	/* ids are checked before they go into URLs */
+	parse_text(&r, 200, "{\"listener\":{\"id\":\"L1\",\"default_tls_container_ref\":\"../x\","
+	    "\"sni_container_refs\":[\"a1\",\"b/2\",7,\"c3\"]}}");
+	CHECK_INT(fe_elb_parse_listener(r.root, &l), 0);
+	CHECK_STR(l.default_ref, "");
+	CHECK_INT(l.nsni, 2);
+	CHECK_STR(l.sni[1], "c3");
+	fe_reply_free(&r);
+	parse_text(&r, 200, "{\"listener\":{\"id\":\"bad id\"}}");
+	CHECK_INT(fe_elb_parse_listener(r.root, &l), -1);
+	fe_reply_free(&r);
+}
+
+TEST(fe_dns_parse_recordsets_exact_name)
+{
+	static char vals[8][FE_DNS_VALUE_MAX];
+	struct fe_reply r;
+	struct fe_txt_handle h;
+	size_t n;
+
+	memset(&h, 0, sizeof h);
+	strcpy(h.fqdn, "_acme-challenge.example.com.");
+	/* the API matches names fuzzily: only the exact name counts */
+	parse_text(&r, 200, "{\"recordsets\":[{\"id\":\"a1\",\"name\":\"_acme-challenge.www.example.com.\","
+	    "\"type\":\"TXT\",\"records\":[\"\\\"x\\\"\"]},{\"id\":\"b2\",\"name\":\"_ACME-challenge.example.com.\","
+	    "\"type\":\"TXT\",\"records\":[\"\\\"v1\\\"\",\"\\\"v2\\\"\"]}]}");
+	CHECK_INT(fe_dns_parse_rrsets(r.root, &h, vals, 8, &n), 1);
+	CHECK_STR(h.rrset_id, "b2");
+	CHECK_INT(n, 2);
+	CHECK_STR(vals[0], "v1");
+	CHECK_STR(vals[1], "v2");
+	fe_reply_free(&r);
+	parse_text(&r, 200, "{\"recordsets\":[],\"metadata\":{\"total_count\":0}}");
+	CHECK_INT(fe_dns_parse_rrsets(r.root, &h, vals, 8, &n), 0);
+	fe_reply_free(&r);
+	parse_text(&r, 200, "{\"recordsets\":[{\"id\":\"b2\",\"name\":\"_acme-challenge.example.com.\","
+	    "\"type\":\"TXT\",\"records\":[\"1\",\"2\",\"3\"]}]}");
+	CHECK_INT(fe_dns_parse_rrsets(r.root, &h, vals, 2, &n), -1);   /* over the cap */
+	fe_reply_free(&r);
+}
