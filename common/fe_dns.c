@@ -58,7 +58,7 @@ find_zone(struct fe_client *c, const char *zone_id, struct fe_txt_handle *h)
 	const struct fe_config *cfg = fe_client_config(c);
 	struct fe_reply r;
 	char url[FE_URL_MAX + 512];
-	const char *cand;
+	const char *cand, *dot;
 	int rc = -1;
 
 	fe_reply_init(&r);
@@ -87,11 +87,11 @@ find_zone(struct fe_client *c, const char *zone_id, struct fe_txt_handle *h)
 		rc = 0;
 		goto out;
 	}
-	/* longest suffix first: drop one label at a time */
-	for (cand = strchr(h->fqdn, '.'); cand && cand[1]; cand = strchr(cand + 1, '.')) {
+	/* longest suffix first (the record's own name: a delegated challenge
+	 * zone), then drop one label at a time */
+	for (cand = h->fqdn; cand && *cand; cand = (dot = strchr(cand, '.')) ? dot + 1 : NULL) {
 		const struct json_value *zones;
 		size_t i;
-		cand++;
 		if (strchr(cand, '.') == cand + strlen(cand) - 1)
 			break;   /* a TLD alone is never a customer zone */
 		snprintf(url, sizeof url, "%s/v2/zones?type=public&name=%s", cfg->dns, cand);

@@ -350,6 +350,12 @@ def test_zone_choice_longest_suffix_or_given(elb, feemu):
     assert writes == ["/v2/zones/%s/recordsets" % top]
     r = elb.renew(lid, "www.other.test", extra=["--dns-zone", top], check=1)
     assert "not inside the DNS zone" in json.loads(r.stdout)["detail"]
+    # a zone delegated for the challenge name itself is the longest suffix
+    deleg = feemu.add_zone("_acme-challenge.deleg.example.test")["id"]
+    feemu.reset_log()
+    elb.renew(lid, "deleg.example.test", check=0)
+    writes = [e["path"] for e in feemu.state()["log"] if e["method"] == "POST" and "recordsets" in e["path"]]
+    assert writes == ["/v2/zones/%s/recordsets" % deleg]
 
 
 def test_fe_error_codes_surface_and_nothing_is_left(bins, feemu, pebble, challtestsrv, tmp_path):
