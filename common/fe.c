@@ -23,7 +23,8 @@
 #include "x509.h"
 
 #define FE_CONF_MAX (64 * 1024)
-#define FE_TOKEN_MARGIN 600     /* refresh this many seconds before expires_at */
+#define FE_TOKEN_MARGIN 600     /* refresh this many seconds before expires_at, */
+				/* or a quarter of a shorter lifetime */
 
 struct fe_client {
 	struct fe_config cfg;
@@ -31,6 +32,7 @@ struct fe_client {
 	struct http_client *http;
 	char *token;                 /* secret */
 	int64_t token_exp;           /* unix seconds */
+	int64_t token_refresh;       /* get a new one from then on */
 	char token_project[64];
 	unsigned ntokens, nrequests;
 };
@@ -555,6 +557,10 @@ get_token(struct fe_client *c)
 	cf_strlcpy(c->token_project, pid ? pid : c->cfg.project_id, sizeof c->token_project);
 	c->token = cf_strdup(tok);
 	c->token_exp = when;
+	{
+		int64_t now = (int64_t)time(NULL), left = when - now;
+		c->token_refresh = when - (left / 4 < FE_TOKEN_MARGIN ? (left > 0 ? left / 4 : 0) : FE_TOKEN_MARGIN);
+	}
 	c->ntokens++;
 	cf_debug("FE IAM token obtained, expires %s", exp);
 	rc = c->token ? 0 : -1;
@@ -574,7 +580,7 @@ out:
 static int
 have_token(struct fe_client *c)
 {
-	if (c->token && (int64_t)time(NULL) < c->token_exp - FE_TOKEN_MARGIN)
+	if (c->token && (int64_t)time(NULL) < c->token_refresh)
 		return 0;
 	return get_token(c);
 }

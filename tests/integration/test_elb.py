@@ -85,6 +85,8 @@ def test_renew_v3_rotates_then_nothing_due_then_force(elb, feemu, pebble, tmp_pa
     # the TXT records are gone again
     zid = feemu.zone_id("example.test")
     assert feemu.state()["zones"][zid]["recordsets"] == {}
+    # one token served the whole run
+    assert len([e for e in feemu.state()["log"] if e["path"] == "/v3/auth/tokens"]) == 1
     # second run: not due, nothing uploaded
     feemu.reset_log()
     r = elb.renew(lid, "www.example.test", "example.test", check=2)
@@ -400,3 +402,23 @@ def test_due_rule_reads_the_certificate_on_the_listener(elb, feemu, tmp_path):
     assert out["outcome"] == "unchanged" and 28 <= out["daysLeft"] <= 30
     out = json.loads(elb.renew(lid, "f.example.test", "h.example.test", check=0).stdout)
     assert out["outcome"] == "changed"
+
+
+def test_token_expiring_on_the_server_mid_run(elb, feemu):
+    """The token really expires while a request is on its way (the emulator checks
+    it after a slow start): FE answers 401, one new token, the run succeeds."""
+    lid = feemu.add_listener("v3")["id"]
+    feemu.fault(method="GET", path="/recordsets$", action="slow", delay=3, count=1)
+    e = dict(elb.env)
+    p = subprocess.Popen([str(elb.bin), "elb", "renew", "--listener", lid, "-d", "x.example.test",
+                          "--server", elb.pebble.directory, "--ca-file", elb.pebble.ca_file,
+                          "--agree-tos", "--resolver", elb.cts.dns_addr, "--json"],
+                         env=e, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    cfutil.wait_for(lambda: feemu.state()["faults"][0].get("hits") == 1, 60, "the slow request")
+    feemu.expire_tokens()
+    out, err = p.communicate(timeout=120)
+    assert p.returncode == 0, err
+    log = feemu.state()["log"]
+    assert [e["status"] for e in log if e["path"].endswith("/recordsets")
+            and e["method"] == "GET"][:2] == [401, 200]
+    assert len([e for e in log if e["path"] == "/v3/auth/tokens"]) == 2
