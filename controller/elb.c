@@ -527,7 +527,7 @@ out:
 /* Upload fullchain + key and point the listener at it; fills oc. */
 static int
 deploy_pem(struct fe_client *c, const struct elb_opts *o, const char *fullchain, const char *key,
-    struct outcome *oc)
+    const char *main_name, struct outcome *oc)
 {
 	struct fe_elb_deploy d;
 	struct fe_elb_result res;
@@ -544,7 +544,8 @@ deploy_pem(struct fe_client *c, const struct elb_opts *o, const char *fullchain,
 		cf_seterr(CF_E_INVALID_INPUT, "the certificate is not a PEM certificate: %s", cf_lasterr_detail());
 		goto out;
 	}
-	domain = info->nsan ? info->san[0] : info->subject_cn;
+	/* renew names its first -d (the CA may order the SANs otherwise) */
+	domain = main_name ? main_name : info->nsan ? info->san[0] : info->subject_cn;
 	if (!domain[0]) {
 		cf_seterr(CF_E_INVALID_INPUT, "the certificate names no domain");
 		goto out;
@@ -611,7 +612,7 @@ elb_deploy(struct elb_opts *o)
 	}
 	if (read_file(o->cert_file, &cert, ELB_FILE_MAX) < 0 || read_file(o->key_file, &key, ELB_FILE_MAX) < 0)
 		goto fail;
-	if (deploy_pem(c, o, (char *)cert.data, (char *)key.data, &oc) < 0)
+	if (deploy_pem(c, o, (char *)cert.data, (char *)key.data, NULL, &oc) < 0)
 		goto fail;
 	rc = report(o, &oc, CF_OK);
 	goto out;
@@ -1002,7 +1003,7 @@ elb_renew(struct elb_opts *o)
 		goto out;
 	}
 	if (key_to_pem(&ck, KEY_FORM_PKCS8, &keypem) < 0 ||
-	    deploy_pem(fe, o, (char *)pem.data, (char *)keypem.data, &oc) < 0)
+	    deploy_pem(fe, o, (char *)pem.data, (char *)keypem.data, o->names[0], &oc) < 0)
 		goto fail;
 	save_state(o, &oc);
 	if (cf_verbose)

@@ -381,12 +381,12 @@ def test_renew_sni_then_not_due(elb, feemu, tmp_path):
     lid = feemu.add_listener("v3")["id"]
     d = json.loads(elb.run("deploy", "--listener", lid, "--cert", c, "--key", k, "--json",
                            check=0).stdout)["certificate_id"]
-    out = json.loads(elb.renew(lid, "sni.example.test", extra=["--sni"], check=0).stdout)
+    out = json.loads(elb.renew(lid, "sni.example.test", "a-sni.example.test", extra=["--sni"], check=0).stdout)
     L = feemu.state()["listeners"]["v3"][lid]
     assert L["default_tls_container_ref"] == d and L["sni_container_refs"] == [out["certificate_id"]]
-    assert json.loads(elb.renew(lid, "sni.example.test", extra=["--sni"], check=2).stdout)["outcome"] \
+    assert json.loads(elb.renew(lid, "sni.example.test", "a-sni.example.test", extra=["--sni"], check=2).stdout)["outcome"] \
         == "unchanged"
-    out2 = json.loads(elb.renew(lid, "sni.example.test", extra=["--sni", "--force"], check=0).stdout)
+    out2 = json.loads(elb.renew(lid, "sni.example.test", "a-sni.example.test", extra=["--sni", "--force"], check=0).stdout)
     L = feemu.state()["listeners"]["v3"][lid]
     assert L["sni_container_refs"] == [out2["certificate_id"]] and out2["deleted"] == [out["certificate_id"]]
     assert set(feemu.state()["certs"]["v3"]) == {d, out2["certificate_id"]}

@@ -233,3 +233,34 @@ TEST(fe_dns_parse_recordsets_exact_name)
 	CHECK_INT(fe_dns_parse_rrsets(r.root, &h, vals, 2, &n), -1);   /* over the cap */
 	fe_reply_free(&r);
 }
+
+TEST(fe_password_file)
+{
+	struct fe_config c;
+	char path[512];
+	int fd;
+
+	clear_env();
+	snprintf(path, sizeof path, "%s/pw", unit_tmpdir());
+	fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+	CHECK(fd >= 0);
+	CHECK_INT(write(fd, "s3cret pw\r\n", 11), 11);
+	close(fd);
+	setenv("FE_USERNAME", "u", 1);
+	setenv("FE_DOMAIN_NAME", "d", 1);
+	setenv("FE_PASSWORD_FILE", path, 1);
+	CHECK_INT(fe_config_load(&c, NULL), 0);
+	CHECK_STR(c.password, "s3cret pw");
+	fe_config_free(&c);
+	/* FE_PASSWORD wins over the file */
+	setenv("FE_PASSWORD", "direct", 1);
+	CHECK_INT(fe_config_load(&c, NULL), 0);
+	CHECK_STR(c.password, "direct");
+	fe_config_free(&c);
+	unsetenv("FE_PASSWORD");
+	chmod(path, 0640);
+	CHECK_INT(fe_config_load(&c, NULL), -1);
+	CHECK_INT(cf_lasterr(), CF_E_FE_CONFIG);
+	CHECK(strstr(cf_lasterr_detail(), "s3cret") == NULL);
+	clear_env();
+}
