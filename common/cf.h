@@ -51,6 +51,10 @@ enum cf_err {
 	CF_E_AGENT_MISSING,     /* controller: no certfleet-agent on the host */
 	CF_E_AGENT_FAILED,      /* controller: the agent on the host failed */
 	CF_E_TIMEOUT,           /* controller: a host did not finish in time */
+	CF_E_FE_CONFIG,         /* FlexibleEngine settings missing or unsafe */
+	CF_E_FE_AUTH,           /* IAM 401, APIGW.0301: credentials refused */
+	CF_E_FE_API,            /* another FE API error (code in the detail) */
+	CF_E_FE_CERT_INVALID,   /* ELB.1011: certificate/key invalid or not a pair */
 	CF_E__COUNT
 };
 

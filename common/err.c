@@ -39,7 +39,6 @@ static const struct {
 	[CF_E_NOMEM] = {"OUT_OF_MEMORY", "free memory and retry", 81},
 	[CF_E_INTERNAL] = {"INTERNAL_ERROR", "a bug: please report it with the detail", 82},
 	[CF_E_HOOK_FAILED] = {"HOOK_FAILED", "run the hook by hand with the variables shown in certfleet-agent(1) and fix it", 104},
-	[CF_E_DNS_TIMEOUT] = {"DNS_TIMEOUT", "the TXT record did not appear in time: check the hook/DNS provider, or raise --dns-timeout", 105},
 	[CF_E_NOT_DUE] = {"NOT_DUE", "nothing to do: no certificate is due for renewal (use --force to renew anyway)", 2},
 	[CF_E_CONNECT_TIMEOUT] = {"CONNECT_TIMEOUT", "the host did not answer on its SSH port: check that it is up and the address/port", 86},
 	[CF_E_AUTH_FAILED] = {"AUTH_FAILED", "authorize one of the keys tried for that user, or load the right key into ssh-agent", 87},
@@ -48,6 +47,11 @@ static const struct {
 	[CF_E_AGENT_MISSING] = {"AGENT_MISSING", "install the agent there first: certfleet deploy", 90},
 	[CF_E_AGENT_FAILED] = {"AGENT_FAILED", "see the agent's own error code and detail", 91},
 	[CF_E_TIMEOUT] = {"TIMEOUT", "the host did not finish in time: raise --command-timeout or look at the host", 92},
+	[CF_E_FE_CONFIG] = {"FE_CONFIG", "set the FE_* variables or --fe-config FILE (mode 0600); see certfleet(1)", 96},
+	[CF_E_FE_AUTH] = {"FE_AUTH", "FlexibleEngine refused the credentials: check user, password, domain and project (or AK/SK) and the clock", 97},
+	[CF_E_FE_API] = {"FE_API_ERROR", "FlexibleEngine refused the request: see the FE error code in the detail", 98},
+	[CF_E_FE_CERT_INVALID] = {"FE_CERT_INVALID", "the certificate or key is not valid PEM, or the key does not belong to the certificate; nothing was changed", 99},
+	[CF_E_DNS_TIMEOUT] = {"DNS_TIMEOUT", "the TXT record did not appear on the name servers in time: check the zone, --resolver, or raise --dns-timeout", 100},
 };
 
 static enum cf_err last_err;

@@ -17,5 +17,6 @@ const unsigned char *ctl_payload(void);
 size_t ctl_payload_size(void);
 
 int cmd_agent_binary(int argc, char **argv);
+int cmd_elb(int argc, char **argv);          /* elb.c */
 
 #endif

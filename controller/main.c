@@ -28,6 +28,7 @@ static const struct ctl_cmd commands[] = {
 	{"run", cmd_run, "run [PATTERN] -- AGENT-ARGS...: any agent command line on each host"},
 	{"report", cmd_report, "the last gathered fleet status (no network)"},
 	{"agent-binary", cmd_agent_binary, "write the embedded agent binary to stdout"},
+	{"elb", cmd_elb, "certificates on FlexibleEngine load balancers (status, deploy, renew, cron)"},
 	{"version", cmd_version, "print the version and the libraries linked in"},
 	{"help", cmd_help, "print this help"},
 };

@@ -6,7 +6,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 . tests/lib.sh
 work=$(mktemp -d /tmp/certfleet-demo.XXXXXX)
-trap 'cf_pebble_stop "$work"; rm -rf "$work"' EXIT
+trap 'kill "$(cat "$work/feemu.pid" 2>/dev/null)" 2>/dev/null || true; cf_pebble_stop "$work/pebble"; rm -rf "$work"' EXIT
 
 step() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
 
@@ -69,7 +69,7 @@ echo "(exit $rc)"
 
 step "certfleet: a fleet of three SSH hosts (sshd on 127.0.0.21-23, each with its own host key)"
 fleet_stop() { for f in "$work"/sshd*/pid; do [ -f "$f" ] && kill "$(cat "$f")" 2>/dev/null; done; return 0; }
-trap 'fleet_stop; cf_pebble_stop "$work"; rm -rf "$work"' EXIT
+trap 'fleet_stop; kill "$(cat "$work/feemu.pid" 2>/dev/null)" 2>/dev/null || true; cf_pebble_stop "$work/pebble"; rm -rf "$work"' EXIT
 ssh-keygen -q -t ed25519 -N "" -C certfleet-demo -f "$work/id_ed25519"
 : > "$work/known_hosts"
 printf '[web]\n' > "$work/inventory"
@@ -124,5 +124,24 @@ fleet issue
 
 step "certfleet status: the fleet table"
 fleet status
+
+step "an emulated FlexibleEngine ELB listener: elb renew by DNS-01 through FE DNS"
+/usr/bin/python3 tests/integration/feemu.py --demo "$work/fe" "$CTS_MGMT" > "$work/feemu.out" 2>&1 &
+echo $! > "$work/feemu.pid"
+for _ in $(seq 100); do [ -s "$work/fe/fe.env" ] && break; sleep 0.1; done
+cp "$work/fe/fe.env" "$work/fe.conf"
+elb() { bin/certfleet elb "$@" --fe-config "$work/fe.conf"; }
+echo "+ certfleet elb renew -d lb.example.test --fe-config fe.conf (credentials in a 0600 file) ..."
+elb renew -d lb.example.test --server "$PEBBLE_DIR_URL" --ca-file "$PEBBLE_CA" \
+    --resolver "127.0.0.1:$CTS_DNS" --agree-tos
+
+step "certfleet elb status"
+elb status
+
+step "a second elb renew has nothing to do (exit 2, nothing uploaded)"
+set +e; elb renew -d lb.example.test --server "$PEBBLE_DIR_URL" --ca-file "$PEBBLE_CA" \
+    --resolver "127.0.0.1:$CTS_DNS"; rc=$?; set -e
+echo "(exit $rc)"
+[ $rc = 2 ]
 
 step "demo done"

@@ -236,3 +236,14 @@ def _valgrind_reports(request):
     if bad:
         pytest.fail("valgrind reported errors:\n" + "\n".join(
             "%s:\n%s" % (p, p.read_text()[:4000]) for p in sorted(bad)), pytrace=False)
+# ---------------------------------------------------------------- FlexibleEngine API emulator
+
+@pytest.fixture
+def feemu(challtestsrv, tmp_path_factory):
+    """The FE API emulator (tests/integration/feemu.py) on loopback TLS, its DNS
+    writes going to this test's challtestsrv; zone example.test. exists.
+    feemu.env(auth="password"|"aksk") gives certfleet's environment."""
+    from feemu import FeEmu
+    emu = FeEmu(_workdir(tmp_path_factory, "feemu"), challtestsrv.mgmt_url)
+    yield emu
+    emu.stop()
