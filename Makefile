@@ -42,7 +42,7 @@ LDSTATIC  =
 STRIP     =
 else
 CC        = musl-gcc
-OPT       = -Os -ffunction-sections -fdata-sections
+OPT       = -Os -ffunction-sections -fdata-sections -fno-asynchronous-unwind-tables -fno-unwind-tables
 LDSTATIC  = -static -Wl,--gc-sections
 STRIP     = -s
 endif

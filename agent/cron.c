@@ -79,8 +79,15 @@ schedule(struct store *s, int reroll, int *minute, int *hour)
 		if (ok) {
 			memcpy(buf, b.data, b.len);
 			buf[b.len] = '\0';
-			ok = sscanf(buf, "%d %d", minute, hour) == 2 && *minute >= 0 && *minute < 60 &&
-			    *hour >= 0 && *hour < 12;
+			char *end;
+			*minute = (int)strtol(buf, &end, 10);
+			ok = end != buf && *end == ' ';
+			if (ok) {
+				char *p = end + 1;
+				*hour = (int)strtol(p, &end, 10);
+				ok = end != p && (*end == '\n' || *end == '\0');
+			}
+			ok = ok && *minute >= 0 && *minute < 60 && *hour >= 0 && *hour < 12;
 		}
 		cf_buf_free(&b);
 		if (ok)

@@ -33,6 +33,8 @@
 #include "csr.h"
 #include "dns.h"
 #include "domain.h"
+#include "fe.h"
+#include "fe_dns.h"
 #include "hooks.h"
 #include "http01.h"
 #include "issue.h"
@@ -69,6 +71,8 @@ usage(FILE *f)
 	    "  --manual-auth-hook CMD     dns-01: create the TXT record (certbot's variables)\n"
 	    "  --manual-cleanup-hook CMD  dns-01: remove it (runs also after failures)\n"
 	    "  --dns-timeout SEC     wait this long for the TXT record to be visible (default 120)\n"
+	    "  --dns fe              dns-01 through FlexibleEngine DNS (credentials: FE_* environment\n"
+	    "                        or --fe-config FILE, 0600) [--dns-zone ID]\n"
 	    "  --server URL          ACME directory (default Let's Encrypt production)\n"
 	    "  --staging             Let's Encrypt's staging directory\n"
 	    "  --ca-file PEM         also trust these CAs for the ACME server's TLS\n"
@@ -265,9 +269,11 @@ struct challenges {
 		char value[JWS_THUMB_LEN + 1];
 		char token[HTTP01_MAX_TOKEN + 1];
 		struct cf_buf auth_out;
+		struct fe_txt_handle fe;   /* --dns fe: the record added */
 	} *dns;
 	size_t ndns, nauth;
 	char *all_domains;
+	struct fe_client *fe;
 };
 
 /* certbot's variables for the i-th of n DNS-01 hooks; remaining is the
@@ -288,6 +294,17 @@ static void
 dns01_cleanup(struct challenges *ch, const struct issue_opts *o)
 {
 	size_t i;
+
+	if (ch->fe) {
+		for (i = ch->nauth; i > 0; i--)
+			if (fe_dns_txt_remove(ch->fe, &ch->dns[i - 1].fe) < 0)
+				cf_warnx("warning: could not remove the TXT record %s: %s",
+				    ch->dns[i - 1].fe.fqdn, cf_lasterr_detail());
+		ch->nauth = 0;
+		fe_client_free(ch->fe);
+		ch->fe = NULL;
+		return;
+	}
 
 	for (i = 0; i < ch->nauth; i++) {
 		struct hook_env e = {0};
@@ -438,6 +455,36 @@ dns01_publish(struct challenges *ch, const struct issue_opts *o)
 		if (i)
 			strcat(ch->all_domains, ",");
 		strcat(ch->all_domains, o->names[i]);
+	}
+	if (o->dns_provider) {
+		struct fe_config cfg;
+		struct fe_txt_handle *h = cf_xalloc(ch->ndns * sizeof *h);
+		int rc;
+		if (h == NULL)
+			return -1;
+		if (fe_config_load(&cfg, o->fe_config) < 0) {
+			free(h);
+			return -1;
+		}
+		ch->fe = fe_client_new(&cfg);
+		fe_config_free(&cfg);
+		if (ch->fe == NULL) {
+			free(h);
+			return -1;
+		}
+		for (i = 0; i < ch->ndns; i++) {
+			char fqdn[DOMAIN_BUFSZ + 32];
+			snprintf(fqdn, sizeof fqdn, "_acme-challenge.%s", ch->dns[i].domain);
+			ch->nauth = i + 1;
+			if (fe_dns_txt_add(ch->fe, o->dns_zone, fqdn, ch->dns[i].value, &ch->dns[i].fe) < 0) {
+				free(h);
+				return -1;
+			}
+			h[i] = ch->dns[i].fe;
+		}
+		rc = fe_dns_wait(o->resolver, h, ch->ndns, o->dns_timeout);
+		free(h);
+		return rc;
 	}
 	for (i = 0; i < ch->ndns; i++) {
 		struct hook_env e = {0};
@@ -731,13 +778,17 @@ save_settings(struct store *s, const char *lineage, const struct issue_opts *o)
 	json_w_key(&w, "challenge");
 	json_w_str(&w, o->chall == CHALL_DNS01 ? "dns-01" : "http-01");
 	json_w_key(&w, "method");
-	json_w_str(&w, o->chall == CHALL_DNS01 ? "manual" : o->webroot ? "webroot" : "standalone");
+	json_w_str(&w, o->chall != CHALL_DNS01 ? (o->webroot ? "webroot" : "standalone") :
+	    o->dns_provider ? "dns-fe" : "manual");
 	w_opt(&w, "webroot", o->webroot);
 	w_opt(&w, "httpAddress", o->http_address);
 	json_w_key(&w, "httpPort");
 	json_w_int(&w, o->http_port);
 	w_opt(&w, "manualAuthHook", o->auth_hook);
 	w_opt(&w, "manualCleanupHook", o->cleanup_hook);
+	w_opt(&w, "dnsProvider", o->dns_provider);
+	w_opt(&w, "feConfig", o->fe_config);
+	w_opt(&w, "dnsZone", o->dns_zone);
 	json_w_key(&w, "dnsTimeout");
 	json_w_int(&w, o->dns_timeout);
 	json_w_key(&w, "keyType");
@@ -806,6 +857,9 @@ issue_opts_load(struct store *s, const char *lineage, struct issue_opts *o)
 	o->http_port = json_get_int(r, "httpPort", &n) == 0 && n > 0 && n < 65536 ? (int)n : 80;
 	o->auth_hook = json_get_str(r, "manualAuthHook");
 	o->cleanup_hook = json_get_str(r, "manualCleanupHook");
+	o->dns_provider = json_get_str(r, "dnsProvider");
+	o->fe_config = json_get_str(r, "feConfig");
+	o->dns_zone = json_get_str(r, "dnsZone");
 	o->dns_timeout = json_get_int(r, "dnsTimeout", &n) == 0 && n > 0 && n <= 3600 ? (int)n :
 	    ISSUE_DNS_TIMEOUT_S;
 	if ((v = json_get_str(r, "keyType")) == NULL || key_type_parse(v, &o->key_type) < 0)
@@ -839,9 +893,21 @@ issue_opts_check(struct issue_opts *o)
 		if (o->chall != CHALL_DNS01 && domain_is_wildcard(o->names[i]))
 			return cf_seterr(CF_E_INVALID_INPUT, "%s: wildcard names need dns-01 "
 			    "(--preferred-challenges dns-01 with --manual-auth-hook)", o->names[i]);
+	if (o->dns_provider && strcmp(o->dns_provider, "fe") != 0)
+		return cf_seterr(CF_E_USAGE, "--dns knows one provider: fe (FlexibleEngine DNS)");
+	if (o->dns_provider)
+		o->chall = CHALL_DNS01;
+	if (o->dns_provider && o->auth_hook)
+		return cf_seterr(CF_E_USAGE, "choose one of --dns fe or --manual-auth-hook");
+	if (o->fe_config && (o->fe_config[0] != '/' || strlen(o->fe_config) >= STORE_PATH_MAX))
+		return cf_seterr(CF_E_USAGE, "--fe-config must be an absolute path");
+	if (o->dns_zone && (strlen(o->dns_zone) >= FE_DNS_ID_MAX ||
+	        strspn(o->dns_zone, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_") !=
+	        strlen(o->dns_zone)))
+		return cf_seterr(CF_E_INVALID_INPUT, "--dns-zone \"%.64s\" is not a zone id", o->dns_zone);
 	if (o->chall == CHALL_DNS01) {
-		if (o->auth_hook == NULL || *o->auth_hook == '\0')
-			return cf_seterr(CF_E_USAGE, "dns-01 needs --manual-auth-hook CMD");
+		if (!o->dns_provider && (o->auth_hook == NULL || *o->auth_hook == '\0'))
+			return cf_seterr(CF_E_USAGE, "dns-01 needs --manual-auth-hook CMD or --dns fe");
 		o->standalone = 0;
 		o->webroot = NULL;
 	} else {
@@ -1162,6 +1228,9 @@ issue_common_opt(int ch, const char *arg, struct issue_opts *o)
 	case ISSUE_OPT_FORCE: o->force = 1; return 0;
 	case ISSUE_OPT_DRY_RUN: o->dry_run = 1; return 0;
 	case ISSUE_OPT_JSON: agent_opts.json = 1; return 0;
+	case ISSUE_OPT_DNS: o->dns_provider = arg; return 0;
+	case ISSUE_OPT_FE_CONFIG: o->fe_config = arg; return 0;
+	case ISSUE_OPT_DNS_ZONE: o->dns_zone = arg; return 0;
 	case ISSUE_OPT_CHALLENGES:
 		if (strcmp(arg, "http-01") == 0 || strcmp(arg, "http") == 0)
 			o->chall = CHALL_HTTP01;

@@ -29,6 +29,9 @@ struct issue_opts {
 	int http_port;
 	const char *webroot;
 	const char *auth_hook, *cleanup_hook;   /* --manual-*-hook (DNS-01) */
+	const char *dns_provider;      /* --dns fe: DNS-01 through FlexibleEngine DNS */
+	const char *fe_config;         /* --fe-config FILE (else the FE_* environment) */
+	const char *dns_zone;          /* --dns-zone ID (else found by name) */
 	int dns_timeout;               /* seconds to wait for the TXT record */
 	const char *server;
 	int server_given;              /* --server/--staging on the command line */
@@ -66,7 +69,8 @@ enum {
 	ISSUE_OPT_AUTH_HOOK, ISSUE_OPT_CLEANUP_HOOK, ISSUE_OPT_PROFILE, ISSUE_OPT_EAB_KID,
 	ISSUE_OPT_EAB_HMAC, ISSUE_OPT_SERVER, ISSUE_OPT_STAGING, ISSUE_OPT_CA_FILE,
 	ISSUE_OPT_RESOLVER, ISSUE_OPT_FORCE, ISSUE_OPT_DRY_RUN, ISSUE_OPT_JSON,
-	ISSUE_OPT_CHALLENGES, ISSUE_OPT_DNS_TIMEOUT,
+	ISSUE_OPT_CHALLENGES, ISSUE_OPT_DNS_TIMEOUT, ISSUE_OPT_DNS, ISSUE_OPT_FE_CONFIG,
+	ISSUE_OPT_DNS_ZONE,
 };
 #define ISSUE_COMMON_LONGOPTS \
 	{"pre-hook", required_argument, NULL, ISSUE_OPT_PRE_HOOK}, \
@@ -85,7 +89,10 @@ enum {
 	{"dry-run", no_argument, NULL, ISSUE_OPT_DRY_RUN}, \
 	{"json", no_argument, NULL, ISSUE_OPT_JSON}, \
 	{"preferred-challenges", required_argument, NULL, ISSUE_OPT_CHALLENGES}, \
-	{"dns-timeout", required_argument, NULL, ISSUE_OPT_DNS_TIMEOUT}
+	{"dns-timeout", required_argument, NULL, ISSUE_OPT_DNS_TIMEOUT}, \
+	{"dns", required_argument, NULL, ISSUE_OPT_DNS}, \
+	{"fe-config", required_argument, NULL, ISSUE_OPT_FE_CONFIG}, \
+	{"dns-zone", required_argument, NULL, ISSUE_OPT_DNS_ZONE}
 /* Handle one of those: 0 handled, 1 not one of them, -1 bad value. */
 int issue_common_opt(int ch, const char *arg, struct issue_opts *o);
 

@@ -254,6 +254,9 @@ apply_overrides(struct issue_opts *o, const struct issue_opts *ov)
 	OV(deploy_hook);
 	OV(auth_hook);
 	OV(cleanup_hook);
+	OV(dns_provider);
+	OV(fe_config);
+	OV(dns_zone);
 	OV(profile);
 	OV(eab_kid);
 	OV(eab_hmac);

@@ -156,12 +156,12 @@ static const char *const month_names[] = {"Jan", "Feb", "Mar", "Apr", "May", "Ju
     "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"};
 
 /* Retry-After: delta-seconds or an IMF-fixdate. Returns unix time or 0. */
-static int64_t
-parse_retry_after(const char *v)
+int64_t
+acme_parse_retry_after(const char *v)
 {
 	struct tm tm;
 	char mon[4];
-	int n = 0, i;
+	int i;
 	char *end;
 	long long secs;
 
@@ -171,14 +171,28 @@ parse_retry_after(const char *v)
 			return 0;
 		return (int64_t)time(NULL) + secs;
 	}
+	/* IMF-fixdate, RFC 9110: "Sun, 06 Nov 1994 08:49:37 GMT" (parsed by
+	 * hand: scanf would cost the agent 10 KiB of libc) */
 	memset(&tm, 0, sizeof tm);
-	if (sscanf(v, "%*3s, %2d %3s %4d %2d:%2d:%2d GMT%n", &tm.tm_mday, mon, &tm.tm_year,
-	        &tm.tm_hour, &tm.tm_min, &tm.tm_sec, &n) != 6 || v[n] != '\0')
+	if (strlen(v) != 29 || v[3] != ',' || v[4] != ' ' || v[7] != ' ' || v[11] != ' ' ||
+	    v[16] != ' ' || v[19] != ':' || v[22] != ':' || strcmp(v + 25, " GMT") != 0)
 		return 0;
+	for (i = 0; i < 29; i++)
+		if ((i == 5 || i == 6 || (i >= 12 && i <= 15) || i == 17 || i == 18 || i == 20 ||
+		    i == 21 || i == 23 || i == 24) && !isdigit((unsigned char)v[i]))
+			return 0;
+	tm.tm_mday = (v[5] - '0') * 10 + (v[6] - '0');
+	tm.tm_year = (v[12] - '0') * 1000 + (v[13] - '0') * 100 + (v[14] - '0') * 10 + (v[15] - '0');
+	tm.tm_hour = (v[17] - '0') * 10 + (v[18] - '0');
+	tm.tm_min = (v[20] - '0') * 10 + (v[21] - '0');
+	tm.tm_sec = (v[23] - '0') * 10 + (v[24] - '0');
+	memcpy(mon, v + 8, 3);
+	mon[3] = '\0';
 	for (i = 0; i < 12; i++)
 		if (strcmp(mon, month_names[i]) == 0)
 			break;
-	if (i == 12)
+	if (i == 12 || tm.tm_mday < 1 || tm.tm_mday > 31 || tm.tm_hour > 23 || tm.tm_min > 59 ||
+	    tm.tm_sec > 60)
 		return 0;
 	tm.tm_mon = i;
 	tm.tm_year -= 1900;
@@ -192,7 +206,7 @@ note_retry_after(struct acme *a, const struct http_response *r)
 
 	a->retry_after = 0;
 	if (http_header(r, "Retry-After", v, sizeof v))
-		a->retry_after = parse_retry_after(v);
+		a->retry_after = acme_parse_retry_after(v);
 }
 
 static void

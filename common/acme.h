@@ -126,6 +126,10 @@ int acme_download(struct acme *a, const char *url, const char *preferred_issuer,
     struct cf_buf *pem);
 /* Revoke a DER certificate with the account key; reason per RFC 5280 (0..10). */
 int acme_revoke(struct acme *a, const void *cert_der, size_t len, int reason);
+/* A Retry-After value (delay-seconds up to 30 days, or an IMF-fixdate) as
+ * Unix time; 0 when it is neither. */
+int64_t acme_parse_retry_after(const char *v);
+
 /* The next poll time suggested by the last response (Retry-After), or 0. */
 int64_t acme_retry_after(const struct acme *a);
 
