@@ -28,7 +28,7 @@ out=$vroot/$variant
 jobs=$(nproc 2>/dev/null || echo 2)
 
 case $variant in
-musl) CC=musl-gcc; VCFLAGS="-Os -fno-plt"; ;;
+musl) CC=musl-gcc; VCFLAGS="-Os -fno-plt -ffunction-sections -fdata-sections -fno-asynchronous-unwind-tables -fno-unwind-tables"; ;;
 asan) CC=${ASAN_CC:-gcc}; VCFLAGS="-O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined"; ;;
 debug) CC=gcc; VCFLAGS="-O1 -g"; ;;
 fuzz) CC=${FUZZ_CC:-clang}; VCFLAGS="-O1 -g -fno-omit-frame-pointer -fsanitize=fuzzer-no-link,address,undefined"; ;;
