@@ -41,6 +41,8 @@ enum cf_err {
 	CF_E_IO_ERROR,
 	CF_E_NOMEM,
 	CF_E_INTERNAL,
+	CF_E_NGINX_PARSE,       /* an nginx configuration the agent will not edit */
+	CF_E_NGINX_RELOAD,      /* nginx did not take a tested configuration */
 	CF_E__COUNT
 };
 

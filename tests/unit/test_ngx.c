@@ -1,0 +1,246 @@
+/*
+ * test_ngx.c — the nginx configuration parser (agent/ngx_conf.c): nginx's
+ * own tokenizing rules (quotes, escapes, comments, ';{}' inside them,
+ * "${var}", '}' inside a word), byte offsets that point at the original
+ * text, the include tree (relative globs, sorted), clean refusals with
+ * file:line, and server-block selection in nginx's order.
+ */
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "../../agent/ngx_conf.h"
+#include "../../agent/store.h"
+#include "cf.h"
+#include "unit.h"
+
+static int
+parse(struct ngx_conf *c, const char *text)
+{
+	return ngx_conf_parse_mem(c, "mem.conf", text, strlen(text));
+}
+
+/* The raw text of directive d. */
+static char *
+raw(const struct ngx_conf *c, int d)
+{
+	static char buf[4096];
+	size_t n = c->d[d].end - c->d[d].start;
+
+	if (n >= sizeof buf)
+		n = sizeof buf - 1;
+	memcpy(buf, c->files[c->d[d].file].text + c->d[d].start, n);
+	buf[n] = '\0';
+	return buf;
+}
+
+TEST(ngx_quotes_comments_braces)
+{
+	static const char *conf =
+	    "# a comment with { and ; and }\n"
+	    "http {\n"
+	    "  log_format x '$remote_addr \"{\" ; }';   # trailing } comment ;\n"
+	    "  map $uri $m { default \"a;b{c}\"; ~^/x\\{ 1; }\n"
+	    "  server {\n"
+	    "    location ~ \"^/(a|b){2}$\" { return 200 \"it's; {fine}\"; }\n"
+	    "    location / { set $v ${uri}x}y; return 200 'q\\'uote'; }\n"
+	    "    if ($http_x = \"a b\") { return 403; }\n"
+	    "  }\n"
+	    "}\n";
+	struct ngx_conf c;
+	int h, s, l, lf, m, i;
+
+	CHECK_INT(parse(&c, conf), 0);
+	h = ngx_child(&c, -1);
+	CHECK(h >= 0);
+	if (h < 0)
+		return;
+	CHECK_STR(ngx_name(&c, h), "http");
+	CHECK_INT(c.d[h].line, 2);
+	lf = ngx_child(&c, h);
+	CHECK_STR(ngx_name(&c, lf), "log_format");
+	CHECK_INT(c.d[lf].nargs, 3);
+	CHECK_STR(c.d[lf].args[2].val, "$remote_addr \"{\" ; }");
+	CHECK_STR(raw(&c, lf), "log_format x '$remote_addr \"{\" ; }';");
+	m = ngx_next(&c, lf);
+	CHECK_STR(ngx_name(&c, m), "map");
+	i = ngx_child(&c, m);
+	CHECK_STR(c.d[i].args[1].val, "a;b{c}");
+	i = ngx_next(&c, i);
+	CHECK_STR(c.d[i].args[0].val, "~^/x\\{");   /* nginx unescapes only \" \' \\ \t \r \n */
+	s = ngx_find(&c, h, "server");
+	CHECK(s >= 0);
+	l = ngx_child(&c, s);
+	CHECK_STR(c.d[l].args[2].val, "^/(a|b){2}$");
+	CHECK_STR(c.d[ngx_child(&c, l)].args[2].val, "it's; {fine}");
+	l = ngx_next(&c, l);
+	i = ngx_child(&c, l);
+	CHECK_STR(c.d[i].args[2].val, "${uri}x}y");
+	CHECK_STR(c.d[ngx_next(&c, i)].args[2].val, "q'uote");
+	i = ngx_next(&c, l);
+	CHECK_STR(ngx_name(&c, i), "if");
+	CHECK_INT(c.d[i].nargs, 5);   /* "(" and ")" stick to words, as nginx reads them */
+	CHECK_STR(c.d[i].args[1].val, "($http_x");
+	CHECK_STR(c.d[i].args[3].val, "a b");
+	CHECK_STR(c.d[i].args[4].val, ")");
+	CHECK_INT(c.d[i].line, 8);
+	/* the block's braces are at their offsets */
+	CHECK_INT(conf[c.d[s].open], '{');
+	CHECK_INT(conf[c.d[s].close], '}');
+	CHECK_INT(c.d[s].line, 5);
+	ngx_conf_free(&c);
+}
+
+TEST(ngx_refusals)
+{
+	static const char *bad[] = {
+		"http {", "http { }}", "a b", "a \"b;", "a 'b'c;", ";", "{ }", "a { b }",
+		"a \"x\"y;", "events { x 1; } }", "a \0;",
+	};
+	struct ngx_conf c;
+	size_t i;
+
+	for (i = 0; i < CF_ARRAY_LEN(bad); i++) {
+		size_t len = strlen(bad[i]);
+		if (i == CF_ARRAY_LEN(bad) - 1)
+			len = 4;
+		cf_clearerr();
+		if (ngx_conf_parse_mem(&c, "bad.conf", bad[i], len) == 0) {
+			fprintf(stderr, "  parsed: %s\n", bad[i]);
+			unit_fail();
+			ngx_conf_free(&c);
+		}
+		if (cf_lasterr() != CF_E_NGINX_PARSE)
+			fprintf(stderr, "  case %zu: %s\n", i, cf_lasterr_detail());
+		CHECK_STR(cf_err_code(cf_lasterr()), "NGINX_PARSE");
+		CHECK(strstr(cf_lasterr_detail(), "bad.conf:1:") != NULL);
+	}
+	/* nesting is capped */
+	{
+		char deep[1000] = "";
+		for (i = 0; i < 100; i++)
+			strcat(deep, "a{");
+		CHECK_INT(parse(&c, deep), -1);
+		CHECK(strstr(cf_lasterr_detail(), "nested deeper") != NULL);
+	}
+	/* what parses is fine: empty file, comments only, a ')' after a quote */
+	CHECK_INT(parse(&c, ""), 0);
+	ngx_conf_free(&c);
+	CHECK_INT(parse(&c, "# only { a comment"), 0);
+	ngx_conf_free(&c);
+	CHECK_INT(parse(&c, "if ($a = \"x\") { }"), 0);
+	ngx_conf_free(&c);
+}
+
+static void
+put(const char *dir, const char *name, const char *text)
+{
+	char p[1024];
+
+	snprintf(p, sizeof p, "%s/%s", dir, name);
+	CHECK_INT(store_write_atomic(p, text, strlen(text), 0644), 0);
+}
+
+TEST(ngx_include_tree)
+{
+	char dir[512], sub[600], main_conf[600];
+	struct ngx_conf c;
+	int srv[8];
+	size_t n;
+
+	snprintf(dir, sizeof dir, "%s/ngx-inc", unit_tmpdir());
+	snprintf(sub, sizeof sub, "%s/sites", dir);
+	CHECK_INT(store_mkdirs(sub, 0755), 0);
+	put(dir, "nginx.conf", "events {}\nhttp {\n  include sites/*.conf;\n  include nothing/*.conf;\n}\n");
+	put(sub, "b.conf", "server { listen 80; server_name b.test; }\n");
+	put(sub, "a.conf", "# a\nserver {\n  listen 80;\n  server_name a.test;\n  include snip;\n}\n");
+	put(dir, "snip", "root /srv/a;\n");
+	snprintf(main_conf, sizeof main_conf, "%s/nginx.conf", dir);
+	if (ngx_conf_load(&c, main_conf) < 0) {
+		fprintf(stderr, "  %s\n", cf_lasterr_detail());
+		unit_fail();
+		return;
+	}
+	CHECK_INT(c.nfiles, 4);
+	n = ngx_servers(&c, srv, 8);
+	CHECK_INT(n, 2);
+	if (n == 2) {
+		/* sorted glob: a.conf first; file and line point into it */
+		CHECK(strstr(c.files[c.d[srv[0]].file].path, "sites/a.conf") != NULL);
+		CHECK_INT(c.d[srv[0]].line, 2);
+		CHECK(ngx_server_has_name(&c, srv[0], "a.test"));
+		CHECK(ngx_find(&c, srv[0], "root") >= 0);
+		CHECK(ngx_server_has_name(&c, srv[1], "B.TEST"));
+	}
+	ngx_conf_free(&c);
+	/* a missing file named without a glob is an error, with where */
+	put(dir, "nginx.conf", "http {\n include missing.conf;\n}\n");
+	CHECK_INT(ngx_conf_load(&c, main_conf), -1);
+	CHECK(strstr(cf_lasterr_detail(), "nginx.conf:2") != NULL);
+	/* an include loop ends at the depth cap */
+	put(dir, "nginx.conf", "include nginx.conf;\n");
+	CHECK_INT(ngx_conf_load(&c, main_conf), -1);
+	CHECK_STR(cf_err_code(cf_lasterr()), "NGINX_PARSE");
+	/* a '}' in an included file cannot close the includer's block */
+	put(dir, "nginx.conf", "http {\n include snip2;\n");
+	put(dir, "snip2", "}\n");
+	CHECK_INT(ngx_conf_load(&c, main_conf), -1);
+}
+
+TEST(ngx_select)
+{
+	static const char *conf =
+	    "http {\n"
+	    " server { listen 80; server_name _; }\n"
+	    " server { listen 80 default_server; listen [::]:80; server_name fallback; }\n"
+	    " server { listen 127.0.0.1:80; server_name ~^r[0-9]+\\.example\\.test$; }\n"
+	    " server { listen 80; server_name *.example.test; }\n"
+	    " server { listen 80; server_name .a.example.test www.example.*; }\n"
+	    " server { listen 80; server_name exact.example.test; }\n"
+	    " server { listen 8443 ssl; server_name exact.example.test; }\n"
+	    " server { server_name noport.test; }\n"
+	    "}\n";
+	struct ngx_conf c;
+	struct ngx_listen l[4];
+	enum ngx_match how;
+	int srv[16], s;
+
+	CHECK_INT(parse(&c, conf), 0);
+	CHECK_INT(ngx_servers(&c, srv, 16), 8);
+	s = ngx_select_server(&c, "exact.example.test", 80, 0, &how);
+	CHECK_INT(s, srv[5]);
+	CHECK_INT(how, NGX_MATCH_EXACT);
+	s = ngx_select_server(&c, "x.a.example.test", 80, 0, &how);   /* longest leading wildcard */
+	CHECK_INT(s, srv[4]);
+	CHECK_INT(how, NGX_MATCH_WILD_LEAD);
+	s = ngx_select_server(&c, "a.example.test", 80, 0, &how);
+	CHECK_INT(s, srv[4]);
+	s = ngx_select_server(&c, "r1.example.test", 80, 0, &how);   /* wildcard before regex */
+	CHECK_INT(s, srv[3]);
+	CHECK_INT(how, NGX_MATCH_WILD_LEAD);
+	s = ngx_select_server(&c, "www.example.org", 80, 0, &how);
+	CHECK_INT(s, srv[4]);
+	CHECK_INT(how, NGX_MATCH_WILD_TRAIL);
+	s = ngx_select_server(&c, "r12.example.test.org", 80, 0, &how);
+	CHECK_INT(how, NGX_MATCH_DEFAULT);
+	CHECK_INT(s, srv[1]);
+	s = ngx_select_server(&c, "r12.example.test", 8080, 0, &how);
+	CHECK_INT(s, -1);
+	s = ngx_select_server(&c, "exact.example.test", 8443, 1, &how);
+	CHECK_INT(s, srv[6]);
+	CHECK_INT(ngx_select_server(&c, "other.test", 8443, 1, &how), -1);
+	CHECK_INT(ngx_select_server(&c, "noport.test", 80, 0, &how), srv[7]);
+	CHECK_INT(ngx_server_listens(&c, srv[1], l, 4), 2);
+	CHECK_INT(l[1].ipv6, 1);
+	CHECK_STR(l[1].addr, "::");
+	CHECK_INT(l[0].default_server, 1);
+	CHECK_INT(ngx_server_listens(&c, srv[2], l, 4), 1);
+	CHECK_STR(l[0].addr, "127.0.0.1");
+	ngx_conf_free(&c);
+	/* a regex in PCRE-only syntax is not guessed at */
+	CHECK_INT(parse(&c, "http { server { listen 80; server_name ~^(?<sub>.+)\\.t$; } "
+	                    "server { listen 80 default_server; } }"), 0);
+	s = ngx_select_server(&c, "x.t", 80, 0, &how);
+	CHECK_INT(how, NGX_MATCH_DEFAULT);
+	ngx_conf_free(&c);
+}
