@@ -244,3 +244,135 @@ TEST(ngx_select)
 	CHECK_INT(how, NGX_MATCH_DEFAULT);
 	ngx_conf_free(&c);
 }
+
+/* ---- edits (agent/ngx_edit.c) ---- */
+
+#include "../../agent/ngx_edit.h"
+
+/* Plan challenge + install on text for name; returns the new text (malloc'd). */
+static char *
+install_once(const char *text, const char *name, int *nsplices)
+{
+	struct ngx_conf c;
+	struct ngx_plan p;
+	struct cf_buf out;
+	struct ngx_site site;
+	const char *names[1] = {name};
+	enum ngx_match how;
+	int s80, s443;
+	char *r = NULL;
+
+	if (parse(&c, text) < 0)
+		return NULL;
+	ngx_plan_init(&p);
+	memset(&site, 0, sizeof site);
+	site.lineage = name;
+	site.names = names;
+	site.nnames = 1;
+	site.fullchain = "/p/etc/certfleet/live/x/fullchain.pem";
+	site.privkey = "/p/etc/certfleet/live/x/privkey.pem";
+	site.http_port = 80;
+	site.https_port = 443;
+	site.redirect = 1;
+	s80 = ngx_select_server(&c, name, 80, 0, &how);
+	s443 = ngx_select_server(&c, name, 443, 1, &how);
+	if (s80 >= 0 && ngx_plan_challenge(&c, s80, "/p/var/lib/certfleet/www", &p) == 0 &&
+	    ngx_plan_install(&c, s80, s443, &site, &p) == 0 && ngx_plan_text(&c, &p, 0, &out) == 0) {
+		r = strdup(cf_buf_str(&out));
+		cf_buf_free(&out);
+	}
+	*nsplices = (int)p.n;
+	ngx_plan_free(&p);
+	ngx_conf_free(&c);
+	return r;
+}
+
+TEST(ngx_edit_install_splices)
+{
+	static const char *conf =
+	    "http {\n"
+	    "    # first site, untouched\n"
+	    "    server { listen 80; server_name other.test; return 200 \"x;}\"; }\n"
+	    "    server {\n"
+	    "        listen 80 deferred reuseport backlog=511 default_server;\n"
+	    "        listen [::]:80 ipv6only=on;\n"
+	    "        server_name site.test; # the site\n"
+	    "        root /srv/site;   # keep me\n"
+	    "        location ~ \"\\.(png|jpe?g){1}$\" { expires 1d; }\n"
+	    "    }\n"
+	    "    server { listen 80; server_name third.test; }\n"
+	    "}\n";
+	const char *head_end, *tail_start;
+	char *once, *twice;
+	int n;
+
+	once = install_once(conf, "site.test", &n);
+	CHECK(once != NULL);
+	if (once == NULL)
+		return;
+	CHECK_INT(n, 3);   /* challenge, new server, redirect */
+	/* bytes before the site and after it are untouched */
+	head_end = strstr(conf, "    server {\n        listen 80 deferred");
+	CHECK(strncmp(once, conf, (size_t)(head_end - conf)) == 0);
+	tail_start = strstr(conf, "    server { listen 80; server_name third.test; }");
+	CHECK(strstr(once, tail_start) != NULL);
+	CHECK(strstr(once, "        listen 80 deferred reuseport backlog=511 default_server;\n") != NULL);
+	/* new listens carry no option of the old ones */
+	CHECK(strstr(once, "        listen 443 ssl;\n        listen [::]:443 ssl;\n") != NULL);
+	CHECK(strstr(once, "listen 443 ssl deferred") == NULL);
+	CHECK(strstr(once, "ssl_certificate /p/etc/certfleet/live/x/fullchain.pem;") != NULL);
+	CHECK(strstr(once, "ssl_protocols TLSv1.2 TLSv1.3;") != NULL);
+	CHECK(strstr(once, "Strict-Transport-Security") == NULL);
+	/* content copied byte for byte, comments too */
+	{
+		const char *srv443 = strstr(once, "# certfleet: HTTPS server for site.test");
+		CHECK(srv443 != NULL);
+		if (srv443) {
+			CHECK(strstr(srv443, "        root /srv/site;   # keep me\n") != NULL);
+			CHECK(strstr(srv443, "location ~ \"\\.(png|jpe?g){1}$\" { expires 1d; }") != NULL);
+			CHECK(strstr(srv443, "$certfleet_https") == NULL || strstr(srv443, "$certfleet_https") > strstr(srv443, "third.test"));
+		}
+	}
+	CHECK(strstr(once, "return 301 https://$host$request_uri;") != NULL);
+	CHECK(strstr(once, "if ($host ~* \"^(site\\.test)$\")") != NULL);
+	/* a second run plans nothing */
+	twice = install_once(once, "site.test", &n);
+	CHECK_INT(n, 0);
+	CHECK(twice != NULL && strcmp(twice, once) == 0);
+	free(once);
+	free(twice);
+}
+
+TEST(ngx_edit_existing_443_repointed)
+{
+	static const char *conf =
+	    "http { server { listen 80; server_name s.test; root /a; }\n"
+	    "server { listen 443 ssl; server_name s.test;\n"
+	    "  ssl_certificate \"/old/cert.pem\"; ssl_certificate_key /old/key.pem; root /a; } }\n";
+	char *once;
+	int n;
+
+	once = install_once(conf, "s.test", &n);
+	CHECK(once != NULL);
+	if (once == NULL)
+		return;
+	CHECK(strstr(once, "ssl_certificate /p/etc/certfleet/live/x/fullchain.pem; "
+	                   "ssl_certificate_key /p/etc/certfleet/live/x/privkey.pem;") != NULL);
+	CHECK(strstr(once, "HTTPS server for") == NULL);   /* no second 443 server */
+	CHECK(strstr(once, "/old/") == NULL);
+	free(once);
+}
+
+TEST(ngx_edit_foreign_challenge_location)
+{
+	struct ngx_conf c;
+	struct ngx_plan p;
+
+	CHECK_INT(parse(&c, "http { server { listen 80; location /.well-known/acme-challenge/ { root /x; } } }"), 0);
+	ngx_plan_init(&p);
+	CHECK_INT(ngx_plan_challenge(&c, ngx_child(&c, ngx_child(&c, -1)), "/w", &p), -1);
+	CHECK_STR(cf_err_code(cf_lasterr()), "INVALID_INPUT");
+	CHECK_INT(p.n, 0);
+	ngx_plan_free(&p);
+	ngx_conf_free(&c);
+}
