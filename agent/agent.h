@@ -27,6 +27,7 @@ struct agent_cmd {
 int cmd_directory(int argc, char **argv);
 int cmd_issue(int argc, char **argv);
 int cmd_status(int argc, char **argv);
+int cmd_nginx(int argc, char **argv);
 
 /* Print "certfleet-agent: CODE: detail\n  hint: ..." for the last error and
  * return its exit status. */

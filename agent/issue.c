@@ -33,6 +33,7 @@
 #include "json.h"
 #include "key.h"
 #include "lineage.h"
+#include "ngx.h"
 #include "store.h"
 #include "tls.h"
 #include "x509.h"
@@ -53,6 +54,8 @@ struct issue_opts {
 	const char *resolver;
 	int no_preflight;
 	int force;
+	struct ngx_opts nginx;          /* --nginx: issue through a running nginx, then install */
+	char nginx_webroot[STORE_PATH_MAX];
 };
 
 static void
@@ -60,7 +63,9 @@ usage(FILE *f)
 {
 	fprintf(f,
 	    "usage: certfleet-agent issue -d DOMAIN [-d DOMAIN ...]\n"
-	    "           (--standalone [--http-address ADDR] [--http-port N] | --webroot DIR)\n"
+	    "           (--standalone [--http-address ADDR] [--http-port N] | --webroot DIR |\n"
+	    "            --nginx [--nginx-conf FILE] [--nginx-bin PATH] [--http-port N] [--https-port N]\n"
+	    "                    [--hsts] [--no-redirect] [--no-install])\n"
 	    "           [--server URL | --staging] [--ca-file PEM] [--email ADDR] [--agree-tos]\n"
 	    "           [--key-type ec256|ec384|rsa2048|rsa3072|rsa4096] [--preferred-chain CN]\n"
 	    "           [--resolver ADDR[:PORT]] [--no-preflight] [--force] [--json]\n"
@@ -72,6 +77,9 @@ usage(FILE *f)
 	    "  --http-address ADDR   bind only this address (default: all IPv4 and IPv6)\n"
 	    "  --http-port N         port for --standalone (default 80)\n"
 	    "  --webroot DIR         write the challenge under DIR/.well-known/acme-challenge/\n"
+	    "  --nginx               answer through the running nginx (a challenge location in the\n"
+	    "                        site's port-80 server), then install HTTPS and the redirect\n"
+	    "                        (see certfleet-agent nginx --help for --nginx-conf and the rest)\n"
 	    "  --server URL          ACME directory (default Let's Encrypt production)\n"
 	    "  --staging             Let's Encrypt's staging directory\n"
 	    "  --ca-file PEM         also trust these CAs for the ACME server's TLS\n"
@@ -195,7 +203,7 @@ preflight_probe(const struct issue_opts *o, const char *token, const char *value
 	http_client_set_limits(c, 8192, 4096);
 	http_response_init(&r);
 	for (i = 0; i < o->nnames; i++) {
-		int port = o->standalone ? o->http_port : 80;
+		int port = o->standalone || o->nginx.enabled ? o->http_port : 80;
 		if (port == 80)
 			snprintf(url, sizeof url, "http://%s/.well-known/acme-challenge/%s", o->names[i], token);
 		else
@@ -489,6 +497,7 @@ parse(int argc, char **argv, struct issue_opts *o, struct agent_conf *conf)
 		{"force", no_argument, NULL, 'f'},
 		{"json", no_argument, NULL, 'j'},
 		{"help", no_argument, NULL, 'h'},
+		NGX_LONGOPTS,
 		{NULL, 0, NULL, 0},
 	};
 	const char *key_type = conf->key_type[0] ? conf->key_type : NULL;
@@ -504,7 +513,13 @@ parse(int argc, char **argv, struct issue_opts *o, struct agent_conf *conf)
 	o->http_address = conf->http_address[0] ? conf->http_address : NULL;
 	o->http_port = conf->http_port ? conf->http_port : 80;
 	o->agree_tos = conf->agree_tos > 0;
+	ngx_opts_init(&o->nginx);
 	while ((ch = getopt_long(argc, argv, "d:h", longopts, NULL)) != -1) {
+		int r = ngx_opts_set(&o->nginx, ch, optarg);
+		if (r < 0)
+			return -1;
+		if (r > 0)
+			continue;
 		switch (ch) {
 		case 'd':
 			if (domain_list_add(&o->names, &o->nnames, optarg, 0) < 0)
@@ -542,10 +557,13 @@ parse(int argc, char **argv, struct issue_opts *o, struct agent_conf *conf)
 		return cf_seterr(CF_E_USAGE, "unknown --key-type \"%.32s\" (ec256, ec384, rsa2048, rsa3072, rsa4096)", key_type);
 	if (!key_type)
 		o->key_type = KEY_TYPE_DEFAULT;
-	if (!o->webroot && conf->webroot[0] && !o->standalone)
+	o->nginx.http_port = o->http_port;
+	if (o->nginx.enabled && (o->standalone || o->webroot))
+		return cf_seterr(CF_E_USAGE, "choose one of --standalone, --webroot DIR or --nginx");
+	if (!o->webroot && conf->webroot[0] && !o->standalone && !o->nginx.enabled)
 		o->webroot = conf->webroot;
-	if (o->standalone == (o->webroot != NULL))
-		return cf_seterr(CF_E_USAGE, "choose one of --standalone or --webroot DIR");
+	if (!o->nginx.enabled && o->standalone == (o->webroot != NULL))
+		return cf_seterr(CF_E_USAGE, "choose one of --standalone, --webroot DIR or --nginx");
 	if (o->webroot) {
 		struct stat sb;
 		if (o->webroot[0] != '/')
@@ -595,8 +613,27 @@ cmd_issue(int argc, char **argv)
 	if (lineage_set_domains(&st, (const char *const *)o.names, o.nnames) < 0 ||
 	    store_state_save(&s, lineage, &st) < 0)
 		goto fail;
+	if (o.nginx.enabled) {
+		/* challenges through the running nginx: its port-80 server serves our webroot */
+		if (ngx_challenge_prepare(&s, &o.nginx, lineage, (const char *const *)o.names, o.nnames,
+		        o.nginx_webroot, sizeof o.nginx_webroot) < 0)
+			goto fail;
+		o.webroot = o.nginx_webroot;
+	}
 	if (run_acme(&s, &o, lineage, &st) < 0)
 		goto fail;
+	if (o.nginx.enabled && !o.nginx.no_install) {
+		int changed;
+		if (ngx_install(&s, &o.nginx, lineage, &changed) < 0 ||
+		    (!changed && ngx_certificate_changed(&s, lineage) < 0)) {
+			/* the certificate is issued and live; only serving it failed */
+			e = cf_lasterr();
+			print_result(&s, lineage, "failed", e, &st);
+			rc = cf_err_exit(e);
+			store_state_save(&s, lineage, &st);
+			goto out;
+		}
+	}
 	st.last_error_code[0] = st.last_error_detail[0] = st.last_error_hint[0] = '\0';
 	if (store_state_save(&s, lineage, &st) < 0) {
 		/* the certificate is installed; the record could not be written */
@@ -605,7 +642,8 @@ cmd_issue(int argc, char **argv)
 		rc = cf_err_exit(e);
 		goto out;
 	}
-	lineage_save_conf(&s, lineage, "standalone", o.standalone ? NULL : o.webroot, o.http_port,
+	lineage_save_conf(&s, lineage, o.nginx.enabled ? "nginx" : "standalone",
+	    o.standalone || o.nginx.enabled ? NULL : o.webroot, o.http_port,
 	    key_type_name(o.key_type), o.server, o.email, (const char *const *)o.names, o.nnames);
 	print_result(&s, lineage, "issued", CF_OK, &st);
 	rc = 0;

@@ -220,8 +220,9 @@ plan_redirect(const struct ngx_conf *c, int srv, const struct ngx_site *s, struc
 			goto out;
 	if (cf_buf_addf(&b, ")$\") { set $certfleet_https 1; }\n"
 	        "%sif ($uri ~ \"^/\\.well-known/acme-challenge/\") { set $certfleet_https \"\"; }\n"
+	        "%sif ($scheme = https) { set $certfleet_https \"\"; }\n"
 	        "%sif ($certfleet_https) { return 301 https://$host%s$request_uri; }",
-	        ind, ind, port) < 0)
+	        ind, ind, ind, port) < 0)
 		goto out;
 	rc = ngx_plan_splice(p, c->d[srv].file, c->d[srv].open + 1, 0, cf_buf_str(&b));
 out:

@@ -195,3 +195,15 @@ def sshd_factory(tmp_path_factory, ssh_client_key):
 def pytest_sessionfinish(session, exitstatus):
     for svc in cfutil.live_services():
         svc.stop(timeout=2)
+
+
+# ---------------------------------------------------------------- nginx sites (issue 4)
+
+@pytest.fixture
+def nginx_site_factory(tmp_path_factory):
+    """nginx_site_factory(servers=None, port=None, addr="127.0.0.1", files=None) ->
+    cfutil.NginxSite: files {relative path: text} are written under the prefix first."""
+    f = _Factory(lambda servers=None, port=None, addr="127.0.0.1", files=None: cfutil.NginxSite(
+        _workdir(tmp_path_factory, "nginx"), servers=servers, port=port, addr=addr, files=files))
+    yield f
+    f.close()
