@@ -1226,6 +1226,29 @@ show(const struct ngx_opts *o, char **names, size_t n)
 	return 0;
 }
 
+/* The configuration is in place; when nginx still serves another
+ * certificate than the live one (a renewal nobody reloaded for), reload.
+ * Returns 1 when it reloaded (or tried: *rc says how it went). */
+static int
+reload_if_stale(struct store *s, const char *lineage, int *rc)
+{
+	struct x509_info *info = cf_xalloc(sizeof *info);
+	char served[256];
+	int state = -1;
+
+	if (info == NULL || lineage_live_cert(s, lineage, info) <= 0 ||
+	    ngx_served_check(s, lineage, info->serial_hex, &state, served, sizeof served) < 0 || state != 0) {
+		free(info);
+		cf_clearerr();
+		return 0;
+	}
+	free(info);
+	*rc = ngx_certificate_changed(s, lineage);
+	if (*rc == 0)
+		printf("nginx served %s instead of the live certificate of %s; reloaded\n", served, lineage);
+	return 1;
+}
+
 int
 cmd_nginx(int argc, char **argv)
 {
@@ -1300,6 +1323,11 @@ cmd_nginx(int argc, char **argv)
 			printf(changed ? "nginx serves %s over HTTPS with the live certificate (reloaded)\n"
 			               : "nginx already serves %s over HTTPS with the live certificate; nothing changed\n",
 			    names[0]);
+		if (rc == 0 && !changed && reload_if_stale(&s, names[0], &rc)) {
+			store_unlock(&lk);
+			domain_list_free(names, n);
+			return rc < 0 ? agent_fail() : 0;
+		}
 		if (rc == 0 && !changed) {
 			store_unlock(&lk);
 			domain_list_free(names, n);

@@ -398,3 +398,44 @@ def test_parse_refusal_changes_nothing(case):
     assert "NGINX_PARSE" in r.stderr and "broken.conf:" in r.stderr
     r = c.issue(check=84)
     assert c.nginx.files() == c.original
+
+
+def test_status_compares_served_serial_and_reload_after_new_certificate(case):
+    c = case("st.example.test", servers="""\
+    server {
+        listen @ADDR@:@PORT@;
+        server_name st.example.test;
+        root @PREFIX@/www;
+    }
+""")
+
+    def status():
+        import json
+        r = c.run("status", "--json", "-d", c.domain, check=0)
+        [st] = json.loads(r.stdout)["certificates"]
+        return st
+
+    c.issue()
+    st = status()
+    assert st["nginx"] == {"servesLiveCertificate": True, "servedSerial": st["state"]["serial"]}
+    assert "nginx serves it over HTTPS with the live certificate" in c.run("status", check=0).stdout
+    first = st["state"]["serial"]
+    # a new certificate that nobody reloaded nginx for: status says so
+    c.issue("--force", "--no-install")
+    st = status()
+    assert st["state"]["serial"] != first
+    assert st["nginx"] == {"servesLiveCertificate": False, "servedSerial": first}
+    assert "does NOT serve the live certificate" in c.run("status", check=0).stdout
+    # install finds its edits in place and reloads for the new certificate
+    r = c.install(check=0)
+    assert "reloaded" in r.stdout
+    assert status()["nginx"]["servesLiveCertificate"] is True
+    # a renewal through issue --nginx reloads by itself (the configuration is unchanged)
+    files = c.nginx.files()
+    c.issue("--force")
+    st = status()
+    assert st["nginx"]["servesLiveCertificate"] is True and st["state"]["serial"] != first
+    assert c.nginx.files() == files
+    # a lineage not in nginx has "nginx": null
+    c.remove()
+    assert status()["nginx"] is None
