@@ -6,7 +6,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 . tests/lib.sh
 work=$(mktemp -d /tmp/certfleet-demo.XXXXXX)
-trap 'cf_pebble_stop "$work"; rm -rf "$work"' EXIT
+trap 'cf_pebble_stop "$work/pebble"; rm -rf "$work"' EXIT
 
 step() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
 
@@ -101,7 +101,7 @@ echo "<h1>the blog, served by nginx</h1>" > "$ng/html/index.html"
 cp "$ng/sites/blog.conf" "$work/blog.conf.orig"
 curl -sf -X POST -d "{\"host\":\"blog.example.test.\",\"addresses\":[\"$ng_addr\"]}" "$CTS_MGMT/add-a" >/dev/null
 nginx -p "$ng/" -c "$ng/nginx.conf"
-trap 'nginx -p "$ng/" -c "$ng/nginx.conf" -s quit 2>/dev/null; cf_pebble_stop "$work"; rm -rf "$work"' EXIT
+trap 'nginx -p "$ng/" -c "$ng/nginx.conf" -s quit 2>/dev/null; cf_pebble_stop "$work/pebble"; rm -rf "$work"' EXIT
 cat "$ng/sites/blog.conf"
 ngx_args=(--nginx-conf "$ng/nginx.conf" --http-port "$PEBBLE_HTTP_PORT" --https-port "$https_port")
 
