@@ -729,7 +729,9 @@ probe(const char *webroot, const char *name, const char *addr, int port)
 	http01_webroot_remove(file);
 	if (!ok)
 		return cf_seterr(CF_E_NGINX_RELOAD, "nginx at %s port %d did not serve the probe %s "
-		    "for %s (last HTTP status %d)", addr, port, url, name, last);
+		    "for %s (last HTTP status %d%s)", addr, port, url, name, last,
+		    last >= 300 && last < 400 ? ": a server-level return or rewrite answers before any "
+		    "location; let /.well-known/acme-challenge/ through" : "");
 	cf_clearerr();
 	return 0;
 }
@@ -999,6 +1001,26 @@ ngx_certificate_changed(struct store *s, const char *lineage)
 	if (nginx_test(r.bin, r.conf) < 0)
 		return -1;
 	return nginx_reload(r.bin, r.conf);
+}
+
+int
+ngx_saved_opts(struct store *s, const char *lineage, struct ngx_saved *out)
+{
+	struct record r;
+
+	if (record_load(s, lineage, &r) < 0)
+		return -1;
+	if (!r.exists)
+		return 0;
+	ngx_opts_init(&out->o);
+	cf_strlcpy(out->conf, r.conf, sizeof out->conf);
+	cf_strlcpy(out->bin, r.bin, sizeof out->bin);
+	out->o.enabled = 1;
+	out->o.conf = out->conf;
+	out->o.bin = out->bin;
+	out->o.http_port = r.http_port;
+	out->o.https_port = r.https_port;
+	return 1;
 }
 
 /* ---- reading the certificate nginx serves (never trusted) ---- */

@@ -33,6 +33,7 @@ struct ngx_opts {
 	int no_install;             /* issue --nginx --no-install: only issue */
 };
 
+#define NGX_SAVED_PATH_MAX 4096
 #define NGX_OPT_BASE 0x4e00
 enum {
 	NGX_OPT_NGINX = NGX_OPT_BASE, NGX_OPT_CONF, NGX_OPT_BIN, NGX_OPT_HSTS, NGX_OPT_NO_REDIRECT,
@@ -79,6 +80,19 @@ int ngx_remove(struct store *s, const struct ngx_opts *o, const char *lineage);
  * changed.
  */
 int ngx_certificate_changed(struct store *s, const char *lineage);
+
+/*
+ * For the renewal code: the nginx options a lineage was issued/installed
+ * with (nginx.conf, binary, ports), so a renewal can call
+ * ngx_challenge_prepare/ngx_install the same way.  Returns 1 and fills
+ * *out (whose strings point into it) when the lineage is in nginx, 0 when
+ * it is not.
+ */
+struct ngx_saved {
+	struct ngx_opts o;
+	char conf[NGX_SAVED_PATH_MAX], bin[NGX_SAVED_PATH_MAX];
+};
+int ngx_saved_opts(struct store *s, const char *lineage, struct ngx_saved *out);
 
 /*
  * For status: when the lineage is installed into nginx, connect to the

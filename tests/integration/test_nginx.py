@@ -225,6 +225,7 @@ def test_comments_quotes_regex_map_upstream_if(case):
     assert r.stdout == "blocked }"
     r = c.curl(c.https_url("/"), c.https_port, "--cacert", str(c.root_pem), "-D", "-", "-o", "/dev/null")
     assert "X-UA: curl; {agent}" in r.stdout
+    assert "strict-transport-security" not in r.stdout.lower()      # HSTS only with --hsts
     conf = c.nginx.conf.read_text()
     assert "# a comment with { braces } and ; semicolons that must survive" in conf
     c.check_idempotent_and_remove()
@@ -306,8 +307,10 @@ def test_deferred_reuseport_listen_options_not_copied(case):
         root @PREFIX@/www;
     }
 """)
-    c.issue()
+    c.issue("--hsts")
     c.check_served("hello from dr.example.test")
+    r = c.curl(c.https_url("/"), c.https_port, "--cacert", str(c.root_pem), "-D", "-", "-o", "/dev/null")
+    assert "strict-transport-security: max-age=31536000" in r.stdout.lower()
     conf = c.nginx.conf.read_text()
     assert "listen %s:443 ssl;" % c.addr in conf
     listens = [ln.strip() for ln in conf.splitlines() if ln.strip().startswith("listen ")]

@@ -376,3 +376,42 @@ TEST(ngx_edit_foreign_challenge_location)
 	ngx_plan_free(&p);
 	ngx_conf_free(&c);
 }
+
+TEST(ngx_edit_hsts_no_redirect_https_port)
+{
+	static const char *conf = "http { server { listen 10.0.0.1:8080; server_name h.test; root /h; } }\n";
+	const char *names[1] = {"h.test"};
+	struct ngx_conf c;
+	struct ngx_plan p;
+	struct ngx_site site;
+	struct cf_buf out;
+
+	CHECK_INT(parse(&c, conf), 0);
+	ngx_plan_init(&p);
+	memset(&site, 0, sizeof site);
+	site.lineage = "h.test";
+	site.names = names;
+	site.nnames = 1;
+	site.fullchain = "/f";
+	site.privkey = "/k";
+	site.http_port = 8080;
+	site.https_port = 8443;
+	site.hsts = 1;
+	site.redirect = 0;
+	CHECK_INT(ngx_plan_install(&c, ngx_child(&c, ngx_child(&c, -1)), -1, &site, &p), 0);
+	CHECK_INT(ngx_plan_text(&c, &p, 0, &out), 0);
+	CHECK(strstr(cf_buf_str(&out), "listen 10.0.0.1:8443 ssl;") != NULL);
+	CHECK(strstr(cf_buf_str(&out), "add_header Strict-Transport-Security \"max-age=31536000\" always;") != NULL);
+	CHECK(strstr(cf_buf_str(&out), "return 301") == NULL);
+	cf_buf_free(&out);
+	ngx_plan_free(&p);
+	/* with the redirect, a port other than 443 is in the Location */
+	site.redirect = 1;
+	ngx_plan_init(&p);
+	CHECK_INT(ngx_plan_install(&c, ngx_child(&c, ngx_child(&c, -1)), -1, &site, &p), 0);
+	CHECK_INT(ngx_plan_text(&c, &p, 0, &out), 0);
+	CHECK(strstr(cf_buf_str(&out), "return 301 https://$host:8443$request_uri;") != NULL);
+	cf_buf_free(&out);
+	ngx_plan_free(&p);
+	ngx_conf_free(&c);
+}
