@@ -20,6 +20,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/time.h>
@@ -48,6 +49,7 @@
 #define NGX_PROBE_WAIT_MS 10000
 #define NGX_MAX_FILES_EDITED 64
 #define NGX_RECORD_MAX (64 * 1024)
+#define NGX_LOCK_WAIT_MS 120000
 
 /* ---- options ---- */
 
@@ -489,6 +491,8 @@ struct change {
 	char path[NGX_PATH_MAX];       /* the real file (symlinks resolved) */
 	struct cf_buf old, new;
 	mode_t mode;
+	uid_t uid;
+	gid_t gid;
 	size_t rec;                    /* its index in the record */
 	int rec_created;               /* this run saved its .orig */
 };
@@ -505,6 +509,18 @@ changes_free(struct change *ch, size_t n)
 	free(ch);
 }
 
+/* Write a configuration file atomically, keeping its mode and owner. */
+static int
+write_conf_file(const struct change *c, const struct cf_buf *b)
+{
+	if (store_write_atomic(c->path, b->data, b->len, c->mode) < 0)
+		return -1;
+	if (chown(c->path, c->uid, c->gid) < 0)
+		cf_warnx("warning: could not give %s back to uid %d gid %d: %s", c->path, (int)c->uid,
+		    (int)c->gid, strerror(errno));
+	return 0;
+}
+
 /* Put every written file back as it was; returns how many could not be. */
 static int
 put_back(struct change *ch, size_t n)
@@ -513,7 +529,7 @@ put_back(struct change *ch, size_t n)
 	int bad = 0;
 
 	for (i = 0; i < n; i++)
-		if (store_write_atomic(ch[i].path, ch[i].old.data, ch[i].old.len, ch[i].mode) < 0) {
+		if (write_conf_file(&ch[i], &ch[i].old) < 0) {
 			cf_warnx("could not put back %s: %s", ch[i].path, cf_lasterr_detail());
 			bad++;
 		}
@@ -569,6 +585,8 @@ commit(struct store *s, const char *lineage, struct record *r, const struct ngx_
 				goto out;
 			}
 		ch[n].mode = sb.st_mode & 07777;
+		ch[n].uid = sb.st_uid;
+		ch[n].gid = sb.st_gid;
 		ch[n].new = nt;
 		cf_buf_init(&ch[n].old, NGX_FILE_MAX + 1);
 		if (cf_buf_add(&ch[n].old, c->files[f].text, c->files[f].len) < 0)
@@ -578,6 +596,22 @@ commit(struct store *s, const char *lineage, struct record *r, const struct ngx_
 	if (n == 0) {
 		rc = 0;
 		goto out;
+	}
+	/* nobody changed a file since it was parsed */
+	for (i = 0; i < n; i++) {
+		struct cf_buf now;
+		int same;
+		if (store_read_file(ch[i].path, &now, NGX_FILE_MAX) < 0) {
+			cf_buf_free(&now);
+			goto out;
+		}
+		same = now.len == ch[i].old.len && memcmp(now.data, ch[i].old.data, now.len) == 0;
+		cf_buf_free(&now);
+		if (!same) {
+			cf_seterr(CF_E_INVALID_INPUT, "%s changed while certfleet was reading the configuration; "
+			    "nothing was written, run again", ch[i].path);
+			goto out;
+		}
 	}
 	/* back up first: the originals of files this lineage never edited */
 	if (record_mkdir(s, lineage) < 0)
@@ -601,7 +635,7 @@ commit(struct store *s, const char *lineage, struct record *r, const struct ngx_
 	if (record_save(s, lineage, r) < 0)
 		goto undo_records;
 	for (i = 0; i < n; i++) {
-		if (store_write_atomic(ch[i].path, ch[i].new.data, ch[i].new.len, ch[i].mode) < 0) {
+		if (write_conf_file(&ch[i], &ch[i].new) < 0) {
 			enum cf_err e = cf_lasterr();
 			char d[600];
 			cf_strlcpy(d, cf_lasterr_detail(), sizeof d);
@@ -655,6 +689,44 @@ undo_records:
 out:
 	changes_free(ch, NGX_MAX_FILES_EDITED);
 	return rc;
+}
+
+/* ---- one editor of the nginx configuration at a time ---- */
+
+/* Lineage locks do not cover two lineages editing one nginx: this one
+ * does (PREFIX/var/lib/certfleet/nginx/.lock), waited for up to 2 min. */
+static int
+nginx_lock(struct store *s)
+{
+	char path[STORE_PATH_MAX];
+	int64_t deadline = cf_now_ms() + NGX_LOCK_WAIT_MS;
+	int fd;
+
+	if (store_path(s, path, sizeof path, "/var/lib/certfleet/nginx") < 0 || store_mkdirs(path, 0700) < 0 ||
+	    store_path(s, path, sizeof path, "/var/lib/certfleet/nginx/.lock") < 0)
+		return -1;
+	if ((fd = open(path, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600)) < 0)
+		return cf_seterr(CF_E_IO_ERROR, "%s:", path);
+	while (flock(fd, LOCK_EX | LOCK_NB) < 0) {
+		if (errno != EWOULDBLOCK && errno != EINTR) {
+			close(fd);
+			return cf_seterr(CF_E_IO_ERROR, "locking %s:", path);
+		}
+		if (cf_now_ms() > deadline) {
+			close(fd);
+			return cf_seterr(CF_E_ALREADY_PENDING, "another run has been editing nginx for %d s",
+			    NGX_LOCK_WAIT_MS / 1000);
+		}
+		usleep(100 * 1000);
+	}
+	return fd;
+}
+
+static void
+nginx_unlock(int fd)
+{
+	if (fd >= 0)
+		close(fd);
 }
 
 /* ---- probing through nginx ---- */
@@ -762,8 +834,8 @@ select_80(const struct ngx_conf *c, const char *name, int port)
 	return srv;
 }
 
-int
-ngx_challenge_prepare(struct store *s, const struct ngx_opts *o, const char *lineage,
+static int
+ngx_challenge_prepare_locked(struct store *s, const struct ngx_opts *o, const char *lineage,
     const char *const *names, size_t n, char *webroot, size_t len)
 {
 	struct ngx_conf c;
@@ -808,8 +880,8 @@ out:
 	return rc;
 }
 
-int
-ngx_install(struct store *s, const struct ngx_opts *o, const char *lineage, int *changed)
+static int
+ngx_install_locked(struct store *s, const struct ngx_opts *o, const char *lineage, int *changed)
 {
 	struct x509_info *info = NULL;
 	struct ngx_conf c;
@@ -896,8 +968,8 @@ out:
 	return rc;
 }
 
-int
-ngx_remove(struct store *s, const struct ngx_opts *o, const char *lineage)
+static int
+ngx_remove_locked(struct store *s, const struct ngx_opts *o, const char *lineage)
 {
 	struct record r;
 	struct change *ch;
@@ -926,6 +998,8 @@ ngx_remove(struct store *s, const struct ngx_opts *o, const char *lineage)
 			goto out;
 		}
 		ch[n].mode = sb.st_mode & 07777;
+		ch[n].uid = sb.st_uid;
+		ch[n].gid = sb.st_gid;
 		if (cur.len == ch[n].new.len && memcmp(cur.data, ch[n].new.data, cur.len) == 0) {
 			cf_buf_free(&cur);
 			cf_buf_free(&ch[n].new);
@@ -949,7 +1023,7 @@ ngx_remove(struct store *s, const struct ngx_opts *o, const char *lineage)
 		n++;
 	}
 	for (i = 0; i < n; i++) {
-		if (store_write_atomic(ch[i].path, ch[i].new.data, ch[i].new.len, ch[i].mode) < 0) {
+		if (write_conf_file(&ch[i], &ch[i].new) < 0) {
 			enum cf_err e = cf_lasterr();
 			char d[600];
 			cf_strlcpy(d, cf_lasterr_detail(), sizeof d);
@@ -989,8 +1063,8 @@ out:
 	return rc;
 }
 
-int
-ngx_certificate_changed(struct store *s, const char *lineage)
+static int
+ngx_certificate_changed_locked(struct store *s, const char *lineage)
 {
 	struct record r;
 
@@ -1001,6 +1075,55 @@ ngx_certificate_changed(struct store *s, const char *lineage)
 	if (nginx_test(r.bin, r.conf) < 0)
 		return -1;
 	return nginx_reload(r.bin, r.conf);
+}
+
+int
+ngx_challenge_prepare(struct store *s, const struct ngx_opts *o, const char *lineage,
+    const char *const *names, size_t n, char *webroot, size_t len)
+{
+	int fd = nginx_lock(s), rc;
+
+	if (fd < 0)
+		return -1;
+	rc = ngx_challenge_prepare_locked(s, o, lineage, names, n, webroot, len);
+	nginx_unlock(fd);
+	return rc;
+}
+
+int
+ngx_install(struct store *s, const struct ngx_opts *o, const char *lineage, int *changed)
+{
+	int fd = nginx_lock(s), rc;
+
+	if (fd < 0)
+		return -1;
+	rc = ngx_install_locked(s, o, lineage, changed);
+	nginx_unlock(fd);
+	return rc;
+}
+
+int
+ngx_remove(struct store *s, const struct ngx_opts *o, const char *lineage)
+{
+	int fd = nginx_lock(s), rc;
+
+	if (fd < 0)
+		return -1;
+	rc = ngx_remove_locked(s, o, lineage);
+	nginx_unlock(fd);
+	return rc;
+}
+
+int
+ngx_certificate_changed(struct store *s, const char *lineage)
+{
+	int fd = nginx_lock(s), rc;
+
+	if (fd < 0)
+		return -1;
+	rc = ngx_certificate_changed_locked(s, lineage);
+	nginx_unlock(fd);
+	return rc;
 }
 
 int

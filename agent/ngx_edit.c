@@ -143,6 +143,33 @@ has_text(const struct ngx_conf *c, int d, const char *needle)
 	return 0;
 }
 
+/* Offset of a comment starting with marker directly in block b's body
+ * (not inside a word, a string or a nested block), or (size_t)-1. */
+static size_t
+find_comment(const struct ngx_conf *c, int b, const char *marker)
+{
+	const struct ngx_dir *d = &c->d[b];
+	const char *t = c->files[d->file].text;
+	size_t m = strlen(marker), i;
+	int k;
+
+	for (i = d->open + 1; i + m <= d->close; i++) {
+		size_t ls = i;
+		if (memcmp(t + i, marker, m) != 0)
+			continue;
+		while (ls > d->open + 1 && (t[ls - 1] == ' ' || t[ls - 1] == '\t'))
+			ls--;
+		if (t[ls - 1] != '\n' && ls != d->open + 1)
+			continue;   /* only a comment that starts its line */
+		for (k = ngx_child(c, b); k >= 0; k = ngx_next(c, k))
+			if (c->d[k].file == d->file && c->d[k].start <= i && i < c->d[k].end)
+				break;
+		if (k < 0)
+			return i;
+	}
+	return (size_t)-1;
+}
+
 /* ---- the challenge location ---- */
 
 static int
@@ -176,9 +203,10 @@ ngx_plan_challenge(const struct ngx_conf *c, int srv, const char *webroot, struc
 		    c->files[c->d[loc].file].path, c->d[loc].line, NGX_CHALLENGE_PATH, webroot);
 	}
 	child_indent(c, srv, ind, sizeof ind);
+	/* inserted text never ends in a comment: the rest of the line follows it */
 	snprintf(text, sizeof text,
-	    "\n%slocation ^~ %s { root %s; default_type text/plain; }   # certfleet: ACME HTTP-01",
-	    ind, NGX_CHALLENGE_PATH, webroot);
+	    "\n%s# certfleet: ACME HTTP-01 challenges\n%slocation ^~ %s { root %s; default_type text/plain; }",
+	    ind, ind, NGX_CHALLENGE_PATH, webroot);
 	return ngx_plan_splice(p, c->d[srv].file, c->d[srv].open + 1, 0, text);
 }
 
@@ -205,7 +233,7 @@ plan_redirect(const struct ngx_conf *c, int srv, const struct ngx_site *s, struc
 	int rc = -1;
 
 	snprintf(marker, sizeof marker, "# certfleet: HTTPS redirect for %s ", s->lineage);
-	if (has_text(c, srv, marker))
+	if (find_comment(c, srv, marker) != (size_t)-1)
 		return 0;
 	if (s->https_port != 443)
 		snprintf(port, sizeof port, ":%d", s->https_port);
@@ -252,7 +280,7 @@ plan_repoint(const struct ngx_conf *c, int srv, const struct ngx_site *s, struct
 				return -1;
 		}
 		if (!found) {
-			snprintf(text, sizeof text, "\n%s%s %s;   # certfleet", ind, names[k], want[k]);
+			snprintf(text, sizeof text, "\n%s%s %s;", ind, names[k], want[k]);
 			if (ngx_plan_splice(p, c->d[srv].file, c->d[srv].open + 1, 0, text) < 0)
 				return -1;
 		}
@@ -317,17 +345,15 @@ copy_body(const struct ngx_conf *c, int srv, struct cf_buf *out)
 		}
 	}
 	/* our redirect's marker comment line */
-	for (i = sv->open; i < sv->close; i++) {
-		static const char m[] = "# certfleet: HTTPS redirect for ";
-		if (strncmp(t + i, m, sizeof m - 1) == 0 && nr < CF_ARRAY_LEN(r)) {
-			size_t e = i;
-			while (e < sv->close && t[e] != '\n')
-				e++;
-			r[nr].s = i;
-			r[nr].e = e;
-			whole_lines(t, len, &r[nr].s, &r[nr].e);
-			nr++;
-		}
+	if ((i = find_comment(c, srv, "# certfleet: HTTPS redirect for ")) != (size_t)-1 &&
+	    nr < CF_ARRAY_LEN(r)) {
+		size_t e = i;
+		while (e < sv->close && t[e] != '\n')
+			e++;
+		r[nr].s = i;
+		r[nr].e = e;
+		whole_lines(t, len, &r[nr].s, &r[nr].e);
+		nr++;
 	}
 	qsort(r, nr, sizeof r[0], cmp_range);
 	pos = sv->open + 1;
@@ -346,7 +372,7 @@ plan_new_server(const struct ngx_conf *c, int srv80, const struct ngx_site *s, s
 	struct ngx_listen l[NGX_MAX_LISTEN];
 	char ind[64], cind[80], line[4096], seen[NGX_MAX_LISTEN][128];
 	const char *t = c->files[c->d[srv80].file].text;
-	size_t nl = ngx_server_listens(c, srv80, l, NGX_MAX_LISTEN), i, j, nseen = 0;
+	size_t nl = ngx_server_listens(c, srv80, l, NGX_MAX_LISTEN), i, j, nseen = 0, body_at;
 	struct cf_buf b;
 	int rc = -1;
 
@@ -385,8 +411,19 @@ plan_new_server(const struct ngx_conf *c, int srv80, const struct ngx_site *s, s
 	        cind) < 0)
 		goto out;
 	if (cf_buf_addf(&b, "%s# the site's own directives, copied from %s:%u", cind,
-	        c->files[c->d[srv80].file].path, c->d[srv80].line) < 0 ||
-	    copy_body(c, srv80, &b) < 0 || cf_buf_addstr(&b, "}") < 0)
+	        c->files[c->d[srv80].file].path, c->d[srv80].line) < 0)
+		goto out;
+	body_at = b.len;
+	if (copy_body(c, srv80, &b) < 0)
+		goto out;
+	/* the comment must end its line: a one-line server's body follows on it */
+	if (b.len == body_at || b.data[body_at] != '\n') {
+		if (cf_buf_add(&b, "\n", 1) < 0)
+			goto out;
+		memmove(b.data + body_at + 1, b.data + body_at, b.len - body_at - 1);
+		b.data[body_at] = '\n';
+	}
+	if (cf_buf_addstr(&b, b.data[b.len - 1] == '\n' ? "}" : "\n}") < 0)
 		goto out;
 	rc = ngx_plan_splice(p, c->d[srv80].file, c->d[srv80].end, 0, cf_buf_str(&b));
 out:

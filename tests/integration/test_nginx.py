@@ -442,3 +442,51 @@ def test_status_compares_served_serial_and_reload_after_new_certificate(case):
     # a lineage not in nginx has "nginx": null
     c.remove()
     assert status()["nginx"] is None
+
+
+def test_one_server_for_http_and_https(case, tmp_path):
+    """A single block listening on both ports: its certificate is re-pointed and the
+    redirect must not loop on HTTPS."""
+    old = tmp_path / "old"
+    old.mkdir()
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256",
+                    "-nodes", "-keyout", str(old / "key.pem"), "-out", str(old / "cert.pem"),
+                    "-days", "2", "-subj", "/CN=both.example.test"], check=True, capture_output=True)
+    c = case("both.example.test", servers="""\
+    server {
+        listen @ADDR@:@PORT@;
+        listen @ADDR@:443 ssl;
+        server_name both.example.test;
+        ssl_certificate %s;
+        ssl_certificate_key %s;
+        root @PREFIX@/www;
+    }
+""" % (old / "cert.pem", old / "key.pem"))
+    c.issue()
+    c.check_served("hello from both.example.test")
+    r = c.curl(c.https_url("/x"), c.https_port, "--cacert", str(c.root_pem), "-o", "/dev/null",
+               "-w", "%{http_code}")
+    assert r.stdout == "404"                       # not redirected again over HTTPS
+    assert "HTTPS server for" not in c.nginx.conf.read_text()
+    c.check_idempotent_and_remove()
+
+
+def test_concurrent_installs_of_two_sites_in_one_file(case, bins, tmp_path):
+    """Two lineages edit the same file at the same time: neither edit is lost."""
+    c = case("c1.example.test", files={"conf.d/two.conf": """\
+server { listen @ADDR@:@PORT@; server_name c1.example.test; root @PREFIX@/www; }
+server { listen @ADDR@:@PORT@; server_name c2.example.test; root @PREFIX@/www; }
+"""})
+    c.cts.add_a("c2.example.test", c.addr)
+    c.issue("--no-install")
+    c.issue("--no-install", names=["c2.example.test"])
+    procs = [subprocess.Popen([str(c.bin), "--prefix", str(c.prefix), "nginx", "install", "-d", d,
+                               *[str(a) for a in c.nginx_args()]],
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+             for d in ("c1.example.test", "c2.example.test")]
+    for p in procs:
+        out, err = p.communicate(timeout=120)
+        assert p.returncode == 0, out + err
+    text = (c.nginx.prefix / "conf.d/two.conf").read_text()
+    assert "HTTPS server for c1.example.test" in text and "HTTPS server for c2.example.test" in text
+    c.check_served("hello from c1.example.test")

@@ -415,3 +415,54 @@ TEST(ngx_edit_hsts_no_redirect_https_port)
 	ngx_plan_free(&p);
 	ngx_conf_free(&c);
 }
+
+TEST(ngx_edit_one_line_servers_keep_structure)
+{
+	static const char *conf =
+	    "http {\n"
+	    "server { listen 80; server_name a.test; root /a; }\n"
+	    "server { listen 80; server_name b.test; root /b; } # b\n"
+	    "server { listen 443 ssl; server_name b.test; ssl_certificate /o; ssl_certificate_key /k; }\n"
+	    "}\n";
+	static const char *names[] = {"a.test", "b.test"};
+	struct ngx_conf c;
+	char *t1, *t2;
+	int n, srv[8];
+	size_t i;
+
+	for (i = 0; i < 2; i++) {
+		t1 = install_once(conf, names[i], &n);
+		CHECK(t1 != NULL);
+		if (t1 == NULL)
+			continue;
+		CHECK_INT(parse(&c, t1), 0);
+		/* every server is still a child of http: nothing was commented out */
+		CHECK_INT(ngx_servers(&c, srv, 8), i == 0 ? 4 : 3);
+		ngx_conf_free(&c);
+		t2 = install_once(t1, names[i], &n);
+		CHECK_INT(n, 0);
+		CHECK(t2 && strcmp(t1, t2) == 0);
+		free(t1);
+		free(t2);
+	}
+}
+
+/* found by fuzz_ngx: our marker inside a word is not our comment */
+TEST(ngx_edit_marker_inside_a_word)
+{
+	static const char *conf =
+	    "http { server { listen 80; server_name a.test; "
+	    "return# certfleet: HTTPS redirect for a.test 200; } }";
+	struct ngx_conf c;
+	int n, srv[4];
+	char *t = install_once(conf, "a.test", &n);
+
+	CHECK(t != NULL);
+	if (t == NULL)
+		return;
+	CHECK_INT(parse(&c, t), 0);
+	CHECK_INT(ngx_servers(&c, srv, 4), 2);
+	CHECK(strstr(t, "return 301") != NULL);
+	ngx_conf_free(&c);
+	free(t);
+}
