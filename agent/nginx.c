@@ -914,9 +914,18 @@ ngx_install_locked(struct store *s, const struct ngx_opts *o, const char *lineag
 	}
 	ngx_plan_init(&p);
 	for (i = 0; i < info->nsan; i++) {
+		char norm[DOMAIN_BUFSZ];
+		done[i] = 0;
+		/* only plain host names go into the configuration text */
+		if (domain_normalize(info->san[i], norm, sizeof norm, 0) < 0 || strcmp(norm, info->san[i]) != 0) {
+			cf_warnx("warning: %s: the certificate name \"%.64s\" is not a plain host name; "
+			    "left out of nginx", lineage, info->san[i]);
+			cf_clearerr();
+			done[i] = 1;
+			continue;
+		}
 		if ((srv80[i] = select_80(&c, info->san[i], o->http_port)) < 0)
 			goto out;
-		done[i] = 0;
 	}
 	/* one plan per port-80 server, with the certificate's names it answers */
 	for (i = 0; i < info->nsan; i++) {
