@@ -336,7 +336,10 @@ copy_body(const struct ngx_conf *c, int srv, struct cf_buf *out)
 			/* came in through an include: the include directive itself is copied */
 			continue;
 		}
-		if (strcmp(n, "listen") == 0 || strcmp(n, "server_name") == 0 ||
+		/* a redirect to https copied into the HTTPS server would loop */
+		int to_https = strcmp(n, "return") == 0 && d->nargs >= 3 &&
+		    strncmp(d->args[2].val, "https://", 8) == 0;
+		if (strcmp(n, "listen") == 0 || strcmp(n, "server_name") == 0 || to_https ||
 		    has_text(c, k, "$certfleet_https")) {
 			r[nr].s = d->start;
 			r[nr].e = d->end;

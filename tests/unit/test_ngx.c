@@ -299,6 +299,7 @@ TEST(ngx_edit_install_splices)
 	    "        server_name site.test; # the site\n"
 	    "        root /srv/site;   # keep me\n"
 	    "        location ~ \"\\.(png|jpe?g){1}$\" { expires 1d; }\n"
+	    "        return 301 https://$host$request_uri;\n"
 	    "    }\n"
 	    "    server { listen 80; server_name third.test; }\n"
 	    "}\n";
@@ -330,6 +331,8 @@ TEST(ngx_edit_install_splices)
 		if (srv443) {
 			CHECK(strstr(srv443, "        root /srv/site;   # keep me\n") != NULL);
 			CHECK(strstr(srv443, "location ~ \"\\.(png|jpe?g){1}$\" { expires 1d; }") != NULL);
+			/* the site's own redirect to https is not copied (it would loop) */
+			CHECK(strstr(srv443, "return 301") == NULL);
 			CHECK(strstr(srv443, "$certfleet_https") == NULL || strstr(srv443, "$certfleet_https") > strstr(srv443, "third.test"));
 		}
 	}
