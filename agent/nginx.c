@@ -802,8 +802,8 @@ probe(const char *webroot, const char *name, const char *addr, int port)
 	if (!ok)
 		return cf_seterr(CF_E_NGINX_RELOAD, "nginx at %s port %d did not serve the probe %s "
 		    "for %s (last HTTP status %d%s)", addr, port, url, name, last,
-		    last >= 300 && last < 400 ? ": a server-level return or rewrite answers before any "
-		    "location; let /.well-known/acme-challenge/ through" : "");
+		    last != 0 && last != 404 ? ": something answers before the challenge location, "
+		    "e.g. a return or rewrite in a location that matches first" : "");
 	cf_clearerr();
 	return 0;
 }

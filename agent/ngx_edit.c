@@ -190,7 +190,7 @@ challenge_location(const struct ngx_conf *c, int srv)
 int
 ngx_plan_challenge(const struct ngx_conf *c, int srv, const char *webroot, struct ngx_plan *p)
 {
-	char ind[64], text[1024 + NGX_PATH_MAX];
+	char ind[64], text[1024 + NGX_PATH_MAX], brk[200];
 	int loc = challenge_location(c, srv), r;
 
 	if (loc >= 0) {
@@ -203,10 +203,18 @@ ngx_plan_challenge(const struct ngx_conf *c, int srv, const char *webroot, struc
 		    c->files[c->d[loc].file].path, c->d[loc].line, NGX_CHALLENGE_PATH, webroot);
 	}
 	child_indent(c, srv, ind, sizeof ind);
-	/* inserted text never ends in a comment: the rest of the line follows it */
+	/* Server-level return/rewrite/if run before any location is chosen (a
+	 * site that already redirects everything to https, say): a "break" at
+	 * the top ends them for challenge requests.  Inserted text never ends
+	 * in a comment: the rest of the line follows it. */
+	for (r = ngx_child(c, srv); r >= 0; r = ngx_next(c, r))
+		if (strcmp(ngx_name(c, r), "return") == 0 || strcmp(ngx_name(c, r), "rewrite") == 0 ||
+		    strcmp(ngx_name(c, r), "if") == 0)
+			break;
+	snprintf(brk, sizeof brk, "\n%sif ($uri ~ \"^/\\.well-known/acme-challenge/\") { break; }", ind);
 	snprintf(text, sizeof text,
-	    "\n%s# certfleet: ACME HTTP-01 challenges\n%slocation ^~ %s { root %s; default_type text/plain; }",
-	    ind, ind, NGX_CHALLENGE_PATH, webroot);
+	    "\n%s# certfleet: ACME HTTP-01 challenges%s\n%slocation ^~ %s { root %s; default_type text/plain; }",
+	    ind, r >= 0 ? brk : "", ind, NGX_CHALLENGE_PATH, webroot);
 	return ngx_plan_splice(p, c->d[srv].file, c->d[srv].open + 1, 0, text);
 }
 

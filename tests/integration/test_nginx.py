@@ -490,3 +490,39 @@ server { listen @ADDR@:@PORT@; server_name c2.example.test; root @PREFIX@/www; }
     text = (c.nginx.prefix / "conf.d/two.conf").read_text()
     assert "HTTPS server for c1.example.test" in text and "HTTPS server for c2.example.test" in text
     c.check_served("hello from c1.example.test")
+
+
+def test_names_in_two_server_blocks_and_remove_refuses_foreign_changes(case):
+    c = case("m1.example.test", servers="""\
+    server {
+        listen @ADDR@:@PORT@;
+        server_name m1.example.test;
+        root @PREFIX@/www;
+    }
+    server {
+        listen @ADDR@:@PORT@;
+        server_name m2.example.test;
+        return 200 "m2 over $scheme\\n";
+    }
+""")
+    c.cts.add_a("m2.example.test", c.addr)
+    c.issue(names=["m1.example.test", "m2.example.test"])
+    c.check_served("hello from m1.example.test")
+    # the second name's own block got its HTTPS twin and redirect, with its own content
+    r = subprocess.run(["curl", "-sS", "--cacert", str(c.root_pem), "--resolve",
+                        "m2.example.test:443:%s" % c.addr, "https://m2.example.test/"],
+                       capture_output=True, text=True)
+    assert r.stdout == "m2 over https\n", r.stderr
+    r = c.curl("http://m2.example.test:%d/a?b" % c.pebble.http_port, c.pebble.http_port, "-o",
+               "/dev/null", "-w", "%{http_code} %{redirect_url}", "--resolve",
+               "m2.example.test:%d:%s" % (c.pebble.http_port, c.addr))
+    assert r.stdout == "301 https://m2.example.test/a?b"
+    after = c.nginx.files()
+    assert c.install(check=EXIT["NOTHING_TO_DO"]) and c.nginx.files() == after
+    # someone edits the file after us: remove refuses and writes nothing
+    conf = c.nginx.conf
+    conf.write_text(conf.read_text() + "# an admin's line\n")
+    edited = c.nginx.files()
+    r = c.remove(check=EXIT["INVALID_INPUT"])
+    assert "was changed since certfleet edited it" in r.stderr
+    assert c.nginx.files() == edited

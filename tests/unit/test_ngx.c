@@ -469,3 +469,27 @@ TEST(ngx_edit_marker_inside_a_word)
 	ngx_conf_free(&c);
 	free(t);
 }
+
+/* A server that redirects everything at server level still serves challenges:
+ * a break ends the server-level rewrites for the challenge path first. */
+TEST(ngx_edit_challenge_before_server_level_return)
+{
+	struct ngx_conf c;
+	struct ngx_plan p;
+	struct cf_buf out;
+	const char *t;
+
+	CHECK_INT(parse(&c, "http { server { listen 80; server_name r.test; return 301 https://$host$request_uri; }\n"
+	                    "server { listen 80; server_name plain.test; root /p; } }"), 0);
+	ngx_plan_init(&p);
+	CHECK_INT(ngx_plan_challenge(&c, ngx_child(&c, ngx_child(&c, -1)), "/w", &p), 0);
+	CHECK_INT(ngx_plan_challenge(&c, ngx_next(&c, ngx_child(&c, ngx_child(&c, -1))), "/w", &p), 0);
+	CHECK_INT(ngx_plan_text(&c, &p, 0, &out), 0);
+	t = cf_buf_str(&out);
+	CHECK(strstr(t, "server_name r.test") > strstr(t, "if ($uri ~ \"^/\\.well-known/acme-challenge/\") { break; }"));
+	/* only where it is needed */
+	CHECK(strstr(strstr(t, "server_name r.test"), "{ break; }") == NULL);
+	cf_buf_free(&out);
+	ngx_plan_free(&p);
+	ngx_conf_free(&c);
+}
