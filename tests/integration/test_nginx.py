@@ -88,7 +88,7 @@ class NginxCase:
         # challenges stay on plain HTTP (404: no such token, but not redirected)
         assert self.http_status("/.well-known/acme-challenge/nothing-here").startswith("404")
 
-    def check_idempotent_and_remove(self):
+    def check_idempotent_and_remove(self, redirected_before=False):
         after = self.nginx.files()
         r = self.install(check=EXIT["NOTHING_TO_DO"])
         assert "nothing changed" in r.stdout
@@ -96,8 +96,8 @@ class NginxCase:
         self.remove(check=0)
         assert self.nginx.files() == self.original
         self.nginx.test_config()
-        # nginx runs the original configuration again: no redirect
-        assert not self.http_status("/x?y=1").startswith("301")
+        # nginx runs the original configuration again: no redirect (unless the site had its own)
+        assert self.http_status("/x?y=1").startswith("301") == redirected_before
         assert not (self.prefix / "var/lib/certfleet/nginx" / self.domain).exists()
 
 
@@ -526,3 +526,30 @@ def test_names_in_two_server_blocks_and_remove_refuses_foreign_changes(case):
     r = c.remove(check=EXIT["INVALID_INPUT"])
     assert "was changed since certfleet edited it" in r.stderr
     assert c.nginx.files() == edited
+
+
+def test_site_already_redirecting_at_server_level(case, tmp_path):
+    """`return 301 https://...` at server level runs before any location: the challenge
+    must still get through (nginx answers the CA), and the HTTPS side gets the cert."""
+    old = tmp_path / "old"
+    old.mkdir()
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256",
+                    "-nodes", "-keyout", str(old / "key.pem"), "-out", str(old / "cert.pem"),
+                    "-days", "2", "-subj", "/CN=redir.example.test"], check=True, capture_output=True)
+    c = case("redir.example.test", servers="""\
+    server {
+        listen @ADDR@:@PORT@;
+        server_name redir.example.test;
+        return 301 https://$host$request_uri;
+    }
+    server {
+        listen @ADDR@:443 ssl;
+        server_name redir.example.test;
+        ssl_certificate %s;
+        ssl_certificate_key %s;
+        root @PREFIX@/www;
+    }
+""" % (old / "cert.pem", old / "key.pem"))
+    c.issue()
+    c.check_served("hello from redir.example.test")
+    c.check_idempotent_and_remove(redirected_before=True)
