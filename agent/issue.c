@@ -75,7 +75,7 @@ usage(FILE *f)
 	    "  -d, --domain NAME     a name for the certificate (repeatable; no wildcards with HTTP-01)\n"
 	    "  --standalone          answer the challenge on port 80 while it is pending\n"
 	    "  --http-address ADDR   bind only this address (default: all IPv4 and IPv6)\n"
-	    "  --http-port N         port for --standalone (default 80)\n"
+	    "  --http-port N         port for --standalone; with --nginx the site's HTTP port (default 80)\n"
 	    "  --webroot DIR         write the challenge under DIR/.well-known/acme-challenge/\n"
 	    "  --nginx               answer through the running nginx (a challenge location in the\n"
 	    "                        site's port-80 server), then install HTTPS and the redirect\n"
@@ -628,9 +628,14 @@ cmd_issue(int argc, char **argv)
 		    (!changed && ngx_certificate_changed(&s, lineage) < 0)) {
 			/* the certificate is issued and live; only serving it failed */
 			e = cf_lasterr();
+			cf_strlcpy(st.last_error_code, cf_err_code(e), sizeof st.last_error_code);
+			cf_strlcpy(st.last_error_detail, cf_lasterr_detail(), sizeof st.last_error_detail);
+			cf_strlcpy(st.last_error_hint, cf_err_hint(e), sizeof st.last_error_hint);
+			if (store_state_save(&s, lineage, &st) < 0)
+				cf_warnx("could not record the failure: %s", cf_lasterr_detail());
+			cf_seterr(e, "%s", st.last_error_detail);
 			print_result(&s, lineage, "failed", e, &st);
 			rc = cf_err_exit(e);
-			store_state_save(&s, lineage, &st);
 			goto out;
 		}
 	}

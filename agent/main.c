@@ -17,7 +17,7 @@ static int cmd_version(int argc, char **argv);
 static int cmd_help(int argc, char **argv);
 
 static const struct agent_cmd commands[] = {
-	{"issue", cmd_issue, "obtain and install a certificate (HTTP-01: --standalone or --webroot)"},
+	{"issue", cmd_issue, "obtain and install a certificate (HTTP-01: --standalone, --webroot or --nginx)"},
 	{"nginx", cmd_nginx, "show, install or remove HTTPS for a domain in a running nginx"},
 	{"status", cmd_status, "show the certificate status of each lineage"},
 	{"directory", cmd_directory, "fetch and print the ACME CA's directory (checks TLS trust)"},
