@@ -13,7 +13,9 @@
  * and CF_E_NGINX_INVALID carries nginx's own message.  nginx is reloaded
  * only after a passing test, and the call returns once a new worker
  * generation runs (CF_E_NGINX_RELOAD if none comes).  nginx is never
- * started or stopped.
+ * started or stopped.  One run edits nginx at a time (a lock beside the
+ * records, waited for up to 2 minutes), and a file that changed between
+ * parsing and writing is not overwritten.
  */
 #ifndef CF_NGX_H
 #define CF_NGX_H

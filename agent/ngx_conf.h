@@ -117,12 +117,14 @@ enum ngx_match {
 
 const char *ngx_match_name(enum ngx_match m);
 
-/* The server block nginx picks for Host: name on port (among servers that
- * listen on that port, whatever address): exact names, then the longest
+/* The server block nginx picks for Host: name on port: exact names, then the longest
  * leading wildcard, the longest trailing wildcard, the first matching
  * regex; else the default_server of the port, else its first server.
  * Returns the server's directive index (or -1: nothing listens on port)
- * and the kind of match in *how.  With by_name_only, no default. */
+ * and the kind of match in *how.  With by_name_only, no default.
+ * Listen addresses are not told apart (the client's address is not known
+ * here): every server listening on port is a candidate, i.e. the best
+ * answer over all of the port's addresses. */
 int ngx_select_server(const struct ngx_conf *c, const char *name, int port, int by_name_only,
     enum ngx_match *how);
 
