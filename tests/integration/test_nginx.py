@@ -553,3 +553,34 @@ def test_site_already_redirecting_at_server_level(case, tmp_path):
     c.issue()
     c.check_served("hello from redir.example.test")
     c.check_idempotent_and_remove(redirected_before=True)
+
+
+def test_install_failing_after_issuing_is_rolled_back_and_recorded(case, tmp_path):
+    """nginx -t fails only once the HTTPS server is in: the certificate is issued and
+    live, every file is as it was before the install, status tells what failed."""
+    import json
+    c = case("late.example.test", servers="""\
+    server {
+        listen @ADDR@:@PORT@;
+        server_name late.example.test;
+        root @PREFIX@/www;
+    }
+""")
+    wrapper = tmp_path / "nginx-no-https"
+    wrapper.write_text('#!/bin/sh\n'
+                       'if [ "$3" = "-t" ] && grep -q "HTTPS server for" "$2"; then\n'
+                       '  echo "nginx: [emerg] injected: no HTTPS server today" >&2; exit 1\n'
+                       'fi\n'
+                       'exec /usr/sbin/nginx "$@"\n')
+    wrapper.chmod(0o755)
+    r = c.issue("--nginx-bin", str(wrapper), check=EXIT["NGINX_INVALID"])
+    assert "no HTTPS server today" in r.stderr
+    text = c.nginx.conf.read_text()
+    assert "acme-challenge" in text and "HTTPS server for" not in text and "301" not in text
+    st = json.loads(c.run("status", "--json", "-d", c.domain, check=0).stdout)["certificates"][0]
+    assert st["state"]["sslStatus"] == "active"
+    assert st["state"]["lastError"]["code"] == "NGINX_INVALID"
+    c.install()
+    c.check_served("hello from late.example.test")
+    c.remove()
+    assert c.nginx.files() == c.original
