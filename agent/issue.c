@@ -42,6 +42,7 @@
 #include "jws.h"
 #include "key.h"
 #include "lineage.h"
+#include "ngx.h"
 #include "store.h"
 #include "tls.h"
 #include "x509.h"
@@ -52,7 +53,8 @@ usage(FILE *f)
 	fprintf(f,
 	    "usage: certfleet-agent issue -d DOMAIN [-d DOMAIN ...]\n"
 	    "           (--standalone [--http-address ADDR] [--http-port N] | --webroot DIR |\n"
-	    "            --preferred-challenges dns-01 --manual-auth-hook CMD [--manual-cleanup-hook CMD])\n"
+	    "            --preferred-challenges dns-01 (--manual-auth-hook CMD [--manual-cleanup-hook CMD] | --dns fe) |\n"
+	    "            --nginx [--nginx-conf FILE] [--nginx-bin PATH] [--https-port N] [--hsts] [--no-redirect] [--no-install])\n"
 	    "           [--server URL | --staging] [--ca-file PEM] [--email ADDR] [--agree-tos]\n"
 	    "           [--eab-kid ID --eab-hmac-key B64URL] [--profile NAME]\n"
 	    "           [--key-type ec256|ec384|rsa2048|rsa3072|rsa4096] [--preferred-chain CN]\n"
@@ -65,7 +67,7 @@ usage(FILE *f)
 	    "  -d, --domain NAME     a name for the certificate (repeatable; \"*.\" only with dns-01)\n"
 	    "  --standalone          answer HTTP-01 on port 80 while it is pending\n"
 	    "  --http-address ADDR   bind only this address (default: all IPv4 and IPv6)\n"
-	    "  --http-port N         port for --standalone (default 80)\n"
+	    "  --http-port N         port for --standalone; with --nginx the site's HTTP port (default 80)\n"
 	    "  --webroot DIR         write the challenge under DIR/.well-known/acme-challenge/\n"
 	    "  --preferred-challenges http-01|dns-01   the challenge type (default http-01)\n"
 	    "  --manual-auth-hook CMD     dns-01: create the TXT record (certbot's variables)\n"
@@ -73,6 +75,9 @@ usage(FILE *f)
 	    "  --dns-timeout SEC     wait this long for the TXT record to be visible (default 120)\n"
 	    "  --dns fe              dns-01 through FlexibleEngine DNS (credentials: FE_* environment\n"
 	    "                        or --fe-config FILE, 0600) [--dns-zone ID]\n"
+	    "  --nginx               answer through the running nginx (a challenge location in the\n"
+	    "                        site's port-80 server), then install HTTPS and the redirect\n"
+	    "                        (see certfleet-agent nginx --help for --nginx-conf and the rest)\n"
 	    "  --server URL          ACME directory (default Let's Encrypt production)\n"
 	    "  --staging             Let's Encrypt's staging directory\n"
 	    "  --ca-file PEM         also trust these CAs for the ACME server's TLS\n"
@@ -227,7 +232,7 @@ preflight_probe(const struct issue_opts *o, const char *token, const char *value
 	http_client_set_limits(c, 8192, 4096);
 	http_response_init(&r);
 	for (i = 0; i < o->nnames; i++) {
-		int port = o->standalone ? o->http_port : 80;
+		int port = o->standalone || o->nginx.enabled ? o->http_port : 80;
 		if (port == 80)
 			snprintf(url, sizeof url, "http://%s/.well-known/acme-challenge/%s", o->names[i], token);
 		else
@@ -778,9 +783,27 @@ save_settings(struct store *s, const char *lineage, const struct issue_opts *o)
 	json_w_key(&w, "challenge");
 	json_w_str(&w, o->chall == CHALL_DNS01 ? "dns-01" : "http-01");
 	json_w_key(&w, "method");
-	json_w_str(&w, o->chall != CHALL_DNS01 ? (o->webroot ? "webroot" : "standalone") :
-	    o->dns_provider ? "dns-fe" : "manual");
-	w_opt(&w, "webroot", o->webroot);
+	json_w_str(&w, o->chall != CHALL_DNS01 ? (o->nginx.enabled ? "nginx" : o->webroot ? "webroot" :
+	    "standalone") : o->dns_provider ? "dns-fe" : "manual");
+	if (o->nginx.enabled) {
+		json_w_key(&w, "nginx");
+		json_w_begin_obj(&w);
+		json_w_key(&w, "conf");
+		json_w_str(&w, o->nginx.conf);
+		json_w_key(&w, "bin");
+		json_w_str(&w, o->nginx.bin);
+		json_w_key(&w, "httpsPort");
+		json_w_int(&w, o->nginx.https_port);
+		json_w_key(&w, "hsts");
+		json_w_bool(&w, o->nginx.hsts);
+		json_w_key(&w, "noRedirect");
+		json_w_bool(&w, o->nginx.no_redirect);
+		json_w_key(&w, "noInstall");
+		json_w_bool(&w, o->nginx.no_install);
+		json_w_end_obj(&w);
+	} else {
+		w_opt(&w, "webroot", o->webroot);
+	}
 	w_opt(&w, "httpAddress", o->http_address);
 	json_w_key(&w, "httpPort");
 	json_w_int(&w, o->http_port);
@@ -822,7 +845,7 @@ int
 issue_opts_load(struct store *s, const char *lineage, struct issue_opts *o)
 {
 	struct cf_buf b;
-	const struct json_value *r, *doms;
+	const struct json_value *r, *doms, *ngx;
 	const char *v;
 	int64_t n;
 	size_t i;
@@ -852,9 +875,24 @@ issue_opts_load(struct store *s, const char *lineage, struct issue_opts *o)
 	v = json_get_str(r, "challenge");
 	o->chall = v && strcmp(v, "dns-01") == 0 ? CHALL_DNS01 : CHALL_HTTP01;
 	o->webroot = json_get_str(r, "webroot");
-	o->standalone = o->chall == CHALL_HTTP01 && o->webroot == NULL;
+	ngx_opts_init(&o->nginx);
+	if ((ngx = json_get(r, "nginx")) != NULL && o->chall == CHALL_HTTP01) {
+		o->nginx.enabled = 1;
+		o->webroot = NULL;
+		if ((v = json_get_str(ngx, "conf")) != NULL)
+			o->nginx.conf = v;
+		if ((v = json_get_str(ngx, "bin")) != NULL)
+			o->nginx.bin = v;
+		if (json_get_int(ngx, "httpsPort", &n) == 0 && n > 0 && n < 65536)
+			o->nginx.https_port = (int)n;
+		o->nginx.hsts = json_get_bool(ngx, "hsts", &bv) == 0 && bv;
+		o->nginx.no_redirect = json_get_bool(ngx, "noRedirect", &bv) == 0 && bv;
+		o->nginx.no_install = json_get_bool(ngx, "noInstall", &bv) == 0 && bv;
+	}
+	o->standalone = o->chall == CHALL_HTTP01 && o->webroot == NULL && !o->nginx.enabled;
 	o->http_address = json_get_str(r, "httpAddress");
 	o->http_port = json_get_int(r, "httpPort", &n) == 0 && n > 0 && n < 65536 ? (int)n : 80;
+	o->nginx.http_port = o->http_port;
 	o->auth_hook = json_get_str(r, "manualAuthHook");
 	o->cleanup_hook = json_get_str(r, "manualCleanupHook");
 	o->dns_provider = json_get_str(r, "dnsProvider");
@@ -905,14 +943,19 @@ issue_opts_check(struct issue_opts *o)
 	        strspn(o->dns_zone, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_") !=
 	        strlen(o->dns_zone)))
 		return cf_seterr(CF_E_INVALID_INPUT, "--dns-zone \"%.64s\" is not a zone id", o->dns_zone);
+	if (o->chall == CHALL_DNS01 && o->nginx.enabled)
+		return cf_seterr(CF_E_USAGE, "--nginx answers HTTP-01; with dns-01 leave it out (install with nginx install)");
 	if (o->chall == CHALL_DNS01) {
 		if (!o->dns_provider && (o->auth_hook == NULL || *o->auth_hook == '\0'))
 			return cf_seterr(CF_E_USAGE, "dns-01 needs --manual-auth-hook CMD or --dns fe");
 		o->standalone = 0;
 		o->webroot = NULL;
+	} else if (o->nginx.enabled) {
+		if (o->standalone || o->webroot)
+			return cf_seterr(CF_E_USAGE, "choose one of --standalone, --webroot DIR or --nginx");
 	} else {
 		if (o->standalone == (o->webroot != NULL))
-			return cf_seterr(CF_E_USAGE, "choose one of --standalone or --webroot DIR "
+			return cf_seterr(CF_E_USAGE, "choose one of --standalone, --webroot DIR or --nginx "
 			    "(or --preferred-challenges dns-01)");
 		if (o->webroot) {
 			struct stat sb;
@@ -1123,6 +1166,13 @@ issue_run(struct store *s, struct issue_opts *o, const char *event, int *changed
 		    store_state_save(s, lineage, &st) < 0)
 			goto fail;
 	}
+	if (o->nginx.enabled) {
+		/* challenges through the running nginx: its port-80 server serves our webroot */
+		if (ngx_challenge_prepare(s, &o->nginx, lineage, (const char *const *)o->names, o->nnames,
+		        o->nginx_webroot, sizeof o->nginx_webroot) < 0)
+			goto fail;
+		o->webroot = o->nginx_webroot;
+	}
 	if (run_acme(s, o, lineage, &st, &validation_failed, &ca_retry_after) < 0)
 		goto fail;
 	if (o->dry_run) {
@@ -1153,6 +1203,31 @@ issue_run(struct store *s, struct issue_opts *o, const char *event, int *changed
 		struct activity a = {.lineage = lineage, .event = event, .outcome = done, .code = CF_OK,
 		    .serial = st.serial, .expiry = st.expiry};
 		activity_log(s, &a);
+	}
+	if (o->nginx.enabled && !o->nginx.no_install) {
+		int ngx_changed = 0;
+		/* a new install, or a reload so that nginx serves the new certificate */
+		if (ngx_install(s, &o->nginx, lineage, &ngx_changed) < 0 ||
+		    (!ngx_changed && ngx_certificate_changed(s, lineage) < 0)) {
+			/* the certificate is issued and live; only serving it failed */
+			e = cf_lasterr();
+			cf_strlcpy(detail, cf_lasterr_detail(), sizeof detail);
+			cf_strlcpy(st.last_error_code, cf_err_code(e), sizeof st.last_error_code);
+			cf_strlcpy(st.last_error_detail, detail, sizeof st.last_error_detail);
+			cf_strlcpy(st.last_error_hint, cf_err_hint(e), sizeof st.last_error_hint);
+			if (store_state_save(s, lineage, &st) < 0)
+				cf_warnx("could not record the failure: %s", cf_lasterr_detail());
+			{
+				struct activity a = {.lineage = lineage, .event = "nginx", .outcome = "failed",
+				    .code = e, .detail = detail};
+				activity_log(s, &a);
+			}
+			run_deploy_hook(s, o, lineage);
+			cf_seterr(e, "%s", detail);
+			print_result(s, lineage, "failed", e, &st, 0);
+			rc = cf_err_exit(e);
+			goto out;
+		}
 	}
 	run_deploy_hook(s, o, lineage);
 	print_result(s, lineage, done, CF_OK, &st, 0);
@@ -1265,6 +1340,7 @@ parse(int argc, char **argv, struct issue_opts *o, struct agent_conf *conf)
 		{"no-preflight", no_argument, NULL, 'N'},
 		{"help", no_argument, NULL, 'h'},
 		ISSUE_COMMON_LONGOPTS,
+		NGX_LONGOPTS,
 		{NULL, 0, NULL, 0},
 	};
 	const char *key_type = conf->key_type[0] ? conf->key_type : NULL;
@@ -1283,7 +1359,13 @@ parse(int argc, char **argv, struct issue_opts *o, struct agent_conf *conf)
 	o->http_port = conf->http_port ? conf->http_port : 80;
 	o->agree_tos = conf->agree_tos > 0;
 	o->dns_timeout = ISSUE_DNS_TIMEOUT_S;
+	ngx_opts_init(&o->nginx);
 	while ((ch = getopt_long(argc, argv, "d:h", longopts, NULL)) != -1) {
+		if ((r = ngx_opts_set(&o->nginx, ch, optarg)) != 0) {
+			if (r < 0)
+				goto fail;
+			continue;
+		}
 		if ((r = issue_common_opt(ch, optarg, o)) <= 0) {
 			if (r < 0)
 				goto fail;
@@ -1341,7 +1423,8 @@ parse(int argc, char **argv, struct issue_opts *o, struct agent_conf *conf)
 	}
 	if (!key_type)
 		o->key_type = KEY_TYPE_DEFAULT;
-	if (!o->webroot && conf->webroot[0] && !o->standalone && o->chall == CHALL_HTTP01)
+	o->nginx.http_port = o->http_port;
+	if (!o->webroot && conf->webroot[0] && !o->standalone && !o->nginx.enabled && o->chall == CHALL_HTTP01)
 		o->webroot = conf->webroot;
 	return issue_opts_check(o);
 fail:

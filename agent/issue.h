@@ -11,6 +11,7 @@
 
 #include "json.h"
 #include "key.h"
+#include "ngx.h"
 #include "store.h"
 
 enum issue_chall { CHALL_HTTP01, CHALL_DNS01 };
@@ -48,6 +49,8 @@ struct issue_opts {
 	const char *profile;
 	const char *eab_kid, *eab_hmac;
 	const char *replaces;          /* ARI id of the certificate being replaced */
+	struct ngx_opts nginx;         /* --nginx: issue through a running nginx, then install */
+	char nginx_webroot[STORE_PATH_MAX];
 	struct json_doc saved;         /* strings loaded from renewal/LINEAGE.json */
 };
 

@@ -17,9 +17,10 @@ static int cmd_version(int argc, char **argv);
 static int cmd_help(int argc, char **argv);
 
 static const struct agent_cmd commands[] = {
-	{"issue", cmd_issue, "obtain and install a certificate (HTTP-01 or DNS-01)"},
+	{"issue", cmd_issue, "obtain and install a certificate (HTTP-01: standalone, webroot, nginx; DNS-01)"},
 	{"renew", cmd_renew, "renew the certificates that are due (ARI or a third of the lifetime left)"},
 	{"revoke", cmd_revoke, "revoke a lineage's certificate"},
+	{"nginx", cmd_nginx, "show, install or remove HTTPS for a domain in a running nginx"},
 	{"status", cmd_status, "show the certificate status of each lineage"},
 	{"cron", cmd_cron, "install, remove or show the twice-daily renewal schedule"},
 	{"log", cmd_log, "print the activity log"},

@@ -1,6 +1,7 @@
 /*
  * status.c — `certfleet-agent status`: the status record of every lineage
- * (or one), with expiry computed from the clock.  Reads only.
+ * (or one), with expiry computed from the clock; for lineages installed into
+ * nginx, whether nginx serves the live certificate (by serial).  Reads only.
  */
 #include <getopt.h>
 #include <stdio.h>
@@ -13,6 +14,7 @@
 #include "domain.h"
 #include "json.h"
 #include "lineage.h"
+#include "ngx.h"
 #include "store.h"
 
 static void
@@ -31,8 +33,8 @@ one(struct store *s, const char *lineage, struct json_w *w, int64_t now)
 {
 	struct store_state st;
 	struct store_lock lk = {-1};
-	char prev[16], when[X509_RFC3339_LEN] = "-";
-	int running;
+	char prev[16], when[X509_RFC3339_LEN] = "-", served[256];
+	int running, ngx_state = -1;
 
 	if (store_state_load(s, lineage, &st) < 0)
 		return -1;
@@ -44,12 +46,29 @@ one(struct store *s, const char *lineage, struct json_w *w, int64_t now)
 		store_state_free(&st);
 		return -1;
 	}
+	/* does nginx serve the live certificate?  -1: not installed there */
+	if (!st.serial[0] || ngx_served_check(s, lineage, st.serial, &ngx_state, served, sizeof served) < 0) {
+		ngx_state = -1;
+		cf_clearerr();
+	}
 	if (agent_opts.json) {
 		json_w_begin_obj(w);
 		json_w_key(w, "lineage");
 		json_w_str(w, lineage);
 		json_w_key(w, "state");
 		store_state_json(&st, now, w);
+		json_w_key(w, "nginx");
+		if (ngx_state < 0) {
+			json_w_null(w);
+		} else {
+			json_w_begin_obj(w);
+			json_w_key(w, "servesLiveCertificate");
+			json_w_bool(w, ngx_state == 1);
+			json_w_key(w, ngx_state == 1 || strspn(served, "0123456789abcdef") == strlen(served) ?
+			    "servedSerial" : "error");
+			json_w_str(w, served);
+			json_w_end_obj(w);
+		}
 		json_w_end_obj(w);
 	} else {
 		const char *shown = st.status;
@@ -63,6 +82,10 @@ one(struct store *s, const char *lineage, struct json_w *w, int64_t now)
 		if (st.issuer[0])
 			printf(" issuer \"%s\"", st.issuer);
 		printf("\n");
+		if (ngx_state == 1)
+			printf("%-30s nginx serves it over HTTPS with the live certificate\n", "");
+		else if (ngx_state == 0)
+			printf("%-30s nginx does NOT serve the live certificate over HTTPS (%s)\n", "", served);
 		if (st.last_error_code[0])
 			printf("%-30s %s %s: %s\n", "", st.alarm ? "RENEWAL FAILING, last error" : "last error",
 			    st.last_error_code, st.last_error_detail);

@@ -55,6 +55,8 @@ enum cf_err {
 	CF_E_FE_AUTH,           /* IAM 401, APIGW.0301: credentials refused */
 	CF_E_FE_API,            /* another FE API error (code in the detail) */
 	CF_E_FE_CERT_INVALID,   /* ELB.1011: certificate/key invalid or not a pair */
+	CF_E_NGINX_PARSE,       /* an nginx configuration the agent will not edit */
+	CF_E_NGINX_RELOAD,      /* nginx did not take a tested configuration */
 	CF_E__COUNT
 };
 

@@ -52,6 +52,8 @@ static const struct {
 	[CF_E_FE_API] = {"FE_API_ERROR", "FlexibleEngine refused the request: see the FE error code in the detail", 98},
 	[CF_E_FE_CERT_INVALID] = {"FE_CERT_INVALID", "the certificate or key is not valid PEM, or the key does not belong to the certificate; nothing was changed", 99},
 	[CF_E_DNS_TIMEOUT] = {"DNS_TIMEOUT", "the TXT record did not appear on the name servers in time: check the zone, --resolver, or raise --dns-timeout", 100},
+	[CF_E_NGINX_PARSE] = {"NGINX_PARSE", "the nginx configuration could not be read safely; nothing was changed, see the file:line given", 84},
+	[CF_E_NGINX_RELOAD] = {"NGINX_RELOAD", "nginx did not take the new configuration; see nginx's error log", 85},
 };
 
 static enum cf_err last_err;

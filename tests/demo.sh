@@ -6,7 +6,14 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 . tests/lib.sh
 work=$(mktemp -d /tmp/certfleet-demo.XXXXXX)
-trap 'kill "$(cat "$work/feemu.pid" 2>/dev/null)" 2>/dev/null || true; cf_pebble_stop "$work/pebble"; rm -rf "$work"' EXIT
+demo_cleanup() {
+    for f in "$work"/sshd*/pid; do [ -f "$f" ] && kill "$(cat "$f")" 2>/dev/null; done
+    [ -f "$work/feemu.pid" ] && kill "$(cat "$work/feemu.pid")" 2>/dev/null
+    [ -n "${ng:-}" ] && [ -f "$ng/nginx.pid" ] && nginx -p "$ng/" -c "$ng/nginx.conf" -s quit 2>/dev/null
+    cf_pebble_stop "$work/pebble"
+    rm -rf "$work"
+}
+trap demo_cleanup EXIT
 
 step() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
 
@@ -67,9 +74,74 @@ curl -sf -X POST -d '{"host":"broken.example.test."}' "$CTS_MGMT/set-servfail" >
 set +e; agent issue -d broken.example.test --standalone --http-port "$PEBBLE_HTTP_PORT" "${ca_args[@]}"; rc=$?; set -e
 echo "(exit $rc)"
 
+step "a local nginx site, plain HTTP (nginx listens on the port Pebble's VA connects to)"
+ng=$work/nginx
+mkdir -p "$ng/sites" "$ng/html" "$ng/tmp"
+ng_addr=127.$((RANDOM % 200 + 20)).$((RANDOM % 250)).$((RANDOM % 250 + 2))
+if [ "$(id -u)" = 0 ]; then https_port=443; ng_user="user root;"; else https_port=$(cf_free_port); ng_user=""; fi
+cat > "$ng/nginx.conf" <<EON
+$ng_user
+worker_processes 1;
+pid $ng/nginx.pid;
+error_log $ng/error.log;
+events { worker_connections 64; }
+http {
+    access_log off;
+    client_body_temp_path $ng/tmp/body;
+    proxy_temp_path $ng/tmp/proxy;
+    fastcgi_temp_path $ng/tmp/fastcgi;
+    uwsgi_temp_path $ng/tmp/uwsgi;
+    scgi_temp_path $ng/tmp/scgi;
+    include $ng/sites/*.conf;
+}
+EON
+cat > "$ng/sites/blog.conf" <<EON
+# the blog (hand-written; certfleet keeps this comment and every other byte)
+server {
+    listen $ng_addr:$PEBBLE_HTTP_PORT;
+    server_name blog.example.test;
+    root $ng/html;
+    location / { try_files \$uri \$uri/ =404; }
+}
+EON
+echo "<h1>the blog, served by nginx</h1>" > "$ng/html/index.html"
+cp "$ng/sites/blog.conf" "$work/blog.conf.orig"
+curl -sf -X POST -d "{\"host\":\"blog.example.test.\",\"addresses\":[\"$ng_addr\"]}" "$CTS_MGMT/add-a" >/dev/null
+nginx -p "$ng/" -c "$ng/nginx.conf"
+cat "$ng/sites/blog.conf"
+ngx_args=(--nginx-conf "$ng/nginx.conf" --http-port "$PEBBLE_HTTP_PORT" --https-port "$https_port")
+
+step "certfleet-agent nginx show: the server block nginx picks for the name"
+agent nginx show -d blog.example.test "${ngx_args[@]}"
+
+step "certfleet-agent issue --nginx: the challenge goes through the running nginx, then HTTPS is installed"
+echo "+ certfleet-agent issue -d blog.example.test --nginx --nginx-conf $ng/nginx.conf ..."
+agent issue -d blog.example.test --nginx "${ngx_args[@]}" "${ca_args[@]}"
+
+step "what changed in the site's file (splices; everything else byte-identical)"
+diff -u "$work/blog.conf.orig" "$ng/sites/blog.conf" || true
+
+step "curl: HTTPS with a chain verified against Pebble's root"
+https_url=https://blog.example.test; [ "$https_port" = 443 ] || https_url=$https_url:$https_port
+curl -sS --cacert "$work/pebble-root.pem" --resolve "blog.example.test:$https_port:$ng_addr" "$https_url/"
+
+step "curl: HTTP redirects to HTTPS (the ACME challenge path does not)"
+curl -sS -o /dev/null -w '%{http_code} %{redirect_url}\n' --resolve "blog.example.test:$PEBBLE_HTTP_PORT:$ng_addr" \
+    "http://blog.example.test:$PEBBLE_HTTP_PORT/x?y=1"
+curl -sS -o /dev/null -w '%{http_code} (challenge path, not redirected)\n' \
+    --resolve "blog.example.test:$PEBBLE_HTTP_PORT:$ng_addr" \
+    "http://blog.example.test:$PEBBLE_HTTP_PORT/.well-known/acme-challenge/none"
+
+step "a second install changes nothing (exit 2); status compares the served certificate"
+set +e; agent nginx install -d blog.example.test "${ngx_args[@]}"; rc=$?; set -e
+echo "(exit $rc)"
+agent status -d blog.example.test
+
+step "certfleet-agent nginx remove: the original bytes are back"
+agent nginx remove -d blog.example.test "${ngx_args[@]}"
+cmp "$work/blog.conf.orig" "$ng/sites/blog.conf" && echo "blog.conf is byte-identical to the original"
+
 step "certfleet: a fleet of three SSH hosts (sshd on 127.0.0.21-23, each with its own host key)"
-fleet_stop() { for f in "$work"/sshd*/pid; do [ -f "$f" ] && kill "$(cat "$f")" 2>/dev/null; done; return 0; }
-trap 'fleet_stop; kill "$(cat "$work/feemu.pid" 2>/dev/null)" 2>/dev/null || true; cf_pebble_stop "$work/pebble"; rm -rf "$work"' EXIT
 ssh-keygen -q -t ed25519 -N "" -C certfleet-demo -f "$work/id_ed25519"
 : > "$work/known_hosts"
 printf '[web]\n' > "$work/inventory"

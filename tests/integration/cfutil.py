@@ -909,3 +909,58 @@ def start_many_sshd(workdir, n, first_host=2, **kw):
                     p.kill()
         raise
     return servers
+
+
+# --------------------------------------------------------------------------
+# nginx sites for the `--nginx` tests (issue 4)
+
+def random_loopback():
+    """A random 127.x.y.z address: lets a test's nginx bind port 443 (we run as root)
+    without colliding with other test runs on 127.0.0.1."""
+    while True:
+        addr = "127.%d.%d.%d" % (random.randint(1, 254), random.randint(0, 254),
+                                 random.randint(2, 254))
+        if not tcp_open(addr, 443, timeout=0.2):
+            return addr
+
+
+class NginxSite(Nginx):
+    """Nginx whose server blocks and extra files (relative to the prefix, e.g.
+    "sites-enabled/default") may use @ADDR@ (the site's loopback address),
+    @PORT@ and @PREFIX@; readiness is checked on addr:port."""
+
+    def __init__(self, prefix, servers=None, port=None, addr="127.0.0.1", files=None,
+                 timeout=10):
+        self.site_addr = addr
+        prefix = Path(prefix)
+        port = port or free_port()
+        self._subst = lambda t: (t.replace("@ADDR@", addr).replace("@PORT@", str(port))
+                                 .replace("@PREFIX@", str(prefix)))
+        for rel, text in (files or {}).items():
+            p = prefix / rel
+            p.parent.mkdir(parents=True, exist_ok=True)
+            if isinstance(text, tuple) and text[0] == "symlink":
+                p.symlink_to(text[1])          # ("symlink", "../sites-available/x")
+            else:
+                p.write_text(self._subst(text))
+        super().__init__(prefix, servers=servers, port=port, timeout=timeout)
+
+    def render(self, servers):
+        if isinstance(servers, str):
+            servers = self._subst(servers)
+        return super().render(servers)
+
+    def _ready(self):
+        return (self.pid_file.exists() and self.pid_file.read_text().strip() == str(self.proc.pid)
+                and self.worker_pids() and tcp_open(self.site_addr, self.port))
+
+    def files(self):
+        """{path: bytes} of every regular file under the prefix's config dirs."""
+        out = {}
+        for sub in ("conf", "conf.d", "sites-enabled", "sites-available", "snippets"):
+            d = self.prefix / sub
+            if d.exists():
+                for p in sorted(d.rglob("*")):
+                    if p.is_file():
+                        out[str(p)] = p.read_bytes()
+        return out

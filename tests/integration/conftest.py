@@ -247,3 +247,14 @@ def feemu(challtestsrv, tmp_path_factory):
     emu = FeEmu(_workdir(tmp_path_factory, "feemu"), challtestsrv.mgmt_url)
     yield emu
     emu.stop()
+
+# ---------------------------------------------------------------- nginx sites (issue 4)
+
+@pytest.fixture
+def nginx_site_factory(tmp_path_factory):
+    """nginx_site_factory(servers=None, port=None, addr="127.0.0.1", files=None) ->
+    cfutil.NginxSite: files {relative path: text} are written under the prefix first."""
+    f = _Factory(lambda servers=None, port=None, addr="127.0.0.1", files=None: cfutil.NginxSite(
+        _workdir(tmp_path_factory, "nginx"), servers=servers, port=port, addr=addr, files=files))
+    yield f
+    f.close()
