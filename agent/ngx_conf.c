@@ -8,8 +8,7 @@
 #include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <glob.h>
-#include <regex.h>
+#include <dirent.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -318,12 +317,134 @@ new_directive(struct pstate *p, int parent, int incl, int *head, int *tail)
 static int parse_body(struct ngx_conf *c, int file, size_t *pos, unsigned *line, int parent,
     int *head, int *tail, int depth, int incl, int in_block, size_t *close_off);
 
+/*
+ * include's wildcards, as nginx expands them with glob(3): only the last
+ * path component may hold * ? [...]; the matches are sorted and dot files
+ * are skipped unless the pattern starts with a dot.  Written here because
+ * libc's glob and fnmatch bring 20 KiB of wide-character tables into the
+ * static agent.
+ */
+#define GLOB_MAX_MATCHES 4096
+
+struct globbed {
+	char **v;
+	size_t n;
+};
+
+static int
+wild_match(const char *p, const char *s)
+{
+	for (; *p; p++, s++) {
+		if (*p == '*') {
+			while (p[1] == '*')
+				p++;
+			if (p[1] == '\0')
+				return 1;
+			for (; *s; s++)
+				if (wild_match(p + 1, s))
+					return 1;
+			return 0;
+		}
+		if (*s == '\0')
+			return 0;
+		if (*p == '?')
+			continue;
+		if (*p == '[') {
+			const char *q = p + 1;
+			int neg = *q == '!' || *q == '^', ok = 0;
+			if (neg)
+				q++;
+			do {
+				unsigned char lo = (unsigned char)*q, hi = lo;
+				if (lo == '\0')
+					return 0;
+				if (q[1] == '-' && q[2] && q[2] != ']') {
+					hi = (unsigned char)q[2];
+					q += 2;
+				}
+				ok |= (unsigned char)*s >= lo && (unsigned char)*s <= hi;
+				q++;
+			} while (*q != ']');
+			if (ok == neg)
+				return 0;
+			p = q;
+			continue;
+		}
+		if (*p == '\\' && p[1])
+			p++;
+		if (*p != *s)
+			return 0;
+	}
+	return *s == '\0';
+}
+
+static int
+cmp_str(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+static void
+glob_free(struct globbed *g)
+{
+	size_t i;
+
+	for (i = 0; i < g->n; i++)
+		free(g->v[i]);
+	free(g->v);
+	g->v = NULL;
+	g->n = 0;
+}
+
+static int
+expand_glob(const char *pattern, struct globbed *g)
+{
+	const char *slash = strrchr(pattern, '/'), *base = slash ? slash + 1 : pattern;
+	char dir[NGX_PATH_MAX];
+	DIR *d;
+	struct dirent *e;
+
+	g->v = NULL;
+	g->n = 0;
+	if (slash == NULL || (size_t)(slash - pattern) >= sizeof dir)
+		return cf_seterr(CF_E_NGINX_PARSE, "not an absolute pattern");
+	memcpy(dir, pattern, (size_t)(slash - pattern));
+	dir[slash - pattern] = '\0';
+	if (strpbrk(dir, "*?[") != NULL)
+		return cf_seterr(CF_E_NGINX_PARSE, "wildcards in a directory name are not supported");
+	if ((d = opendir(dir[0] ? dir : "/")) == NULL)
+		return 0;          /* like glob: no directory, no match */
+	while ((e = readdir(d)) != NULL) {
+		char **nv;
+		size_t len;
+		if ((e->d_name[0] == '.' && base[0] != '.') || !wild_match(base, e->d_name))
+			continue;
+		if (g->n >= GLOB_MAX_MATCHES || (nv = realloc(g->v, (g->n + 1) * sizeof *nv)) == NULL) {
+			closedir(d);
+			glob_free(g);
+			return cf_seterr(CF_E_NGINX_PARSE, "too many files match");
+		}
+		g->v = nv;
+		len = strlen(dir) + strlen(e->d_name) + 2;
+		if ((g->v[g->n] = malloc(len)) == NULL) {
+			closedir(d);
+			glob_free(g);
+			return cf_seterr(CF_E_NOMEM, "out of memory");
+		}
+		snprintf(g->v[g->n++], len, "%s/%s", dir, e->d_name);
+	}
+	closedir(d);
+	if (g->n > 1)
+		qsort(g->v, g->n, sizeof g->v[0], cmp_str);
+	return 0;
+}
+
 static int
 do_include(struct ngx_conf *c, int dir, int parent, int *head, int *tail, int depth)
 {
 	char pattern[NGX_PATH_MAX];
 	const char *arg;
-	glob_t g;
+	struct globbed g;
 	size_t i;
 	int rc = 0;
 
@@ -347,29 +468,21 @@ do_include(struct ngx_conf *c, int dir, int parent, int *head, int *tail, int de
 			    c->d[dir].line, cf_lasterr_detail());
 		return parse_body(c, f, &pos, &line, parent, head, tail, depth + 1, dir, 0, NULL);
 	}
-	memset(&g, 0, sizeof g);
-	rc = glob(pattern, 0, NULL, &g);
-	if (rc == GLOB_NOMATCH) {
-		globfree(&g);
-		return 0;
-	}
-	if (rc != 0) {
-		globfree(&g);
-		return cf_seterr(CF_E_NGINX_PARSE, "%s:%u: include %s: glob failed",
-		    c->files[c->d[dir].file].path, c->d[dir].line, pattern);
-	}
+	if (expand_glob(pattern, &g) < 0)
+		return cf_seterr(CF_E_NGINX_PARSE, "%s:%u: include %s: %s", c->files[c->d[dir].file].path,
+		    c->d[dir].line, pattern, cf_lasterr_detail());
 	rc = 0;
-	for (i = 0; i < g.gl_pathc && rc == 0; i++) {
+	for (i = 0; i < g.n && rc == 0; i++) {
 		size_t pos = 0;
 		unsigned line = 1;
-		int f = read_conf_file(c, g.gl_pathv[i]);
+		int f = read_conf_file(c, g.v[i]);
 		if (f < 0)
 			rc = cf_seterr(cf_lasterr(), "%s:%u: include: %s", c->files[c->d[dir].file].path,
 			    c->d[dir].line, cf_lasterr_detail());
 		else
 			rc = parse_body(c, f, &pos, &line, parent, head, tail, depth + 1, dir, 0, NULL);
 	}
-	globfree(&g);
+	glob_free(&g);
 	return rc;
 }
 
@@ -700,13 +813,8 @@ match_one(const char *pat, const char *name, size_t *len)
 
 	*len = pl;
 	if (pat[0] == '~') {
-		regex_t re;
-		int ok;
-		if (regcomp(&re, pat + 1, REG_EXTENDED | REG_NOSUB) != 0)
-			return NGX_MATCH_NONE;   /* PCRE-only syntax: cannot judge it */
-		ok = regexec(&re, name, 0, NULL, 0) == 0;
-		regfree(&re);
-		return ok ? NGX_MATCH_REGEX : NGX_MATCH_NONE;
+		/* outside the PCRE subset ngx_re knows: cannot judge it */
+		return ngx_re_match(pat + 1, name) == 1 ? NGX_MATCH_REGEX : NGX_MATCH_NONE;
 	}
 	if (strcasecmp(pat, name) == 0)
 		return NGX_MATCH_EXACT;

@@ -131,4 +131,8 @@ int ngx_select_server(const struct ngx_conf *c, const char *name, int port, int 
 /* 1 when server block srv lists name (case-insensitive) exactly. */
 int ngx_server_has_name(const struct ngx_conf *c, int srv, const char *name);
 
+/* ngx_re.c: does the server_name regex pattern (without its "~") match
+ * subject?  1 yes, 0 no, -1 outside the supported PCRE subset or over a cap. */
+int ngx_re_match(const char *pattern, const char *subject);
+
 #endif

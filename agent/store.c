@@ -23,6 +23,7 @@
 
 #include "domain.h"
 #include "store.h"
+#include "x509.h"
 
 #define STATE_FILE_MAX (256 * 1024)
 #define VERSION_DIGITS_MAX 9
@@ -962,15 +963,9 @@ store_state_save(struct store *s, const char *lineage, const struct store_state 
 static int
 rfc3339(int64_t t, char out[32])
 {
-	struct tm tm;
-	time_t tt;
-
 	if (t < 0 || t > TIME_MAX)
 		return -1;
-	tt = (time_t)t;
-	if (gmtime_r(&tt, &tm) == NULL || strftime(out, 32, "%Y-%m-%dT%H:%M:%SZ", &tm) == 0)
-		return -1;
-	return 0;
+	return x509_rfc3339(t, out, 32);
 }
 
 static int

@@ -212,11 +212,8 @@ note_retry_after(struct acme *a, const struct http_response *r)
 static void
 fmt_time(int64_t t, char *out, size_t len)
 {
-	time_t tt = (time_t)t;
-	struct tm tm;
-
-	gmtime_r(&tt, &tm);
-	strftime(out, len, "%Y-%m-%dT%H:%M:%SZ", &tm);
+	if (x509_rfc3339(t, out, len) < 0 && len > 0)
+		out[0] = '\0';
 }
 
 /* Map an ACME problem document to an error class; returns -1. */

@@ -878,13 +878,15 @@ send_once(struct fe_client *c, const char *method, const char *url, const char *
 	if (json_body)
 		hdrs[n++] = ctype;
 	if (strcmp(fe_config_auth(&c->cfg), "aksk") == 0) {
-		time_t now = time(NULL);
-		struct tm tm;
-		char pidh[128], sdate[48];
+		char pidh[128], sdate[48], iso[X509_RFC3339_LEN];
 		const char *signh[4];
-		size_t k = 0;
-		gmtime_r(&now, &tm);
-		strftime(date, sizeof date, "%Y%m%dT%H%M%SZ", &tm);
+		size_t k = 0, di = 0, ii;
+		/* "2026-11-23T12:00:00Z" -> "20261123T120000Z" */
+		x509_rfc3339((int64_t)time(NULL), iso, sizeof iso);
+		for (ii = 0; iso[ii] && di + 1 < sizeof date; ii++)
+			if (iso[ii] != '-' && iso[ii] != ':')
+				date[di++] = iso[ii];
+		date[di] = '\0';
 		snprintf(sdate, sizeof sdate, "X-Sdk-Date: %s", date);
 		if (json_body)
 			signh[k++] = ctype;

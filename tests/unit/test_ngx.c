@@ -237,8 +237,14 @@ TEST(ngx_select)
 	CHECK_INT(ngx_server_listens(&c, srv[2], l, 4), 1);
 	CHECK_STR(l[0].addr, "127.0.0.1");
 	ngx_conf_free(&c);
-	/* a regex in PCRE-only syntax is not guessed at */
+	/* PCRE syntax nginx users write (named groups) is understood ... */
 	CHECK_INT(parse(&c, "http { server { listen 80; server_name ~^(?<sub>.+)\\.t$; } "
+	                    "server { listen 80 default_server; } }"), 0);
+	s = ngx_select_server(&c, "x.t", 80, 0, &how);
+	CHECK_INT(how, NGX_MATCH_REGEX);
+	ngx_conf_free(&c);
+	/* ... and what ngx_re cannot judge (a look-ahead) is not guessed at */
+	CHECK_INT(parse(&c, "http { server { listen 80; server_name ~^(?=x).+\\.t$; } "
 	                    "server { listen 80 default_server; } }"), 0);
 	s = ngx_select_server(&c, "x.t", 80, 0, &how);
 	CHECK_INT(how, NGX_MATCH_DEFAULT);
