@@ -972,3 +972,16 @@ fe_call(struct fe_client *c, const char *method, const char *url, const char *js
 		    code[0] ? " " : "", code, msg[0] ? ": " : "", msg);
 	}
 }
+
+int
+fe_valid_id(const char *id, size_t max)
+{
+	size_t i;
+
+	if (id == NULL || !*id || strlen(id) >= max)
+		return 0;
+	for (i = 0; id[i]; i++)
+		if (!isalnum((unsigned char)id[i]) && id[i] != '-' && id[i] != '_')
+			return 0;
+	return 1;
+}

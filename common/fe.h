@@ -64,6 +64,10 @@ struct fe_config {
  * file is unsafe or unreadable, or no usable credentials are set (neither
  * user + password + domain nor AK + SK).  fe_config_free() wipes. */
 int fe_config_load(struct fe_config *c, const char *file);
+
+/* An FE object id (zone, recordset, listener, certificate, project):
+ * 1..max-1 characters of [A-Za-z0-9_-]; 1 if id is one. */
+int fe_valid_id(const char *id, size_t max);
 void fe_config_free(struct fe_config *c);
 /* "password" or "aksk". */
 const char *fe_config_auth(const struct fe_config *c);

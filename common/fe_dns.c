@@ -39,18 +39,7 @@ fqdn_norm(const char *in, char *out, size_t len)
 	return 0;
 }
 
-static int
-valid_id(const char *id)
-{
-	size_t i;
-
-	if (id == NULL || !*id || strlen(id) >= FE_DNS_ID_MAX)
-		return 0;
-	for (i = 0; id[i]; i++)
-		if (!isalnum((unsigned char)id[i]) && id[i] != '-' && id[i] != '_')
-			return 0;
-	return 1;
-}
+#define valid_id(id) fe_valid_id((id), FE_DNS_ID_MAX)
 
 static int
 find_zone(struct fe_client *c, const char *zone_id, struct fe_txt_handle *h)

@@ -30,18 +30,7 @@ fe_elb_description(const char *listener_id, char *out, size_t len)
 	snprintf(out, len, "certfleet listener=%s", listener_id);
 }
 
-static int
-valid_id(const char *id)
-{
-	size_t i;
-
-	if (id == NULL || !*id || strlen(id) >= FE_ELB_ID_MAX)
-		return 0;
-	for (i = 0; id[i]; i++)
-		if (!isalnum((unsigned char)id[i]) && id[i] != '-' && id[i] != '_')
-			return 0;
-	return 1;
-}
+#define valid_id(id) fe_valid_id((id), FE_ELB_ID_MAX)
 
 static int
 base_url(struct fe_client *c, enum fe_elb_api api, char *out, size_t len)
