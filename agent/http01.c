@@ -854,6 +854,10 @@ prepared_child(int cmd, int ctl, pid_t parent)
 	m.addr[sizeof m.addr - 1] = '\0';
 	if (bind_all(m.addr[0] ? m.addr : NULL, m.port, lfd, &nl, &bound) < 0 || drop_privileges() < 0)
 		child_fail(ctl);
+	/* changing credentials cleared the parent-death signal: set it again,
+	 * and make sure the parent did not die in between */
+	if (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0 || getppid() != parent)
+		_exit(1);
 	port = (uint32_t)bound;
 	ready[0] = 'R';
 	memcpy(ready + 1, &port, 4);

@@ -366,6 +366,38 @@ TEST(http01_prepared_serves_unprivileged)
 	CHECK(s.requests >= 1 && s.answered == 1);
 }
 
+TEST(http01_prepared_dies_with_its_parent)
+{
+	struct http01_token tok[1];
+	int p[2];
+	pid_t mid, srv = 0;
+	int st, i;
+
+	make_tokens(tok, 1);
+	CHECK_INT(pipe(p), 0);
+	if ((mid = fork()) == 0) {
+		struct http01_srv s;
+		close(p[0]);
+		if (http01_standalone_prepare(&s) < 0 ||
+		    http01_standalone_publish(&s, "127.0.0.1", 0, tok, 1) < 0)
+			_exit(1);
+		if (write(p[1], &s.pid, sizeof s.pid) != (ssize_t)sizeof s.pid)
+			_exit(1);
+		pause();
+		_exit(0);
+	}
+	close(p[1]);
+	CHECK_INT((int)read(p[0], &srv, sizeof srv), (int)sizeof srv);
+	close(p[0]);
+	CHECK(srv > 0);
+	kill(mid, SIGKILL);
+	waitpid(mid, &st, 0);
+	/* the unprivileged responder must not outlive the agent (and hold port 80) */
+	for (i = 0; i < 100 && srv > 0 && kill(srv, 0) == 0; i++)
+		usleep(20000);
+	CHECK(srv > 0 && kill(srv, 0) < 0);
+}
+
 TEST(http01_prepared_bind_conflict_and_unused)
 {
 	struct http01_token tok[1];
