@@ -908,7 +908,14 @@ def write_doc(path, ctx):
     a("Earlier figures for this machine type, method unknown: uacme 0.39 s wall / 18.5 MiB "
       "peak, certbot 3.3 s / 61 MiB, lego 7.6 s / 22 MiB. uacme's are close to its default-trust row.")
     a("")
-    Path(path).write_text("\n".join(lines))
+    # keep the fleet benchmark's section (tests/bench/bench_fleet.py writes it)
+    keep = ""
+    if Path(path).exists():
+        old = Path(path).read_text()
+        start, end = "<!-- fleet-bench:start -->", "<!-- fleet-bench:end -->"
+        if start in old and end in old:
+            keep = "\n" + old[old.index(start):old.index(end) + len(end)] + "\n"
+    Path(path).write_text("\n".join(lines) + keep)
 
 
 # ---------------------------------------------------------------- main
