@@ -65,7 +65,7 @@ UNIT_SRC   = $(wildcard tests/unit/*.c)
 COMMON_OBJ = $(COMMON_SRC:%.c=$(B)/%.o) $(B)/gen/ta_builtin.o
 AGENT_OBJ  = $(AGENT_SRC:%.c=$(B)/%.o)
 CTRL_OBJ   = $(CTRL_SRC:%.c=$(B)/%.o)
-UNIT_OBJ   = $(UNIT_SRC:%.c=$(B)/%.o) $(B)/agent/store.o $(B)/agent/http01.o \
+UNIT_OBJ   = $(UNIT_SRC:%.c=$(B)/%.o) $(B)/agent/store.o $(B)/agent/http01.o $(B)/agent/netproc.o \
             $(B)/controller/inventory.o $(B)/controller/sshconfig.o $(B)/controller/knownhosts.o \
             $(B)/controller/sshkey.o \
             $(B)/agent/ngx_conf.o $(B)/agent/ngx_edit.o $(B)/agent/ngx_re.o
@@ -116,9 +116,10 @@ $(B)/payload.o: build-aux/payload.S $(B)/certfleet-agent
 $(B)/certfleet: $(CTRL_OBJ) $(B)/payload.o $(B)/libcommon.a
 	$(CC) $(LDFLAGS) $(STRIP) -o $@ $(CTRL_OBJ) $(B)/payload.o $(B)/libcommon.a $(SSHLIBS) $(BEARSSL)
 
+# copy, then rename: a binary a test is running stays intact ("Text file busy")
 bin/%: $(B)/%
 	@mkdir -p bin
-	cp $< $@
+	cp $< $@.tmp && mv -f $@.tmp $@
 
 $(B)/unit-tests: $(UNIT_OBJ) $(B)/libcommon.a
 	$(CC) $(LDFLAGS) -o $@ $(UNIT_OBJ) $(B)/libcommon.a $(BEARSSL)

@@ -24,7 +24,6 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "acme.h"
 #include "activity.h"
 #include "agent.h"
 #include "b64.h"
@@ -42,6 +41,7 @@
 #include "jws.h"
 #include "key.h"
 #include "lineage.h"
+#include "netproc.h"
 #include "ngx.h"
 #include "store.h"
 #include "tls.h"
@@ -504,7 +504,7 @@ dns01_publish(struct challenges *ch, const struct issue_opts *o)
 }
 
 static int
-authorize(struct acme *a, const struct acme_order *ord, const struct issue_opts *o,
+authorize(struct nacme *a, const struct acme_order *ord, const struct issue_opts *o,
     struct http01_srv *srv, int *validation_failed)
 {
 	struct acme_authz *z;
@@ -525,7 +525,7 @@ authorize(struct acme *a, const struct acme_order *ord, const struct issue_opts 
 	if (z == NULL || ch.tok == NULL || ch.files == NULL || ch.dns == NULL)
 		goto out;
 	for (i = 0; i < ord->nauthz; i++) {
-		if (acme_get_authz(a, ord->authz[i], &z[i]) < 0)
+		if (nacme_get_authz(a, ord->authz[i], &z[i]) < 0)
 			goto out;
 		want[i] = NULL;
 		if (strcmp(z[i].status, "valid") == 0)
@@ -546,7 +546,7 @@ authorize(struct acme *a, const struct acme_order *ord, const struct issue_opts 
 			cf_seterr(CF_E_PROTOCOL, "the CA sent an invalid challenge token for %s", z[i].identifier);
 			goto out;
 		}
-		if (acme_key_authorization(a, want[i]->token, keyauth, sizeof keyauth) < 0)
+		if (nacme_key_authorization(a, want[i]->token, keyauth, sizeof keyauth) < 0)
 			goto out;
 		if (o->chall == CHALL_DNS01) {
 			struct dns01 *d = &ch.dns[ch.ndns++];
@@ -588,10 +588,10 @@ authorize(struct acme *a, const struct acme_order *ord, const struct issue_opts 
 			preflight_probe(o, probe_tok, probe_val);
 	}
 	for (i = 0; i < ord->nauthz; i++)
-		if (want[i] && acme_respond(a, want[i]->url) < 0)
+		if (want[i] && nacme_respond(a, want[i]->url) < 0)
 			goto out;
 	for (i = 0; i < ord->nauthz; i++) {
-		if (want[i] && acme_wait_authz(a, &z[i]) < 0) {
+		if (want[i] && nacme_wait_authz(a, &z[i]) < 0) {
 			*validation_failed = strcmp(z[i].status, "invalid") == 0;
 			goto out;
 		}
@@ -650,8 +650,7 @@ static int
 run_acme(struct store *s, const struct issue_opts *o, const char *lineage, struct store_state *st,
     int *validation_failed, int64_t *ca_retry_after)
 {
-	struct tls_trust trust;
-	struct acme *a = NULL;
+	struct nacme *a = NULL;
 	struct key acct, certkey;
 	struct acme_order ord;
 	struct cf_buf csr, pem, cert, chain, keypem;
@@ -668,14 +667,10 @@ run_acme(struct store *s, const struct issue_opts *o, const char *lineage, struc
 	cf_buf_init(&cert, 1u << 20);
 	cf_buf_init(&chain, 1u << 20);
 	cf_buf_init(&keypem, 64 * 1024);
-	if (tls_trust_load(&trust, o->ca_file) < 0) {
-		http01_standalone_stop(&srv);
-		return -1;
-	}
-	if ((a = acme_new(o->server, &trust)) == NULL || acme_directory(a) < 0)
+	if ((a = nacme_new(o->server, o->ca_file)) == NULL || nacme_directory(a) < 0)
 		goto out;
 	if (o->profile) {
-		const struct acme_dir *d = acme_dir(a);
+		const struct acme_dir *d = nacme_dir(a);
 		char offered[ACME_MAX_PROFILES * 66] = "";
 		size_t i;
 		for (i = 0; i < d->nprofiles; i++)
@@ -690,13 +685,13 @@ run_acme(struct store *s, const struct issue_opts *o, const char *lineage, struc
 			goto out;
 		}
 	}
-	if (o->eab_kid && acme_set_eab(a, o->eab_kid, o->eab_hmac) < 0)
+	if (o->eab_kid && nacme_set_eab(a, o->eab_kid, o->eab_hmac) < 0)
 		goto out;
 	if (lineage_account(s, a, o->server, o->email, o->agree_tos, &acct) < 0)
 		goto out;
 	have_acct = 1;
-	if (acme_new_order(a, (const char *const *)o->names, o->nnames, o->profile,
-	        acme_dir(a)->renewal_info[0] ? o->replaces : NULL, &ord) < 0)
+	if (nacme_new_order(a, (const char *const *)o->names, o->nnames, o->profile,
+	        nacme_dir(a)->renewal_info[0] ? o->replaces : NULL, &ord) < 0)
 		goto out;
 	if (strcmp(ord.status, "pending") == 0 || strcmp(ord.status, "ready") == 0) {
 		if (strcmp(ord.status, "pending") == 0 && authorize(a, &ord, o, &srv, validation_failed) < 0)
@@ -709,8 +704,8 @@ run_acme(struct store *s, const struct issue_opts *o, const char *lineage, struc
 		goto out;
 	have_ck = 1;
 	if (csr_build(&certkey, (const char *const *)o->names, o->nnames, &csr) < 0 ||
-	    acme_finalize(a, &ord, csr.data, csr.len) < 0 || acme_wait_order(a, &ord) < 0 ||
-	    acme_download(a, ord.certificate, o->preferred_chain, &pem) < 0)
+	    nacme_finalize(a, &ord, csr.data, csr.len) < 0 || nacme_wait_order(a, &ord) < 0 ||
+	    nacme_download(a, ord.certificate, o->preferred_chain, &pem) < 0)
 		goto out;
 	if ((info = cf_xalloc(sizeof *info)) == NULL ||
 	    check_and_split(&pem, &certkey, o, &cert, &chain, info) < 0 ||
@@ -727,15 +722,19 @@ run_acme(struct store *s, const struct issue_opts *o, const char *lineage, struc
 	st->next_renewal = info->not_after - (life < 10 * 86400 ? life / 2 : life / 3);
 	if (cf_verbose) {
 		struct acme_stats as;
-		acme_stats(a, &as);
-		cf_debug("%u TLS handshake(s), %u HTTP request(s), %u bad nonce(s)",
-		    as.handshakes, as.requests, as.bad_nonces);
+		int64_t ra;
+		if (nacme_info(a, &as, &ra) == 0)
+			cf_debug("%u TLS handshake(s), %u HTTP request(s), %u bad nonce(s)",
+			    as.handshakes, as.requests, as.bad_nonces);
 	}
 	rc = 0;
 out:
 	http01_standalone_stop(&srv);
-	if (rc < 0 && cf_lasterr() == CF_E_RATE_LIMITED && a)
-		*ca_retry_after = acme_retry_after(a);
+	if (rc < 0 && cf_lasterr() == CF_E_RATE_LIMITED && a) {
+		struct acme_stats as;
+		if (nacme_info(a, &as, ca_retry_after) < 0)   /* leaves the error alone on success */
+			*ca_retry_after = 0;
+	}
 	free(info);
 	if (have_ck)
 		key_free(&certkey);
@@ -746,8 +745,7 @@ out:
 	cf_buf_free(&cert);
 	cf_buf_free(&chain);
 	cf_buf_free_secret(&keypem);
-	acme_free(a);
-	tls_trust_free(&trust);
+	nacme_free(a);
 	return rc;
 }
 
@@ -1452,7 +1450,9 @@ cmd_issue(int argc, char **argv)
 		issue_opts_free(&o);
 		return cf_err_exit(e);
 	}
-	rc = issue_run(&s, &o, "issue", NULL, &hooks);
+	/* before any key is read: the network process never holds one */
+	rc = netproc_start() < 0 ? agent_fail() : issue_run(&s, &o, "issue", NULL, &hooks);
+	netproc_stop();
 	issue_hooks_post(&hooks, &s);
 	issue_opts_free(&o);
 	return rc;

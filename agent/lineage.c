@@ -92,7 +92,7 @@ load_account_url(const char dir[STORE_PATH_MAX - 32], char *url, size_t len)
 }
 
 int
-lineage_account(struct store *s, struct acme *a, const char *server,
+lineage_account(struct store *s, struct nacme *a, const char *server,
     const char *email, int agree_tos, struct key *out)
 {
 	char dir[STORE_PATH_MAX - 32], keypath[STORE_PATH_MAX], url[ACME_URL_MAX];
@@ -126,18 +126,18 @@ lineage_account(struct store *s, struct acme *a, const char *server,
 	}
 	load_account_url(dir, url, sizeof url);
 	if (url[0])
-		return acme_account(a, out, url, NULL, 0, 0, url, sizeof url) < 0 ? (key_free(out), -1) : 0;
-	if (existed && acme_account(a, out, NULL, NULL, 0, 1, url, sizeof url) == 0) {
+		return nacme_account(a, out, url, NULL, 0, 0, url, sizeof url) < 0 ? (key_free(out), -1) : 0;
+	if (existed && nacme_account(a, out, NULL, NULL, 0, 1, url, sizeof url) == 0) {
 		cf_debug("recovered the account URL with onlyReturnExisting");
 		return save_account_url(dir, server, url) < 0 ? (key_free(out), -1) : 0;
 	}
 	cf_clearerr();
-	if (!agree_tos && acme_dir(a)->terms_of_service[0]) {
+	if (!agree_tos && nacme_dir(a)->terms_of_service[0]) {
 		key_free(out);
 		return cf_seterr(CF_E_USAGE, "a new account at this CA needs --agree-tos (terms: %s)",
-		    acme_dir(a)->terms_of_service);
+		    nacme_dir(a)->terms_of_service);
 	}
-	if (acme_account(a, out, NULL, email, agree_tos, 0, url, sizeof url) < 0 ||
+	if (nacme_account(a, out, NULL, email, agree_tos, 0, url, sizeof url) < 0 ||
 	    save_account_url(dir, server, url) < 0) {
 		key_free(out);
 		return -1;

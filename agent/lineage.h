@@ -8,7 +8,7 @@
 
 #include <stdint.h>
 
-#include "acme.h"
+#include "netproc.h"
 #include "conf.h"
 #include "key.h"
 #include "store.h"
@@ -20,7 +20,7 @@ int agent_store_conf(struct store *s, struct agent_conf *conf);
 /* Load (or create, 0600) the account key for the CA of server, then find
  * or create the account: a stored URL is reused without a request; a key
  * whose URL was lost is looked up with onlyReturnExisting. */
-int lineage_account(struct store *s, struct acme *a, const char *server,
+int lineage_account(struct store *s, struct nacme *a, const char *server,
     const char *email, int agree_tos, struct key *out);
 
 /* Parse live/LINEAGE/cert.pem into info; 1 if there is one, 0 if not. */

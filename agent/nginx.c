@@ -39,6 +39,7 @@
 #include "ngx_conf.h"
 #include "ngx_edit.h"
 #include "store.h"
+#include "tls.h"
 #include "x509.h"
 
 #define NGX_DEFAULT_CONF "/etc/nginx/nginx.conf"
@@ -1271,7 +1272,7 @@ served_serial(const char *addr, int port, const char *sni, char *out, size_t out
 		cf_seterr(CF_E_NETWORK, "connect %s port %d:", addr, port);
 		goto out;
 	}
-	br_ssl_client_init_full(&sc, &xc, NULL, 0);
+	tls_client_init(&sc, &xc, NULL, 0);   /* the x509 engine is replaced below */
 	g.vtable = &grab_vtable;
 	br_ssl_engine_set_x509(&sc.eng, &g.vtable);
 	br_ssl_engine_set_buffer(&sc.eng, iobuf, sizeof iobuf, 1);

@@ -16,15 +16,14 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "acme.h"
 #include "activity.h"
 #include "agent.h"
 #include "domain.h"
 #include "issue.h"
 #include "json.h"
 #include "lineage.h"
+#include "netproc.h"
 #include "store.h"
-#include "tls.h"
 #include "x509.h"
 
 #define RENEW_RUN_INTERVAL (12 * 3600)   /* cron runs renew twice a day */
@@ -134,12 +133,11 @@ check_due(struct store *s, const char *lineage, const struct issue_opts *o,
     const struct store_state *st, struct due *d)
 {
 	struct x509_info *info = cf_xalloc(sizeof *info);
-	struct tls_trust trust;
-	struct acme *a = NULL;
+	struct nacme *a = NULL;
 	struct acme_ari ari;
 	int64_t now = cf_time(), life;
 	char when[X509_RFC3339_LEN];
-	int r, rc = -1, have_trust = 0;
+	int r, rc = -1;
 
 	memset(d, 0, sizeof *d);
 	if (info == NULL)
@@ -172,26 +170,23 @@ check_due(struct store *s, const char *lineage, const struct issue_opts *o,
 	}
 	if (d->ari_id[0]) {
 		/* ask the CA; any failure falls back to the lifetime rule */
-		if (tls_trust_load(&trust, o->ca_file) == 0) {
-			have_trust = 1;
-			if ((a = acme_new(o->server, &trust)) != NULL && acme_directory(a) == 0 &&
-			    acme_dir(a)->renewal_info[0] == '\0') {
-				d->ari_id[0] = '\0';   /* no ARI at this CA */
-			} else if (a && acme_renewal_info(a, d->ari_id, &ari) == 0) {
-				d->when = random_between(ari.start, ari.end);
-				x509_rfc3339(d->when, when, sizeof when);
-				/* due when the chosen time comes before the next run */
-				d->due = d->when <= now + RENEW_RUN_INTERVAL || ari.end <= now;
-				if (!d->due)
-					ari_remember(s, lineage, d, ari.retry_after);
-				snprintf(d->why, sizeof d->why, "%s by the CA's renewal window (ARI), chosen time %s",
-				    d->due ? "due" : "not due", when);
-				rc = 0;
-				goto out;
-			} else {
-				cf_warnx("warning: %s: renewalInfo unavailable (%s); using the lifetime rule",
-				    lineage, cf_lasterr_detail());
-			}
+		if ((a = nacme_new(o->server, o->ca_file)) != NULL && nacme_directory(a) == 0 &&
+		    nacme_dir(a)->renewal_info[0] == '\0') {
+			d->ari_id[0] = '\0';   /* no ARI at this CA */
+		} else if (a && nacme_renewal_info(a, d->ari_id, &ari) == 0) {
+			d->when = random_between(ari.start, ari.end);
+			x509_rfc3339(d->when, when, sizeof when);
+			/* due when the chosen time comes before the next run */
+			d->due = d->when <= now + RENEW_RUN_INTERVAL || ari.end <= now;
+			if (!d->due)
+				ari_remember(s, lineage, d, ari.retry_after);
+			snprintf(d->why, sizeof d->why, "%s by the CA's renewal window (ARI), chosen time %s",
+			    d->due ? "due" : "not due", when);
+			rc = 0;
+			goto out;
+		} else {
+			cf_warnx("warning: %s: renewalInfo unavailable (%s); using the lifetime rule",
+			    lineage, cf_lasterr_detail());
 		}
 		cf_clearerr();
 	}
@@ -202,9 +197,7 @@ check_due(struct store *s, const char *lineage, const struct issue_opts *o,
 	    d->due ? "due" : "not due", life < 10 * 86400 ? "half" : "a third", when);
 	rc = 0;
 out:
-	acme_free(a);
-	if (have_trust)
-		tls_trust_free(&trust);
+	nacme_free(a);
 	free(info);
 	return rc;
 }
@@ -389,6 +382,11 @@ cmd_renew(int argc, char **argv)
 	} else if (store_list_lineages(&s, &names, &n) < 0) {
 		return agent_fail();
 	}
+	/* before any key is read: the network process never holds one */
+	if (netproc_start() < 0) {
+		store_list_free(names, n);
+		return agent_fail();
+	}
 	if (agent_opts.json) {
 		printf("{\"command\":\"renew\",\"results\":[\n");
 		agent_opts.json_items = 1;
@@ -403,6 +401,7 @@ cmd_renew(int argc, char **argv)
 			rc = r;
 		}
 	}
+	netproc_stop();
 	if (issue_hooks_post(&hooks, &s) > 0 && rc == 2)
 		rc = 2;   /* a hook failure is reported, never a renewal failure */
 	if (agent_opts.json)

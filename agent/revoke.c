@@ -10,15 +10,14 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "acme.h"
 #include "activity.h"
 #include "agent.h"
 #include "domain.h"
 #include "issue.h"
 #include "json.h"
 #include "lineage.h"
+#include "netproc.h"
 #include "store.h"
-#include "tls.h"
 #include "x509.h"
 
 static const struct {
@@ -46,8 +45,7 @@ static int
 revoke_lineage(struct store *s, struct issue_opts *o, const char *lineage, int reason,
     struct store_state *st)
 {
-	struct tls_trust trust;
-	struct acme *a = NULL;
+	struct nacme *a = NULL;
 	struct key acct;
 	struct cf_buf pem, der;
 	struct x509_info *info = cf_xalloc(sizeof *info);
@@ -64,13 +62,11 @@ revoke_lineage(struct store *s, struct issue_opts *o, const char *lineage, int r
 	}
 	if (x509_first_der((char *)pem.data, pem.len, &der) < 0 || x509_parse(der.data, der.len, info) < 0)
 		goto out;
-	if (tls_trust_load(&trust, o->ca_file) < 0)
-		goto out;
-	if ((a = acme_new(o->server, &trust)) == NULL || acme_directory(a) < 0 ||
+	if ((a = nacme_new(o->server, o->ca_file)) == NULL || nacme_directory(a) < 0 ||
 	    lineage_account(s, a, o->server, o->email, o->agree_tos, &acct) < 0)
 		goto out_trust;
 	have_key = 1;
-	if (acme_revoke(a, der.data, der.len, reason) < 0)
+	if (nacme_revoke(a, der.data, der.len, reason) < 0)
 		goto out_trust;
 	cf_strlcpy(st->revoked_serial, info->serial_hex, sizeof st->revoked_serial);
 	cf_strlcpy(st->status, "none", sizeof st->status);
@@ -81,8 +77,7 @@ revoke_lineage(struct store *s, struct issue_opts *o, const char *lineage, int r
 out_trust:
 	if (have_key)
 		key_free(&acct);
-	acme_free(a);
-	tls_trust_free(&trust);
+	nacme_free(a);
 out:
 	cf_buf_free(&pem);
 	cf_buf_free(&der);
@@ -145,7 +140,8 @@ cmd_revoke(int argc, char **argv)
 		    lineage[0] ? "unexpected argument" : "no domain given (-d DOMAIN)");
 		return agent_fail();
 	}
-	if (agent_store_conf(&s, &conf) < 0 || issue_opts_load(&s, lineage, &o) < 0)
+	/* before any key is read: the network process never holds one */
+	if (agent_store_conf(&s, &conf) < 0 || issue_opts_load(&s, lineage, &o) < 0 || netproc_start() < 0)
 		goto fail_nolock;
 	if (server)
 		o.server = server;
@@ -205,6 +201,7 @@ fail_nolock:
 		rc = agent_fail();
 	}
 out:
+	netproc_stop();
 	store_unlock(&lk);
 	store_state_free(&st);
 	issue_opts_free(&o);

@@ -82,6 +82,14 @@ const char *dns_rcode_str(int rcode, char *buf, size_t len);
 int dns_query(const char *server, const char *name, int qtype, int timeout_ms,
     struct dns_answer *out);
 
+/* When set, dns_query() hands every question to it: the agent sends them to
+ * its network process.  Answers from there go through dns_answer_check(). */
+extern int (*dns_query_hook)(const char *server, const char *name, int qtype,
+    int timeout_ms, struct dns_answer *out);
+/* 0 when an answer built elsewhere is well-formed (counts within the caps,
+ * every string terminated), else -1 with CF_E_PROTOCOL. */
+int dns_answer_check(const struct dns_answer *a);
+
 /*
  * Preflight: does name have an A or AAAA record?  Queries A, then AAAA, each
  * within timeout_ms.  Returns 0 when the server answered: *has_a and *has_aaaa

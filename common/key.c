@@ -64,6 +64,42 @@ key_free(struct key *k)
 	cf_wipe(k, sizeof *k);
 }
 
+static unsigned char *
+key_keep(struct key *k, const unsigned char *p, size_t n)
+{
+	unsigned char *d = k->buf + k->used;
+
+	memcpy(d, p, n);
+	k->used += n;
+	return d;
+}
+
+int
+key_from_public(struct key *k, enum key_type t, const br_x509_pkey *pk,
+    int (*sign)(const struct key *k, const void *msg, size_t len,
+    unsigned char *sig, size_t cap, size_t *siglen))
+{
+	memset(k, 0, sizeof *k);
+	k->type = t;
+	k->remote_sign = sign;
+	k->pub.key_type = pk->key_type;
+	if (pk->key_type == BR_KEYTYPE_EC && pk->key.ec.qlen <= 2 * 48 + 1) {
+		k->pub.key.ec.curve = pk->key.ec.curve;
+		k->pub.key.ec.q = key_keep(k, pk->key.ec.q, pk->key.ec.qlen);
+		k->pub.key.ec.qlen = pk->key.ec.qlen;
+	} else if (pk->key_type == BR_KEYTYPE_RSA && pk->key.rsa.nlen <= KEY_RSA_MAX_BYTES &&
+	    pk->key.rsa.elen <= KEY_RSA_MAX_E) {
+		k->pub.key.rsa.n = key_keep(k, pk->key.rsa.n, pk->key.rsa.nlen);
+		k->pub.key.rsa.nlen = pk->key.rsa.nlen;
+		k->pub.key.rsa.e = key_keep(k, pk->key.rsa.e, pk->key.rsa.elen);
+		k->pub.key.rsa.elen = pk->key.rsa.elen;
+	} else {
+		memset(k, 0, sizeof *k);
+		return cf_seterr(CF_E_INVALID_INPUT, "unusable public key");
+	}
+	return 0;
+}
+
 const br_x509_pkey *
 key_pub(const struct key *k)
 {
@@ -545,6 +581,8 @@ encode_der(const struct key *k, enum key_form form, struct cf_buf *out)
 int
 key_to_der(const struct key *k, enum key_form form, struct cf_buf *out)
 {
+	if (k->remote_sign)
+		return cf_seterr(CF_E_INTERNAL, "this process holds no private key");
 	return encode_der(k, form, out);
 }
 
@@ -563,7 +601,7 @@ key_to_pem(const struct key *k, enum key_form form, struct cf_buf *out)
 	else
 		banner = BR_ENCODE_PEM_RSA_RAW;
 	cf_buf_init(&der, KEY_PEM_MAX);
-	if (encode_der(k, form, &der) == 0) {
+	if (key_to_der(k, form, &der) == 0) {
 		/* 64-character lines, as OpenSSL writes them. */
 		plen = br_pem_encode(NULL, der.data, der.len, banner, BR_PEM_LINE64);
 		if (cf_buf_reserve(out, plen) == 0) {
@@ -662,6 +700,9 @@ key_sign(const struct key *k, enum key_sigfmt fmt, const void *msg, size_t len,
 	size_t hlen = (hf->desc >> BR_HASHDESC_OUT_OFF) & BR_HASHDESC_OUT_MASK;
 	size_t n = 0;
 
+	if (k->remote_sign)
+		return fmt == KEY_SIG_JOSE ? k->remote_sign(k, msg, len, sig, cap, siglen)
+		    : cf_seterr(CF_E_INTERNAL, "this process holds no private key");
 	hf->init(&hc.vtable);
 	hf->update(&hc.vtable, msg, len);
 	hf->out(&hc.vtable, hash);

@@ -51,6 +51,10 @@ struct key {
 	unsigned char buf[3 * KEY_RSA_MAX_BYTES + KEY_RSA_MAX_BYTES + KEY_RSA_MAX_E
 	    + KEY_RSA_MAX_BYTES];       /* private: every element lives here */
 	size_t used;
+	/* Set for a key whose private half lives in another process
+	 * (key_from_public): key_sign asks it for JOSE signatures. */
+	int (*remote_sign)(const struct key *k, const void *msg, size_t len,
+	    unsigned char *sig, size_t cap, size_t *siglen);
 };
 
 /* "ec256" <-> KEY_EC256 ...  Parsing refuses "rsa" (not a size to generate)
@@ -83,6 +87,16 @@ int key_from_der(struct key *k, const void *der, size_t len);
 int key_from_pem(struct key *k, const void *pem, size_t len);
 
 void key_free(struct key *k);
+
+/*
+ * A key that holds only a public key (copied into *k) of type t: KEY_SIG_JOSE
+ * signatures are delegated to sign (another process holding the private
+ * half); KEY_SIG_X509 and encodings of the private key fail.  For the
+ * agent's network process, which must never hold private key bytes.
+ */
+int key_from_public(struct key *k, enum key_type t, const br_x509_pkey *pk,
+    int (*sign)(const struct key *k, const void *msg, size_t len,
+    unsigned char *sig, size_t cap, size_t *siglen));
 
 /* The public key (BR_KEYTYPE_EC with an uncompressed point, or
  * BR_KEYTYPE_RSA); lives as long as *k. */

@@ -161,80 +161,90 @@ der_append(void *ctx, const void *buf, size_t len)
 	cf_buf_add(ctx, buf, len);
 }
 
-int
-tls_trust_add_file(struct tls_trust *t, const char *path)
+/* Feed len bytes to the PEM decoder; every complete CERTIFICATE object is
+ * added.  *incert / *inobj carry the decoder's state across calls. */
+static int
+pem_feed(struct tls_trust *t, br_pem_decoder_context *pc, struct cf_buf *der,
+    const unsigned char *p, size_t len, int *incert, int *inobj, const char *name)
 {
-	struct cf_buf pem, der;
-	br_pem_decoder_context pc;
-	size_t off = 0, before = t->n;
-	int incert = 0, inobj = 0, rc = 0;
+	size_t off = 0;
+	int rc = 0;
 
-	cf_buf_init(&pem, TLS_MAX_BUNDLE);
-	cf_buf_init(&der, 1u << 20);
-	if (read_file(path, &pem) < 0) {
-		cf_buf_free(&pem);
-		return -1;
-	}
-	/* BearSSL's PEM decoder ends an object only at a newline: a bundle
-	 * whose last line lacks one would lose its last certificate. */
-	if (pem.len > 0 && pem.data[pem.len - 1] != '\n' && cf_buf_add(&pem, "\n", 1) < 0) {
-		cf_buf_free(&pem);
-		cf_buf_free(&der);
-		return cf_seterr(CF_E_IO_ERROR, "CA file %s is too large", path);
-	}
-	br_pem_decoder_init(&pc);
-	while (off < pem.len && rc == 0) {
-		off += br_pem_decoder_push(&pc, pem.data + off, pem.len - off);
-		switch (br_pem_decoder_event(&pc)) {
+	while (off < len && rc == 0) {
+		off += br_pem_decoder_push(pc, p + off, len - off);
+		switch (br_pem_decoder_event(pc)) {
 		case BR_PEM_BEGIN_OBJ:
-			inobj = 1;
-			incert = strcmp(br_pem_decoder_name(&pc), "CERTIFICATE") == 0 ||
-			    strcmp(br_pem_decoder_name(&pc), "X509 CERTIFICATE") == 0;
-			cf_buf_reset(&der);
-			br_pem_decoder_setdest(&pc, incert ? der_append : NULL, &der);
+			*inobj = 1;
+			*incert = strcmp(br_pem_decoder_name(pc), "CERTIFICATE") == 0 ||
+			    strcmp(br_pem_decoder_name(pc), "X509 CERTIFICATE") == 0;
+			cf_buf_reset(der);
+			br_pem_decoder_setdest(pc, *incert ? der_append : NULL, der);
 			break;
 		case BR_PEM_END_OBJ:
-			if (incert && der.len > 0)
-				rc = add_der(t, der.data, der.len, path);
-			incert = inobj = 0;
+			if (*incert && der->len > 0)
+				rc = add_der(t, der->data, der->len, name);
+			*incert = *inobj = 0;
 			break;
 		case BR_PEM_ERROR:
-			rc = cf_seterr(CF_E_INVALID_INPUT, "%s is not valid PEM", path);
+			rc = cf_seterr(CF_E_INVALID_INPUT, "%s is not valid PEM", name);
 			break;
 		default:
 			break;
 		}
 	}
+	return rc;
+}
+
+int
+tls_trust_add_pem(struct tls_trust *t, const void *pem, size_t len, const char *name)
+{
+	struct cf_buf der;
+	br_pem_decoder_context pc;
+	size_t before = t->n;
+	int incert = 0, inobj = 0, rc;
+
+	cf_buf_init(&der, 1u << 20);
+	br_pem_decoder_init(&pc);
+	rc = pem_feed(t, &pc, &der, pem, len, &incert, &inobj, name);
+	/* BearSSL's PEM decoder ends an object only at a newline: a bundle
+	 * whose last line lacks one would lose its last certificate. */
+	if (rc == 0 && len > 0 && ((const unsigned char *)pem)[len - 1] != '\n')
+		rc = pem_feed(t, &pc, &der, (const unsigned char *)"\n", 1, &incert, &inobj, name);
 	if (rc == 0 && inobj)
-		rc = cf_seterr(CF_E_INVALID_INPUT, "%s ends inside a PEM object (truncated?)", path);
-	cf_buf_free(&pem);
+		rc = cf_seterr(CF_E_INVALID_INPUT, "%s ends inside a PEM object (truncated?)", name);
 	cf_buf_free(&der);
 	if (rc == 0 && t->n == before)
-		rc = cf_seterr(CF_E_INVALID_INPUT, "%s holds no usable certificate", path);
+		rc = cf_seterr(CF_E_INVALID_INPUT, "%s holds no usable certificate", name);
 	if (rc == 0) {
 		size_t l = strlen(t->source);
-		snprintf(t->source + l, sizeof t->source - l, ", %s", path);
+		snprintf(t->source + l, sizeof t->source - l, ", %s", name);
 	}
 	return rc;
 }
 
 int
-tls_trust_load(struct tls_trust *t, const char *ca_file)
+tls_trust_add_file(struct tls_trust *t, const char *path)
+{
+	struct cf_buf pem;
+	int rc;
+
+	cf_buf_init(&pem, TLS_MAX_BUNDLE);
+	rc = read_file(path, &pem) < 0 ? -1 : tls_trust_add_pem(t, pem.data, pem.len, path);
+	cf_buf_free(&pem);
+	return rc;
+}
+
+/* After --ca-file: $SSL_CERT_FILE, or the first system bundle (deferred). */
+static int
+trust_system(struct tls_trust *t)
 {
 	const char *env = getenv("SSL_CERT_FILE");
 	size_t i;
 
-	if (tls_trust_init(t) < 0)
-		return -1;
-	if (ca_file && tls_trust_add_file(t, ca_file) < 0)
-		goto fail;
-	if (env && *env) {
+	if (env && *env)
 		/* An explicit SSL_CERT_FILE that cannot be read is the user's
 		 * mistake worth reporting; it replaces the system bundle. */
-		if (tls_trust_add_file(t, env) < 0)
-			goto fail;
-		return 0;
-	}
+		return tls_trust_add_file(t, env);
 	for (i = 0; i < CF_ARRAY_LEN(system_bundles); i++) {
 		if (access(system_bundles[i], R_OK) == 0) {
 			cf_strlcpy(t->deferred, system_bundles[i], sizeof t->deferred);
@@ -242,9 +252,30 @@ tls_trust_load(struct tls_trust *t, const char *ca_file)
 		}
 	}
 	return 0;
-fail:
-	tls_trust_free(t);
-	return -1;
+}
+
+int
+tls_trust_load(struct tls_trust *t, const char *ca_file)
+{
+	if (tls_trust_init(t) < 0)
+		return -1;
+	if ((ca_file && tls_trust_add_file(t, ca_file) < 0) || trust_system(t) < 0) {
+		tls_trust_free(t);
+		return -1;
+	}
+	return 0;
+}
+
+int
+tls_trust_load_pem(struct tls_trust *t, const void *pem, size_t len, const char *name)
+{
+	if (tls_trust_init(t) < 0)
+		return -1;
+	if ((pem && tls_trust_add_pem(t, pem, len, name) < 0) || trust_system(t) < 0) {
+		tls_trust_free(t);
+		return -1;
+	}
+	return 0;
 }
 
 int

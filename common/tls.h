@@ -32,9 +32,14 @@ struct tls_trust {
 int tls_trust_init(struct tls_trust *t);
 /* Add every certificate of a PEM file.  A missing file is an error. */
 int tls_trust_add_file(struct tls_trust *t, const char *path);
+/* Add every certificate of PEM text (name says where it came from). */
+int tls_trust_add_pem(struct tls_trust *t, const void *pem, size_t len, const char *name);
 /* Built-in + ca_file (may be NULL) + $SSL_CERT_FILE; the system bundle is
  * noted for tls_trust_load_deferred. */
 int tls_trust_load(struct tls_trust *t, const char *ca_file);
+/* The same with the --ca-file's text already read (pem NULL: none): for a
+ * process that may not open the file itself. */
+int tls_trust_load_pem(struct tls_trust *t, const void *pem, size_t len, const char *name);
 /* Load the deferred system bundle: 1 when anchors were added (a chain that
  * failed to verify is worth another try), 0 when there was nothing more. */
 int tls_trust_load_deferred(struct tls_trust *t);

@@ -1,0 +1,60 @@
+/*
+ * netproc.h — privilege separation: the agent's network process.
+ *
+ * issue, renew and revoke start it first, before any private key is read.
+ * The child runs the ACME engine (TLS, HTTP, the CA's JSON) and every DNS
+ * question; it holds no private key bytes, cannot open files for writing,
+ * runs as nobody when the agent runs as root, and is confined by a seccomp
+ * filter.  The parent keeps the keys, builds CSRs, signs the JWS inputs the
+ * engine asks for, and writes every file.  docs/security.md describes it.
+ *
+ * The nacme_* calls mirror acme.h (see there for what each does); they run
+ * in the child.  One engine at a time.
+ */
+#ifndef CF_NETPROC_H
+#define CF_NETPROC_H
+
+#include "acme.h"
+#include "key.h"
+
+/* Fork the network process.  0, or -1 with CF_E_INTERNAL/IO_ERROR. */
+int netproc_start(void);
+/* Close the channel and reap the child (idempotent). */
+void netproc_stop(void);
+/* The child's pid (0 when not running), for tests and messages. */
+int netproc_pid(void);
+
+/* Confine the calling process as the network process is confined: no
+ * supplementary groups and uid/gid 65534 when root, PR_SET_NO_NEW_PRIVS,
+ * no core files, no new processes, no file growth, and the seccomp filter.
+ * keep_fd stays open; every other descriptor above 2 is closed. */
+int netproc_sandbox(int keep_fd);
+
+struct nacme;
+
+/* dir_url must be https; ca_file (may be NULL) is read here and its text
+ * handed to the child. */
+struct nacme *nacme_new(const char *dir_url, const char *ca_file);
+void nacme_free(struct nacme *n);
+int nacme_directory(struct nacme *n);
+const struct acme_dir *nacme_dir(const struct nacme *n);
+int nacme_set_eab(struct nacme *n, const char *kid, const char *hmac_b64url);
+/* k is borrowed: it signs every request the engine makes from now on. */
+int nacme_account(struct nacme *n, const struct key *k, const char *known_url,
+    const char *email, int agree_tos, int only_existing, char *url, size_t urllen);
+int nacme_renewal_info(struct nacme *n, const char *ari_id, struct acme_ari *out);
+int nacme_key_authorization(struct nacme *n, const char *token, char *out, size_t outlen);
+int nacme_new_order(struct nacme *n, const char *const *names, size_t count,
+    const char *profile, const char *replaces, struct acme_order *o);
+int nacme_get_authz(struct nacme *n, const char *url, struct acme_authz *z);
+int nacme_respond(struct nacme *n, const char *chall_url);
+int nacme_wait_authz(struct nacme *n, struct acme_authz *z);
+int nacme_finalize(struct nacme *n, struct acme_order *o, const void *csr_der, size_t len);
+int nacme_wait_order(struct nacme *n, struct acme_order *o);
+int nacme_download(struct nacme *n, const char *url, const char *preferred_issuer,
+    struct cf_buf *pem);
+int nacme_revoke(struct nacme *n, const void *cert_der, size_t len, int reason);
+/* Request counters and the last Retry-After (acme_stats, acme_retry_after). */
+int nacme_info(struct nacme *n, struct acme_stats *st, int64_t *retry_after);
+
+#endif
