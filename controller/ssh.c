@@ -800,7 +800,7 @@ sftp_read(struct ssh_conn *c)
 	for (;;) {
 		if (b->len >= b->max)
 			return fail(c, CF_E_PROTOCOL, "%s on the host is larger than %zu bytes", c->up_path,
-			    b->max);
+			    b->max - 1);
 		if (cf_buf_reserve(b, 1) < 0)
 			return fail(c, cf_lasterr(), "%s", cf_lasterr_detail());
 		n = libssh2_sftp_read(c->fh, (char *)b->data + b->len, b->cap - 1 - b->len);
