@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 import cfutil
-from test_fleet import Ctl, write_inventory
+from test_fleet import BECOME_USER, Ctl, become_user, write_inventory  # noqa: F401 (fixture)
 
 NAME = "fromhost.example.test"
 
@@ -195,4 +195,30 @@ def test_from_host_refusals(fleet, feemu):
     # a host the inventory does not have
     p = fleet.run("elb", "deploy", "--listener", lid, "--from-host", "nosuch", "-d", NAME, check=1)
     assert 'no hosts match "nosuch"' in p.stderr
+    assert cert_posts(feemu) == []
+
+
+def test_login_that_cannot_read_the_key_is_explained(bins, sshd_factory, feemu, tmp_path, become_user):
+    """SFTP reads as the login user: sudo (ansible_become) cannot help, and the
+    refusal says so instead of pretending the host has no certificate."""
+    key = sshd_factory.client_key
+    ssh_dir = Path(become_user.pw_dir) / ".ssh"
+    ssh_dir.mkdir(mode=0o700)
+    (ssh_dir / "authorized_keys").write_text(key.pub + "\n")
+    for p in (ssh_dir, ssh_dir / "authorized_keys"):
+        os.chown(p, become_user.pw_uid, become_user.pw_gid)
+    extra = "Match User %s\n  AuthorizedKeysFile %s/authorized_keys\n" % (BECOME_USER, ssh_dir)
+    fleet = Fleet(bins, lambda host: sshd_factory(host=host, extra_config=extra), key, feemu, tmp_path,
+                  host="127.0.0.151")
+    fleet.inventory()
+    fleet.inv.write_text(fleet.inv.read_text().replace(
+        "ansible_user=root", "ansible_user=%s ansible_become=true" % BECOME_USER))
+    live = fleet.prefix / "etc/certfleet/live" / NAME
+    live.mkdir(parents=True)
+    os.chmod(fleet.prefix / "etc/certfleet", 0o700)
+    lid = feemu.add_listener("v3")["id"]
+    p, out = fleet.deploy_from_host(lid, "-d", NAME, check=1)
+    assert out["code"] == "IO_ERROR", out
+    assert "user %s may not read" % BECOME_USER in out["detail"]
+    assert "permission denied" in out["detail"] and "ansible_become does not apply" in out["detail"]
     assert cert_posts(feemu) == []
