@@ -57,6 +57,7 @@ enum cf_err {
 	CF_E_FE_CERT_INVALID,   /* ELB.1011: certificate/key invalid or not a pair */
 	CF_E_NGINX_PARSE,       /* an nginx configuration the agent will not edit */
 	CF_E_NGINX_RELOAD,      /* nginx did not take a tested configuration */
+	CF_E_NO_HOST_CERT,      /* controller: no valid certificate for a name on a host */
 	CF_E__COUNT
 };
 

@@ -54,6 +54,7 @@ static const struct {
 	[CF_E_DNS_TIMEOUT] = {"DNS_TIMEOUT", "the TXT record did not appear on the name servers in time: check the zone, --resolver, or raise --dns-timeout", 100},
 	[CF_E_NGINX_PARSE] = {"NGINX_PARSE", "the nginx configuration could not be read safely; nothing was changed, see the file:line given", 84},
 	[CF_E_NGINX_RELOAD] = {"NGINX_RELOAD", "nginx did not take the new configuration; see nginx's error log", 85},
+	[CF_E_NO_HOST_CERT] = {"NO_HOST_CERT", "that host holds no unexpired certificate for the name: issue or renew it there first (certfleet issue|renew HOST), or check -d and the host's certfleet_prefix", 105},
 };
 
 static enum cf_err last_err;

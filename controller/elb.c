@@ -7,8 +7,9 @@
  * Files: $XDG_STATE_HOME/certfleet/elb/ (or ~/.local/state/certfleet/elb/):
  * accounts/CAHOST/account.{key,url} (0600) and LISTENER.json (last outcome).
  * Secrets come from the environment or --fe-config; none is printed.
- * Must not: bind ports, touch fleet hosts, keep a certificate's private key
- * on disk.
+ * deploy --from-host reads a host's live files through hostcert.c only.
+ * Must not: bind ports, run commands on fleet hosts, keep a certificate's
+ * private key on disk.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -30,6 +31,8 @@
 #include "fe.h"
 #include "fe_dns.h"
 #include "fe_elb.h"
+#include "fleet.h"
+#include "hostcert.h"
 #include "http.h"
 #include "json.h"
 #include "key.h"
@@ -49,7 +52,7 @@ struct elb_opts {
 	char **names;
 	size_t nnames;
 	const char *dns_zone, *cert_name, *server, *ca_file, *email, *resolver;
-	const char *cert_file, *key_file;
+	const char *cert_file, *key_file, *from_host;
 	enum key_type key_type;
 	int dns_timeout;
 };
@@ -146,6 +149,8 @@ struct outcome {
 	char cert_id[FE_ELB_ID_MAX], previous_id[FE_ELB_ID_MAX];
 	char deleted[16][FE_ELB_ID_MAX];
 	size_t ndeleted;
+	char from_host[256];         /* deploy --from-host: where the certificate came from */
+	char serial[2 * X509_MAX_SERIAL + 1];
 	int64_t expires, due;
 	char message[1024];
 };
@@ -177,6 +182,14 @@ report(const struct elb_opts *o, struct outcome *oc, enum cf_err e)
 		if (oc->previous_id[0]) {
 			json_w_key(&w, "previous_id");
 			json_w_str(&w, oc->previous_id);
+		}
+		if (oc->from_host[0]) {
+			json_w_key(&w, "fromHost");
+			json_w_str(&w, oc->from_host);
+		}
+		if (oc->serial[0]) {
+			json_w_key(&w, "serial");
+			json_w_str(&w, oc->serial);
 		}
 		json_w_key(&w, "deleted");
 		json_w_begin_arr(&w);
@@ -226,7 +239,7 @@ report(const struct elb_opts *o, struct outcome *oc, enum cf_err e)
 enum {
 	O_FECONF = 256, O_LISTENER, O_API, O_JSON, O_SNI, O_KEEP, O_FORCE, O_DRY, O_ZONE,
 	O_CNAME, O_SERVER, O_STAGING, O_CAFILE, O_EMAIL, O_TOS, O_RESOLVER, O_CERT, O_KEY,
-	O_KTYPE, O_DNSTO, O_HELP
+	O_KTYPE, O_DNSTO, O_FROMHOST, O_HELP
 };
 
 static const struct option longopts[] = {
@@ -251,7 +264,10 @@ static const struct option longopts[] = {
 	{"cert", required_argument, NULL, O_CERT},
 	{"key", required_argument, NULL, O_KEY},
 	{"key-type", required_argument, NULL, O_KTYPE},
+	{"from-host", required_argument, NULL, O_FROMHOST},
 	{"help", no_argument, NULL, O_HELP},
+	/* after ours: --json above is elb's own */
+	FLEET_LONGOPTS,
 	{NULL, 0, NULL, 0},
 };
 
@@ -261,6 +277,7 @@ usage(FILE *f)
 	fprintf(f,
 	    "usage: certfleet elb status [--listener ID] [--json]\n"
 	    "       certfleet elb deploy --listener ID --cert FULLCHAIN --key KEY [--sni] [--keep-old]\n"
+	    "       certfleet elb deploy --listener ID --from-host HOST -d DOMAIN [--sni] [--keep-old]\n"
 	    "       certfleet elb renew -d DOMAIN [-d ...] --listener ID [--dns-zone ID] [--sni]\n"
 	    "                 [--cert-name NAME] [--force] [--dry-run] [--json]\n"
 	    "       certfleet elb cron install|remove [--cron-file PATH] [-- RENEW-OPTIONS]\n"
@@ -276,6 +293,9 @@ usage(FILE *f)
 	    "deploy:\n"
 	    "  --cert FULLCHAIN      PEM: the certificate, then its chain\n"
 	    "  --key KEY             PEM private key of the certificate\n"
+	    "  --from-host HOST      instead: the certificate the agent on inventory host HOST\n"
+	    "                        holds for -d DOMAIN (read over SSH; fleet options -i,\n"
+	    "                        --known-hosts, --identity, -u, --timeout apply)\n"
 	    "  --cert-name NAME      FE name prefix (default: FE_CERT_NAME or the domain)\n"
 	    "renew (ACME DNS-01 through FE DNS, on this machine):\n"
 	    "  -d, --domain NAME     a name for the certificate (repeatable; *.NAME allowed)\n"
@@ -303,7 +323,7 @@ parse(int argc, char **argv, struct elb_opts *o)
 	o->dns_timeout = 120;
 	o->key_type = KEY_RSA2048;
 	optind = 1;
-	while ((ch = getopt_long(argc, argv, "d:h", longopts, NULL)) != -1) {
+	while ((ch = getopt_long(argc, argv, "d:h" FLEET_SHORTOPTS, longopts, NULL)) != -1) {
 		switch (ch) {
 		case O_FECONF: o->fe_config = optarg; break;
 		case O_LISTENER: o->listener = optarg; break;
@@ -339,12 +359,16 @@ parse(int argc, char **argv, struct elb_opts *o)
 			break;
 		case O_CERT: o->cert_file = optarg; break;
 		case O_KEY: o->key_file = optarg; break;
+		case O_FROMHOST: o->from_host = optarg; break;
 		case O_KTYPE: kt = optarg; break;
 		case 'h':
 		case O_HELP: usage(stdout); exit(0);
-		default: return cf_seterr(CF_E_USAGE, "see certfleet elb --help");
+		default:
+			if (fleet_global_opt(ch, optarg) != 1)
+				return cf_seterr(CF_E_USAGE, "see certfleet elb --help");
 		}
 	}
+	o->json |= fleet_opts.json;
 	if (optind != argc)
 		return cf_seterr(CF_E_USAGE, "unexpected argument \"%.64s\"", argv[optind]);
 	if (kt && key_type_parse(kt, &o->key_type) < 0)
@@ -585,6 +609,42 @@ out:
 	return rc;
 }
 
+/* --cert and --key, or --from-host with one -d. */
+static int
+deploy_usage(const struct elb_opts *o)
+{
+	if (o->from_host && (o->cert_file || o->key_file))
+		return cf_seterr(CF_E_USAGE, "--from-host and --cert/--key are mutually exclusive");
+	if (o->from_host && o->nnames != 1)
+		return cf_seterr(CF_E_USAGE, "--from-host needs one -d DOMAIN: the name of the agent's "
+		    "certificate on that host");
+	if (!o->from_host && (!o->cert_file || !o->key_file))
+		return cf_seterr(CF_E_USAGE, "elb deploy needs --cert FULLCHAIN and --key KEY, or "
+		    "--from-host HOST -d DOMAIN");
+	return 0;
+}
+
+/* The agent's live certificate on a fleet host, checked, then deployed.
+ * Returns like deploy_pem(), or an exit status > 0 already reported. */
+static int
+deploy_from_host(struct fe_client *c, const struct elb_opts *o, struct outcome *oc)
+{
+	struct hostcert hc;
+	size_t n;
+	int r;
+
+	if ((r = hostcert_fetch(o->from_host, o->names[0], &hc)) == 0 &&
+	    (r = deploy_pem(c, o, (char *)hc.fullchain.data, (char *)hc.key.data, hc.domain, oc)) == 0) {
+		cf_strlcpy(oc->from_host, hc.host, sizeof oc->from_host);
+		cf_strlcpy(oc->serial, hc.serial, sizeof oc->serial);
+		n = strlen(oc->message);
+		snprintf(oc->message + n, sizeof oc->message - n, " (from %.100s, serial %s)", hc.host,
+		    hc.serial);
+	}
+	hostcert_free(&hc);
+	return r;
+}
+
 static int
 elb_deploy(struct elb_opts *o)
 {
@@ -598,11 +658,8 @@ elb_deploy(struct elb_opts *o)
 	oc.what = "failed";
 	cf_buf_init(&cert, ELB_FILE_MAX);
 	cf_buf_init(&key, ELB_FILE_MAX);
-	if (!o->cert_file || !o->key_file) {
-		cf_seterr(CF_E_USAGE, "elb deploy needs --cert FULLCHAIN and --key KEY "
-		    "(--from-host is not available yet)");
+	if (deploy_usage(o) < 0)
 		goto fail;
-	}
 	if ((c = open_fe(o, &cfg)) == NULL)
 		goto fail;
 	oc.listener = o->listener;
@@ -610,10 +667,16 @@ elb_deploy(struct elb_opts *o)
 		cf_seterr(CF_E_USAGE, "no --listener ID (or FE_LISTENER_ID)");
 		goto fail;
 	}
-	if (read_file(o->cert_file, &cert, ELB_FILE_MAX) < 0 || read_file(o->key_file, &key, ELB_FILE_MAX) < 0)
+	if (o->from_host) {
+		if ((rc = deploy_from_host(c, o, &oc)) > 0)
+			goto out;
+		if (rc < 0)
+			goto fail;
+	} else if (read_file(o->cert_file, &cert, ELB_FILE_MAX) < 0 ||
+	    read_file(o->key_file, &key, ELB_FILE_MAX) < 0 ||
+	    deploy_pem(c, o, (char *)cert.data, (char *)key.data, NULL, &oc) < 0) {
 		goto fail;
-	if (deploy_pem(c, o, (char *)cert.data, (char *)key.data, NULL, &oc) < 0)
-		goto fail;
+	}
 	rc = report(o, &oc, CF_OK);
 	goto out;
 fail:

@@ -28,7 +28,7 @@
 enum state {
 	S_CONNECT, S_CONNECTING, S_HANDSHAKE, S_AGENT, S_KEYFILE, S_IDLE,
 	S_EXEC_OPEN, S_EXEC_START, S_EXEC_READ, S_EXEC_CLOSE, S_EXEC_WAIT, S_EXEC_FREE,
-	S_SFTP_INIT, S_SFTP_OPEN, S_SFTP_WRITE, S_SFTP_CLOSE, S_SFTP_SHUTDOWN,
+	S_SFTP_INIT, S_SFTP_OPEN, S_SFTP_WRITE, S_SFTP_READ, S_SFTP_CLOSE, S_SFTP_SHUTDOWN,
 	S_FAILED
 };
 
@@ -56,6 +56,8 @@ struct ssh_conn {
 	const unsigned char *up_data;
 	size_t up_len, up_off;
 	long up_mode;
+	struct cf_buf *dl;            /* ssh_download's destination, else NULL */
+	unsigned long sftp_status;    /* why ssh_download could not open the file */
 	/* outcome */
 	enum cf_err e;
 	char detail[1024];
@@ -224,6 +226,7 @@ struct cf_buf *ssh_stdout(struct ssh_conn *c) { return &c->out; }
 struct cf_buf *ssh_stderr(struct ssh_conn *c) { return &c->err; }
 int ssh_output_truncated(const struct ssh_conn *c) { return c->truncated; }
 const char *ssh_auth_used(const struct ssh_conn *c) { return c->auth_used; }
+unsigned long ssh_sftp_status(const struct ssh_conn *c) { return c->sftp_status; }
 
 void
 ssh_exec(struct ssh_conn *c, const char *command)
@@ -250,11 +253,20 @@ ssh_upload(struct ssh_conn *c, const char *path, const void *data, size_t len, l
 	c->up_len = len;
 	c->up_off = 0;
 	c->up_mode = mode;
+	c->dl = NULL;
 	c->e = CF_OK;
 	c->detail[0] = '\0';
 	c->st = c->up_path ? S_SFTP_INIT : S_FAILED;
 	if (!c->up_path)
 		fail(c, CF_E_NOMEM, "out of memory");
+}
+
+void
+ssh_download(struct ssh_conn *c, const char *path, struct cf_buf *dst)
+{
+	ssh_upload(c, path, NULL, 0, 0);
+	c->dl = dst;
+	c->sftp_status = 0;
 }
 
 static void
@@ -755,9 +767,61 @@ step_exec(struct ssh_conn *c)
 	}
 }
 
+/* ssh_download: a file that cannot be opened ends the operation, not the
+ * connection (the caller reads ssh_sftp_status()). */
+static enum ssh_status step_sftp(struct ssh_conn *c);
+
+static enum ssh_status
+sftp_open_read(struct ssh_conn *c)
+{
+	c->fh = libssh2_sftp_open_ex(c->sftp, c->up_path, (unsigned)strlen(c->up_path),
+	    LIBSSH2_FXF_READ, 0, LIBSSH2_SFTP_OPENFILE);
+	if (c->fh == NULL) {
+		if (eagain(c))
+			return SSH_WAIT;
+		if (libssh2_session_last_errno(c->s) != LIBSSH2_ERROR_SFTP_PROTOCOL)
+			return fail(c, CF_E_NETWORK, "opening %s on the host: %s", c->up_path, lasterr(c));
+		c->sftp_status = libssh2_sftp_last_error(c->sftp);
+		c->st = S_SFTP_SHUTDOWN;
+	} else {
+		c->st = S_SFTP_READ;
+	}
+	return step_sftp(c);
+}
+
+/* Straight into the caller's buffer, never past its max: with the room
+ * reserved beforehand, a secret is never copied by a realloc. */
+static enum ssh_status
+sftp_read(struct ssh_conn *c)
+{
+	struct cf_buf *b = c->dl;
+	ssize_t n;
+
+	for (;;) {
+		if (b->len >= b->max)
+			return fail(c, CF_E_PROTOCOL, "%s on the host is larger than %zu bytes", c->up_path,
+			    b->max - 1);
+		if (cf_buf_reserve(b, 1) < 0)
+			return fail(c, cf_lasterr(), "%s", cf_lasterr_detail());
+		n = libssh2_sftp_read(c->fh, (char *)b->data + b->len, b->cap - 1 - b->len);
+		if (n == LIBSSH2_ERROR_EAGAIN)
+			return SSH_WAIT;
+		if (n < 0)
+			return fail(c, CF_E_IO_ERROR, "reading %s on the host: %s (SFTP error %lu)",
+			    c->up_path, lasterr(c), libssh2_sftp_last_error(c->sftp));
+		if (n == 0)
+			break;
+		b->len += (size_t)n;
+		b->data[b->len] = '\0';
+	}
+	c->st = S_SFTP_CLOSE;
+	return SSH_IDLE;
+}
+
 static enum ssh_status
 step_sftp(struct ssh_conn *c)
 {
+	enum ssh_status st;
 	ssize_t n;
 	int r;
 
@@ -768,6 +832,8 @@ step_sftp(struct ssh_conn *c)
 		c->st = S_SFTP_OPEN;
 		/* fall through */
 	case S_SFTP_OPEN:
+		if (c->dl)
+			return sftp_open_read(c);
 		c->fh = libssh2_sftp_open_ex(c->sftp, c->up_path, (unsigned)strlen(c->up_path),
 		    LIBSSH2_FXF_WRITE | LIBSSH2_FXF_CREAT | LIBSSH2_FXF_TRUNC, c->up_mode,
 		    LIBSSH2_SFTP_OPENFILE);
@@ -793,6 +859,10 @@ step_sftp(struct ssh_conn *c)
 			c->up_off += (size_t)n;
 		}
 		c->st = S_SFTP_CLOSE;
+		/* fall through */
+	case S_SFTP_READ:
+		if (c->st == S_SFTP_READ && (st = sftp_read(c)) != SSH_IDLE)
+			return st;
 		/* fall through */
 	case S_SFTP_CLOSE:
 		r = libssh2_sftp_close_handle(c->fh);

@@ -3,8 +3,8 @@
  * poll() loop drives: TCP connect, handshake, strict host-key check against
  * known_hosts, authentication (ssh-agent first, then key files), then any
  * number of operations one after another: run a command (stdout and stderr
- * captured with caps, exit status after the channel closed) or upload bytes
- * to a file over SFTP.
+ * captured with caps, exit status after the channel closed), upload bytes
+ * to a file or read one over SFTP.
  *
  * Nothing is sent to a host whose key is unknown or does not match: the
  * check happens right after the key exchange, before authentication.  This
@@ -68,6 +68,14 @@ int64_t ssh_deadline(const struct ssh_conn *c);
 /* Start an operation on an SSH_IDLE connection; then ssh_run() it. */
 void ssh_exec(struct ssh_conn *c, const char *command);
 void ssh_upload(struct ssh_conn *c, const char *path, const void *data, size_t len, long mode);
+/* Read a remote file over SFTP (no shell) into dst, which the caller owns:
+ * at most dst->max - 1 bytes, more fails the connection (CF_E_PROTOCOL).
+ * Reserve dst's room first when it will hold a secret: the data then goes
+ * straight into it, never through a copy.  A file that cannot be opened
+ * ends the operation, not the connection: SSH_IDLE with ssh_sftp_status()
+ * set (LIBSSH2_FX_NO_SUCH_FILE 2, PERMISSION_DENIED 3, NO_SUCH_PATH 10). */
+void ssh_download(struct ssh_conn *c, const char *path, struct cf_buf *dst);
+unsigned long ssh_sftp_status(const struct ssh_conn *c);
 
 /* Results (valid after the operation brought the connection to SSH_IDLE,
  * or after SSH_FAIL). */

@@ -424,3 +424,86 @@ def test_token_expiring_on_the_server_mid_run(elb, feemu):
     assert [e["status"] for e in log if e["path"].endswith("/recordsets")
             and e["method"] == "GET"][:2] == [401, 200]
     assert len([e for e in log if e["path"] == "/v3/auth/tokens"]) == 2
+
+
+class NsProxy:
+    """The zone's "authoritative" name server on ADDR:53 (also the system resolver
+    of a private mount namespace): answers NS for ZONE with ns1.ZONE, relays every
+    other query to challtestsrv, and logs (name, type) of each query."""
+
+    def __init__(self, addr, zone, upstream):
+        import socket
+        import threading
+        self.zone, self.upstream, self.log = zone.rstrip("."), upstream, []
+        self.sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        self.sock.bind((addr, 53))
+        self.sock.settimeout(0.2)
+        self.stopped = False
+        self.thread = threading.Thread(target=self._serve, daemon=True)
+        self.thread.start()
+
+    def _answer_ns(self, msg, qend):
+        import struct
+        rdata = cfutil._encode_name("ns1." + self.zone)
+        flags = 0x8400 | (struct.unpack(">H", msg[2:4])[0] & 0x0100)
+        return (msg[:2] + struct.pack(">HHHHH", flags, 1, 1, 0, 0) + msg[12:qend] +
+                struct.pack(">HHHIH", 0xC00C, 2, 1, 60, len(rdata)) + rdata)
+
+    def _relay(self, msg):
+        import socket
+        host, port = self.upstream.rsplit(":", 1)
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+            s.settimeout(2)
+            s.sendto(msg, (host, int(port)))
+            return s.recv(65535)
+
+    def _serve(self):
+        import socket
+        import struct
+        while not self.stopped:
+            try:
+                msg, peer = self.sock.recvfrom(65535)
+            except socket.timeout:
+                continue
+            name, off = cfutil._read_name(msg, 12)
+            qtype = struct.unpack(">H", msg[off:off + 2])[0]
+            self.log.append((name.rstrip(".").lower(), qtype))
+            try:
+                reply = self._answer_ns(msg, off + 4) if qtype == 2 and \
+                    name.rstrip(".").lower() == self.zone else self._relay(msg)
+                self.sock.sendto(reply, peer)
+            except OSError:
+                pass
+
+    def close(self):
+        self.stopped = True
+        self.thread.join()
+        self.sock.close()
+
+
+def test_renew_waits_for_the_zones_authoritative_servers(elb, feemu, pebble, challtestsrv, tmp_path):
+    """Without --resolver: the zone's NS through the system resolver, then the TXT
+    asked of those servers themselves.  /etc/resolv.conf is replaced in a private
+    mount namespace only (unshare -m), so the machine's resolver is untouched."""
+    addr, name = "127.0.0.153", "authns.example.test"
+    if subprocess.run(["unshare", "-m", "true"], capture_output=True).returncode != 0:
+        pytest.skip("no private mount namespace here (unshare -m needs CAP_SYS_ADMIN)")
+    proxy = NsProxy(addr, "example.test", challtestsrv.dns_addr)
+    try:
+        challtestsrv.add_a("ns1.example.test", addr)
+        resolv = tmp_path / "resolv.conf"
+        resolv.write_text("nameserver %s\n" % addr)
+        lid = feemu.add_listener("v3")["id"]
+        args = ["renew", "--listener", lid, "--server", pebble.directory, "--ca-file", pebble.ca_file,
+                "--agree-tos", "--dns-timeout", "20", "--json", "-d", name]
+        r = subprocess.run(["unshare", "-m", "sh", "-c", 'mount --bind "$0" /etc/resolv.conf && exec "$@"',
+                            str(resolv), str(elb.bin), "elb", *map(str, args)], env=elb.env,
+                           capture_output=True, text=True, timeout=120)
+        assert r.returncode == 0, r.stdout + r.stderr
+        assert json.loads(r.stdout)["outcome"] == "changed"
+    finally:
+        proxy.close()
+    assert ("example.test", 2) in proxy.log, proxy.log                 # NS of the zone
+    assert ("ns1.example.test", 1) in proxy.log, proxy.log             # its address
+    assert ("_acme-challenge." + name, 16) in proxy.log, proxy.log     # TXT asked of it
+    assert sans(listener_cert(feemu, "v3", lid)["certificate"]) == [name]
