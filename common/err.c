@@ -54,6 +54,8 @@ static const struct {
 	[CF_E_DNS_TIMEOUT] = {"DNS_TIMEOUT", "the TXT record did not appear on the name servers in time: check the zone, --resolver, or raise --dns-timeout", 100},
 	[CF_E_NGINX_PARSE] = {"NGINX_PARSE", "the nginx configuration could not be read safely; nothing was changed, see the file:line given", 84},
 	[CF_E_NGINX_RELOAD] = {"NGINX_RELOAD", "nginx did not take the new configuration; see nginx's error log", 85},
+	[CF_E_BAD_OUTPUT] = {"BAD_AGENT_OUTPUT", "the host answered with output certfleet cannot use (too large, not JSON, "
+	    "or cut off): run the agent there by hand, or reinstall it with certfleet deploy", 106},
 };
 
 static enum cf_err last_err;
