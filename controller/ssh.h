@@ -23,7 +23,7 @@
 #include "knownhosts.h"
 
 #define SSH_MAX_IDS 8
-#define SSH_STDOUT_MAX (4u * 1024 * 1024)  /* more: the command is stopped */
+#define SSH_STDOUT_MAX (1024u * 1024)      /* more: the command is stopped */
 #define SSH_STDERR_MAX (64u * 1024)        /* more: drained and dropped */
 #define SSH_RUN_BUDGET (256u * 1024)       /* bytes one ssh_run() call reads */
 #define SSH_PREAUTH_MAX (256u * 1024)      /* bytes a host may send before login */
