@@ -875,6 +875,23 @@ flooded(struct ssh_conn *c)
 	    SSH_PREAUTH_MAX / 1024);
 }
 
+/* --command-timeout: say what the host was doing. */
+static enum ssh_status
+timed_out(struct ssh_conn *c)
+{
+	int secs = c->ctx->total_timeout_ms / 1000;
+
+	if (c->st >= S_EXEC_OPEN && c->st <= S_EXEC_FREE)
+		return fail(c, CF_E_TIMEOUT, "%s: not finished within %d s; the command had written "
+		    "%llu bytes to stdout and %llu to stderr%s", c->t.name, secs,
+		    (unsigned long long)c->out_total, (unsigned long long)c->err_total,
+		    c->err_total > c->err.max ? " (stderr kept up to its cap, the rest dropped)" : "");
+	if (c->st >= S_SFTP_INIT && c->st <= S_SFTP_SHUTDOWN)
+		return fail(c, CF_E_TIMEOUT, "%s: not finished within %d s, uploading %s over SFTP "
+		    "(%zu of %zu bytes sent)", c->t.name, secs, c->up_path, c->up_off, c->up_len);
+	return fail(c, CF_E_TIMEOUT, "%s: not finished within %d s", c->t.name, secs);
+}
+
 enum ssh_status
 ssh_run(struct ssh_conn *c, int64_t now)
 {
@@ -887,15 +904,8 @@ ssh_run(struct ssh_conn *c, int64_t now)
 		    c->t.addr, c->t.port, c->ctx->connect_timeout_ms / 1000,
 		    c->st <= S_CONNECTING ? "TCP connect" : c->st == S_HANDSHAKE ? "SSH handshake" :
 		    "authentication");
-	if (now >= c->deadline && c->st >= S_EXEC_OPEN && c->st <= S_EXEC_FREE)
-		return fail(c, CF_E_TIMEOUT, "%s: not finished within %d s; the command had written "
-		    "%llu bytes to stdout and %llu to stderr%s", c->t.name,
-		    c->ctx->total_timeout_ms / 1000, (unsigned long long)c->out_total,
-		    (unsigned long long)c->err_total, c->err_total > c->err.max ?
-		    " (stderr kept up to its cap, the rest dropped)" : "");
 	if (now >= c->deadline)
-		return fail(c, CF_E_TIMEOUT, "%s: not finished within %d s", c->t.name,
-		    c->ctx->total_timeout_ms / 1000);
+		return timed_out(c);
 	c->budget = SSH_RUN_BUDGET;
 	if (c->st <= S_HANDSHAKE) {
 		if ((r = step_connect(c)) != SSH_IDLE)

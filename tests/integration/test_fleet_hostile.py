@@ -12,7 +12,8 @@ report normally, and the exit status is 1 (some hosts failed, certfleet(1)).
 
 The hostile agents are shell scripts installed where the controller runs the
 agent (<certfleet_prefix>/usr/local/bin/certfleet-agent) on real OpenSSH
-servers; the hostile "SSH servers" are plain Python socket listeners.
+servers; the hostile "SSH servers" are plain Python socket listeners; deploy
+meets sshd whose ForceCommand floods the SFTP subsystem.
 """
 
 import json
@@ -277,3 +278,44 @@ def test_run_with_hostile_hosts(bins, sshd_factory, hostile_fleet):
     assert rc == 1
     assert_printable(text, "run's output")
     assert "not JSON at all" in text
+
+
+# An sshd whose ForceCommand runs what the controller asked, except that the
+# SFTP subsystem answers with an endless stream (text, or a valid SFTP version
+# reply followed by zeros).
+FORCE = {
+    "sftp-flood": "exec yes",
+    "sftp-zeros": r"printf '\000\000\000\005\002\000\000\000\003'; exec cat /dev/zero",
+}
+
+
+def test_deploy_to_hosts_with_hostile_sftp(bins, sshd_factory, tmp_path_factory):
+    d = Path(tempfile.mkdtemp(prefix="cf-hostile-", dir=tmp_path_factory.getbasetemp()))
+    servers = {"healthy": sshd_factory(host="127.0.0.165")}
+    for i, (name, body) in enumerate(sorted(FORCE.items())):
+        script = d / (name + ".sh")
+        script.write_text("#!/bin/sh\ncase \"$SSH_ORIGINAL_COMMAND\" in\n"
+                          "sftp|*sftp-server*) %s ;;\n"
+                          "*) exec sh -c \"$SSH_ORIGINAL_COMMAND\" ;;\nesac\n" % body)
+        os.chmod(script, 0o755)
+        servers[name] = sshd_factory(host="127.0.0.%d" % (166 + i),
+                                     extra_config="ForceCommand %s" % script)
+    inv = d / "inventory"
+    inv.write_text("[fleet]\n" + "".join(
+        "%s ansible_host=%s ansible_port=%d ansible_user=root certfleet_prefix=%s/%s\n"
+        % (name, s.host, s.port, d, name) for name, s in servers.items()))
+    kh = d / "known_hosts"
+    kh.write_text("".join(s.known_hosts_line("ecdsa") for s in servers.values()))
+    rc, out, err, secs, rss = run_ctl(bins, d, *common_args(bins, sshd_factory, inv, kh),
+                                      "--json", "deploy")
+    print("deploy --json: %.1f s, peak RSS %d KiB" % (secs, rss))
+    h = {x["host"]: x for x in json.loads(out)["hosts"]}
+    assert rc == 1
+    assert h["healthy"]["ok"] and h["healthy"]["agent"]["installed"] is True, h["healthy"]
+    for name in FORCE:
+        e = h[name]["error"]
+        assert e["code"] == "TIMEOUT" and "uploading" in e["detail"], h[name]
+        # nothing half-uploaded was installed as the agent
+        assert not (d / name / "usr/local/bin/certfleet-agent").exists()
+    assert secs < COMMAND_TIMEOUT + 4, secs
+    assert rss < RSS_LIMIT_KIB, rss
