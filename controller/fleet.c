@@ -455,7 +455,7 @@ json_values(const struct json_value *v)
 /* Keep the agent's JSON object when stdout is one (within the caps every
  * host's share of the fleet document has); else say why in why[]. */
 static void
-agent_json(struct job *j, const struct cf_buf *out, const char *want, char *d, size_t dsz,
+agent_json(struct job *j, struct cf_buf *out, const char *want, char *d, size_t dsz,
     char *why, size_t whysz)
 {
 	struct json_doc doc;
@@ -484,7 +484,7 @@ agent_json(struct job *j, const struct cf_buf *out, const char *want, char *d, s
 		json_doc_free(&doc);
 		return;
 	}
-	if ((j->agent_json = cf_strdup(cf_buf_str((struct cf_buf *)out))) == NULL)
+	if ((j->agent_json = cf_strdup(cf_buf_str(out))) == NULL)
 		cf_clearerr();
 	code = json_get_str(doc.root, "code");
 	detail = json_get_str(doc.root, "detail");
