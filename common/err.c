@@ -55,6 +55,8 @@ static const struct {
 	[CF_E_NGINX_PARSE] = {"NGINX_PARSE", "the nginx configuration could not be read safely; nothing was changed, see the file:line given", 84},
 	[CF_E_NGINX_RELOAD] = {"NGINX_RELOAD", "nginx did not take the new configuration; see nginx's error log", 85},
 	[CF_E_NO_HOST_CERT] = {"NO_HOST_CERT", "that host holds no unexpired certificate for the name: issue or renew it there first (certfleet issue|renew HOST), or check -d and the host's certfleet_prefix", 105},
+	[CF_E_BAD_OUTPUT] = {"BAD_AGENT_OUTPUT", "the host answered with output certfleet cannot use (too large, not JSON, "
+	    "or cut off): run the agent there by hand, or reinstall it with certfleet deploy", 106},
 };
 
 static enum cf_err last_err;

@@ -353,6 +353,23 @@ fleet_free(struct fleet *f)
 /* ---------------------------------------------------------------- jobs */
 
 void
+fleet_printable(char *s, int keep_nl)
+{
+	unsigned char *p = (unsigned char *)s;
+	int utf8 = json_utf8_valid(s, strlen(s));
+
+	for (; *p; p++) {
+		if (utf8 && p[0] == 0xc2 && p[1] >= 0x80 && p[1] <= 0x9f) {
+			p[0] = p[1] = '?';   /* a C1 control (U+0080..U+009F) */
+			p++;
+		} else if ((*p < 0x20 && !(keep_nl && (*p == '\n' || *p == '\t'))) || *p == 0x7f ||
+		    (!utf8 && *p >= 0x80)) {
+			*p = '?';
+		}
+	}
+}
+
+void
 job_fail(struct job *j, enum cf_err e, const char *fmt, ...)
 {
 	va_list ap;
@@ -360,6 +377,7 @@ job_fail(struct job *j, enum cf_err e, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(j->detail, sizeof j->detail, fmt, ap);
 	va_end(ap);
+	fleet_printable(j->detail, 0);
 	j->err = e;
 	j->ok = 0;
 	j->finished = 1;
@@ -420,36 +438,94 @@ agent_stderr_code(struct job *j, const char *err, char *detail, size_t dsz)
 	}
 }
 
+/* Values in a parsed document (whose depth the parser capped). */
+static size_t
+json_values(const struct json_value *v)
+{
+	const struct json_value *m;
+	size_t n = 1, i;
+
+	for (i = 0; (m = json_arr_at(v, i)) != NULL; i++)
+		n += json_values(m);
+	for (i = 0; (m = json_obj_at(v, i, NULL)) != NULL; i++)
+		n += json_values(m);
+	return n;
+}
+
+/* Keep the agent's JSON object when stdout is one (within the caps every
+ * host's share of the fleet document has); else say why in why[]. */
+static void
+agent_json(struct job *j, struct cf_buf *out, const char *want, char *d, size_t dsz,
+    char *why, size_t whysz)
+{
+	struct json_doc doc;
+	const char *code, *detail;
+	size_t nv;
+
+	why[0] = '\0';
+	if (out->len == 0) {
+		snprintf(why, whysz, "no output");
+		return;
+	}
+	if (json_parse(&doc, out->data, out->len, SSH_STDOUT_MAX) < 0) {
+		snprintf(why, whysz, "%s", cf_lasterr_detail());
+		cf_clearerr();
+		return;
+	}
+	if (json_type(doc.root) != JSON_OBJECT)
+		snprintf(why, whysz, "%s, not a JSON object", json_type_name(json_type(doc.root)));
+	else if (want && *want != '{' && json_type(json_get(doc.root, want)) != JSON_ARRAY)
+		snprintf(why, whysz, "\"%s\" is %s, not an array", want,
+		    json_type_name(json_type(json_get(doc.root, want))));
+	else if ((nv = json_values(doc.root)) > FLEET_HOST_JSON_VALUES)
+		snprintf(why, whysz, "%zu JSON values, more than the %u one host may report", nv,
+		    FLEET_HOST_JSON_VALUES);
+	if (why[0]) {
+		json_doc_free(&doc);
+		return;
+	}
+	if ((j->agent_json = cf_strdup(cf_buf_str(out))) == NULL)
+		cf_clearerr();
+	code = json_get_str(doc.root, "code");
+	detail = json_get_str(doc.root, "detail");
+	/* the agent's codes are upper-case words; anything else is not one */
+	if (code && *code && strlen(code) < sizeof j->agent_code &&
+	    code[strspn(code, "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_")] == '\0') {
+		cf_strlcpy(j->agent_code, code, sizeof j->agent_code);
+		snprintf(d, dsz, "%.600s", detail ? detail : "");
+	}
+	json_doc_free(&doc);
+}
+
 void
-job_agent_result(struct job *j)
+job_agent_result(struct job *j, const char *want)
 {
 	int st = ssh_exit_status(j->c);
 	struct cf_buf *out = ssh_stdout(j->c), *err = ssh_stderr(j->c);
-	char *errs = cf_buf_str(err), *outs = cf_buf_str(out), d[700];
-	struct json_doc doc;
+	char *errs = cf_buf_str(err), d[700] = "", why[300];
 	size_t n;
 
-	if (out->len > 0) {
-		if (json_parse(&doc, out->data, out->len, SSH_STDOUT_MAX) == 0) {
-			const char *code = json_get_str(doc.root, "code");
-			const char *detail = json_get_str(doc.root, "detail");
-			free(j->agent_json);
-			j->agent_json = cf_strdup(outs);
-			if (code && st != 0) {
-				cf_strlcpy(j->agent_code, code, sizeof j->agent_code);
-				snprintf(d, sizeof d, "%.600s", detail ? detail : "");
-			}
-			json_doc_free(&doc);
-		} else {
-			cf_clearerr();
-			free(j->text);
-			j->text = json_utf8_valid(outs, out->len) ? cf_strdup(outs) : NULL;
+	free(j->agent_json);
+	free(j->text);
+	j->agent_json = j->text = NULL;
+	j->agent_code[0] = '\0';
+	agent_json(j, out, want, d, sizeof d, why, sizeof why);
+	if (st == 0 && want && why[0]) {
+		char *head = cf_strdup(cf_buf_str(out));
+		if (head) {
+			head[strcspn(head, "\n")] = '\0';
+			fleet_printable(head, 0);
 		}
-	}
-	if (ssh_output_truncated(j->c)) {
-		job_fail(j, CF_E_PROTOCOL, "the agent's output exceeded %u bytes", SSH_STDOUT_MAX);
+		job_fail(j, CF_E_BAD_OUTPUT, "the agent exited 0, but its output is not what certfleet "
+		    "expects: %s%s%.80s%s", why, head && *head ? "; it began: \"" : "", head ? head : "",
+		    head && *head ? "\"" : "");
+		free(head);
+		cf_clearerr();
 		return;
 	}
+	if (why[0] && out->len > 0 && (j->text = cf_strdup(cf_buf_str(out))) != NULL)
+		fleet_printable(j->text, 1);
+	cf_clearerr();
 	if (st == 0 || (st == 2 && (strcmp(j->agent_code, "ALREADY_ACTIVE") == 0 ||
 	    strcmp(j->agent_code, "NOT_DUE") == 0))) {
 		j->ok = 1;
@@ -466,9 +542,7 @@ job_agent_result(struct job *j)
 		    "sudoers entry)", (int)(n > 300 ? 300 : n), errs, j->t.user);
 		return;
 	}
-	if (!j->agent_code[0])
-		agent_stderr_code(j, errs, d, sizeof d);
-	else if (!d[0])
+	if (!j->agent_code[0] || !d[0])
 		agent_stderr_code(j, errs, d, sizeof d);
 	if (j->agent_code[0])
 		job_fail(j, CF_E_AGENT_FAILED, "agent exited %d: %s: %s", st, j->agent_code, d);

@@ -97,8 +97,13 @@ void job_fail(struct job *j, enum cf_err e, const char *fmt, ...)
  * through sudo -n when ansible_become is set. */
 void job_exec_agent(struct job *j, const char *const *args, size_t nargs);
 /* After an agent command: classify exit status and output into the job
- * (ok, AGENT_MISSING, AGENT_FAILED with the agent's code); keeps JSON. */
-void job_agent_result(struct job *j);
+ * (ok, AGENT_MISSING, AGENT_FAILED with the agent's code, BAD_AGENT_OUTPUT);
+ * keeps a JSON object as agent_json (at most FLEET_HOST_JSON_VALUES values:
+ * every host's share of the fleet document stays small), other output as
+ * printable text.  want: NULL takes any output; "{}" needs a JSON object;
+ * a member name needs an object with that member an array. */
+#define FLEET_HOST_JSON_VALUES 10000u
+void job_agent_result(struct job *j, const char *want);
 
 /* Validation of values that reach remote command lines. */
 int fleet_valid_path(const char *s);      /* absolute, [A-Za-z0-9._+/-], no ".." */
@@ -107,6 +112,10 @@ int fleet_valid_email(const char *s);
 int fleet_valid_arg(const char *s);       /* one `run` argument */
 /* Append s to b as one single-quoted shell word. */
 int fleet_shquote(struct cf_buf *b, const char *s);
+/* Make text a host sent safe to show, in place: control characters (C0,
+ * DEL, C1; \n and \t kept when keep_nl) become '?', and so does every byte
+ * above 0x7f when s is not valid UTF-8.  A terminal must not obey a host. */
+void fleet_printable(char *s, int keep_nl);
 
 /* Output: the table (or --json document) of all jobs, the state file for
  * `report`; returns the exit status (0 all ok, 1 otherwise). */

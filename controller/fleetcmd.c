@@ -289,7 +289,7 @@ deploy_next(struct job *j)
 	default:
 		cron = 1;
 		cf_buf_free(&q);
-		job_agent_result(j);
+		job_agent_result(j, NULL);
 		/* an agent built before `cron install` existed: installed, no cron */
 		if (!j->ok && strcmp(j->agent_code, "USAGE") == 0 && strstr(j->detail, "unknown command 'cron'")) {
 			j->ok = 1;
@@ -467,7 +467,9 @@ agent_next(struct job *j)
 	size_t n = 0;
 
 	if (j->step++ > 0) {
-		job_agent_result(j);
+		/* `run` shows whatever the agent printed; the commands whose
+		 * results the fleet table reads need the agent's JSON */
+		job_agent_result(j, a->fixed ? NULL : strcmp(a->cmd, "status") == 0 ? "certificates" : "{}");
 		return 0;
 	}
 	if (a->fixed) {

@@ -43,6 +43,46 @@ code_hint(const char *code)
 	return NULL;
 }
 
+/* One host's object of the fleet document. */
+static void
+build_host(struct json_w *w, const struct job *j)
+{
+	json_w_begin_obj(w);
+	json_w_key(w, "host");
+	json_w_str(w, j->name);
+	json_w_key(w, "ok");
+	json_w_bool(w, j->ok);
+	json_w_key(w, "error");
+	if (j->ok) {
+		json_w_null(w);
+	} else {
+		json_w_begin_obj(w);
+		json_w_key(w, "code");
+		json_w_str(w, cf_err_code(j->err));
+		json_w_key(w, "detail");
+		json_w_str(w, json_utf8_valid(j->detail, strlen(j->detail)) ? j->detail : "(not UTF-8)");
+		json_w_key(w, "hint");
+		json_w_str(w, host_hint(j->err));
+		if (j->agent_code[0]) {
+			json_w_key(w, "agentCode");
+			json_w_str(w, j->agent_code);
+		}
+		json_w_end_obj(w);
+	}
+	json_w_key(w, "agent");
+	if (j->agent_json)
+		json_w_raw(w, j->agent_json, strlen(j->agent_json));
+	else
+		json_w_null(w);
+	if (j->text) {
+		json_w_key(w, "output");
+		json_w_str(w, j->text);
+	}
+	json_w_key(w, "ms");
+	json_w_int(w, j->t_end > j->t_start ? j->t_end - j->t_start : 0);
+	json_w_end_obj(w);
+}
+
 static int
 build_doc(struct fleet *f, const char *command, struct cf_buf *out)
 {
@@ -62,43 +102,8 @@ build_doc(struct fleet *f, const char *command, struct cf_buf *out)
 	json_w_str(&w, ts);
 	json_w_key(&w, "hosts");
 	json_w_begin_arr(&w);
-	for (i = 0; i < f->njobs; i++) {
-		struct job *j = &f->jobs[i];
-		json_w_begin_obj(&w);
-		json_w_key(&w, "host");
-		json_w_str(&w, j->name);
-		json_w_key(&w, "ok");
-		json_w_bool(&w, j->ok);
-		json_w_key(&w, "error");
-		if (j->ok) {
-			json_w_null(&w);
-		} else {
-			json_w_begin_obj(&w);
-			json_w_key(&w, "code");
-			json_w_str(&w, cf_err_code(j->err));
-			json_w_key(&w, "detail");
-			json_w_str(&w, json_utf8_valid(j->detail, strlen(j->detail)) ? j->detail : "(not UTF-8)");
-			json_w_key(&w, "hint");
-			json_w_str(&w, host_hint(j->err));
-			if (j->agent_code[0]) {
-				json_w_key(&w, "agentCode");
-				json_w_str(&w, j->agent_code);
-			}
-			json_w_end_obj(&w);
-		}
-		json_w_key(&w, "agent");
-		if (j->agent_json)
-			json_w_raw(&w, j->agent_json, strlen(j->agent_json));
-		else
-			json_w_null(&w);
-		if (j->text) {
-			json_w_key(&w, "output");
-			json_w_str(&w, j->text);
-		}
-		json_w_key(&w, "ms");
-		json_w_int(&w, j->t_end > j->t_start ? j->t_end - j->t_start : 0);
-		json_w_end_obj(&w);
-	}
+	for (i = 0; i < f->njobs; i++)
+		build_host(&w, &f->jobs[i]);
 	json_w_end_arr(&w);
 	json_w_end_obj(&w);
 	return json_w_finish(&w);
@@ -162,6 +167,24 @@ save_state(const struct cf_buf *doc)
 
 /* ---------------------------------------------------------------- the table */
 
+/* Print s as fleet_printable() makes it (what hosts send must not drive the
+ * terminal), padded with spaces to pad bytes. */
+static void
+put_clean(FILE *out, const char *s, int keep_nl, int pad)
+{
+	char *c = cf_strdup(s ? s : "");
+	int n = 0;
+
+	if (c != NULL) {
+		fleet_printable(c, keep_nl);
+		n = fprintf(out, "%s", c);
+		free(c);
+	}
+	cf_clearerr();
+	for (; n >= 0 && n < pad; n++)
+		fputc(' ', out);
+}
+
 struct row {
 	const char *host, *domain, *status, *code, *hint;
 	char expiry[16];
@@ -218,14 +241,14 @@ cert_row(struct row *r, const char *lineage, const struct json_value *st)
 		r->sev = 0;
 }
 
+/* The rows of the hosts hv[0..n-1] (objects of the fleet document). */
 static int
-doc_rows(const struct json_value *root, struct rows *rs)
+doc_rows(const struct json_value *const *hv, size_t n, struct rows *rs)
 {
-	const struct json_value *hosts = json_get(root, "hosts");
 	size_t i, k;
 
-	for (i = 0; i < json_arr_len(hosts); i++) {
-		const struct json_value *h = json_arr_at(hosts, i);
+	for (i = 0; i < n; i++) {
+		const struct json_value *h = hv[i];
 		const struct json_value *err = json_get(h, "error");
 		const struct json_value *ag = json_get(h, "agent");
 		const struct json_value *certs = json_get(ag, "certificates");
@@ -340,68 +363,116 @@ print_table(struct rows *rs, FILE *out)
 		char days[24] = "-";
 		if (r->has_days)
 			snprintf(days, sizeof days, "%lld", (long long)r->days);
-		fprintf(out, "%-*s  %-*s  %-*s  %-10s  %5s  %-*s  %s\n", wh, r->host, wd, r->domain, ws,
-		    r->status, r->expiry[0] ? r->expiry : "-", days, wc, r->code ? r->code : "-",
-		    r->hint && *r->hint ? r->hint : "");
+		put_clean(out, r->host, 0, wh + 2);
+		put_clean(out, r->domain, 0, wd + 2);
+		put_clean(out, r->status, 0, ws + 2);
+		put_clean(out, r->expiry[0] ? r->expiry : "-", 0, 12);
+		fprintf(out, "%5s  ", days);
+		put_clean(out, r->code ? r->code : "-", 0, wc + 2);
+		put_clean(out, r->hint && *r->hint ? r->hint : "", 0, 0);
+		fputc('\n', out);
 	}
 }
 
 static void
-print_details(const struct json_value *root, FILE *out)
+print_details(const struct json_value *const *hv, size_t n, FILE *out)
 {
-	const struct json_value *hosts = json_get(root, "hosts");
-	size_t i, nfail = 0, n = json_arr_len(hosts);
+	size_t i, nfail = 0;
 
 	for (i = 0; i < n; i++) {
-		const struct json_value *h = json_arr_at(hosts, i);
-		const char *d = json_get_str(json_get(h, "error"), "detail");
+		const struct json_value *err = json_get(hv[i], "error");
+		const char *d = json_get_str(err, "detail");
 		if (d) {
 			if (nfail++ == 0)
 				fprintf(out, "\n");
-			fprintf(out, "%s: %s: %s\n", json_get_str(h, "host"),
-			    json_get_str(json_get(h, "error"), "code"), d);
+			put_clean(out, json_get_str(hv[i], "host"), 0, 0);
+			fputs(": ", out);
+			put_clean(out, json_get_str(err, "code"), 0, 0);
+			fputs(": ", out);
+			put_clean(out, d, 0, 0);
+			fputc('\n', out);
 		}
 	}
 	fprintf(out, "\n%zu host%s: %zu ok, %zu failed\n", n, n == 1 ? "" : "s", n - nfail, nfail);
 }
 
 static void
-print_outputs(const struct json_value *root, FILE *out)
+print_outputs(const struct json_value *const *hv, size_t n, FILE *out)
 {
-	const struct json_value *hosts = json_get(root, "hosts");
 	size_t i;
 
-	for (i = 0; i < json_arr_len(hosts); i++) {
-		const struct json_value *h = json_arr_at(hosts, i);
-		const char *o = json_get_str(h, "output");
-		if (o && *o)
-			fprintf(out, "--- %s\n%s%s", json_get_str(h, "host"), o,
-			    o[strlen(o) - 1] == '\n' ? "" : "\n");
+	for (i = 0; i < n; i++) {
+		const char *o = json_get_str(hv[i], "output");
+		if (o && *o) {
+			fputs("--- ", out);
+			put_clean(out, json_get_str(hv[i], "host"), 0, 0);
+			fputc('\n', out);
+			put_clean(out, o, 1, 0);
+			if (o[strlen(o) - 1] != '\n')
+				fputc('\n', out);
+		}
 	}
 }
 
 static int
-show(const struct json_value *root, FILE *out)
+show(const struct json_value *const *hv, size_t n, FILE *out)
 {
 	struct rows rs = {NULL, 0, 0};
 
-	if (doc_rows(root, &rs) < 0) {
+	if (doc_rows(hv, n, &rs) < 0) {
 		fprintf(stderr, "certfleet: %s\n", cf_lasterr_detail());
 		free(rs.r);
 		return -1;
 	}
-	print_outputs(root, out);
+	print_outputs(hv, n, out);
 	print_table(&rs, out);
-	print_details(root, out);
+	print_details(hv, n, out);
 	free(rs.r);
 	return 0;
+}
+
+/* The table of this run.  Each host's object is parsed on its own, so no
+ * host's share (nor the fleet's size) can take the whole document over the
+ * parser's caps and the table away from the other hosts. */
+static void
+show_jobs(struct fleet *f, FILE *out)
+{
+	struct json_doc *docs = calloc(f->njobs + 1, sizeof *docs);
+	const struct json_value **hv = calloc(f->njobs + 1, sizeof *hv);
+	size_t i, n = 0;
+
+	if (docs == NULL || hv == NULL) {
+		fprintf(stderr, "certfleet: out of memory\n");
+		free(docs);
+		free(hv);
+		return;
+	}
+	for (i = 0; i < f->njobs; i++) {
+		struct cf_buf b;
+		struct json_w w;
+		cf_buf_init(&b, STATE_MAX);
+		json_w_init(&w, &b);
+		build_host(&w, &f->jobs[i]);
+		if (json_w_finish(&w) == 0 && json_parse(&docs[n], b.data, b.len, STATE_MAX) == 0) {
+			hv[n] = docs[n].root;
+			n++;
+		} else {
+			fprintf(stderr, "certfleet: %s: %s\n", f->jobs[i].name, cf_lasterr_detail());
+			cf_clearerr();
+		}
+		cf_buf_free(&b);
+	}
+	show(hv, n, out);
+	for (i = 0; i < n; i++)
+		json_doc_free(&docs[i]);
+	free(docs);
+	free(hv);
 }
 
 int
 fleet_output(struct fleet *f, const char *command, int save)
 {
 	struct cf_buf doc;
-	struct json_doc jd;
 	size_t i;
 	int all_ok = 1;
 
@@ -419,9 +490,8 @@ fleet_output(struct fleet *f, const char *command, int save)
 	if (fleet_opts.json) {
 		fwrite(doc.data, 1, doc.len, stdout);
 		putchar('\n');
-	} else if (json_parse(&jd, doc.data, doc.len, STATE_MAX) == 0) {
-		show(jd.root, stdout);
-		json_doc_free(&jd);
+	} else {
+		show_jobs(f, stdout);
 	}
 	fflush(stdout);
 	cf_buf_free(&doc);
@@ -447,8 +517,9 @@ cmd_report(int argc, char **argv)
 	struct cf_buf b;
 	struct json_doc jd;
 	struct rows rs = {NULL, 0, 0};
+	const struct json_value *hosts, **hv;
 	int ch, expiring = -1, problems = 0;
-	size_t i, k;
+	size_t i, k, nh;
 	FILE *fp;
 	char chunk[65536];
 	size_t n;
@@ -493,7 +564,18 @@ cmd_report(int argc, char **argv)
 		cf_buf_free(&b);
 		return 1;
 	}
-	if (doc_rows(jd.root, &rs) < 0) {
+	hosts = json_get(jd.root, "hosts");
+	nh = json_arr_len(hosts);
+	if ((hv = calloc(nh + 1, sizeof *hv)) == NULL) {
+		fprintf(stderr, "certfleet: out of memory\n");
+		json_doc_free(&jd);
+		cf_buf_free(&b);
+		return 1;
+	}
+	for (i = 0; i < nh; i++)
+		hv[i] = json_arr_at(hosts, i);
+	if (doc_rows(hv, nh, &rs) < 0) {
+		free(hv);
 		json_doc_free(&jd);
 		cf_buf_free(&b);
 		return 1;
@@ -515,6 +597,7 @@ cmd_report(int argc, char **argv)
 		print_table(&rs, stdout);
 	}
 	free(rs.r);
+	free(hv);
 	json_doc_free(&jd);
 	cf_buf_free(&b);
 	return problems ? 1 : 0;

@@ -49,7 +49,8 @@ struct ssh_conn {
 	char *cmd;
 	LIBSSH2_CHANNEL *ch;
 	struct cf_buf out, err;
-	int truncated, exit_status;
+	uint64_t out_total, err_total;  /* bytes the command wrote, kept or not */
+	int exit_status;
 	LIBSSH2_SFTP *sftp;
 	LIBSSH2_SFTP_HANDLE *fh;
 	char *up_path;
@@ -65,6 +66,9 @@ struct ssh_conn {
 	char auth_used[600];
 	struct sshkey *own;           /* a key file loaded by sshkey.c */
 	void *own_abstract;
+	/* what recv_cb lets libssh2 read: per ssh_run() call, and before login */
+	size_t budget;
+	uint64_t preauth;
 };
 
 int
@@ -115,6 +119,36 @@ eagain(struct ssh_conn *c)
 	return c->s && libssh2_session_last_errno(c->s) == LIBSSH2_ERROR_EAGAIN;
 }
 
+/*
+ * libssh2 reads the socket through this.  libssh2 loops inside one call for
+ * as long as data arrives (it skips any number of lines before the SSH
+ * banner, and channel reads take every packet there is), so a host that
+ * sends without end would hold the whole poll loop and no deadline would
+ * be seen.  A budget per ssh_run() call makes it return EAGAIN instead;
+ * poll() then says the socket is readable again, after the other hosts got
+ * their turn.  Before the login, a host that sends more than any SSH server
+ * does for banner, key exchange and authentication is cut off.
+ */
+static ssize_t
+recv_cb(libssh2_socket_t fd, void *buf, size_t len, int flags, void **abstract)
+{
+	struct ssh_conn *c = *abstract;
+	ssize_t n;
+
+	if (!c->authenticated && c->preauth >= SSH_PREAUTH_MAX)
+		return -EPROTO;
+	if (c->budget == 0)
+		return -EAGAIN;
+	if (len > c->budget)
+		len = c->budget;
+	if ((n = recv(fd, buf, len, flags)) < 0)
+		return errno == EWOULDBLOCK || errno == EINTR ? -EAGAIN : -errno;
+	c->budget -= (size_t)n;
+	if (!c->authenticated)
+		c->preauth += (size_t)n;
+	return n;
+}
+
 struct ssh_conn *
 ssh_open(const struct ssh_target *t, struct ssh_ctx *ctx, int64_t now)
 {
@@ -151,8 +185,14 @@ ssh_close(struct ssh_conn *c)
 {
 	if (c == NULL)
 		return;
-	/* No waiting here: a host that is gone must not hold the loop.  The
-	 * session is freed without a polite disconnect when it would block. */
+	/* No waiting here: a host that is gone (or floods) must not hold the
+	 * loop.  A connection that finished its work says goodbye; then the
+	 * socket is shut so that libssh2's frees below fail fast instead of
+	 * answering EAGAIN (and leaking) on a channel still full of data. */
+	if (c->s && c->authenticated && c->st == S_IDLE)
+		libssh2_session_disconnect(c->s, "certfleet done");
+	if (c->fd >= 0)
+		shutdown(c->fd, SHUT_RDWR);
 	if (c->fh)
 		libssh2_sftp_close_handle(c->fh);
 	if (c->sftp)
@@ -163,11 +203,8 @@ ssh_close(struct ssh_conn *c)
 		libssh2_agent_disconnect(c->agent);
 		libssh2_agent_free(c->agent);
 	}
-	if (c->s) {
-		if (c->authenticated)
-			libssh2_session_disconnect(c->s, "certfleet done");
+	if (c->s)
 		libssh2_session_free(c->s);
-	}
 	if (c->fd >= 0)
 		close(c->fd);
 	if (c->own) {
@@ -224,7 +261,6 @@ const char *ssh_detail(const struct ssh_conn *c) { return c->detail; }
 int ssh_exit_status(const struct ssh_conn *c) { return c->exit_status; }
 struct cf_buf *ssh_stdout(struct ssh_conn *c) { return &c->out; }
 struct cf_buf *ssh_stderr(struct ssh_conn *c) { return &c->err; }
-int ssh_output_truncated(const struct ssh_conn *c) { return c->truncated; }
 const char *ssh_auth_used(const struct ssh_conn *c) { return c->auth_used; }
 unsigned long ssh_sftp_status(const struct ssh_conn *c) { return c->sftp_status; }
 
@@ -235,7 +271,7 @@ ssh_exec(struct ssh_conn *c, const char *command)
 	c->cmd = cf_strdup(command);
 	cf_buf_reset(&c->out);
 	cf_buf_reset(&c->err);
-	c->truncated = 0;
+	c->out_total = c->err_total = 0;
 	c->exit_status = -1;
 	c->e = CF_OK;
 	c->detail[0] = '\0';
@@ -659,8 +695,9 @@ step_connect(struct ssh_conn *c)
 			    c->t.addr, c->t.port);
 		if (r != 0)
 			return fail(c, CF_E_NETWORK, "%s port %d: %s", c->t.addr, c->t.port, strerror(r));
-		if ((c->s = libssh2_session_init()) == NULL)
+		if ((c->s = libssh2_session_init_ex(NULL, NULL, NULL, c)) == NULL)
 			return fail(c, CF_E_NOMEM, "libssh2_session_init failed");
+		libssh2_session_callback_set2(c->s, LIBSSH2_CALLBACK_RECV, (libssh2_cb_generic *)recv_cb);
 		libssh2_session_set_blocking(c->s, 0);
 		hostkey_prefs(c, prefs, sizeof prefs);
 		libssh2_session_method_pref(c->s, LIBSSH2_METHOD_HOSTKEY, prefs);
@@ -669,23 +706,28 @@ step_connect(struct ssh_conn *c)
 	r = libssh2_session_handshake(c->s, c->fd);
 	if (r == LIBSSH2_ERROR_EAGAIN)
 		return SSH_WAIT;
-	if (r != 0)
+	if (r == LIBSSH2_ERROR_SOCKET_RECV || r == LIBSSH2_ERROR_SOCKET_SEND ||
+	    r == LIBSSH2_ERROR_SOCKET_DISCONNECT)
 		return fail(c, CF_E_NETWORK, "SSH handshake with %s port %d failed: %s", c->t.addr,
 		    c->t.port, lasterr(c));
+	if (r != 0)
+		return fail(c, CF_E_PROTOCOL, "SSH handshake with %s port %d failed: %s (not an SSH "
+		    "server, or none certfleet can talk to)", c->t.addr, c->t.port, lasterr(c));
 	if (check_hostkey(c) == SSH_FAIL)
 		return SSH_FAIL;
 	c->st = c->ctx->use_agent ? S_AGENT : S_KEYFILE;
 	return SSH_IDLE;
 }
 
-static int
-capture(struct ssh_conn *c, struct cf_buf *b, const char *p, size_t n)
+/* Keep what fits under the buffer's cap; count everything. */
+static void
+capture(struct cf_buf *b, uint64_t *total, const char *p, size_t n)
 {
-	if (b->len + n > b->max) {
-		c->truncated = 1;
+	*total += n;
+	if (n > b->max - b->len)
 		n = b->max - b->len;
-	}
-	return n ? cf_buf_add(b, p, n) : 0;
+	if (n)
+		cf_buf_add(b, p, n);
 }
 
 static enum ssh_status
@@ -715,13 +757,20 @@ step_exec(struct ssh_conn *c)
 			int progress = 0;
 			n = libssh2_channel_read_ex(c->ch, 0, buf, sizeof buf);
 			if (n > 0) {
-				capture(c, &c->out, buf, (size_t)n);
+				capture(&c->out, &c->out_total, buf, (size_t)n);
 				progress = 1;
+				/* stdout is the result: past its cap it is useless, and
+				 * the command is stopped (the connection is dropped)
+				 * rather than drained until the deadline */
+				if (c->out_total > c->out.max)
+					return fail(c, CF_E_BAD_OUTPUT, "the command wrote more than %zu KiB "
+					    "to stdout; it was stopped", c->out.max / 1024);
 			} else if (n < 0 && n != LIBSSH2_ERROR_EAGAIN)
 				return fail(c, CF_E_NETWORK, "reading the command's output: %s", lasterr(c));
 			n = libssh2_channel_read_ex(c->ch, SSH_EXTENDED_DATA_STDERR, buf, sizeof buf);
 			if (n > 0) {
-				capture(c, &c->err, buf, (size_t)n);
+				/* stderr is only diagnostics: drained, the rest dropped */
+				capture(&c->err, &c->err_total, buf, (size_t)n);
 				progress = 1;
 			} else if (n < 0 && n != LIBSSH2_ERROR_EAGAIN)
 				return fail(c, CF_E_NETWORK, "reading the command's errors: %s", lasterr(c));
@@ -885,6 +934,36 @@ step_sftp(struct ssh_conn *c)
 	}
 }
 
+/* After a failure before login: say so if recv_cb cut the host off. */
+static enum ssh_status
+flooded(struct ssh_conn *c)
+{
+	if (c->preauth < SSH_PREAUTH_MAX)
+		return SSH_FAIL;
+	return fail(c, CF_E_PROTOCOL, "%s port %d sent more than %u KiB without completing the SSH "
+	    "handshake and login: not an SSH server, or a hostile one", c->t.addr, c->t.port,
+	    SSH_PREAUTH_MAX / 1024);
+}
+
+/* --command-timeout: say what the host was doing. */
+static enum ssh_status
+timed_out(struct ssh_conn *c)
+{
+	int secs = c->ctx->total_timeout_ms / 1000;
+
+	if (c->st >= S_EXEC_OPEN && c->st <= S_EXEC_FREE)
+		return fail(c, CF_E_TIMEOUT, "%s: not finished within %d s; the command had written "
+		    "%llu bytes to stdout and %llu to stderr%s", c->t.name, secs,
+		    (unsigned long long)c->out_total, (unsigned long long)c->err_total,
+		    c->err_total > c->err.max ? " (stderr kept up to its cap, the rest dropped)" : "");
+	if (c->st >= S_SFTP_INIT && c->st <= S_SFTP_SHUTDOWN)
+		return c->dl ? fail(c, CF_E_TIMEOUT, "%s: not finished within %d s, downloading %s over SFTP "
+		    "(%zu bytes read)", c->t.name, secs, c->up_path, c->dl->len)
+		    : fail(c, CF_E_TIMEOUT, "%s: not finished within %d s, uploading %s over SFTP "
+		    "(%zu of %zu bytes sent)", c->t.name, secs, c->up_path, c->up_off, c->up_len);
+	return fail(c, CF_E_TIMEOUT, "%s: not finished within %d s", c->t.name, secs);
+}
+
 enum ssh_status
 ssh_run(struct ssh_conn *c, int64_t now)
 {
@@ -898,15 +977,15 @@ ssh_run(struct ssh_conn *c, int64_t now)
 		    c->st <= S_CONNECTING ? "TCP connect" : c->st == S_HANDSHAKE ? "SSH handshake" :
 		    "authentication");
 	if (now >= c->deadline)
-		return fail(c, CF_E_TIMEOUT, "%s: not finished within %d s", c->t.name,
-		    c->ctx->total_timeout_ms / 1000);
+		return timed_out(c);
+	c->budget = SSH_RUN_BUDGET;
 	if (c->st <= S_HANDSHAKE) {
 		if ((r = step_connect(c)) != SSH_IDLE)
-			return r;
+			return r == SSH_FAIL ? flooded(c) : r;
 	}
 	if (c->st == S_AGENT || c->st == S_KEYFILE) {
 		if ((r = step_auth(c)) != SSH_IDLE)
-			return r;
+			return r == SSH_FAIL ? flooded(c) : r;
 		c->authenticated = 1;
 		c->st = S_IDLE;
 		if (c->ctx->keepalive_s > 0) {

@@ -4,7 +4,9 @@
  * known_hosts, authentication (ssh-agent first, then key files), then any
  * number of operations one after another: run a command (stdout and stderr
  * captured with caps, exit status after the channel closed), upload bytes
- * to a file or read one over SFTP.
+ * to a file or read one over SFTP.  Every call returns after a bounded
+ * amount of input, so one host that floods cannot hold the loop that drives
+ * the others.
  *
  * Nothing is sent to a host whose key is unknown or does not match: the
  * check happens right after the key exchange, before authentication.  This
@@ -22,8 +24,10 @@
 #include "knownhosts.h"
 
 #define SSH_MAX_IDS 8
-#define SSH_STDOUT_MAX (4u * 1024 * 1024)
-#define SSH_STDERR_MAX (64u * 1024)
+#define SSH_STDOUT_MAX (1024u * 1024)      /* more: the command is stopped */
+#define SSH_STDERR_MAX (64u * 1024)        /* more: drained and dropped */
+#define SSH_RUN_BUDGET (256u * 1024)       /* bytes one ssh_run() call reads */
+#define SSH_PREAUTH_MAX (256u * 1024)      /* bytes a host may send before login */
 
 struct ssh_target {
 	char name[256];             /* as the inventory names it (messages) */
@@ -84,7 +88,6 @@ const char *ssh_detail(const struct ssh_conn *c);
 int ssh_exit_status(const struct ssh_conn *c);
 struct cf_buf *ssh_stdout(struct ssh_conn *c);
 struct cf_buf *ssh_stderr(struct ssh_conn *c);
-int ssh_output_truncated(const struct ssh_conn *c);
 /* How authentication succeeded ("ssh-agent key COMMENT", "key file PATH"). */
 const char *ssh_auth_used(const struct ssh_conn *c);
 
