@@ -29,9 +29,11 @@ jobs=$(nproc 2>/dev/null || echo 2)
 
 case $variant in
 musl) CC=musl-gcc; VCFLAGS="-Os -fno-plt -ffunction-sections -fdata-sections -fno-asynchronous-unwind-tables -fno-unwind-tables"; ;;
-asan) CC=${ASAN_CC:-gcc}; VCFLAGS="-O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined"; ;;
+# Under UBSan, BearSSL must not use its deliberate unaligned loads on x86
+# (BR_*_UNALIGNED): every one would be reported.
+asan) CC=${ASAN_CC:-gcc}; VCFLAGS="-O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined -DBR_LE_UNALIGNED=0 -DBR_BE_UNALIGNED=0"; ;;
 debug) CC=gcc; VCFLAGS="-O1 -g"; ;;
-fuzz) CC=${FUZZ_CC:-clang}; VCFLAGS="-O1 -g -fno-omit-frame-pointer -fsanitize=fuzzer-no-link,address,undefined"; ;;
+fuzz) CC=${FUZZ_CC:-clang}; VCFLAGS="-O1 -g -fno-omit-frame-pointer -fsanitize=fuzzer-no-link,address,undefined -DBR_LE_UNALIGNED=0 -DBR_BE_UNALIGNED=0"; ;;
 *) echo "vendor: unknown variant '$variant' (musl, asan, debug or fuzz)" >&2; exit 1 ;;
 esac
 command -v "$CC" >/dev/null || { echo "vendor: $CC not found (run build-aux/install-deps.sh)" >&2; exit 1; }
