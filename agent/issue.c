@@ -1142,8 +1142,23 @@ issue_run(struct store *s, struct issue_opts *o, const char *event, int *changed
 		goto fail_early;
 	old_expiry = strcmp(prev, "none") ? st.expiry : 0;
 	if (!o->force && !o->dry_run &&
-	    lineage_not_due(s, lineage, (const char *const *)o->names, o->nnames))
-		goto fail_early;   /* ALREADY_ACTIVE, nothing touched */
+	    lineage_not_due(s, lineage, (const char *const *)o->names, o->nnames)) {
+		/* ALREADY_ACTIVE.  With --nginx, make sure nginx serves it: a run
+		 * killed after installing the certificate finishes here. */
+		if (o->nginx.enabled && !o->nginx.no_install) {
+			int ngx_changed = 0;
+			cf_strlcpy(detail, cf_lasterr_detail(), sizeof detail);
+			if (ngx_install(s, &o->nginx, lineage, &ngx_changed) < 0)
+				goto fail_early;
+			if (ngx_changed) {
+				print_result(s, lineage, "served by nginx, issued", CF_OK, &st, 0);
+				rc = 0;
+				goto out;
+			}
+			cf_seterr(CF_E_ALREADY_ACTIVE, "%s", detail);
+		}
+		goto fail_early;   /* nothing touched */
+	}
 	if (!o->dry_run && budget_check(&st, lineage) < 0)
 		goto fail;
 	if (o->chall == CHALL_HTTP01 && !o->no_preflight && preflight_dns(o) < 0)

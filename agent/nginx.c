@@ -322,6 +322,7 @@ nginx_reload(const char *bin, const char *conf)
 		    "written and tested but not loaded (the agent never starts nginx)", conf);
 	if (master)
 		nb = children_of(master, before, CF_ARRAY_LEN(before));
+	cf_fault("ngx_reload");
 	if (run_prog(use_systemd ? sysd : direct, &out, &st) < 0)
 		return -1;
 	if (st != 0) {
@@ -360,6 +361,7 @@ struct record {
 	size_t nfiles;
 	char path[NGX_MAX_FILES_EDITED][NGX_PATH_MAX];
 	int exists;
+	int pending;       /* files written, or about to be, and not yet loaded by nginx */
 };
 
 static int
@@ -413,6 +415,10 @@ record_load(struct store *s, const char *lineage, struct record *r)
 	    sizeof r->https_addr);
 	r->http_port = json_get_int(doc.root, "httpPort", &v) == 0 ? (int)v : 80;
 	r->https_port = json_get_int(doc.root, "httpsPort", &v) == 0 ? (int)v : 443;
+	{
+		int b = 0;
+		r->pending = json_get_bool(doc.root, "pending", &b) == 0 && b;
+	}
 	cf_clearerr();
 	files = json_get(doc.root, "files");
 	for (i = 0; i < json_arr_len(files) && i < NGX_MAX_FILES_EDITED; i++) {
@@ -460,6 +466,10 @@ record_save(struct store *s, const char *lineage, const struct record *r)
 	json_w_int(&w, r->https_port);
 	json_w_key(&w, "httpsAddress");
 	json_w_str(&w, r->https_addr);
+	if (r->pending) {
+		json_w_key(&w, "pending");
+		json_w_bool(&w, 1);
+	}
 	json_w_key(&w, "files");
 	json_w_begin_arr(&w);
 	for (i = 0; i < r->nfiles; i++)
@@ -538,6 +548,59 @@ put_back(struct change *ch, size_t n)
 }
 
 /*
+ * A run was killed while it wrote the files of this record (pending): the
+ * files on disk are what the plan wanted, so there is nothing to write now,
+ * but the run may not have tested, recorded or loaded them.  Test them:
+ * when they pass, record them as ours and ask for the reload (the record
+ * stays pending until it took); when they do not, put the originals back.
+ */
+static int
+finish_pending(struct store *s, const char *lineage, struct record *r, int *changed)
+{
+	char path[STORE_PATH_MAX + 32], d[900];
+	struct cf_buf b;
+	size_t j;
+	int bad = 0;
+
+	if (nginx_test(r->bin, r->conf) < 0) {
+		cf_strlcpy(d, cf_lasterr_detail(), sizeof d);
+		for (j = 0; j < r->nfiles; j++) {
+			struct stat sb;
+			cf_buf_init(&b, 0);
+			if (record_file(s, lineage, j, "orig", path, sizeof path) < 0 ||
+			    stat(r->path[j], &sb) < 0 || store_read_file(path, &b, NGX_FILE_MAX) < 0 ||
+			    store_write_atomic(r->path[j], b.data, b.len, sb.st_mode & 07777) < 0)
+				bad++;
+			cf_buf_free(&b);
+		}
+		return cf_seterr(CF_E_NGINX_INVALID, "an interrupted run left a configuration that fails: %s; %s",
+		    d, bad ? "SOME ORIGINALS COULD NOT BE PUT BACK" : "the originals were put back");
+	}
+	for (j = 0; j < r->nfiles; j++) {
+		int rc;
+		cf_buf_init(&b, 0);
+		rc = record_file(s, lineage, j, "new", path, sizeof path) < 0 ||
+		    store_read_file(r->path[j], &b, NGX_FILE_MAX) < 0 ||
+		    store_write_atomic(path, b.data, b.len, 0600) < 0 ? -1 : 0;
+		cf_buf_free(&b);
+		if (rc < 0)
+			return -1;
+	}
+	*changed = 1;
+	return 0;
+}
+
+/* The edited files are loaded: no longer pending. */
+static int
+record_settled(struct store *s, const char *lineage, struct record *r)
+{
+	if (!r->pending)
+		return 0;
+	r->pending = 0;
+	return record_save(s, lineage, r);
+}
+
+/*
  * Apply plan p to the files of c: back up, write, nginx -t, roll back on
  * failure.  r is the lineage's record (loaded or new); on success it is
  * saved with every file edited.  *changed = 0 when no byte differs.
@@ -595,7 +658,7 @@ commit(struct store *s, const char *lineage, struct record *r, const struct ngx_
 		n++;
 	}
 	if (n == 0) {
-		rc = 0;
+		rc = r->pending ? finish_pending(s, lineage, r, changed) : 0;
 		goto out;
 	}
 	/* nobody changed a file since it was parsed */
@@ -633,9 +696,13 @@ commit(struct store *s, const char *lineage, struct record *r, const struct ngx_
 		}
 		ch[i].rec = j;
 	}
+	r->pending = 1;
 	if (record_save(s, lineage, r) < 0)
 		goto undo_records;
+	cf_fault("ngx_commit");
 	for (i = 0; i < n; i++) {
+		if (i > 0)
+			cf_fault("ngx_between_files");
 		if (write_conf_file(&ch[i], &ch[i].new) < 0) {
 			enum cf_err e = cf_lasterr();
 			char d[600];
@@ -655,11 +722,12 @@ commit(struct store *s, const char *lineage, struct record *r, const struct ngx_
 			    "%s/var/lib/certfleet/nginx/%s/", d, s->prefix, lineage);
 		goto undo_records;
 	}
+	cf_fault("ngx_tested");
 	for (i = 0; i < n; i++)
 		if (record_file(s, lineage, ch[i].rec, "new", path, sizeof path) < 0 ||
 		    store_write_atomic(path, ch[i].new.data, ch[i].new.len, 0600) < 0)
 			goto out;   /* the configuration is good and in place; remove will refuse */
-	*changed = 1;
+	*changed = 1;   /* pending until the reload took: record_settled() */
 	rc = 0;
 	goto out;
 undo_records:
@@ -668,6 +736,7 @@ undo_records:
 		char d[1024];
 		size_t keep = r->nfiles;
 		cf_strlcpy(d, cf_lasterr_detail(), sizeof d);
+		r->pending = 0;
 		for (i = 0; i < n; i++)
 			if (ch[i].rec_created) {
 				if (record_file(s, lineage, ch[i].rec, "orig", path, sizeof path) == 0)
@@ -865,7 +934,7 @@ ngx_challenge_prepare_locked(struct store *s, const struct ngx_opts *o, const ch
 	}
 	if (commit(s, lineage, &r, &c, &p, &changed) < 0)
 		goto out;
-	if (changed && nginx_reload(o->bin, o->conf) < 0)
+	if (changed && (nginx_reload(o->bin, o->conf) < 0 || record_settled(s, lineage, &r) < 0))
 		goto out;
 	for (i = 0; i < n; i++) {
 		char addr[64];
@@ -964,7 +1033,7 @@ ngx_install_locked(struct store *s, const struct ngx_opts *o, const char *lineag
 	}
 	if (commit(s, lineage, &r, &c, &p, changed) < 0)
 		goto out;
-	if (*changed && nginx_reload(o->bin, o->conf) < 0)
+	if (*changed && (nginx_reload(o->bin, o->conf) < 0 || record_settled(s, lineage, &r) < 0))
 		goto out;
 	if (!*changed && r.exists == 0 && r.nfiles == 0) {
 		rc = 0;   /* nothing edited, nothing to remember */
