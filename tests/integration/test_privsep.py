@@ -51,12 +51,15 @@ INSPECT = textwrap.dedent(r'''
                 if "r" not in f[1] or (len(f) > 5 and f[5] in ("[vvar]", "[vsyscall]")):
                     continue
                 lo, hi = (int(x, 16) for x in f[0].split("-"))
-                try:
-                    mem.seek(lo)
-                    if secret in mem.read(hi - lo):
-                        return True
-                except OSError:
-                    pass
+                if hi - lo > 1 << 32:       # ASan's shadow reservations: never heap
+                    continue
+                for off in range(lo, hi, 1 << 24):   # 16 MiB steps, overlapping
+                    try:
+                        mem.seek(off)
+                        if secret in mem.read(min(hi - off, (1 << 24) + 64)):
+                            return True
+                    except OSError:
+                        pass
         return False
 
     prefix, which, out = sys.argv[1], sys.argv[2], sys.argv[3]
