@@ -217,22 +217,19 @@ preflight_dns(const struct issue_opts *o)
 	return 0;
 }
 
-/* Fetch the probe token through the name as the CA would; warn on failure. */
+/* Fetch the probe token through the name as the CA would (from the network
+ * process: the account key is loaded); warn on failure. */
 static void
 preflight_probe(const struct issue_opts *o, const char *token, const char *value)
 {
-	struct http_client *c = http_client_new(NULL);
 	struct http_response r;
-	char url[512];
+	char url[512], addr[64];
 	size_t i;
 
-	if (c == NULL)
-		return;
-	http_client_set_timeout(c, 3000);
-	http_client_set_limits(c, 8192, 4096);
 	http_response_init(&r);
 	for (i = 0; i < o->nnames; i++) {
 		int port = o->standalone || o->nginx.enabled ? o->http_port : 80;
+		addr[0] = '\0';
 		if (port == 80)
 			snprintf(url, sizeof url, "http://%s/.well-known/acme-challenge/%s", o->names[i], token);
 		else
@@ -241,12 +238,10 @@ preflight_probe(const struct issue_opts *o, const char *token, const char *value
 			/* reach the name where --resolver says it is, as the CA would */
 			struct dns_answer *ans = cf_xalloc(sizeof *ans);
 			if (ans && dns_query(o->resolver, o->names[i], DNS_T_A, 3000, ans) == 0 && ans->n_a > 0)
-				http_client_connect_to(c, ans->a[0]);
-			else
-				http_client_connect_to(c, NULL);
+				cf_strlcpy(addr, ans->a[0], sizeof addr);
 			free(ans);
 		}
-		if (http_request(c, "GET", url, NULL, NULL, 0, &r) < 0)
+		if (nhttp_get(url, addr[0] ? addr : NULL, 3000, 8192, 4096, &r) < 0)
 			cf_warnx("warning: could not fetch a probe through http://%s/ from here (%s); "
 			    "validation may still work from outside", o->names[i], cf_lasterr_detail());
 		else if (r.status != 200 || r.body.len != strlen(value) || memcmp(r.body.data, value, r.body.len))
@@ -255,7 +250,6 @@ preflight_probe(const struct issue_opts *o, const char *token, const char *value
 	}
 	cf_clearerr();
 	http_response_free(&r);
-	http_client_free(c);
 }
 
 /* ---- ACME steps ---- */
@@ -278,7 +272,7 @@ struct challenges {
 	} *dns;
 	size_t ndns, nauth;
 	char *all_domains;
-	struct fe_client *fe;
+	int fe;                             /* --dns fe: the client is open */
 };
 
 /* certbot's variables for the i-th of n DNS-01 hooks; remaining is the
@@ -302,12 +296,12 @@ dns01_cleanup(struct challenges *ch, const struct issue_opts *o)
 
 	if (ch->fe) {
 		for (i = ch->nauth; i > 0; i--)
-			if (fe_dns_txt_remove(ch->fe, &ch->dns[i - 1].fe) < 0)
+			if (nfe_txt_remove(&ch->dns[i - 1].fe) < 0)
 				cf_warnx("warning: could not remove the TXT record %s: %s",
 				    ch->dns[i - 1].fe.fqdn, cf_lasterr_detail());
 		ch->nauth = 0;
-		fe_client_free(ch->fe);
-		ch->fe = NULL;
+		nfe_close();
+		ch->fe = 0;
 		return;
 	}
 
@@ -467,21 +461,23 @@ dns01_publish(struct challenges *ch, const struct issue_opts *o)
 		int rc;
 		if (h == NULL)
 			return -1;
+		/* the settings and secrets are read here; the client runs in the network process */
 		if (fe_config_load(&cfg, o->fe_config) < 0) {
 			free(h);
 			return -1;
 		}
-		ch->fe = fe_client_new(&cfg);
+		rc = nfe_open(&cfg);
 		fe_config_free(&cfg);
-		if (ch->fe == NULL) {
+		if (rc < 0) {
 			free(h);
 			return -1;
 		}
+		ch->fe = 1;
 		for (i = 0; i < ch->ndns; i++) {
 			char fqdn[DOMAIN_BUFSZ + 32];
 			snprintf(fqdn, sizeof fqdn, "_acme-challenge.%s", ch->dns[i].domain);
 			ch->nauth = i + 1;
-			if (fe_dns_txt_add(ch->fe, o->dns_zone, fqdn, ch->dns[i].value, &ch->dns[i].fe) < 0) {
+			if (nfe_txt_add(o->dns_zone, fqdn, ch->dns[i].value, &ch->dns[i].fe) < 0) {
 				free(h);
 				return -1;
 			}

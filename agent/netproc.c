@@ -7,6 +7,10 @@
  * reads until the REPLY, answering the SIGN requests the engine makes on the
  * way with the account key.  Everything the child returns is checked before
  * use: lengths, counts within their caps, every string terminated.
+ *
+ * Besides the ACME engine the child runs the FE DNS client of --dns fe
+ * (the parent reads the settings and FE_CA_FILE, which only root may, and
+ * sends them) and the plain-HTTP probes issue makes (NP_HTTP_GET).
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -16,6 +20,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
@@ -35,12 +40,15 @@ enum np_type {
 	NP_REPLY = 1, NP_SIGN, NP_SIG,
 	NP_NEW, NP_FREE, NP_DIRECTORY, NP_EAB, NP_ACCOUNT, NP_ARI, NP_ORDER, NP_AUTHZ,
 	NP_RESPOND, NP_WAIT_AUTHZ, NP_FINALIZE, NP_WAIT_ORDER, NP_DOWNLOAD, NP_REVOKE,
-	NP_INFO, NP_DNS,
+	NP_INFO, NP_DNS, NP_FE_OPEN, NP_FE_ADD, NP_FE_REMOVE, NP_FE_CLOSE, NP_HTTP_GET,
 	NP__COUNT
 };
 
 #define NP_MAX_FRAME (9u << 20)
 #define NP_NOBODY 65534
+#define NP_CA_MAX (8u << 20)           /* a --ca-file or FE_CA_FILE */
+#define NP_HTTP_BODY_MAX (1u << 20)    /* NP_HTTP_GET caps */
+#define NP_HTTP_HEAD_MAX (64u * 1024)
 
 static int np_fd = -1;
 static pid_t np_child;
@@ -188,7 +196,7 @@ static struct {
 	struct tls_trust trust;
 	struct acme *a;
 	struct key acct;               /* the public half; signing asks the parent */
-	struct cf_buf io;
+	struct fe_client *fe;          /* --dns fe */
 } C;
 
 static int
@@ -235,6 +243,17 @@ child_drop(void)
 	}
 }
 
+/* A CA file's text and its name, as put_ca sent them; pem NULL for none. */
+static int
+get_ca(struct rd *r, const void **pem, size_t *n, const char **name)
+{
+	if (get(r, pem, n) < 0 || get_str(r, name) < 0)
+		return -1;
+	if (*n == 0)
+		*pem = NULL;
+	return 0;
+}
+
 static int
 h_new(struct rd *r, struct cf_buf *out)
 {
@@ -244,9 +263,9 @@ h_new(struct rd *r, struct cf_buf *out)
 
 	(void)out;
 	child_drop();
-	if (get_str(r, &url) < 0 || get(r, &pem, &n) < 0 || get_str(r, &name) < 0 || !url)
+	if (get_str(r, &url) < 0 || get_ca(r, &pem, &n, &name) < 0 || !url)
 		return cf_seterr(CF_E_INTERNAL, "bad request");
-	if (tls_trust_load_pem(&C.trust, n ? pem : NULL, n, name ? name : "--ca-file") < 0)
+	if (tls_trust_load_pem(&C.trust, pem, n, name ? name : "--ca-file") < 0)
 		return -1;
 	if ((C.a = acme_new(url, &C.trust)) == NULL) {
 		tls_trust_free(&C.trust);
@@ -431,6 +450,81 @@ h_dns(struct rd *r, struct cf_buf *out)
 	return rc;
 }
 
+static void
+child_fe_close(void)
+{
+	fe_client_free(C.fe);
+	C.fe = NULL;
+}
+
+/* The settings, then the two secrets (the request is wiped afterwards),
+ * then FE_CA_FILE's text. */
+static int
+h_fe_open(struct rd *r, struct cf_buf *out)
+{
+	struct fe_config cfg;
+	const char *pw, *sk, *name;
+	const void *pem;
+	size_t n;
+
+	(void)out;
+	child_fe_close();
+	if (get_fixed(r, &cfg, sizeof cfg) < 0 || get_str(r, &pw) < 0 || get_str(r, &sk) < 0 ||
+	    get_ca(r, &pem, &n, &name) < 0)
+		return cf_seterr(CF_E_INTERNAL, "bad request");
+	cfg.password = (char *)pw;
+	cfg.secret_key = (char *)sk;
+	C.fe = fe_client_new_pem(&cfg, pem, n);   /* copies the secrets */
+	cf_wipe(&cfg, sizeof cfg);
+	return C.fe ? 0 : -1;
+}
+
+static int
+h_fe_txt(struct rd *r, struct cf_buf *out, uint32_t type)
+{
+	struct fe_txt_handle h;
+	const char *zone, *fqdn, *value;
+
+	if (C.fe == NULL)
+		return cf_seterr(CF_E_INTERNAL, "no FE client in the network process");
+	if (type == NP_FE_ADD) {
+		if (get_str(r, &zone) < 0 || get_str(r, &fqdn) < 0 || get_str(r, &value) < 0 || !fqdn || !value)
+			return cf_seterr(CF_E_INTERNAL, "bad request");
+		if (fe_dns_txt_add(C.fe, zone, fqdn, value, &h) < 0)
+			return -1;
+	} else if (get_fixed(r, &h, sizeof h) < 0) {
+		return cf_seterr(CF_E_INTERNAL, "bad request");
+	} else if (fe_dns_txt_remove(C.fe, &h) < 0) {
+		return -1;
+	}
+	return put(out, &h, sizeof h);
+}
+
+static int
+h_http_get(struct rd *r, struct cf_buf *out)
+{
+	struct http_client *c;
+	struct http_response resp;
+	const char *url, *addr;
+	uint32_t timeout, head, body;
+	int rc = -1;
+
+	if (get_str(r, &url) < 0 || get_str(r, &addr) < 0 || get_u32(r, &timeout) < 0 ||
+	    get_u32(r, &head) < 0 || get_u32(r, &body) < 0 || !url ||
+	    head > NP_HTTP_HEAD_MAX || body > NP_HTTP_BODY_MAX)
+		return cf_seterr(CF_E_INTERNAL, "bad request");
+	if ((c = http_client_new(NULL)) == NULL)
+		return -1;
+	http_client_set_timeout(c, (int)timeout);
+	http_client_set_limits(c, head, body);
+	http_response_init(&resp);
+	if (http_client_connect_to(c, addr) == 0 && http_request(c, "GET", url, NULL, NULL, 0, &resp) == 0)
+		rc = put_u32(out, (uint32_t)resp.status) < 0 || put(out, resp.body.data, resp.body.len) < 0 ? -1 : 0;
+	http_response_free(&resp);
+	http_client_free(c);
+	return rc;
+}
+
 /* One request: its result fields go to out; -1 with the error set. */
 static int
 child_handle(uint32_t type, struct rd *r, struct cf_buf *out)
@@ -439,6 +533,16 @@ child_handle(uint32_t type, struct rd *r, struct cf_buf *out)
 		return h_new(r, out);
 	if (type == NP_DNS)
 		return h_dns(r, out);
+	if (type == NP_HTTP_GET)
+		return h_http_get(r, out);
+	if (type == NP_FE_OPEN)
+		return h_fe_open(r, out);
+	if (type == NP_FE_ADD || type == NP_FE_REMOVE)
+		return h_fe_txt(r, out, type);
+	if (type == NP_FE_CLOSE) {
+		child_fe_close();
+		return 0;
+	}
 	if (type == NP_FREE) {
 		child_drop();
 		return 0;
@@ -490,6 +594,8 @@ child_main(void)
 		cf_buf_reset(&rep);
 		cf_clearerr();
 		rc = child_handle(type, &r, &res);
+		if (type == NP_EAB || type == NP_FE_OPEN)   /* they carry secrets */
+			cf_wipe(req.data, req.len);
 		if (put_u32(&rep, rc < 0 ? (uint32_t)(cf_lasterr() ? cf_lasterr() : CF_E_INTERNAL) : 0) < 0 ||
 		    put_str(&rep, rc < 0 ? cf_lasterr_detail() : "") < 0 ||
 		    cf_buf_add(&rep, res.data, res.len) < 0 ||
@@ -850,25 +956,34 @@ np_dns(const char *server, const char *name, int qtype, int timeout_ms, struct d
 	return rc;
 }
 
+/* A CA file's text (path NULL: none) and its name, read here: the child
+ * may not open it. */
+static int
+put_ca(struct cf_buf *req, const char *path)
+{
+	struct cf_buf pem;
+	int rc;
+
+	cf_buf_init(&pem, NP_CA_MAX);
+	rc = (path && store_read_file(path, &pem, NP_CA_MAX) < 0) || put(req, pem.data, pem.len) < 0 ||
+	    put_str(req, path) < 0 ? -1 : 0;
+	cf_buf_free(&pem);
+	return rc;
+}
+
 struct nacme *
 nacme_new(const char *dir_url, const char *ca_file)
 {
 	struct nacme *n;
-	struct cf_buf req, pem;
+	struct cf_buf req;
 	int rc;
 
 	if (np_cur) {
 		cf_seterr(CF_E_INTERNAL, "one ACME engine at a time");
 		return NULL;
 	}
-	cf_buf_init(&pem, 8u << 20);
 	cf_buf_init(&req, NP_MAX_FRAME);
-	if (ca_file && store_read_file(ca_file, &pem, 8u << 20) < 0)
-		rc = -1;
-	else
-		rc = put_str(&req, dir_url) < 0 || put(&req, pem.data, pem.len) < 0 ||
-		    put_str(&req, ca_file) < 0 ? -1 : call_fixed(NP_NEW, &req, NULL, 0);
-	cf_buf_free(&pem);
+	rc = put_str(&req, dir_url) < 0 || put_ca(&req, ca_file) < 0 ? -1 : call_fixed(NP_NEW, &req, NULL, 0);
 	cf_buf_free(&req);
 	if (rc < 0 || (n = cf_xalloc(sizeof *n)) == NULL)
 		return NULL;
@@ -1120,6 +1235,136 @@ nacme_info(struct nacme *n, struct acme_stats *st, int64_t *retry_after)
 	rc = np_call(NP_INFO, NULL, &res, &r);
 	if (rc == 0 && (get_fixed(&r, st, sizeof *st) < 0 || get_fixed(&r, retry_after, sizeof *retry_after) < 0))
 		rc = bad_result();
+	cf_buf_free(&res);
+	return rc;
+}
+
+/* ---- --dns fe and the HTTP probes ---- */
+
+int
+nfe_open(const struct fe_config *cfg)
+{
+	struct fe_config c = *cfg;
+	struct cf_buf req;
+	int rc;
+
+	c.password = c.secret_key = NULL;
+	cf_buf_init(&req, NP_MAX_FRAME);
+	rc = put(&req, &c, sizeof c) < 0 || put_str(&req, cfg->password) < 0 ||
+	    put_str(&req, cfg->secret_key) < 0 || put_ca(&req, cfg->ca_file[0] ? cfg->ca_file : NULL) < 0
+	    ? -1 : call_fixed(NP_FE_OPEN, &req, NULL, 0);
+	cf_buf_free_secret(&req);
+	cf_wipe(&c, sizeof c);
+	return rc;
+}
+
+void
+nfe_close(void)
+{
+	if (np_fd >= 0)
+		call_fixed(NP_FE_CLOSE, NULL, NULL, 0);
+}
+
+/* name is fqdn, or fqdn with a trailing dot, in any case. */
+static int
+same_name(const char *name, const char *fqdn)
+{
+	size_t n = strlen(fqdn);
+
+	return strncasecmp(name, fqdn, n) == 0 && (name[n] == '\0' || (name[n] == '.' && name[n + 1] == '\0'));
+}
+
+/* zone is "" or a whole-label suffix of fqdn ("example.com." of "a.example.com."). */
+static int
+zone_of(const char *zone, const char *fqdn)
+{
+	size_t z = strlen(zone), f = strlen(fqdn);
+
+	return z == 0 || (z <= f && strcasecmp(fqdn + f - z, zone) == 0 && (z == f || fqdn[f - z - 1] == '.'));
+}
+
+int
+nfe_handle_ok(const struct fe_txt_handle *h, const char *fqdn, const char *value)
+{
+	return TERM(h->zone_id) && TERM(h->zone_name) && TERM(h->rrset_id) && TERM(h->fqdn) &&
+	    TERM(h->value) && (h->added == 0 || h->added == 1) && strcmp(h->value, value) == 0 &&
+	    same_name(h->fqdn, fqdn) && zone_of(h->zone_name, h->fqdn) &&
+	    (!h->zone_id[0] || fe_valid_id(h->zone_id, sizeof h->zone_id)) &&
+	    (!h->rrset_id[0] || fe_valid_id(h->rrset_id, sizeof h->rrset_id));
+}
+
+/* Send a request whose result is a handle for fqdn and value; check it. */
+static int
+txt_call(uint32_t type, const struct cf_buf *req, const char *fqdn, const char *value,
+    struct fe_txt_handle *h)
+{
+	struct fe_txt_handle got;
+
+	if (call_fixed(type, req, &got, sizeof got) < 0)
+		return -1;
+	if (!nfe_handle_ok(&got, fqdn, value))
+		return bad_result();
+	*h = got;
+	return 0;
+}
+
+int
+nfe_txt_add(const char *zone_id, const char *fqdn, const char *value, struct fe_txt_handle *h)
+{
+	struct cf_buf req;
+	int rc;
+
+	memset(h, 0, sizeof *h);
+	cf_buf_init(&req, 4096);
+	rc = put_str(&req, zone_id) < 0 || put_str(&req, fqdn) < 0 || put_str(&req, value) < 0 ? -1
+	    : txt_call(NP_FE_ADD, &req, fqdn, value, h);
+	cf_buf_free(&req);
+	return rc;
+}
+
+int
+nfe_txt_remove(struct fe_txt_handle *h)
+{
+	struct fe_txt_handle was = *h;
+	struct cf_buf req;
+	int rc;
+
+	if (!h->added)
+		return 0;
+	cf_buf_init(&req, sizeof *h + 64);
+	rc = put(&req, h, sizeof *h) < 0 ? -1 : txt_call(NP_FE_REMOVE, &req, was.fqdn, was.value, h);
+	cf_buf_free(&req);
+	return rc;
+}
+
+int
+nhttp_get(const char *url, const char *connect_to, int timeout_ms, size_t max_head,
+    size_t max_body, struct http_response *resp)
+{
+	struct cf_buf req, res;
+	struct rd r;
+	const void *p;
+	size_t n;
+	uint32_t status;
+	int rc;
+
+	if (max_head > NP_HTTP_HEAD_MAX || max_body > NP_HTTP_BODY_MAX)
+		return cf_seterr(CF_E_INTERNAL, "HTTP limits too large for the network process");
+	cf_buf_init(&req, 4096);
+	cf_buf_init(&res, NP_MAX_FRAME);
+	rc = put_str(&req, url) < 0 || put_str(&req, connect_to) < 0 || put_u32(&req, (uint32_t)timeout_ms) < 0 ||
+	    put_u32(&req, (uint32_t)max_head) < 0 || put_u32(&req, (uint32_t)max_body) < 0
+	    ? -1 : np_call(NP_HTTP_GET, &req, &res, &r);
+	if (rc == 0 && (get_u32(&r, &status) < 0 || status < 100 || status > 999 ||
+	        get(&r, &p, &n) < 0 || n > max_body))
+		rc = bad_result();
+	if (rc == 0) {
+		resp->status = (int)status;
+		cf_buf_reset(&resp->head);
+		cf_buf_reset(&resp->body);
+		rc = cf_buf_add(&resp->body, p, n);
+	}
+	cf_buf_free(&req);
 	cf_buf_free(&res);
 	return rc;
 }

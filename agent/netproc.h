@@ -15,6 +15,8 @@
 #define CF_NETPROC_H
 
 #include "acme.h"
+#include "fe_dns.h"
+#include "http.h"
 #include "key.h"
 
 /* Fork the network process.  0, or -1 with CF_E_INTERNAL/IO_ERROR. */
@@ -56,5 +58,32 @@ int nacme_download(struct nacme *n, const char *url, const char *preferred_issue
 int nacme_revoke(struct nacme *n, const void *cert_der, size_t len, int reason);
 /* Request counters and the last Retry-After (acme_stats, acme_retry_after). */
 int nacme_info(struct nacme *n, struct acme_stats *st, int64_t *retry_after);
+
+/*
+ * --dns fe: the FE DNS client, in the network process.  cfg was loaded here
+ * (fe_config_load reads files only root may); it goes to the child with its
+ * secrets, and FE_CA_FILE's text read here.  One client at a time;
+ * nfe_close() frees it (errors ignored).
+ */
+int nfe_open(const struct fe_config *cfg);
+void nfe_close(void);
+/* fe_dns_txt_add / fe_dns_txt_remove (fe_dns.h) run in the child; the
+ * handle it returns is checked (nfe_handle_ok) before it is stored in h. */
+int nfe_txt_add(const char *zone_id, const char *fqdn, const char *value, struct fe_txt_handle *h);
+int nfe_txt_remove(struct fe_txt_handle *h);
+/* 1 when h is a handle the child may return for fqdn and value: strings
+ * terminated, its fqdn and value those asked for, its zone a suffix of the
+ * name, ids FE ids.  Exposed for tests. */
+int nfe_handle_ok(const struct fe_txt_handle *h, const char *fqdn, const char *value);
+
+/*
+ * A plain-HTTP GET made by the network process (the probes issue makes
+ * while the parent may hold keys): connect_to as http_client_connect_to
+ * (NULL: resolve the URL's host), the caps as http_client_set_limits (at
+ * most 64 KiB / 1 MiB).  Fills resp->status and resp->body; the status is
+ * checked to be 100..999 and the body to fit max_body.
+ */
+int nhttp_get(const char *url, const char *connect_to, int timeout_ms, size_t max_head,
+    size_t max_body, struct http_response *resp);
 
 #endif

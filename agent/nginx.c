@@ -35,6 +35,7 @@
 #include "http01.h"
 #include "json.h"
 #include "lineage.h"
+#include "netproc.h"
 #include "ngx.h"
 #include "ngx_conf.h"
 #include "ngx_edit.h"
@@ -826,13 +827,13 @@ connect_addr(const struct ngx_conf *c, int srv, int port, char *out, size_t len)
 	}
 }
 
-/* Write a probe token into the webroot and fetch it through nginx. */
+/* Write a probe token into the webroot and fetch it through nginx (from the
+ * network process: issue runs this). */
 static int
 probe(const char *webroot, const char *name, const char *addr, int port)
 {
 	unsigned char rnd[16];
 	char tok[64], val[128], file[STORE_PATH_MAX], url[512];
-	struct http_client *hc;
 	struct http_response resp;
 	int64_t deadline = cf_now_ms() + NGX_PROBE_WAIT_MS;
 	size_t i;
@@ -849,16 +850,9 @@ probe(const char *webroot, const char *name, const char *addr, int port)
 	if (http01_webroot_put(webroot, tok, val, file, sizeof file) < 0)
 		return -1;
 	snprintf(url, sizeof url, "http://%s:%d%s%s", name, port, HTTP01_PATH_PREFIX, tok);
-	if ((hc = http_client_new(NULL)) == NULL) {
-		http01_webroot_remove(file);
-		return -1;
-	}
-	http_client_set_timeout(hc, 3000);
-	http_client_set_limits(hc, 8192, 4096);
-	http_client_connect_to(hc, addr);
 	http_response_init(&resp);
 	while (!ok && cf_now_ms() < deadline) {
-		if (http_request(hc, "GET", url, NULL, NULL, 0, &resp) == 0) {
+		if (nhttp_get(url, addr, 3000, 8192, 4096, &resp) == 0) {
 			last = resp.status;
 			ok = resp.status == 200 && resp.body.len == strlen(val) &&
 			    memcmp(resp.body.data, val, resp.body.len) == 0;
@@ -867,7 +861,6 @@ probe(const char *webroot, const char *name, const char *addr, int port)
 			usleep(100 * 1000);
 	}
 	http_response_free(&resp);
-	http_client_free(hc);
 	http01_webroot_remove(file);
 	if (!ok)
 		return cf_seterr(CF_E_NGINX_RELOAD, "nginx at %s port %d did not serve the probe %s "

@@ -320,10 +320,13 @@ fe_config_auth(const struct fe_config *c)
 
 /* ---- client ---- */
 
-struct fe_client *
-fe_client_new(const struct fe_config *cfg)
+/* The trust is FE_CA_FILE read here (pem_given 0) or its text (pem, len;
+ * NULL when none is set) read by another process. */
+static struct fe_client *
+client_new(const struct fe_config *cfg, int pem_given, const void *pem, size_t len)
 {
 	struct fe_client *c = cf_xalloc(sizeof *c);
+	int rc;
 
 	if (c == NULL)
 		return NULL;
@@ -335,7 +338,11 @@ fe_client_new(const struct fe_config *cfg)
 		free(c);
 		return NULL;
 	}
-	if (tls_trust_load(&c->trust, cfg->ca_file[0] ? cfg->ca_file : NULL) < 0) {
+	if (pem_given)
+		rc = tls_trust_load_pem(&c->trust, pem, len, cfg->ca_file);
+	else
+		rc = tls_trust_load(&c->trust, cfg->ca_file[0] ? cfg->ca_file : NULL);
+	if (rc < 0) {
 		fe_config_free(&c->cfg);
 		free(c);
 		return NULL;
@@ -347,6 +354,18 @@ fe_client_new(const struct fe_config *cfg)
 	http_client_set_timeout(c->http, cfg->timeout_s * 1000);
 	http_client_set_limits(c->http, 64 * 1024, FE_BODY_MAX);
 	return c;
+}
+
+struct fe_client *
+fe_client_new(const struct fe_config *cfg)
+{
+	return client_new(cfg, 0, NULL, 0);
+}
+
+struct fe_client *
+fe_client_new_pem(const struct fe_config *cfg, const void *ca_pem, size_t len)
+{
+	return client_new(cfg, 1, ca_pem, len);
 }
 
 void

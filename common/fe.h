@@ -76,6 +76,9 @@ struct fe_client;
 
 /* The config is copied (secrets included); the caller may free its own. */
 struct fe_client *fe_client_new(const struct fe_config *cfg);
+/* The same with FE_CA_FILE's text already read (ca_pem NULL: none is set),
+ * for a process that may not open the file itself. */
+struct fe_client *fe_client_new_pem(const struct fe_config *cfg, const void *ca_pem, size_t len);
 void fe_client_free(struct fe_client *c);
 const struct fe_config *fe_client_config(const struct fe_client *c);
 /* The project id: configured, or learned from the token. Authenticates

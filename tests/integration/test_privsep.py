@@ -8,11 +8,18 @@ descriptors, and scans every readable mapping of each for the account key's
 private scalar.  The parent must contain it (so the scan works); the child
 must not.  A deploy hook does the same for the new certificate's key.
 """
+import http.server
 import json
 import os
+import random
+import subprocess
 import sys
 import textwrap
+import threading
+import time
 from pathlib import Path
+
+import pytest
 
 from test_issue import Agent
 
@@ -137,3 +144,153 @@ def test_no_network_process_is_left_behind(bins, tmp_path, pebble, challtestsrv)
         if comm == "certfleet-net" and str(agent.prefix).encode() in cmdline:
             left.append(pid)
     assert left == []
+
+
+# ---- --dns fe and the probes: network traffic from the network process only ----
+
+def _socket_table():
+    """inode -> (proto, local port, remote port, state) of every IP socket."""
+    out = {}
+    for proto in ("tcp", "tcp6", "udp", "udp6"):
+        try:
+            lines = Path("/proc/net/" + proto).read_text().splitlines()[1:]
+        except OSError:
+            continue
+        for line in lines:
+            f = line.split()
+            out[f[9]] = (proto, int(f[1].rsplit(":", 1)[1], 16), int(f[2].rsplit(":", 1)[1], 16),
+                         f[3])
+    return out
+
+
+def _socket_inodes(pid):
+    inodes = set()
+    try:
+        for fd in os.listdir("/proc/%d/fd" % pid):
+            try:
+                t = os.readlink("/proc/%d/fd/%s" % (pid, fd))
+            except OSError:
+                continue
+            if t.startswith("socket:["):
+                inodes.add(t[8:-1])
+    except OSError:
+        pass
+    return inodes
+
+
+def _children(pid):
+    kids = []
+    for p in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            stat = Path("/proc/%s/stat" % p).read_text()
+        except OSError:
+            continue
+        if int(stat[stat.rindex(")") + 2:].split()[1]) == pid:
+            kids.append(int(p))
+    return kids
+
+
+def _watch(proc):
+    """Sample, until proc ends, the IP sockets of the agent (proc) and of its
+    network process: {"agent": set(...), "net": set(...)} of socket tuples."""
+    seen = {"agent": set(), "net": set()}
+    while proc.poll() is None:
+        table = _socket_table()
+        owners = {"agent": [proc.pid]}
+        owners["net"] = [k for k in _children(proc.pid)
+                         if Path("/proc/%d/comm" % k).read_text().strip() == "certfleet-net"]
+        for who, pids in owners.items():
+            for pid in pids:
+                for ino in _socket_inodes(pid):
+                    if ino in table:
+                        seen[who].add(table[ino])
+        time.sleep(0.02)
+    return seen
+
+
+def test_dns_fe_traffic_comes_from_the_network_process(bins, tmp_path, pebble, challtestsrv, feemu):
+    agent = Agent(bins, tmp_path / "root", pebble, challtestsrv)
+    # root's 0600 files, which the network process (nobody) could not open
+    secret_dir = tmp_path / "fe"
+    secret_dir.mkdir(mode=0o700)
+    pw = secret_dir / "password"
+    pw.write_text(feemu.password + "\n")
+    ca = secret_dir / "fe-ca.pem"
+    ca.write_text(Path(feemu.ca_file).read_text())
+    env = {k: v for k, v in feemu.env().items() if k != "FE_PASSWORD"}
+    env.update(FE_PASSWORD_FILE=str(pw), FE_CA_FILE=str(ca))
+    conf = secret_dir / "fe.conf"
+    conf.write_text("".join("%s=%s\n" % kv for kv in env.items()))
+    for p in (pw, ca, conf):
+        p.chmod(0o600)
+    # hold the record's creation for a while: the connection is there to see
+    feemu.fault(method="POST", path="/recordsets$", action="slow", delay=2, count=1)
+    cmd = [str(agent.bin), "--prefix", str(agent.prefix), "issue", "-d", "fenet.example.test",
+           "--dns", "fe", "--fe-config", str(conf), "--dns-timeout", "30", *agent.ca_args()]
+    clean = {k: v for k, v in os.environ.items() if not k.startswith(("FE_", "USER_"))}
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=clean)
+    seen = _watch(proc)
+    out, err = proc.communicate(timeout=120)
+    assert proc.returncode == 0 and "issued" in out, out + err
+    assert feemu.state()["zones"][feemu.zone_id("example.test")]["recordsets"] == {}
+    # the FE API connections were the network process's, never the agent's
+    assert any(s[2] == feemu.port for s in seen["net"]), seen
+    assert seen["agent"] == set(), seen
+
+
+def _owner_of_connection(local_port, remote_port):
+    """(pid, comm, parent pid) of the process holding the TCP socket
+    local_port -> remote_port."""
+    inodes = {ino for ino, t in _socket_table().items()
+              if t[0].startswith("tcp") and t[1] == local_port and t[2] == remote_port}
+    for pid in filter(str.isdigit, os.listdir("/proc")):
+        if _socket_inodes(int(pid)) & inodes:
+            stat = Path("/proc/%s/stat" % pid).read_text()
+            return (int(pid), Path("/proc/%s/comm" % pid).read_text().strip(),
+                    int(stat[stat.rindex(")") + 2:].split()[1]))
+    return None, None, None
+
+
+def test_preflight_probe_comes_from_the_network_process(bins, tmp_path, pebble, challtestsrv):
+    """issue --webroot probes http://NAME/ (port 80, at the address --resolver
+    gives) while the agent holds the account key: the connection comes from
+    the network process, a child of the agent.  The name points at a loopback
+    address of its own where the test listens; the CA's validation is not
+    needed (it fails: nothing serves Pebble's port there)."""
+    if os.geteuid() != 0:
+        pytest.skip("needs root: port 80 and the network process's descriptors")
+    addr = "127.0.%d.%d" % (random.randint(100, 250), random.randint(2, 250))
+    owners = []
+
+    class Probe(http.server.BaseHTTPRequestHandler):
+        def do_GET(self):
+            owners.append(_owner_of_connection(self.client_address[1], 80))
+            self.send_response(404)
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+
+        def log_message(self, *a):
+            pass
+
+    try:
+        srv = http.server.ThreadingHTTPServer((addr, 80), Probe)
+    except OSError as e:
+        pytest.skip("cannot listen on %s:80: %s" % (addr, e))
+    threading.Thread(target=srv.serve_forever, daemon=True).start()
+    try:
+        challtestsrv.add_a("probe.example.test", addr)
+        agent = Agent(bins, tmp_path / "root", pebble, challtestsrv)
+        webroot = tmp_path / "www"
+        webroot.mkdir()
+        proc = subprocess.Popen([str(agent.bin), "--prefix", str(agent.prefix), "issue", "-d",
+                                 "probe.example.test", "--webroot", str(webroot), *agent.ca_args()],
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        out, err = proc.communicate(timeout=120)
+    finally:
+        srv.shutdown()
+        srv.server_close()
+    # the probe arrived, and its answer was reported as before
+    assert "answered the probe with HTTP 404" in err, out + err
+    assert len(owners) == 1, owners
+    pid, comm, ppid = owners[0]
+    assert comm == "certfleet-net" and ppid == proc.pid, owners

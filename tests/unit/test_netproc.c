@@ -1,6 +1,8 @@
 /* test_netproc.c — the network process: its sandbox and its channel. */
+#include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <netinet/in.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <sys/socket.h>
@@ -9,6 +11,8 @@
 
 #include "cf.h"
 #include "dns.h"
+#include "fe_dns.h"
+#include "http.h"
 #include "../../agent/netproc.h"
 #include "unit.h"
 
@@ -197,4 +201,107 @@ TEST(netproc_child_dies_with_the_agent)
 	for (int i = 0; i < 200 && net > 0 && running(net); i++)
 		usleep(10000);
 	CHECK(net > 0 && !running(net));
+}
+
+static struct fe_txt_handle
+good_handle(void)
+{
+	struct fe_txt_handle h;
+
+	memset(&h, 0, sizeof h);
+	cf_strlcpy(h.zone_id, "ff80-zone_1", sizeof h.zone_id);
+	cf_strlcpy(h.zone_name, "example.test.", sizeof h.zone_name);
+	cf_strlcpy(h.rrset_id, "rs-1", sizeof h.rrset_id);
+	cf_strlcpy(h.fqdn, "_acme-challenge.www.example.test.", sizeof h.fqdn);
+	cf_strlcpy(h.value, "abc", sizeof h.value);
+	h.added = 1;
+	return h;
+}
+
+TEST(netproc_fe_handles_from_the_child_are_checked)
+{
+	const char *fqdn = "_acme-challenge.WWW.example.test";
+	struct fe_txt_handle h = good_handle();
+
+	CHECK(nfe_handle_ok(&h, fqdn, "abc"));
+	CHECK(!nfe_handle_ok(&h, fqdn, "abd"));                          /* another value */
+	CHECK(!nfe_handle_ok(&h, "_acme-challenge.example.test", "abc")); /* another name */
+	cf_strlcpy(h.zone_name, "ple.test.", sizeof h.zone_name);        /* not on a label */
+	CHECK(!nfe_handle_ok(&h, fqdn, "abc"));
+	h = good_handle();
+	cf_strlcpy(h.rrset_id, "../../x", sizeof h.rrset_id);            /* not an FE id */
+	CHECK(!nfe_handle_ok(&h, fqdn, "abc"));
+	h = good_handle();
+	h.added = 7;
+	CHECK(!nfe_handle_ok(&h, fqdn, "abc"));
+	h = good_handle();
+	memset(h.fqdn, 'a', sizeof h.fqdn);                               /* unterminated */
+	CHECK(!nfe_handle_ok(&h, fqdn, "abc"));
+	h = good_handle();
+	h.zone_id[0] = h.rrset_id[0] = h.zone_name[0] = '\0';            /* nothing found yet */
+	CHECK(nfe_handle_ok(&h, fqdn, "abc"));
+}
+
+/* A one-shot HTTP server on 127.0.0.1: its port; the child answers one request. */
+static int
+serve_once(const char *reply, pid_t *pid)
+{
+	struct sockaddr_in sa = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+	socklen_t len = sizeof sa;
+	int s = socket(AF_INET, SOCK_STREAM, 0), c;
+	char buf[4096];
+
+	if (s < 0 || bind(s, (struct sockaddr *)&sa, sizeof sa) < 0 || listen(s, 1) < 0 ||
+	    getsockname(s, (struct sockaddr *)&sa, &len) < 0)
+		return -1;
+	if ((*pid = fork()) == 0) {
+		if ((c = accept(s, NULL, NULL)) >= 0 && read(c, buf, sizeof buf) > 0 &&
+		    write(c, reply, strlen(reply)) == (ssize_t)strlen(reply))
+			_exit(0);
+		_exit(1);
+	}
+	close(s);
+	return ntohs(sa.sin_port);
+}
+
+TEST(netproc_http_get_and_fe_errors_cross_the_channel)
+{
+	struct http_response r;
+	struct fe_config cfg;
+	struct fe_txt_handle h;
+	char url[128];
+	pid_t srv = 0;
+	int port, st;
+
+	CHECK_INT(netproc_start(), 0);
+	http_response_init(&r);
+	port = serve_once("HTTP/1.1 203 OK\r\nContent-Length: 5\r\nConnection: close\r\n\r\nhello", &srv);
+	CHECK(port > 0);
+	snprintf(url, sizeof url, "http://probe.test:%d/x", port);
+	CHECK_INT(nhttp_get(url, "127.0.0.1", 3000, 8192, 4096, &r), 0);
+	CHECK_INT(r.status, 203);
+	CHECK(r.body.len == 5 && memcmp(r.body.data, "hello", 5) == 0);
+	waitpid(srv, &st, 0);
+	/* a connection refused comes back as the child's error */
+	CHECK_INT(nhttp_get("http://127.0.0.1:9/", NULL, 1000, 8192, 4096, &r), -1);
+	CHECK_INT(cf_lasterr(), CF_E_NETWORK);
+	CHECK_INT(nhttp_get(url, NULL, 1000, 8192, 8u << 20, &r), -1);   /* caps bounded */
+	http_response_free(&r);
+	/* no FE client yet; then one whose endpoint does not answer */
+	CHECK_INT(nfe_txt_add(NULL, "_acme-challenge.a.example.test", "v", &h), -1);
+	CHECK_INT(cf_lasterr(), CF_E_INTERNAL);
+	memset(&cfg, 0, sizeof cfg);
+	cf_strlcpy(cfg.access_key, "AK", sizeof cfg.access_key);
+	cf_strlcpy(cfg.project_id, "p1", sizeof cfg.project_id);
+	cf_strlcpy(cfg.dns, "https://127.0.0.1:9", sizeof cfg.dns);
+	cf_strlcpy(cfg.iam, "https://127.0.0.1:9", sizeof cfg.iam);
+	cfg.secret_key = "SK";
+	cfg.timeout_s = 1;
+	CHECK_INT(nfe_open(&cfg), 0);
+	CHECK_INT(nfe_txt_add(NULL, "_acme-challenge.a.example.test", "v", &h), -1);
+	CHECK_INT(cf_lasterr(), CF_E_NETWORK);
+	CHECK_INT(h.added, 0);
+	CHECK_INT(nfe_txt_remove(&h), 0);                                  /* nothing to take out */
+	nfe_close();
+	netproc_stop();
 }
