@@ -56,7 +56,7 @@ usage(FILE *f)
 	    "            --preferred-challenges dns-01 (--manual-auth-hook CMD [--manual-cleanup-hook CMD] | --dns fe) |\n"
 	    "            --nginx [--nginx-conf FILE] [--nginx-bin PATH] [--https-port N] [--hsts] [--no-redirect] [--no-install])\n"
 	    "           [--server URL | --staging] [--ca-file PEM] [--email ADDR] [--agree-tos]\n"
-	    "           [--eab-kid ID --eab-hmac-key B64URL] [--profile NAME]\n"
+	    "           [--eab-kid ID --eab-hmac-key-file FILE] [--profile NAME]\n"
 	    "           [--key-type ec256|ec384|rsa2048|rsa3072|rsa4096] [--preferred-chain CN]\n"
 	    "           [--pre-hook CMD] [--post-hook CMD] [--deploy-hook CMD]\n"
 	    "           [--resolver ADDR[:PORT]] [--dns-timeout SEC] [--no-preflight]\n"
@@ -83,7 +83,9 @@ usage(FILE *f)
 	    "  --ca-file PEM         also trust these CAs for the ACME server's TLS\n"
 	    "  --email ADDR          contact for the ACME account\n"
 	    "  --agree-tos           agree to the CA's terms of service (needed for a new account)\n"
-	    "  --eab-kid ID, --eab-hmac-key B64URL   external account binding (ZeroSSL, Google)\n"
+	    "  --eab-kid ID, --eab-hmac-key-file FILE   external account binding (ZeroSSL,\n"
+	    "                        Google): the base64url MAC key in FILE or in\n"
+	    "                        $CERTFLEET_EAB_HMAC_KEY, never on the command line\n"
 	    "  --profile NAME        certificate profile the CA offers (directory meta.profiles)\n"
 	    "  --key-type TYPE       certificate key (default ec256)\n"
 	    "  --preferred-chain CN  pick the alternate chain whose top issuer has this CN\n"
@@ -959,8 +961,11 @@ issue_opts_check(struct issue_opts *o)
 				return cf_seterr(CF_E_INVALID_INPUT, "--webroot %s is not a directory", o->webroot);
 		}
 	}
+	if (o->eab_kid && o->eab_hmac == NULL)
+		o->eab_hmac = getenv("CERTFLEET_EAB_HMAC_KEY");
 	if ((o->eab_kid == NULL) != (o->eab_hmac == NULL))
-		return cf_seterr(CF_E_USAGE, "--eab-kid and --eab-hmac-key go together");
+		return cf_seterr(CF_E_USAGE, "--eab-kid and the MAC key (--eab-hmac-key-file or "
+		    "CERTFLEET_EAB_HMAC_KEY) go together");
 	if (o->profile && (strlen(o->profile) > 63 || strspn(o->profile,
 	        "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_.") != strlen(o->profile)))
 		return cf_seterr(CF_E_INVALID_INPUT, "--profile \"%.64s\" is not a profile name", o->profile);
@@ -1288,6 +1293,28 @@ out:
 
 /* ---- command ---- */
 
+/* The EAB MAC key from a file (one line; surrounding white space ignored). */
+static int
+read_eab_key(const char *path, struct issue_opts *o)
+{
+	static char key[256];
+	struct cf_buf b;
+	size_t n;
+
+	if (store_read_file(path, &b, sizeof key - 1) < 0) {
+		cf_buf_free_secret(&b);
+		return -1;
+	}
+	n = b.len;
+	while (n > 0 && strchr(" \t\r\n", b.data[n - 1]))
+		n--;
+	memcpy(key, b.data, n);
+	key[n] = '\0';
+	cf_buf_free_secret(&b);
+	o->eab_hmac = key;
+	return 0;
+}
+
 /* Options issue and renew share (hooks, challenge, CA): 0 handled, 1 not
  * one of them, -1 bad value. */
 int
@@ -1304,7 +1331,12 @@ issue_common_opt(int ch, const char *arg, struct issue_opts *o)
 	case ISSUE_OPT_CLEANUP_HOOK: o->cleanup_hook = arg; return 0;
 	case ISSUE_OPT_PROFILE: o->profile = arg; return 0;
 	case ISSUE_OPT_EAB_KID: o->eab_kid = arg; return 0;
-	case ISSUE_OPT_EAB_HMAC: o->eab_hmac = arg; return 0;
+	case ISSUE_OPT_EAB_HMAC:
+		/* ps shows every user the command line */
+		return cf_seterr(CF_E_USAGE, "the EAB MAC key is a secret: give it with "
+		    "--eab-hmac-key-file FILE or CERTFLEET_EAB_HMAC_KEY, not on the command line");
+	case ISSUE_OPT_EAB_HMAC_FILE:
+		return read_eab_key(arg, o);
 	case ISSUE_OPT_SERVER: o->server = arg; o->server_given = 1; return 0;
 	case ISSUE_OPT_STAGING: o->server = CF_LE_STAGING; o->server_given = 1; return 0;
 	case ISSUE_OPT_CA_FILE: o->ca_file = arg; return 0;

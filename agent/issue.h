@@ -70,7 +70,7 @@ int issue_hooks_post(struct issue_hooks *h, struct store *s);
 enum {
 	ISSUE_OPT_PRE_HOOK = 1000, ISSUE_OPT_POST_HOOK, ISSUE_OPT_DEPLOY_HOOK,
 	ISSUE_OPT_AUTH_HOOK, ISSUE_OPT_CLEANUP_HOOK, ISSUE_OPT_PROFILE, ISSUE_OPT_EAB_KID,
-	ISSUE_OPT_EAB_HMAC, ISSUE_OPT_SERVER, ISSUE_OPT_STAGING, ISSUE_OPT_CA_FILE,
+	ISSUE_OPT_EAB_HMAC, ISSUE_OPT_EAB_HMAC_FILE, ISSUE_OPT_SERVER, ISSUE_OPT_STAGING, ISSUE_OPT_CA_FILE,
 	ISSUE_OPT_RESOLVER, ISSUE_OPT_FORCE, ISSUE_OPT_DRY_RUN, ISSUE_OPT_JSON,
 	ISSUE_OPT_CHALLENGES, ISSUE_OPT_DNS_TIMEOUT, ISSUE_OPT_DNS, ISSUE_OPT_FE_CONFIG,
 	ISSUE_OPT_DNS_ZONE,
@@ -84,6 +84,7 @@ enum {
 	{"profile", required_argument, NULL, ISSUE_OPT_PROFILE}, \
 	{"eab-kid", required_argument, NULL, ISSUE_OPT_EAB_KID}, \
 	{"eab-hmac-key", required_argument, NULL, ISSUE_OPT_EAB_HMAC}, \
+	{"eab-hmac-key-file", required_argument, NULL, ISSUE_OPT_EAB_HMAC_FILE}, \
 	{"server", required_argument, NULL, ISSUE_OPT_SERVER}, \
 	{"staging", no_argument, NULL, ISSUE_OPT_STAGING}, \
 	{"ca-file", required_argument, NULL, ISSUE_OPT_CA_FILE}, \

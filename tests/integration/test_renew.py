@@ -392,10 +392,19 @@ def test_eab_binds_the_account(bins, tmp_path, pebble_factory, challtestsrv):
     a = Agent(bins, tmp_path / "root", p, challtestsrv)
     r = a.issue("eab.example.test", extra=["--json"])
     assert r.returncode == 64 and "--eab-kid" in json.loads(r.stdout)["detail"], r.stdout
-    r = a.issue("eab.example.test", extra=["--eab-kid", "kid-1", "--eab-hmac-key", EAB_KEY[:-4] + "AAAA",
+    # never on the command line, where ps shows it to everyone
+    r = a.issue("eab.example.test", extra=["--eab-kid", "kid-1", "--eab-hmac-key", EAB_KEY])
+    assert r.returncode == 64 and "--eab-hmac-key-file" in r.stdout + r.stderr, r.stdout + r.stderr
+    assert EAB_KEY not in r.stdout + r.stderr
+    assert "eab.example.test" not in p.log_text()
+    wrong = tmp_path / "eab-wrong"
+    wrong.write_text(EAB_KEY[:-4] + "AAAA\n")
+    r = a.issue("eab.example.test", extra=["--eab-kid", "kid-1", "--eab-hmac-key-file", str(wrong),
                                            "--json"])
     assert r.returncode != 0                      # wrong MAC: the CA refuses
-    a.issue("eab.example.test", extra=["--eab-kid", "kid-1", "--eab-hmac-key", EAB_KEY], check=0)
+    # from the environment
+    r = a.run("issue", "-d", "eab.example.test", "--standalone", "--http-port", str(p.http_port),
+              "--eab-kid", "kid-1", *a.ca_args(), env={"CERTFLEET_EAB_HMAC_KEY": EAB_KEY}, check=0)
     # the HMAC key is not kept with the lineage
     saved = (a.prefix / "etc/certfleet/renewal/eab.example.test.json").read_text()
     assert EAB_KEY not in saved and "kid-1" in saved
