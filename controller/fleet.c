@@ -500,8 +500,12 @@ agent_json(struct job *j, struct cf_buf *out, const char *want, char *d, size_t 
 void
 job_agent_result(struct job *j, const char *want)
 {
-	int st = ssh_exit_status(j->c);
-	struct cf_buf *out = ssh_stdout(j->c), *err = ssh_stderr(j->c);
+	fleet_agent_output(j, want, ssh_exit_status(j->c), ssh_stdout(j->c), ssh_stderr(j->c));
+}
+
+void
+fleet_agent_output(struct job *j, const char *want, int st, struct cf_buf *out, struct cf_buf *err)
+{
 	char *errs = cf_buf_str(err), d[700] = "", why[300];
 	size_t n;
 

@@ -14,6 +14,7 @@
 #include <getopt.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #include "cf.h"
 #include "inventory.h"
@@ -104,6 +105,12 @@ void job_exec_agent(struct job *j, const char *const *args, size_t nargs);
  * a member name needs an object with that member an array. */
 #define FLEET_HOST_JSON_VALUES 10000u
 void job_agent_result(struct job *j, const char *want);
+/* What job_agent_result() does with the exit status, stdout and stderr it
+ * takes from the job's connection: a separate entry point for
+ * tests/fuzz/fuzz_agentout.c (no SSH needed).  Reads j->name, j->agent_path
+ * and j->t.user for messages; NUL-terminates out and err (cf_buf_str). */
+void fleet_agent_output(struct job *j, const char *want, int st, struct cf_buf *out,
+    struct cf_buf *err);
 
 /* Validation of values that reach remote command lines. */
 int fleet_valid_path(const char *s);      /* absolute, [A-Za-z0-9._+/-], no ".." */
@@ -120,6 +127,8 @@ void fleet_printable(char *s, int keep_nl);
 /* Output: the table (or --json document) of all jobs, the state file for
  * `report`; returns the exit status (0 all ok, 1 otherwise). */
 int fleet_output(struct fleet *f, const char *command, int save_state);
+/* The table (not --json) of all jobs to out, as fleet_output() prints it. */
+void fleet_show_jobs(struct fleet *f, FILE *out);
 /* $XDG_STATE_HOME/certfleet/last.json (or ~/.local/state/...). */
 int fleet_state_path(char *out, size_t outsz, int mkdirs);
 

@@ -433,9 +433,10 @@ show(const struct json_value *const *hv, size_t n, FILE *out)
 
 /* The table of this run.  Each host's object is parsed on its own, so no
  * host's share (nor the fleet's size) can take the whole document over the
- * parser's caps and the table away from the other hosts. */
-static void
-show_jobs(struct fleet *f, FILE *out)
+ * parser's caps and the table away from the other hosts.  Not static only for
+ * tests/fuzz/fuzz_agentout.c, which renders what the agent output became. */
+void
+fleet_show_jobs(struct fleet *f, FILE *out)
 {
 	struct json_doc *docs = calloc(f->njobs + 1, sizeof *docs);
 	const struct json_value **hv = calloc(f->njobs + 1, sizeof *hv);
@@ -491,7 +492,7 @@ fleet_output(struct fleet *f, const char *command, int save)
 		fwrite(doc.data, 1, doc.len, stdout);
 		putchar('\n');
 	} else {
-		show_jobs(f, stdout);
+		fleet_show_jobs(f, stdout);
 	}
 	fflush(stdout);
 	cf_buf_free(&doc);
