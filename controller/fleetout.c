@@ -348,7 +348,8 @@ print_table(struct rows *rs, FILE *out)
 	int wh, wd, ws, wc;
 	size_t i;
 
-	qsort(rs->r, rs->n, sizeof *rs->r, row_cmp);
+	if (rs->n > 0)   /* no rows: rs->r is NULL, which qsort() must not get */
+		qsort(rs->r, rs->n, sizeof *rs->r, row_cmp);
 	for (i = 0; i < rs->n; i++)
 		if (rs->r[i].code_is_buf)
 			rs->r[i].code = rs->r[i].codebuf;

@@ -32,6 +32,7 @@
 #include "cf.h"
 #include "json.h"
 
+int LLVMFuzzerInitialize(int *argc, char ***argv);
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 /* ---------------------------------------------------------------- ssh.c stubs */
@@ -191,6 +192,29 @@ check_table(struct job *j, size_t rows)
 		abort();
 	}
 	free(out);
+}
+
+/* An empty fleet renders a header and "0 hosts" (print_table() once passed
+ * qsort() a null array for it). */
+int
+LLVMFuzzerInitialize(int *argc, char ***argv)
+{
+	static const char tail[] = "\n0 hosts: 0 ok, 0 failed\n";
+	struct fleet f;
+	char *out = NULL;
+	size_t len = 0;
+	FILE *fp;
+
+	(void)argc;
+	(void)argv;
+	memset(&f, 0, sizeof f);
+	CHECK((fp = open_memstream(&out, &len)) != NULL);
+	fleet_show_jobs(&f, fp);
+	CHECK(fclose(fp) == 0);
+	CHECK(strncmp(out, "HOST ", 5) == 0);
+	CHECK(len >= strlen(tail) && strcmp(out + len - strlen(tail), tail) == 0);
+	free(out);
+	return 0;
 }
 
 int
