@@ -18,6 +18,7 @@
 
 #include "cf.h"
 #include "inventory.h"
+#include "json.h"
 #include "ssh.h"
 
 struct fleet_opts {
@@ -100,10 +101,14 @@ void job_exec_agent(struct job *j, const char *const *args, size_t nargs);
 /* After an agent command: classify exit status and output into the job
  * (ok, AGENT_MISSING, AGENT_FAILED with the agent's code, BAD_AGENT_OUTPUT);
  * keeps a JSON object as agent_json (at most FLEET_HOST_JSON_VALUES values:
- * every host's share of the fleet document stays small), other output as
- * printable text.  want: NULL takes any output; "{}" needs a JSON object;
- * a member name needs an object with that member an array. */
+ * every host's share of the fleet document stays small; nested at most
+ * FLEET_HOST_JSON_DEPTH deep: the fleet document holds it three levels down,
+ * under its root, "hosts" and the host's object, and must parse again for
+ * the table and `report`), other output as printable text.  want: NULL takes
+ * any output; "{}" needs a JSON object; a member name needs an object with
+ * that member an array. */
 #define FLEET_HOST_JSON_VALUES 10000u
+#define FLEET_HOST_JSON_DEPTH (JSON_MAX_DEPTH - 3)
 void job_agent_result(struct job *j, const char *want);
 /* What job_agent_result() does with the exit status, stdout and stderr it
  * takes from the job's connection: a separate entry point for
