@@ -452,6 +452,25 @@ json_values(const struct json_value *v)
 	return n;
 }
 
+/* Arrays and objects nested in each other, v included. */
+static int
+json_nesting(const struct json_value *v)
+{
+	const struct json_value *m;
+	int deepest = 0, d;
+	size_t i;
+
+	if (json_type(v) != JSON_ARRAY && json_type(v) != JSON_OBJECT)
+		return 0;
+	for (i = 0; (m = json_arr_at(v, i)) != NULL; i++)
+		if ((d = json_nesting(m)) > deepest)
+			deepest = d;
+	for (i = 0; (m = json_obj_at(v, i, NULL)) != NULL; i++)
+		if ((d = json_nesting(m)) > deepest)
+			deepest = d;
+	return deepest + 1;
+}
+
 /* Keep the agent's JSON object when stdout is one (within the caps every
  * host's share of the fleet document has); else say why in why[]. */
 static void
@@ -461,6 +480,7 @@ agent_json(struct job *j, struct cf_buf *out, const char *want, char *d, size_t 
 	struct json_doc doc;
 	const char *code, *detail;
 	size_t nv;
+	int nd;
 
 	why[0] = '\0';
 	if (out->len == 0) {
@@ -480,6 +500,9 @@ agent_json(struct job *j, struct cf_buf *out, const char *want, char *d, size_t 
 	else if ((nv = json_values(doc.root)) > FLEET_HOST_JSON_VALUES)
 		snprintf(why, whysz, "%zu JSON values, more than the %u one host may report", nv,
 		    FLEET_HOST_JSON_VALUES);
+	else if ((nd = json_nesting(doc.root)) > FLEET_HOST_JSON_DEPTH)
+		snprintf(why, whysz, "nested %d deep, more than the %d one host may report", nd,
+		    FLEET_HOST_JSON_DEPTH);
 	if (why[0]) {
 		json_doc_free(&doc);
 		return;
@@ -500,8 +523,12 @@ agent_json(struct job *j, struct cf_buf *out, const char *want, char *d, size_t 
 void
 job_agent_result(struct job *j, const char *want)
 {
-	int st = ssh_exit_status(j->c);
-	struct cf_buf *out = ssh_stdout(j->c), *err = ssh_stderr(j->c);
+	fleet_agent_output(j, want, ssh_exit_status(j->c), ssh_stdout(j->c), ssh_stderr(j->c));
+}
+
+void
+fleet_agent_output(struct job *j, const char *want, int st, struct cf_buf *out, struct cf_buf *err)
+{
 	char *errs = cf_buf_str(err), d[700] = "", why[300];
 	size_t n;
 

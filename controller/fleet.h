@@ -14,9 +14,11 @@
 #include <getopt.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #include "cf.h"
 #include "inventory.h"
+#include "json.h"
 #include "ssh.h"
 
 struct fleet_opts {
@@ -99,11 +101,21 @@ void job_exec_agent(struct job *j, const char *const *args, size_t nargs);
 /* After an agent command: classify exit status and output into the job
  * (ok, AGENT_MISSING, AGENT_FAILED with the agent's code, BAD_AGENT_OUTPUT);
  * keeps a JSON object as agent_json (at most FLEET_HOST_JSON_VALUES values:
- * every host's share of the fleet document stays small), other output as
- * printable text.  want: NULL takes any output; "{}" needs a JSON object;
- * a member name needs an object with that member an array. */
+ * every host's share of the fleet document stays small; nested at most
+ * FLEET_HOST_JSON_DEPTH deep: the fleet document holds it three levels down,
+ * under its root, "hosts" and the host's object, and must parse again for
+ * the table and `report`), other output as printable text.  want: NULL takes
+ * any output; "{}" needs a JSON object; a member name needs an object with
+ * that member an array. */
 #define FLEET_HOST_JSON_VALUES 10000u
+#define FLEET_HOST_JSON_DEPTH (JSON_MAX_DEPTH - 3)
 void job_agent_result(struct job *j, const char *want);
+/* What job_agent_result() does with the exit status, stdout and stderr it
+ * takes from the job's connection: a separate entry point for
+ * tests/fuzz/fuzz_agentout.c (no SSH needed).  Reads j->name, j->agent_path
+ * and j->t.user for messages; NUL-terminates out and err (cf_buf_str). */
+void fleet_agent_output(struct job *j, const char *want, int st, struct cf_buf *out,
+    struct cf_buf *err);
 
 /* Validation of values that reach remote command lines. */
 int fleet_valid_path(const char *s);      /* absolute, [A-Za-z0-9._+/-], no ".." */
@@ -120,6 +132,8 @@ void fleet_printable(char *s, int keep_nl);
 /* Output: the table (or --json document) of all jobs, the state file for
  * `report`; returns the exit status (0 all ok, 1 otherwise). */
 int fleet_output(struct fleet *f, const char *command, int save_state);
+/* The table (not --json) of all jobs to out, as fleet_output() prints it. */
+void fleet_show_jobs(struct fleet *f, FILE *out);
 /* $XDG_STATE_HOME/certfleet/last.json (or ~/.local/state/...). */
 int fleet_state_path(char *out, size_t outsz, int mkdirs);
 

@@ -348,7 +348,8 @@ print_table(struct rows *rs, FILE *out)
 	int wh, wd, ws, wc;
 	size_t i;
 
-	qsort(rs->r, rs->n, sizeof *rs->r, row_cmp);
+	if (rs->n > 0)   /* no rows: rs->r is NULL, which qsort() must not get */
+		qsort(rs->r, rs->n, sizeof *rs->r, row_cmp);
 	for (i = 0; i < rs->n; i++)
 		if (rs->r[i].code_is_buf)
 			rs->r[i].code = rs->r[i].codebuf;
@@ -433,9 +434,10 @@ show(const struct json_value *const *hv, size_t n, FILE *out)
 
 /* The table of this run.  Each host's object is parsed on its own, so no
  * host's share (nor the fleet's size) can take the whole document over the
- * parser's caps and the table away from the other hosts. */
-static void
-show_jobs(struct fleet *f, FILE *out)
+ * parser's caps and the table away from the other hosts.  Not static only for
+ * tests/fuzz/fuzz_agentout.c, which renders what the agent output became. */
+void
+fleet_show_jobs(struct fleet *f, FILE *out)
 {
 	struct json_doc *docs = calloc(f->njobs + 1, sizeof *docs);
 	const struct json_value **hv = calloc(f->njobs + 1, sizeof *hv);
@@ -491,7 +493,7 @@ fleet_output(struct fleet *f, const char *command, int save)
 		fwrite(doc.data, 1, doc.len, stdout);
 		putchar('\n');
 	} else {
-		show_jobs(f, stdout);
+		fleet_show_jobs(f, stdout);
 	}
 	fflush(stdout);
 	cf_buf_free(&doc);

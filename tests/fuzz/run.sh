@@ -36,7 +36,7 @@ for name in "$@"; do
         cov=$(grep -o 'cov: [0-9]*' "$log" | tail -n 1 | cut -d' ' -f2)
         ft=$(grep -o 'ft: [0-9]*' "$log" | tail -n 1 | cut -d' ' -f2)
         corp=$(ls "$B/corpus/$name" | wc -l)
-        line=$(printf '%-6s %-8s %4ss execs=%s cov=%s ft=%s corpus=%s+%s' \
+        line=$(printf '%-6s %-10s %4ss execs=%s cov=%s ft=%s corpus=%s+%s' \
             "$([ $rc = 0 ] && echo ok || echo CRASH)" "$name" "$secs" "${execs:-?}" \
             "${cov:-?}" "${ft:-?}" "$(ls "$seeds" | wc -l)" "$corp")
         echo "$line" | tee -a "$B/summary.txt"
