@@ -471,6 +471,27 @@ json_nesting(const struct json_value *v)
 	return deepest + 1;
 }
 
+/* renew prints {"results":[...],"exit":N}: the code of its first failed
+ * lineage, else NOT_DUE when one was not due (all OK: none). */
+static void
+renew_code(const struct json_value *root, const char **code, const char **detail)
+{
+	const struct json_value *res = json_get(root, "results");
+	size_t i;
+
+	for (i = 0; i < json_arr_len(res); i++) {
+		const char *c = json_get_str(json_arr_at(res, i), "code");
+		if (c == NULL || strcmp(c, "OK") == 0)
+			continue;
+		if (strcmp(c, "NOT_DUE") && strcmp(c, "ALREADY_ACTIVE")) {
+			*code = c;
+			*detail = json_get_str(json_arr_at(res, i), "detail");
+			return;
+		}
+		*code = c;
+	}
+}
+
 /* Keep the agent's JSON object when stdout is one (within the caps every
  * host's share of the fleet document has); else say why in why[]. */
 static void
@@ -511,6 +532,8 @@ agent_json(struct job *j, struct cf_buf *out, const char *want, char *d, size_t 
 		cf_clearerr();
 	code = json_get_str(doc.root, "code");
 	detail = json_get_str(doc.root, "detail");
+	if (code == NULL)
+		renew_code(doc.root, &code, &detail);
 	/* the agent's codes are upper-case words; anything else is not one */
 	if (code && *code && strlen(code) < sizeof j->agent_code &&
 	    code[strspn(code, "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_")] == '\0') {

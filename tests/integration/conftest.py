@@ -18,6 +18,7 @@ Fixtures
 """
 
 import os
+import subprocess
 import sys
 import tempfile
 from pathlib import Path
@@ -258,3 +259,68 @@ def nginx_site_factory(tmp_path_factory):
         _workdir(tmp_path_factory, "nginx"), servers=servers, port=port, addr=addr, files=files))
     yield f
     f.close()
+
+
+# ------------------------------------------------------- secrets never leak
+# Issue 8: no private key used in a test may appear in any log, activity log,
+# state or settings file, hook output or JSON a test leaves behind, nor in
+# anything certfleet or certfleet-agent printed.  Every test is checked: its
+# tmp_path is scanned for PEM private keys (the agent's certificate and
+# account keys, SSH keys, ...) and every other file there, and the captured
+# output of every certfleet run, must hold none of their base64 lines.
+
+_CF_OUTPUTS = []
+_real_subprocess_run = subprocess.run
+
+
+def _recording_run(*args, **kw):
+    r = _real_subprocess_run(*args, **kw)
+    cmd = args[0] if args else kw.get("args")
+    words = cmd if isinstance(cmd, (list, tuple)) else str(cmd).split()
+    if any("certfleet" in os.path.basename(str(w)) for w in words[:6]):
+        for out in (r.stdout, r.stderr):
+            if out:
+                _CF_OUTPUTS.append(out.encode() if isinstance(out, str) else out)
+    return r
+
+
+subprocess.run = _recording_run
+
+
+def _key_lines(pem):
+    lines, inside = set(), False
+    for line in pem.splitlines():
+        if line.startswith(b"-----BEGIN") and b"PRIVATE KEY" in line:
+            inside = True
+        elif line.startswith(b"-----END"):
+            inside = False
+        elif inside and len(line.strip()) >= 40:
+            lines.add(line.strip())
+    return lines
+
+
+def find_key_leaks(root, outputs):
+    """Where, under root or in outputs, the base64 lines of any PEM private
+    key under root turn up outside PEM files."""
+    secrets, others = set(), []
+    for p in Path(root).rglob("*"):
+        try:
+            if p.is_symlink() or not p.is_file() or p.stat().st_size > (4 << 20):
+                continue
+            data = p.read_bytes()
+        except OSError:
+            continue
+        if data.startswith(b"-----BEGIN"):          # a PEM file: a key's home
+            secrets |= _key_lines(data)
+        else:
+            others.append((p, data))
+    return sorted({str(p.relative_to(root)) for s in secrets for p, d in others if s in d} |
+                  {"output of a certfleet run" for s in secrets for o in outputs if s in o})
+
+
+@pytest.fixture(autouse=True)
+def no_private_key_leaks(tmp_path):
+    _CF_OUTPUTS.clear()
+    yield
+    leaks = find_key_leaks(tmp_path, _CF_OUTPUTS)
+    assert not leaks, "private key text found in: %s" % ", ".join(leaks)

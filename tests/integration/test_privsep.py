@@ -294,3 +294,19 @@ def test_preflight_probe_comes_from_the_network_process(bins, tmp_path, pebble, 
     assert len(owners) == 1, owners
     pid, comm, ppid = owners[0]
     assert comm == "certfleet-net" and ppid == proc.pid, owners
+
+
+def test_the_key_leak_scan_finds_a_leak(tmp_path):
+    """The scan every test ends with (conftest.no_private_key_leaks) can fail."""
+    from conftest import find_key_leaks
+    key = subprocess.run(["openssl", "genpkey", "-algorithm", "EC", "-pkeyopt",
+                          "ec_paramgen_curve:P-256"], capture_output=True, check=True).stdout
+    d = tmp_path / "scan"
+    d.mkdir()
+    (d / "privkey.pem").write_bytes(key)
+    (d / "activity.log").write_text("all fine\n")
+    assert find_key_leaks(d, [b"issued"]) == []
+    line = key.splitlines()[1]
+    (d / "activity.log").write_bytes(b"oops " + line + b"\n")
+    assert find_key_leaks(d, [b"x" + line]) == ["activity.log", "output of a certfleet run"]
+    (d / "activity.log").unlink()                # or this test's own scan fails
