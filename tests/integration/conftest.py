@@ -18,6 +18,7 @@ Fixtures
 """
 
 import os
+import re
 import subprocess
 import sys
 import tempfile
@@ -287,6 +288,10 @@ def _recording_run(*args, **kw):
 subprocess.run = _recording_run
 
 
+_PUBKEY_FILE = re.compile(
+    rb"\A(?:(?:[^\n]* )?(?:ssh-|ecdsa-|sk-)[a-z0-9@.-]+ AAAA[A-Za-z0-9+/=]+[^\n]*\n?|\s*\n)+\Z")
+
+
 def _key_lines(pem):
     lines, inside = set(), False
     for line in pem.splitlines():
@@ -312,7 +317,9 @@ def find_key_leaks(root, outputs):
             continue
         if data.startswith(b"-----BEGIN"):          # a PEM file: a key's home
             secrets |= _key_lines(data)
-        else:
+        elif not _PUBKEY_FILE.match(data):
+            # (OpenSSH .pub, authorized_keys and known_hosts files hold the
+            # public blob an OpenSSH private key file also carries)
             others.append((p, data))
     return sorted({str(p.relative_to(root)) for s in secrets for p, d in others if s in d} |
                   {"output of a certfleet run" for s in secrets for o in outputs if s in o})
