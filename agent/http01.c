@@ -30,6 +30,7 @@
 #include <unistd.h>
 
 #include "http01.h"
+#include "netproc.h"
 #include "store.h"
 
 #define START_TIMEOUT_MS 5000
@@ -858,6 +859,8 @@ prepared_child(int cmd, int ctl, pid_t parent)
 	 * and make sure the parent did not die in between */
 	if (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0 || getppid() != parent)
 		_exit(1);
+	if (netproc_seccomp_responder() < 0)
+		child_fail(ctl);
 	port = (uint32_t)bound;
 	ready[0] = 'R';
 	memcpy(ready + 1, &port, 4);

@@ -638,6 +638,14 @@ struct np_fprog {
 #define STMT(c, v) ((struct np_filter){(c), 0, 0, (v)})
 #define JUMP(c, v, t, f) ((struct np_filter){(c), (t), (f), (v)})
 
+#if defined(__SANITIZE_ADDRESS__)   /* gcc */
+#define NP_ASAN 1
+#elif defined(__has_feature)        /* clang */
+#if __has_feature(address_sanitizer)
+#define NP_ASAN 1
+#endif
+#endif
+
 #ifdef NP_AUDIT_ARCH
 /* System calls the network process may make without conditions. */
 static const int np_allowed[] = {
@@ -661,7 +669,7 @@ static const int np_allowed[] = {
 	SYS_clock_nanosleep, SYS_getrandom, SYS_exit, SYS_exit_group, SYS_rt_sigreturn,
 	SYS_rt_sigprocmask, SYS_restart_syscall, SYS_futex, SYS_getpid, SYS_getppid, SYS_gettid,
 	SYS_sched_yield, SYS_uname,    /* glibc's resolver asks for the domain name */
-#ifdef __SANITIZE_ADDRESS__
+#ifdef NP_ASAN
 	/* the sanitizer runtime's own calls when it reports */
 	SYS_readlink, SYS_sigaltstack, SYS_prctl, SYS_rt_sigaction, SYS_tgkill,
 	SYS_openat, SYS_mmap, SYS_mprotect,
@@ -682,9 +690,9 @@ emit_arg_test(struct np_filter *f, size_t i, int nr, int arg, uint32_t forbidden
 }
 
 static int
-np_seccomp(void)
+np_seccomp(const int *extra, size_t nextra)
 {
-	static struct np_filter f[2 * CF_ARRAY_LEN(np_allowed) + 48];
+	static struct np_filter f[2 * CF_ARRAY_LEN(np_allowed) + 56];
 	const uint32_t wr = O_WRONLY | O_RDWR | O_CREAT | O_TRUNC | O_APPEND;
 	struct np_fprog prog;
 	size_t i = 0, k;
@@ -711,8 +719,9 @@ np_seccomp(void)
 	/* terminals: stdio asks; the answer is "not a terminal" */
 	f[i++] = JUMP(NP_JEQ_K, SYS_ioctl, 0, 1);
 	f[i++] = STMT(NP_RET_K, NP_RET_ERRNO(ENOTTY));
-	for (k = 0; k < CF_ARRAY_LEN(np_allowed); k++) {
-		f[i++] = JUMP(NP_JEQ_K, (uint32_t)np_allowed[k], 0, 1);
+	for (k = 0; k < CF_ARRAY_LEN(np_allowed) + nextra && k < CF_ARRAY_LEN(np_allowed) + 4; k++) {
+		int nr = k < CF_ARRAY_LEN(np_allowed) ? np_allowed[k] : extra[k - CF_ARRAY_LEN(np_allowed)];
+		f[i++] = JUMP(NP_JEQ_K, (uint32_t)nr, 0, 1);
 		f[i++] = STMT(NP_RET_K, NP_RET_ALLOW);
 	}
 	f[i++] = STMT(NP_RET_K, NP_RET_KILL_PROCESS);
@@ -727,12 +736,27 @@ np_seccomp(void)
 }
 #else
 static int
-np_seccomp(void)
+np_seccomp(const int *extra, size_t nextra)
 {
+	(void)extra;
+	(void)nextra;
 	cf_debug("no seccomp filter for this architecture");
 	return 0;
 }
 #endif
+
+int
+netproc_seccomp_responder(void)
+{
+	/* the network process's list, and taking connections */
+	static const int more[] = {
+#ifdef SYS_accept
+		SYS_accept,
+#endif
+		SYS_accept4, SYS_listen,
+	};
+	return np_seccomp(more, CF_ARRAY_LEN(more));
+}
 
 int
 netproc_sandbox(int keep_fd)
@@ -754,7 +778,7 @@ netproc_sandbox(int keep_fd)
 	/* after the uid change, which clears it */
 	if (prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) < 0 || prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
 		return cf_seterr(CF_E_INTERNAL, "prctl:");
-	return np_seccomp();
+	return np_seccomp(NULL, 0);
 }
 
 static int np_dns(const char *server, const char *name, int qtype, int timeout_ms,

@@ -31,6 +31,9 @@ int netproc_pid(void);
  * no core files, no new processes, no file growth, and the seccomp filter.
  * keep_fd stays open; every other descriptor above 2 is closed. */
 int netproc_sandbox(int keep_fd);
+/* The same seccomp filter, plus accept and listen: for the port-80
+ * responder once it has bound and dropped its privileges. */
+int netproc_seccomp_responder(void);
 
 struct nacme;
 

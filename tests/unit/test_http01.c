@@ -355,6 +355,8 @@ TEST(http01_prepared_serves_unprivileged)
 	CHECK_STR(body_of(resp), tok[1].keyauth);
 	proc_field(pid, "NoNewPrivs", field, sizeof field);
 	CHECK(strstr(field, "1") != NULL);
+	proc_field(pid, "Seccomp", field, sizeof field);
+	CHECK(strstr(field, "2") != NULL);        /* the network process's filter */
 	if (geteuid() == 0) {
 		proc_field(pid, "Uid", field, sizeof field);
 		CHECK(strncmp(field, "\t65534\t65534\t65534\t65534", 24) == 0);
