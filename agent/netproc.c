@@ -792,6 +792,8 @@ netproc_start(void)
 
 	if (np_fd >= 0)
 		return 0;
+	if (tls_trust_preload_env() < 0)   /* the child may not be able to open it */
+		return -1;
 	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0)
 		return cf_seterr(CF_E_INTERNAL, "socketpair:");
 	fflush(NULL);

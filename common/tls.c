@@ -234,6 +234,30 @@ tls_trust_add_file(struct tls_trust *t, const char *path)
 	return rc;
 }
 
+/* $SSL_CERT_FILE's text, when tls_trust_preload_env() read it. */
+static struct {
+	struct cf_buf pem;
+	char name[512];
+	int loaded;
+} env_bundle;
+
+int
+tls_trust_preload_env(void)
+{
+	const char *env = getenv("SSL_CERT_FILE");
+
+	if (env == NULL || *env == '\0' || env_bundle.loaded)
+		return 0;
+	cf_buf_init(&env_bundle.pem, TLS_MAX_BUNDLE);
+	if (read_file(env, &env_bundle.pem) < 0) {
+		cf_buf_free(&env_bundle.pem);
+		return -1;
+	}
+	cf_strlcpy(env_bundle.name, env, sizeof env_bundle.name);
+	env_bundle.loaded = 1;
+	return 0;
+}
+
 /* After --ca-file: $SSL_CERT_FILE, or the first system bundle (deferred). */
 static int
 trust_system(struct tls_trust *t)
@@ -244,7 +268,8 @@ trust_system(struct tls_trust *t)
 	if (env && *env)
 		/* An explicit SSL_CERT_FILE that cannot be read is the user's
 		 * mistake worth reporting; it replaces the system bundle. */
-		return tls_trust_add_file(t, env);
+		return env_bundle.loaded ? tls_trust_add_pem(t, env_bundle.pem.data, env_bundle.pem.len,
+		    env_bundle.name) : tls_trust_add_file(t, env);
 	for (i = 0; i < CF_ARRAY_LEN(system_bundles); i++) {
 		if (access(system_bundles[i], R_OK) == 0) {
 			cf_strlcpy(t->deferred, system_bundles[i], sizeof t->deferred);

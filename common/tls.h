@@ -40,6 +40,10 @@ int tls_trust_load(struct tls_trust *t, const char *ca_file);
 /* The same with the --ca-file's text already read (pem NULL: none): for a
  * process that may not open the file itself. */
 int tls_trust_load_pem(struct tls_trust *t, const void *pem, size_t len, const char *name);
+/* Read $SSL_CERT_FILE now (if set), for every later load in this process
+ * and in processes it forks: the agent's network process runs as nobody
+ * and may not be able to open it.  0, or -1 when it cannot be read. */
+int tls_trust_preload_env(void);
 /* Load the deferred system bundle: 1 when anchors were added (a chain that
  * failed to verify is worth another try), 0 when there was nothing more. */
 int tls_trust_load_deferred(struct tls_trust *t);

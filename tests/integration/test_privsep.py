@@ -310,3 +310,20 @@ def test_the_key_leak_scan_finds_a_leak(tmp_path):
     (d / "activity.log").write_bytes(b"oops " + line + b"\n")
     assert find_key_leaks(d, [b"x" + line]) == ["activity.log", "output of a certfleet run"]
     (d / "activity.log").unlink()                # or this test's own scan fails
+
+
+def test_root_only_ssl_cert_file_works(bins, tmp_path, pebble, challtestsrv):
+    """$SSL_CERT_FILE in a directory only root can enter: the agent reads it
+    before it forks the network process, which runs as nobody."""
+    agent = Agent(bins, tmp_path / "root", pebble, challtestsrv)
+    private = tmp_path / "private"
+    private.mkdir(mode=0o700)
+    ca = private / "ca.pem"
+    ca.write_text(Path(pebble.ca_file).read_text())
+    ca.chmod(0o600)
+    args = agent.ca_args()
+    i = args.index("--ca-file")
+    del args[i:i + 2]
+    r = agent.run("issue", "-d", "sslcertfile.example.test", "--standalone", "--http-port",
+                  str(pebble.http_port), *args, env={"SSL_CERT_FILE": str(ca)})
+    assert r.returncode == 0, r.stderr
