@@ -761,7 +761,9 @@ netproc_seccomp_responder(void)
 int
 netproc_sandbox(int keep_fd)
 {
-	static const int limits[] = {RLIMIT_CORE, RLIMIT_NPROC, RLIMIT_FSIZE};
+	/* not RLIMIT_FSIZE: stderr may be a log file (cron), and a warning
+	 * written there would be SIGXFSZ; the filter keeps files unopened */
+	static const int limits[] = {RLIMIT_CORE, RLIMIT_NPROC};
 	struct rlimit zero = {0, 0};
 	size_t i;
 	int fd;

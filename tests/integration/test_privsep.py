@@ -327,3 +327,18 @@ def test_root_only_ssl_cert_file_works(bins, tmp_path, pebble, challtestsrv):
     r = agent.run("issue", "-d", "sslcertfile.example.test", "--standalone", "--http-port",
                   str(pebble.http_port), *args, env={"SSL_CERT_FILE": str(ca)})
     assert r.returncode == 0, r.stderr
+
+
+def test_verbose_output_to_a_log_file(bins, tmp_path, pebble, challtestsrv):
+    """Under cron stderr is a file: the network process's debug lines and
+    warnings go there (an RLIMIT_FSIZE of 0 made the first one SIGXFSZ)."""
+    agent = Agent(bins, tmp_path / "root", pebble, challtestsrv)
+    log = tmp_path / "cron.log"
+    with open(log, "w") as f:
+        r = subprocess.run([str(agent.bin), "-v", "--prefix", str(agent.prefix), "issue", "-d",
+                            "cronlog.example.test", "--standalone", "--http-port",
+                            str(pebble.http_port), *agent.ca_args()],
+                           stdout=f, stderr=subprocess.STDOUT, timeout=120)
+    text = log.read_text()
+    assert r.returncode == 0, text
+    assert "DNS: cronlog.example.test" in text           # a line from the network process
