@@ -124,8 +124,6 @@ def test_kill_at_every_fault_point(fault_bin, tmp_path, pebble, challtestsrv, ng
     print("stale temp files of killed store_write_atomic calls:", len(stale), stale)
 
 
-@pytest.mark.xfail(strict=True, reason="known gap: a SIGKILL between mkstemp and rename in "
-                   "store_write_atomic leaves its .NAME.tmp-XXXXXX file; nothing removes it later")
 def test_killed_atomic_writes_leave_no_temp_files(fault_bin, tmp_path, pebble, challtestsrv):
     agent = Agent(fault_bin, tmp_path / "root", pebble, challtestsrv)
     assert agent.issue().returncode == 0
