@@ -2,10 +2,9 @@
 # vendor/build.sh — fetch, verify, patch and build the pinned third-party libraries.
 #
 #   vendor/build.sh [--fetch-only] [VARIANT]
-#       VARIANT: musl (default; musl-gcc, -Os), asan (gcc, ASan+UBSan, -g),
+#       VARIANT: musl (default; musl-gcc, -Os), asan (clang, ASan+UBSan, -g),
 #       debug (gcc, -O1 -g, no sanitizers: for valgrind) or fuzz (clang,
-#       ASan+UBSan+coverage, for libFuzzer targets; BearSSL only — gcc's and clang's
-#       sanitizer runtimes cannot be mixed, so the asan libraries do not do)
+#       ASan+UBSan+coverage, for libFuzzer targets; BearSSL only)
 #       --fetch-only: download and verify, build nothing
 #   Environment (for tests): CF_VENDOR_DIR replaces build/vendor,
 #   CF_VENDOR_MANIFEST replaces vendor/manifest.
@@ -31,7 +30,7 @@ case $variant in
 musl) CC=musl-gcc; VCFLAGS="-Os -fno-plt -ffunction-sections -fdata-sections -fno-asynchronous-unwind-tables -fno-unwind-tables"; ;;
 # Under UBSan, BearSSL must not use its deliberate unaligned loads on x86
 # (BR_*_UNALIGNED): every one would be reported.
-asan) CC=${ASAN_CC:-gcc}; VCFLAGS="-O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined -DBR_LE_UNALIGNED=0 -DBR_BE_UNALIGNED=0"; ;;
+asan) CC=${ASAN_CC:-clang}; VCFLAGS="-O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined -DBR_LE_UNALIGNED=0 -DBR_BE_UNALIGNED=0"; ;;
 debug) CC=gcc; VCFLAGS="-O1 -g"; ;;
 fuzz) CC=${FUZZ_CC:-clang}; VCFLAGS="-O1 -g -fno-omit-frame-pointer -fsanitize=fuzzer-no-link,address,undefined -DBR_LE_UNALIGNED=0 -DBR_BE_UNALIGNED=0"; ;;
 *) echo "vendor: unknown variant '$variant' (musl, asan, debug or fuzz)" >&2; exit 1 ;;
