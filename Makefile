@@ -17,7 +17,7 @@
 #
 # VARIANT=musl (default) builds with musl-gcc -static; VARIANT=asan with clang
 # and sanitizers (objects in build/asan, never installed); VARIANT=debug with
-# gcc -O1 -g, glibc, no sanitizers (for valgrind);
+# gcc -O1 -g, glibc, no sanitizers (the agent only, for valgrind);
 # VARIANT=fuzz with clang for the libFuzzer targets.  asan and debug builds
 # compile in the test-only fault points (CF_FAULTS: cf_fault() in common/cf.h).
 
@@ -79,10 +79,12 @@ BEARSSL    = $(V)/lib/libbearssl.a
 SSHLIBS    = $(V)/lib/libssh2.a $(V)/lib/libmbedtls.a $(V)/lib/libmbedx509.a $(V)/lib/libmbedcrypto.a \
             $(V)/lib/libsodium.a
 
-ifneq ($(VARIANT),musl)
-all: $(B)/certfleet-agent $(B)/certfleet
-else
+ifeq ($(VARIANT),musl)
 all: bin/certfleet-agent bin/certfleet
+else ifeq ($(VARIANT),debug)
+all: $(B)/certfleet-agent
+else
+all: $(B)/certfleet-agent $(B)/certfleet
 endif
 
 $(VENDOR): vendor/manifest vendor/build.sh
