@@ -201,13 +201,14 @@ fuzz-regress:
 	$(MAKE) VARIANT=fuzz fuzz-bins
 	$(FUZZ_RUN) regress $(FUZZ_NAMES)
 
-# The agent's integration tests under valgrind memcheck (tests/integration/
-# conftest.py wraps every agent run when CERTFLEET_VALGRIND=1).
+# The agent's integration tests under valgrind memcheck: every test file that
+# runs the agent itself (tests/integration/conftest.py wraps each run when
+# CERTFLEET_VALGRIND=1; an error or a leak fails the test).
+VALGRIND_TESTS = issue hostile renew nginx agent_fe validation
 check-valgrind:
 	$(MAKE) VARIANT=debug build/debug/certfleet-agent
 	CERTFLEET_VALGRIND=1 CERTFLEET_BIN_DIR=build/debug \
-	    $(PYTEST) -q -p no:cacheprovider tests/integration/test_issue.py \
-	    tests/integration/test_hostile.py
+	    $(PYTEST) -q -p no:cacheprovider $(VALGRIND_TESTS:%=tests/integration/test_%.py)
 
 # Crash safety: the agent with fault points (VARIANT=debug) killed at every
 # write step, plus full and read-only file systems (root: tmpfs mounts).
