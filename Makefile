@@ -2,7 +2,8 @@
 #
 #   make             build both binaries (fetches and builds vendor/ once)
 #   make check       install test dependencies if missing, build, unit + integration tests
-#   make check-asan  unit tests built with -fsanitize=address,undefined (gcc, glibc)
+#   make check-asan  unit + integration tests built with -fsanitize=address,undefined
+#                    (clang, glibc); any sanitizer report fails the suite
 #   make fuzz        libFuzzer targets tests/fuzz/fuzz_*.c, FUZZ_SECONDS each
 #   make fuzz-smoke  the same, a few seconds each (CI); make fuzz-regress replays
 #                    the seed corpora and every saved crash (docs/fuzzing.md)
@@ -14,18 +15,25 @@
 #   make install     PREFIX=/usr/local DESTDIR=
 #   make clean       our objects and binaries; make distclean also vendor/ output
 #
-# VARIANT=musl (default) builds with musl-gcc -static; VARIANT=asan with gcc and
-# sanitizers (objects in build/asan, never installed); VARIANT=debug with gcc
-# -O1 -g, glibc, no sanitizers (for valgrind); VARIANT=fuzz with clang for the
-# libFuzzer targets.  asan and debug builds compile in the test-only fault
-# points (CF_FAULTS: cf_fault() in common/cf.h).
+# VARIANT=musl (default) builds with musl-gcc -static; VARIANT=asan with clang
+# and sanitizers (objects in build/asan, never installed); VARIANT=debug with
+# gcc -O1 -g, glibc, no sanitizers (the agent only, for valgrind);
+# VARIANT=fuzz with clang for the libFuzzer targets.  asan and debug builds
+# compile in the test-only fault points (CF_FAULTS: cf_fault() in common/cf.h).
 
 VARIANT   ?= musl
 FAULTS    =
+SAN_OBJ   =
 ifeq ($(VARIANT),asan)
-CC        = gcc
-OPT       = -O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=all
+# clang: its UBSan reports through the ASan runtime, so both honour log_path
+# (gcc's separate libubsan writes to stderr whatever UBSAN_OPTIONS says).
+# __SANITIZE_ADDRESS__ as gcc defines it (clang 14 does not): netproc's
+# seccomp list lets the ASan runtime's own calls through when it is set.
+CC        = clang
+OPT       = -O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=all \
+            -D__SANITIZE_ADDRESS__=1
 FAULTS    = -DCF_FAULTS
+SAN_OBJ   = build/asan/build-aux/sanitizer-options.o
 LDSTATIC  =
 STRIP     =
 else ifeq ($(VARIANT),debug)
@@ -74,10 +82,12 @@ BEARSSL    = $(V)/lib/libbearssl.a
 SSHLIBS    = $(V)/lib/libssh2.a $(V)/lib/libmbedtls.a $(V)/lib/libmbedx509.a $(V)/lib/libmbedcrypto.a \
             $(V)/lib/libsodium.a
 
-ifneq ($(VARIANT),musl)
-all: $(B)/certfleet-agent $(B)/certfleet
-else
+ifeq ($(VARIANT),musl)
 all: bin/certfleet-agent bin/certfleet
+else ifeq ($(VARIANT),debug)
+all: $(B)/certfleet-agent
+else
+all: $(B)/certfleet-agent $(B)/certfleet
 endif
 
 $(VENDOR): vendor/manifest vendor/build.sh
@@ -106,23 +116,23 @@ $(B)/%.o: %.c $(VENDOR) $(B)/gen/version_gen.h
 $(B)/libcommon.a: $(COMMON_OBJ)
 	rm -f $@ && ar rcs $@ $^
 
-$(B)/certfleet-agent: $(AGENT_OBJ) $(B)/libcommon.a
-	$(CC) $(LDFLAGS) $(STRIP) -o $@ $(AGENT_OBJ) $(B)/libcommon.a $(BEARSSL)
+$(B)/certfleet-agent: $(AGENT_OBJ) $(SAN_OBJ) $(B)/libcommon.a
+	$(CC) $(LDFLAGS) $(STRIP) -o $@ $(AGENT_OBJ) $(SAN_OBJ) $(B)/libcommon.a $(BEARSSL)
 
 # The controller carries the agent it deploys: build-aux/payload.S .incbin's it.
 $(B)/payload.o: build-aux/payload.S $(B)/certfleet-agent
 	$(CC) -c -DAGENT_PATH='"$(B)/certfleet-agent"' -o $@ build-aux/payload.S
 
-$(B)/certfleet: $(CTRL_OBJ) $(B)/payload.o $(B)/libcommon.a
-	$(CC) $(LDFLAGS) $(STRIP) -o $@ $(CTRL_OBJ) $(B)/payload.o $(B)/libcommon.a $(SSHLIBS) $(BEARSSL)
+$(B)/certfleet: $(CTRL_OBJ) $(SAN_OBJ) $(B)/payload.o $(B)/libcommon.a
+	$(CC) $(LDFLAGS) $(STRIP) -o $@ $(CTRL_OBJ) $(SAN_OBJ) $(B)/payload.o $(B)/libcommon.a $(SSHLIBS) $(BEARSSL)
 
 # copy, then rename: a binary a test is running stays intact ("Text file busy")
 bin/%: $(B)/%
 	@mkdir -p bin
 	cp $< $@.tmp && mv -f $@.tmp $@
 
-$(B)/unit-tests: $(UNIT_OBJ) $(B)/libcommon.a
-	$(CC) $(LDFLAGS) -o $@ $(UNIT_OBJ) $(B)/libcommon.a $(BEARSSL)
+$(B)/unit-tests: $(UNIT_OBJ) $(SAN_OBJ) $(B)/libcommon.a
+	$(CC) $(LDFLAGS) -o $@ $(UNIT_OBJ) $(SAN_OBJ) $(B)/libcommon.a $(BEARSSL)
 
 unit: $(B)/unit-tests
 	$(B)/unit-tests
@@ -139,8 +149,15 @@ check: deps
 integration: all
 	$(PYTEST) -q -p no:cacheprovider tests/integration
 
+# The unit and integration suites with the ASan+UBSan build (build/asan; its
+# controller carries the asan agent, so agents deployed over SSH are
+# sanitized too, and the crash tests kill the asan agent).  Any report fails
+# the test during which it was written (tests/integration/conftest.py).
 check-asan: deps
-	$(MAKE) VARIANT=asan unit
+	$(MAKE) all
+	$(MAKE) VARIANT=asan all unit
+	CERTFLEET_SANITIZERS=1 CERTFLEET_BIN_DIR=build/asan CERTFLEET_FAULT_BIN_DIR=build/asan \
+	    $(PYTEST) -q -p no:cacheprovider tests/integration
 
 demo: deps all
 	tests/demo.sh
@@ -187,20 +204,21 @@ fuzz-regress:
 	$(MAKE) VARIANT=fuzz fuzz-bins
 	$(FUZZ_RUN) regress $(FUZZ_NAMES)
 
-# The agent's integration tests under valgrind memcheck (tests/integration/
-# conftest.py wraps every agent run when CERTFLEET_VALGRIND=1).
+# The agent's integration tests under valgrind memcheck: every test file that
+# runs the agent itself (tests/integration/conftest.py wraps each run when
+# CERTFLEET_VALGRIND=1; an error or a leak fails the test).
+VALGRIND_TESTS = issue hostile renew nginx agent_fe validation
 check-valgrind:
 	$(MAKE) VARIANT=debug build/debug/certfleet-agent
 	CERTFLEET_VALGRIND=1 CERTFLEET_BIN_DIR=build/debug \
-	    $(PYTEST) -q -p no:cacheprovider tests/integration/test_issue.py \
-	    tests/integration/test_hostile.py
+	    $(PYTEST) -q -p no:cacheprovider $(VALGRIND_TESTS:%=tests/integration/test_%.py)
 
 # Crash safety: the agent with fault points (VARIANT=debug) killed at every
 # write step, plus full and read-only file systems (root: tmpfs mounts).
 check-faults: all
 	$(MAKE) VARIANT=debug build/debug/certfleet-agent
 	CERTFLEET_FAULT_BIN_DIR=build/debug \
-	    $(PYTEST) -q -p no:cacheprovider tests/integration/test_crash.py
+	    $(PYTEST) -q -p no:cacheprovider tests/integration/test_crash.py tests/integration/test_crash_nginx.py
 
 install: all
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/man/man1

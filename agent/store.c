@@ -219,14 +219,21 @@ write_all(int fd, const void *data, size_t len, const char *path)
 }
 
 static int
+fsync_dirfd(int fd, const char *dir)
+{
+	if (fsync(fd) < 0 && errno != EINVAL)   /* some file systems refuse it */
+		return cf_seterr(CF_E_IO_ERROR, "fsync %s:", dir);
+	return 0;
+}
+
+static int
 fsync_dir(const char *dir)
 {
-	int fd, rc = 0;
+	int fd, rc;
 
 	if ((fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0)
 		return cf_seterr(CF_E_IO_ERROR, "opening directory %s:", dir);
-	if (fsync(fd) < 0 && errno != EINVAL)   /* some file systems refuse it */
-		rc = cf_seterr(CF_E_IO_ERROR, "fsync %s:", dir);
+	rc = fsync_dirfd(fd, dir);
 	close(fd);
 	return rc;
 }
@@ -282,12 +289,57 @@ fail:
 	return -1;
 }
 
+/* Is name a temp file of store_write_atomic: ".NAME.tmp-XXXXXX", the six
+ * characters mkstemp's letters and digits? */
+static int
+is_atomic_tmp(const char *name)
+{
+	size_t i, len = strlen(name);
+
+	if (name[0] != '.' || len < 1 + 1 + 5 + 6 || memcmp(name + len - 11, ".tmp-", 5) != 0)
+		return 0;
+	for (i = len - 6; i < len; i++)
+		if (!((name[i] >= 'A' && name[i] <= 'Z') || (name[i] >= 'a' && name[i] <= 'z') ||
+		    (name[i] >= '0' && name[i] <= '9')))
+			return 0;
+	return 1;
+}
+
+/* Remove what store_write_atomic calls killed before their rename left in
+ * dir: regular files (never through a symlink) named like its temp files
+ * and owned by us.  The caller holds dir's exclusive lock, so no live
+ * writer has a temp file there. */
+static void
+sweep_stale_tmp(const char *dir)
+{
+	struct dirent *de;
+	struct stat st;
+	DIR *d;
+
+	if ((d = opendir(dir)) == NULL)
+		return;
+	while ((de = readdir(d)) != NULL) {
+		if (!is_atomic_tmp(de->d_name) ||
+		    fstatat(dirfd(d), de->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0 ||
+		    !S_ISREG(st.st_mode) || st.st_uid != geteuid())
+			continue;
+		cf_debug("removing %s/%s, left by an interrupted write", dir, de->d_name);
+		if (unlinkat(dirfd(d), de->d_name, 0) < 0)
+			cf_debug("could not remove %s/%s: %s", dir, de->d_name, strerror(errno));
+	}
+	closedir(d);
+}
+
+/* Writers hold a shared flock on the directory from mkstemp until the
+ * rename, so a temp file in a directory nobody holds is a killed writer's:
+ * whoever gets the exclusive lock first sweeps them.  A directory that
+ * cannot be locked (a file system without flock) is written unswept. */
 int
 store_write_atomic(const char *path, const void *data, size_t len, mode_t mode)
 {
 	char dir[STORE_PATH_MAX], tmp[STORE_PATH_MAX];
 	const char *base;
-	int fd, n;
+	int fd = -1, dfd, n;
 
 	if (dir_of(path, dir, sizeof dir) < 0)
 		return -1;
@@ -295,8 +347,17 @@ store_write_atomic(const char *path, const void *data, size_t len, mode_t mode)
 	n = snprintf(tmp, sizeof tmp, "%s/.%s.tmp-XXXXXX", dir, base);
 	if (n < 0 || (size_t)n >= sizeof tmp)
 		return cf_seterr(CF_E_INVALID_INPUT, "path too long: %s", path);
-	if ((fd = mkstemp(tmp)) < 0)
+	if ((dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0)
 		return cf_seterr(CF_E_IO_ERROR, "creating a temporary file for %s:", path);
+	if (flock(dfd, LOCK_EX | LOCK_NB) == 0)
+		sweep_stale_tmp(dir);
+	while (flock(dfd, LOCK_SH) < 0 && errno == EINTR)
+		;
+	if ((fd = mkstemp(tmp)) < 0) {
+		cf_seterr(CF_E_IO_ERROR, "creating a temporary file for %s:", path);
+		close(dfd);
+		return -1;
+	}
 	if (fcntl(fd, F_SETFD, FD_CLOEXEC) < 0 || fchmod(fd, mode) < 0) {
 		cf_seterr(CF_E_IO_ERROR, "setting up %s:", tmp);
 		goto fail;
@@ -320,11 +381,14 @@ store_write_atomic(const char *path, const void *data, size_t len, mode_t mode)
 		goto fail;
 	}
 	cf_fault("atomic_rename");
-	return fsync_dir(dir);
+	n = fsync_dirfd(dfd, dir);
+	close(dfd);
+	return n;
 fail:
 	if (fd >= 0)
 		close(fd);
 	unlink(tmp);
+	close(dfd);
 	return -1;
 }
 

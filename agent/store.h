@@ -67,8 +67,11 @@ int store_mkdirs(const char *path, mode_t mode);
 int store_prepare(struct store *s);
 
 /* Replace path atomically with len bytes of data, mode set before any byte
- * is written.  The temp file is removed on every failure; the old file, if
- * any, is then untouched.  Failures are CF_E_IO_ERROR naming the path. */
+ * is written.  The temp file (".NAME.tmp-XXXXXX" in path's directory) is
+ * removed on every failure; the old file, if any, is then untouched.
+ * Temp files a killed run left in that directory are removed first when no
+ * other writer is active there (regular files of ours only, never through
+ * a symlink).  Failures are CF_E_IO_ERROR naming the path. */
 int store_write_atomic(const char *path, const void *data, size_t len, mode_t mode);
 
 /* Read a regular file (symlinks followed) of at most max bytes into out,

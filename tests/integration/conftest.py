@@ -6,6 +6,10 @@ log are attached to the report.
 Fixtures
   bins                 session: paths of bin/certfleet-agent, bin/certfleet
                        (CERTFLEET_BIN_DIR overrides the directory, e.g. build/asan)
+
+Memory checkers (the last section): CERTFLEET_SANITIZERS=1 for build/asan
+binaries, CERTFLEET_VALGRIND=1 to run the agent under valgrind memcheck; a
+test fails when a run during it left a report.
   free_port            the cfutil.free_port function
   challtestsrv         function: mock DNS (+ management API helpers)
   pebble_factory       function: pebble_factory(env=..., config=...) -> Pebble
@@ -61,7 +65,8 @@ def _workdir(tmp_path_factory, name):
 
 @pytest.fixture(scope="session")
 def bins():
-    bindir = Path(os.environ.get("CERTFLEET_BIN_DIR") or REPO_ROOT / "bin")
+    # absolute: the agent writes its own path into cron lines, tests compare
+    bindir = Path(os.environ.get("CERTFLEET_BIN_DIR") or REPO_ROOT / "bin").resolve()
 
     def need(path):
         if not (path.is_file() and os.access(path, os.X_OK)):
@@ -199,26 +204,67 @@ def sshd_factory(tmp_path_factory, ssh_client_key):
 def pytest_sessionfinish(session, exitstatus):
     for svc in cfutil.live_services():
         svc.stop(timeout=2)
+    _unseen_reports(session)
 
 
-# ---------------------------------------------------------------- valgrind
+# ---------------------------------------------------------------- memory checkers
+#
+# Each checker switched on for this session writes its reports into its own
+# directory (REPORT_DIRS); the autouse fixture fails the test during which a
+# report appeared, whatever the exit status of the run that wrote it (a test
+# expecting a failure would otherwise swallow it), and a report written
+# outside any test fails the session.
 
-VALGRIND_LOG_DIR = Path(tempfile.gettempdir()) / ("cf-valgrind-%d" % os.getpid())
+REPORT_DIRS = {}     # checker -> Path
+_SEEN_REPORTS = set()
+
+
+def _report_dir(checker):
+    d = Path(tempfile.gettempdir()) / ("cf-%s-%d" % (checker, os.getpid()))
+    d.mkdir(parents=True, exist_ok=True)
+    d.chmod(0o1777)   # agent processes that dropped privileges report here too
+    REPORT_DIRS[checker] = d
+    return d
+
+
+def _reports():
+    return {p for d in REPORT_DIRS.values() for p in d.iterdir()
+            if p.is_file() and p.stat().st_size}
+
+
+def _report_text(paths):
+    return "\n".join("%s:\n%s" % (p, p.read_text(errors="replace")[:4000])
+                     for p in sorted(paths))
+
+
+def pytest_configure(config):
+    """CERTFLEET_SANITIZERS=1 (make check-asan, build/asan binaries): ASan and
+    UBSan stop at the first report and write it into the sanitizer report
+    directory; the test sshd servers pass the options on (cfutil.Sshd), so
+    agents the controller runs over SSH report there too."""
+    if os.environ.get("CERTFLEET_SANITIZERS") != "1":
+        return
+    log = _report_dir("sanitizer") / "report"
+    for var, extra in (("ASAN_OPTIONS", "detect_leaks=1"),
+                       ("UBSAN_OPTIONS", "print_stacktrace=1")):
+        mine = "halt_on_error=1:%s:log_path=%s" % (extra, log)
+        os.environ[var] = mine + (":" + os.environ[var] if os.environ.get(var) else "")
 
 
 def _valgrind_wrapper(agent):
     """CERTFLEET_VALGRIND=1 (make check-valgrind): the agent runs under
     valgrind memcheck; any error or leak (definite, indirect or possible;
     still-reachable blocks are not leaks) makes it exit 99, and each
-    run's report is kept in VALGRIND_LOG_DIR (printed when a test fails)."""
-    VALGRIND_LOG_DIR.mkdir(parents=True, exist_ok=True)
-    wrapper = VALGRIND_LOG_DIR / "certfleet-agent"
+    run's report is kept in the valgrind report directory (-q: a report is
+    empty unless memcheck found something)."""
+    d = _report_dir("valgrind")
+    wrapper = d / "certfleet-agent"
     wrapper.write_text(
         "#!/bin/sh\n"
         "exec valgrind -q --tool=memcheck --error-exitcode=99 --leak-check=full "
         "--errors-for-leak-kinds=definite,indirect,possible "
         "--show-leak-kinds=definite,indirect,possible "
-        "--track-fds=no --log-file=%s/vg.%%p.log %s \"$@\"\n" % (VALGRIND_LOG_DIR, agent))
+        "--track-fds=no --log-file=%s/vg.%%p.log %s \"$@\"\n" % (d, agent))
     wrapper.chmod(0o755)
     if not agent.is_file():
         pytest.fail("%s is not built (make VARIANT=debug)" % agent, pytrace=False)
@@ -226,18 +272,25 @@ def _valgrind_wrapper(agent):
 
 
 @pytest.fixture(autouse=True)
-def _valgrind_reports(request):
-    """Under CERTFLEET_VALGRIND=1, fail a test whose agent runs left a
-    non-empty valgrind report (with -q only errors are written)."""
-    if os.environ.get("CERTFLEET_VALGRIND") != "1":
+def _memory_reports():
+    if not REPORT_DIRS:
         yield
         return
-    before = set(VALGRIND_LOG_DIR.glob("vg.*.log"))
+    before = _reports()
     yield
-    bad = [p for p in set(VALGRIND_LOG_DIR.glob("vg.*.log")) - before if p.stat().st_size]
-    if bad:
-        pytest.fail("valgrind reported errors:\n" + "\n".join(
-            "%s:\n%s" % (p, p.read_text()[:4000]) for p in sorted(bad)), pytrace=False)
+    new = _reports() - before
+    _SEEN_REPORTS.update(new)
+    if new:
+        pytest.fail("memory checker reports:\n" + _report_text(new), pytrace=False)
+
+
+def _unseen_reports(session):
+    unseen = _reports() - _SEEN_REPORTS if REPORT_DIRS else set()
+    if unseen:
+        print("\nmemory checker reports outside any test:\n" + _report_text(unseen))
+        session.exitstatus = 1
+
+
 # ---------------------------------------------------------------- FlexibleEngine API emulator
 
 @pytest.fixture

@@ -3,7 +3,8 @@
  * prefix: prefix normalisation, atomic writes (no temp files left, modes set,
  * the old file kept when a write fails), lineage install as a set (twice,
  * rollback, a real live/ directory refused, a failure half-way, kills at
- * random moments), locks across processes, state records and their JSON.
+ * random moments), stale temp files of killed writes removed, locks across
+ * processes, state records and their JSON.
  *
  * Write failures are produced honestly even as root: RLIMIT_FSIZE in a
  * forked child makes write(2) fail with EFBIG half-way through, and a
@@ -15,6 +16,7 @@
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -194,6 +196,86 @@ TEST(store_write_atomic_failure_keeps_old_file)
 	CHECK(slurp_is(f, "old"));
 	CHECK_INT(mode_of(f), 0600);
 	CHECK_INT(count_tmp(dir), 0);
+}
+
+static void
+touch(const char *dir, const char *name)
+{
+	char p[700];
+	int fd;
+
+	snprintf(p, sizeof p, "%s/%s", dir, name);
+	fd = open(p, O_WRONLY | O_CREAT | O_EXCL, 0600);
+	CHECK(fd >= 0);
+	if (fd >= 0)
+		close(fd);
+}
+
+static int
+exists(const char *dir, const char *name)
+{
+	char p[700];
+	struct stat st;
+
+	snprintf(p, sizeof p, "%s/%s", dir, name);
+	return lstat(p, &st) == 0;
+}
+
+/* What a run killed between mkstemp and rename left (.NAME.tmp-XXXXXX) is
+ * removed by the next write in that directory, unless a writer is active
+ * there; nothing else is touched, nothing through a symlink. */
+TEST(store_write_atomic_removes_stale_temps)
+{
+	static const char *const stale[] = {".key.pem.tmp-AbC123", ".state.json.tmp-PPaapp",
+	    ".x.json.tmp-1.json.tmp-zzzzzz"};
+	static const char *const kept[] = {".tmp-ABCDEF", "key.pem.tmp-ABCDEF",
+	    ".key.pem.tmp-ABC12", ".key.pem.tmp-AB_123", ".key.pem.tmp-ABC1234", ".key.pem.bak"};
+	char dir[512], f[600], target[600], link[700], sub[700];
+	size_t i;
+	int held;
+
+	snprintf(dir, sizeof dir, "%s/stale", unit_tmpdir());
+	CHECK_INT(store_mkdirs(dir, 0700), 0);
+	for (i = 0; i < CF_ARRAY_LEN(stale); i++)
+		touch(dir, stale[i]);
+	for (i = 0; i < CF_ARRAY_LEN(kept); i++)
+		touch(dir, kept[i]);
+	snprintf(target, sizeof target, "%s/stale-target", unit_tmpdir());
+	CHECK_INT(store_write_atomic(target, "keep me", 7, 0600), 0);
+	snprintf(link, sizeof link, "%s/.link.tmp-QWERTY", dir);
+	CHECK_INT(symlink(target, link), 0);
+	snprintf(sub, sizeof sub, "%s/.sub.tmp-ABCDEF", dir);
+	CHECK_INT(mkdir(sub, 0700), 0);
+	snprintf(f, sizeof f, "%s/key.pem", dir);
+
+	/* Another writer is between mkstemp and rename: its temp file may be
+	 * any of these, so none goes. */
+	held = open(dir, O_RDONLY | O_DIRECTORY);
+	CHECK(held >= 0);
+	CHECK_INT(flock(held, LOCK_SH), 0);
+	CHECK_INT(store_write_atomic(f, "one", 3, 0600), 0);
+	for (i = 0; i < CF_ARRAY_LEN(stale); i++)
+		CHECK(exists(dir, stale[i]));
+	close(held);
+
+	CHECK_INT(store_write_atomic(f, "two", 3, 0600), 0);
+	CHECK(slurp_is(f, "two"));
+	for (i = 0; i < CF_ARRAY_LEN(stale); i++)
+		CHECK(!exists(dir, stale[i]));
+	for (i = 0; i < CF_ARRAY_LEN(kept); i++)
+		CHECK(exists(dir, kept[i]));
+	CHECK(exists(dir, ".link.tmp-QWERTY"));
+	CHECK(exists(dir, ".sub.tmp-ABCDEF"));
+	CHECK(slurp_is(target, "keep me"));
+
+	/* Someone else's file of that name is not ours to remove. */
+	if (geteuid() == 0) {
+		touch(dir, ".other.tmp-ABCDEF");
+		snprintf(link, sizeof link, "%s/.other.tmp-ABCDEF", dir);
+		CHECK_INT(chown(link, 65534, 65534), 0);
+		CHECK_INT(store_write_atomic(f, "three", 5, 0600), 0);
+		CHECK(exists(dir, ".other.tmp-ABCDEF"));
+	}
 }
 
 TEST(store_read_file_limits)
