@@ -796,7 +796,7 @@ write_full(int fd, const void *buf, size_t n)
 }
 
 /* After binding: as root, become nobody for good; never gain privileges,
- * write files, dump core or fork again. */
+ * dump core or fork again (the seccomp filter comes after). */
 static int
 drop_privileges(void)
 {
@@ -810,7 +810,9 @@ drop_privileges(void)
 	}
 	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
 		return cf_seterr(CF_E_INTERNAL, "PR_SET_NO_NEW_PRIVS:");
-	if (setrlimit(RLIMIT_FSIZE, &zero) < 0 || setrlimit(RLIMIT_CORE, &zero) < 0 ||
+	/* not RLIMIT_FSIZE: stderr may be a log file (cron) and a line there
+	 * would be SIGXFSZ; the seccomp filter keeps files unopened */
+	if (setrlimit(RLIMIT_CORE, &zero) < 0 ||
 	    (geteuid() != 0 && setrlimit(RLIMIT_NPROC, &zero) < 0))
 		return cf_seterr(CF_E_INTERNAL, "setrlimit:");
 	if (chdir("/") < 0)

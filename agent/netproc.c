@@ -689,6 +689,25 @@ emit_arg_test(struct np_filter *f, size_t i, int nr, int arg, uint32_t forbidden
 	return i;
 }
 
+#ifdef CF_FAULTS
+/* Test builds only (make check-valgrind runs the debug build): valgrind
+ * makes the program's system calls itself, and its own (its translations
+ * need PROT_EXEC memory), so no filter for native code can apply under it. */
+static int
+under_valgrind(void)
+{
+	FILE *f = fopen("/proc/self/maps", "r");
+	char line[512];
+	int v = 0;
+
+	while (f && !v && fgets(line, sizeof line, f))
+		v = strstr(line, "/valgrind/") != NULL;
+	if (f)
+		fclose(f);
+	return v;
+}
+#endif
+
 static int
 np_seccomp(const int *extra, size_t nextra)
 {
@@ -697,6 +716,10 @@ np_seccomp(const int *extra, size_t nextra)
 	struct np_fprog prog;
 	size_t i = 0, k;
 
+#ifdef CF_FAULTS
+	if (under_valgrind())
+		return cf_debug("under valgrind: no seccomp filter"), 0;
+#endif
 	f[i++] = STMT(NP_LD_W_ABS, NP_OFF_ARCH);
 	f[i++] = JUMP(NP_JEQ_K, NP_AUDIT_ARCH, 1, 0);
 	f[i++] = STMT(NP_RET_K, NP_RET_KILL_PROCESS);

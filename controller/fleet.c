@@ -256,8 +256,21 @@ job_init(struct fleet *f, struct job *j, const struct sshcfg *cfg)
 	snprintf(j->agent_path, sizeof j->agent_path, "%s/usr/local/bin/certfleet-agent", j->prefix);
 }
 
+static int setup(struct fleet *f, const char *pattern, int need_ssh);
+
+/* On failure (1, the message printed) nothing is left to free. */
 int
 fleet_setup(struct fleet *f, const char *pattern, int need_ssh)
+{
+	int r = setup(f, pattern, need_ssh);
+
+	if (r != 0)
+		fleet_free(f);
+	return r;
+}
+
+static int
+setup(struct fleet *f, const char *pattern, int need_ssh)
 {
 	const char *path = fleet_opts.inventory;
 	unsigned char *sel = NULL;

@@ -32,6 +32,13 @@ TIMEOUT = 5            # --timeout: connect + handshake + login (the test machin
 COMMAND_TIMEOUT = 8    # --command-timeout: everything, per host
 RSS_LIMIT_KIB = 64 * 1024
 
+
+def rss_ok(bins, rss):
+    """The bound holds for the release controller; under ASan (make
+    check-asan) the shadow memory and quarantine are the sanitizer's, not
+    the controller's, so only the other checks apply there."""
+    return rss < RSS_LIMIT_KIB or "asan" in str(bins.need_controller())
+
 # name -> agent script body (after "#!/bin/sh")
 AGENTS = {
     "flood-out": "exec yes 'certfleet flood certfleet flood certfleet flood'",
@@ -231,7 +238,7 @@ def test_status_with_hostile_hosts(bins, sshd_factory, hostile_fleet):
         assert h[name]["error"]["code"] == "BAD_AGENT_OUTPUT", h[name]
         assert h[name]["agent"] is None
     assert secs < COMMAND_TIMEOUT + 4, secs
-    assert rss < RSS_LIMIT_KIB, rss
+    assert rss_ok(bins, rss), rss
 
     # the table: every host has its row, nothing from a host reaches the terminal raw
     rc, out, err, secs, rss = run_ctl(bins, d, *args, "status")
@@ -244,7 +251,7 @@ def test_status_with_hostile_hosts(bins, sshd_factory, hostile_fleet):
     n = len(h)
     nok = len(HEALTHY) + 1    # escapes
     assert "%d hosts: %d ok, %d failed" % (n, nok, n - nok) in text
-    assert rss < RSS_LIMIT_KIB, rss
+    assert rss_ok(bins, rss), rss
 
     # report reads the kept state back: every host there too
     rc, out, err, secs, rss = run_ctl(bins, d, "report", "--json")
@@ -271,7 +278,7 @@ def test_run_with_hostile_hosts(bins, sshd_factory, hostile_fleet):
     assert h["garbage"]["ok"] and "not JSON at all" in h["garbage"]["output"]
     assert h["empty"]["ok"] and h["empty"]["agent"] is None
     assert secs < COMMAND_TIMEOUT + 4, secs
-    assert rss < RSS_LIMIT_KIB, rss
+    assert rss_ok(bins, rss), rss
 
     rc, out, err, secs, rss = run_ctl(bins, d, *args, "run", "--", "status", "--json")
     text = out.decode()
@@ -318,4 +325,4 @@ def test_deploy_to_hosts_with_hostile_sftp(bins, sshd_factory, tmp_path_factory)
         # nothing half-uploaded was installed as the agent
         assert not (d / name / "usr/local/bin/certfleet-agent").exists()
     assert secs < COMMAND_TIMEOUT + 4, secs
-    assert rss < RSS_LIMIT_KIB, rss
+    assert rss_ok(bins, rss), rss
