@@ -228,8 +228,10 @@ def _report_dir(checker):
 
 
 def _reports():
+    # valgrind's vg.PID.log and the sanitizers' report.PID (not the valgrind
+    # wrapper script, which lives in the same directory)
     return {p for d in REPORT_DIRS.values() for p in d.iterdir()
-            if p.is_file() and p.stat().st_size}
+            if p.name.startswith(("vg.", "report")) and p.is_file() and p.stat().st_size}
 
 
 def _report_text(paths):
