@@ -20,9 +20,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <grp.h>
 #include <sys/prctl.h>
-#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
@@ -795,31 +793,6 @@ write_full(int fd, const void *buf, size_t n)
 	return 0;
 }
 
-/* After binding: as root, become nobody for good; never gain privileges,
- * dump core or fork again (the seccomp filter comes after). */
-static int
-drop_privileges(void)
-{
-	const struct rlimit zero = {0, 0};
-
-	if (geteuid() == 0) {
-		if (setgroups(0, NULL) < 0 || setgid(HTTP01_UNPRIV_ID) < 0 || setuid(HTTP01_UNPRIV_ID) < 0)
-			return cf_seterr(CF_E_INTERNAL, "cannot drop privileges:");
-		if (setuid(0) == 0)
-			return cf_seterr(CF_E_INTERNAL, "root privileges could be regained");
-	}
-	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
-		return cf_seterr(CF_E_INTERNAL, "PR_SET_NO_NEW_PRIVS:");
-	/* not RLIMIT_FSIZE: stderr may be a log file (cron) and a line there
-	 * would be SIGXFSZ; the seccomp filter keeps files unopened */
-	if (setrlimit(RLIMIT_CORE, &zero) < 0 ||
-	    (geteuid() != 0 && setrlimit(RLIMIT_NPROC, &zero) < 0))
-		return cf_seterr(CF_E_INTERNAL, "setrlimit:");
-	if (chdir("/") < 0)
-		return cf_seterr(CF_E_INTERNAL, "chdir /:");
-	return 0;
-}
-
 static _Noreturn void
 child_fail(int ctl)
 {
@@ -855,11 +828,11 @@ prepared_child(int cmd, int ctl, pid_t parent)
 		_exit(1);
 	close(cmd);
 	m.addr[sizeof m.addr - 1] = '\0';
-	if (bind_all(m.addr[0] ? m.addr : NULL, m.port, lfd, &nl, &bound) < 0 || drop_privileges() < 0)
+	/* after binding: nobody for good (the parent-death signal set again) */
+	if (bind_all(m.addr[0] ? m.addr : NULL, m.port, lfd, &nl, &bound) < 0 ||
+	    netproc_drop_privileges() < 0)
 		child_fail(ctl);
-	/* changing credentials cleared the parent-death signal: set it again,
-	 * and make sure the parent did not die in between */
-	if (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0 || getppid() != parent)
+	if (getppid() != parent)   /* the parent died before the signal was set again */
 		_exit(1);
 	if (netproc_seccomp_responder() < 0)
 		child_fail(ctl);

@@ -782,28 +782,41 @@ netproc_seccomp_responder(void)
 }
 
 int
-netproc_sandbox(int keep_fd)
+netproc_drop_privileges(void)
 {
 	/* not RLIMIT_FSIZE: stderr may be a log file (cron), and a warning
 	 * written there would be SIGXFSZ; the filter keeps files unopened */
 	static const int limits[] = {RLIMIT_CORE, RLIMIT_NPROC};
 	struct rlimit zero = {0, 0};
 	size_t i;
-	int fd;
 
-	for (fd = 3; fd < 1024; fd++)
-		if (fd != keep_fd)
-			close(fd);
-	if (geteuid() == 0 && (setgroups(0, NULL) < 0 || setgid(NP_NOBODY) < 0 ||
-	        setuid(NP_NOBODY) < 0 || getuid() != NP_NOBODY))
-		return cf_seterr(CF_E_INTERNAL, "cannot drop privileges in the network process:");
+	if (geteuid() == 0) {
+		if (setgroups(0, NULL) < 0 || setgid(NP_NOBODY) < 0 || setuid(NP_NOBODY) < 0 ||
+		    getuid() != NP_NOBODY)
+			return cf_seterr(CF_E_INTERNAL, "cannot drop privileges:");
+		if (setuid(0) == 0)
+			return cf_seterr(CF_E_INTERNAL, "root privileges could be regained");
+	}
 	for (i = 0; i < CF_ARRAY_LEN(limits); i++)
 		if (setrlimit(limits[i], &zero) < 0)
 			return cf_seterr(CF_E_INTERNAL, "setrlimit:");
 	/* after the uid change, which clears it */
 	if (prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) < 0 || prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
 		return cf_seterr(CF_E_INTERNAL, "prctl:");
-	return np_seccomp(NULL, 0);
+	if (chdir("/") < 0)
+		return cf_seterr(CF_E_INTERNAL, "chdir /:");
+	return 0;
+}
+
+int
+netproc_sandbox(int keep_fd)
+{
+	int fd;
+
+	for (fd = 3; fd < 1024; fd++)
+		if (fd != keep_fd)
+			close(fd);
+	return netproc_drop_privileges() < 0 ? -1 : np_seccomp(NULL, 0);
 }
 
 static int np_dns(const char *server, const char *name, int qtype, int timeout_ms,

@@ -26,10 +26,14 @@ void netproc_stop(void);
 /* The child's pid (0 when not running), for tests and messages. */
 int netproc_pid(void);
 
-/* Confine the calling process as the network process is confined: no
- * supplementary groups and uid/gid 65534 when root, PR_SET_NO_NEW_PRIVS,
- * no core files, no new processes, no file growth, and the seccomp filter.
- * keep_fd stays open; every other descriptor above 2 is closed. */
+/* When root, become uid/gid 65534 with no supplementary groups for good;
+ * then PR_SET_NO_NEW_PRIVS, no core files, no new processes, death with the
+ * parent (set after the uid change, which clears it), cwd "/".  The network
+ * process and the port-80 responder both start with this. */
+int netproc_drop_privileges(void);
+/* Confine the calling process as the network process is confined:
+ * netproc_drop_privileges() and the seccomp filter.  keep_fd stays open;
+ * every other descriptor above 2 is closed. */
 int netproc_sandbox(int keep_fd);
 /* The same seccomp filter, plus accept and listen: for the port-80
  * responder once it has bound and dropped its privileges. */
