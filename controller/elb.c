@@ -237,7 +237,7 @@ report(const struct elb_opts *o, struct outcome *oc, enum cf_err e)
 /* ---- options ---- */
 
 enum {
-	O_FECONF = 256, O_LISTENER, O_API, O_JSON, O_SNI, O_KEEP, O_FORCE, O_DRY, O_ZONE,
+	O_FECONF = FLEET_OPT_FREE, O_LISTENER, O_API, O_JSON, O_SNI, O_KEEP, O_FORCE, O_DRY, O_ZONE,
 	O_CNAME, O_SERVER, O_STAGING, O_CAFILE, O_EMAIL, O_TOS, O_RESOLVER, O_CERT, O_KEY,
 	O_KTYPE, O_DNSTO, O_FROMHOST, O_HELP
 };

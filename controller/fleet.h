@@ -47,6 +47,9 @@ extern struct fleet_opts fleet_opts;
 	{"accept-new", no_argument, NULL, 0x104},                           \
 	{"identity", required_argument, NULL, 0x105},                       \
 	{"json", no_argument, NULL, 0x106}
+/* The first getopt value free for a command's own long options: the ones
+ * above use 0x101..0x106, and a command's table is searched with them. */
+#define FLEET_OPT_FREE 0x200
 /* Handle one of those options: 1 handled, 0 not ours, -1 bad value
  * (message printed). */
 int fleet_global_opt(int ch, const char *arg);

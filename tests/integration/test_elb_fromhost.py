@@ -123,6 +123,12 @@ def test_deploy_from_host_uploads_the_hosts_certificate(fleet, feemu, pebble, ch
               check=0)
     assert "from h00, serial" in fleet.outputs[-2]
     assert len(feemu.state()["certs"]["v3"]) == 2
+    # the fleet options after the command name too (their getopt values once
+    # collided with elb's own: --known-hosts was --json, --timeout --listener)
+    p = fleet.ctl.run("elb", "deploy", "--listener", lid, "--from-host", "h00", "-d", NAME,
+                      "--keep-old", "--timeout", "30", *fleet.args, check=0, timeout=180)
+    assert "from h00, serial" in p.stdout and not p.stdout.startswith("{"), p.stdout
+    assert len(feemu.state()["certs"]["v3"]) == 3
 
     # a name the host has no certificate for: nothing uploaded
     feemu.reset_log()
