@@ -69,6 +69,26 @@ set +e; agent issue -d shop.example.test -d www.shop.example.test --standalone \
 echo "(exit $rc)"
 [ $rc = 2 ]
 
+step "privilege separation: the agent's network process, seen from a DNS-01 hook mid-issuance"
+# The hook runs while the agent holds the account key; it shows the network
+# process (certfleet-net) that talks to the CA, then publishes the TXT record.
+cat > "$work/show-netproc.sh" <<'EOH'
+#!/bin/sh
+agent=$PPID
+while [ "$(cat /proc/$agent/comm)" != certfleet-agent ]; do agent=$(awk '{print $4}' /proc/$agent/stat); done
+for p in /proc/[0-9]*; do
+    [ "$(cat $p/comm 2>/dev/null)" = certfleet-net ] && [ "$(awk '{print $4}' $p/stat)" = "$agent" ] || continue
+    echo "  certfleet-net (pid ${p#/proc/}), child of the agent (pid $agent):" >&2
+    grep -E '^(Uid|Gid|Groups|NoNewPrivs|Seccomp):' $p/status | sed 's/^/    /' >&2
+done
+curl -sf -X POST -d "{\"host\":\"_acme-challenge.$CERTBOT_DOMAIN.\",\"value\":\"$CERTBOT_VALIDATION\"}" \
+    "$CTS_MGMT/set-txt" >/dev/null
+EOH
+chmod 755 "$work/show-netproc.sh"
+echo "+ certfleet-agent issue -d api.shop.example.test --preferred-challenges dns-01 --manual-auth-hook show-netproc.sh ..."
+CTS_MGMT=$CTS_MGMT agent issue -d api.shop.example.test --preferred-challenges dns-01 \
+    --manual-auth-hook "$work/show-netproc.sh" "${ca_args[@]}"
+
 step "a name that does not resolve is refused before the CA is asked"
 curl -sf -X POST -d '{"host":"broken.example.test."}' "$CTS_MGMT/set-servfail" >/dev/null
 set +e; agent issue -d broken.example.test --standalone --http-port "$PEBBLE_HTTP_PORT" "${ca_args[@]}"; rc=$?; set -e
@@ -215,5 +235,12 @@ set +e; elb renew -d lb.example.test --server "$PEBBLE_DIR_URL" --ca-file "$PEBB
     --resolver "127.0.0.1:$CTS_DNS"; rc=$?; set -e
 echo "(exit $rc)"
 [ $rc = 2 ]
+
+step "certfleet elb deploy --from-host: the certificate web1's agent obtained, fetched over SFTP and put on the listener"
+echo "+ certfleet elb deploy --from-host web1.shop.example.test -d web1.shop.example.test --fe-config fe.conf -i inventory ..."
+bin/certfleet elb deploy --from-host web1.shop.example.test -d web1.shop.example.test \
+    --fe-config "$work/fe.conf" -i "$work/inventory" --known-hosts "$work/known_hosts" \
+    --identity "$work/id_ed25519"
+elb status
 
 step "demo done"
