@@ -2,6 +2,7 @@
 agent.conf, status saying "0 days" with hours left, and a DNS preflight that
 did not say it ignores /etc/hosts."""
 import json
+import os
 import subprocess
 
 import pytest
@@ -80,3 +81,27 @@ def test_preflight_says_it_asks_dns_not_etc_hosts(bins, tmp_path, pebble, nxdns)
     # without the /etc/hosts entry the detail still says what the preflight asks
     r = agent.issue("nowhere.example.test")
     assert r.returncode == 68 and "asks DNS" in r.stderr and "--no-preflight" in r.stderr, r.stderr
+
+
+def test_fleet_table_shows_hours(bins, tmp_path):
+    """The controller's DAYS column: hours under two days (from secondsLeft),
+    whole days from agents that only send daysLeft."""
+    def host(name, lineage, state):
+        return {"host": name, "ok": True, "error": None, "ms": 1,
+                "agent": {"certificates": [{"lineage": lineage, "state": state}]}}
+    doc = {"command": "status", "time": "2026-12-04T00:00:00Z", "hosts": [
+        host("short", "short.example.test", {"sslStatus": "active", "sslExpiry": "2026-12-05T00:00:00Z",
+                                             "daysLeft": 0, "secondsLeft": 72000}),
+        host("old", "old.example.test", {"sslStatus": "active", "sslExpiry": "2027-01-18T00:00:00Z",
+                                         "daysLeft": 45}),
+    ]}
+    state = tmp_path / "xdg"
+    (state / "certfleet").mkdir(parents=True)
+    (state / "certfleet/last.json").write_text(json.dumps(doc))
+    r = subprocess.run([str(bins.need_controller()), "report"], capture_output=True, text=True,
+                       env=dict(os.environ, XDG_STATE_HOME=str(state)), timeout=30)
+    lines = [l for l in r.stdout.splitlines() if l.startswith(("short", "old"))]
+    rows = {l.split()[0]: l.split() for l in lines}
+    assert rows["short"][4] == "20h" and rows["old"][4] == "45", r.stdout
+    # the host with hours left sorts first
+    assert lines[0].startswith("short"), r.stdout
