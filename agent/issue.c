@@ -523,9 +523,10 @@ authorize(struct nacme *a, const struct acme_order *ord, const struct issue_opts
 	if (z == NULL || ch.tok == NULL || ch.files == NULL || ch.dns == NULL)
 		goto out;
 	for (i = 0; i < ord->nauthz; i++) {
-		if (nacme_get_authz(a, ord->authz[i], &z[i]) < 0)
-			goto out;
 		want[i] = NULL;
+		if (nacme_get_authz(a, ord->authz[i], &z[i]) < 0 ||
+		    acme_authz_check(&z[i], (const char *const *)o->names, o->nnames) < 0)
+			goto out;
 		if (strcmp(z[i].status, "valid") == 0)
 			continue;   /* the CA remembers an earlier validation */
 		if (strcmp(z[i].status, "pending") != 0) {

@@ -879,7 +879,8 @@ dns01(struct acme *a, struct fe_client *fe, const struct acme_order *ord, const 
 	for (i = 0; i < ord->nauthz; i++) {
 		char ka[512], digest[64], fqdn[300];
 		want[i] = NULL;
-		if (acme_get_authz(a, ord->authz[i], &z[i]) < 0)
+		if (acme_get_authz(a, ord->authz[i], &z[i]) < 0 ||
+		    acme_authz_check(&z[i], (const char *const *)o->names, o->nnames) < 0)
 			goto out;
 		if (strcmp(z[i].status, "valid") == 0)
 			continue;

@@ -145,10 +145,22 @@ class AcmeDouble:
         return o
 
     def authz_json(self, token):
-        return {"status": "valid" if self.challenged else "pending",
-                "identifier": {"type": "dns", "value": DOMAIN},
-                "challenges": [{"type": "http-01", "url": self.base + "/chall/1",
-                                "token": token, "status": "valid" if self.challenged else "pending"}]}
+        st = "valid" if self.challenged else "pending"
+        z = {"status": st, "identifier": {"type": "dns", "value": DOMAIN},
+             "challenges": [{"type": "http-01", "url": self.base + "/chall/1",
+                             "token": token, "status": st}]}
+        if self.mode.startswith("authz_"):
+            # the order was for DOMAIN; the authorization is for something else
+            z["identifier"] = {"authz_foreign": {"type": "dns", "value": "victim.example.org"},
+                               "authz_foreign_zone": {"type": "dns", "value": "victim.example.test"},
+                               "authz_wildcard": {"type": "dns", "value": DOMAIN},
+                               "authz_star": {"type": "dns", "value": "*." + DOMAIN},
+                               "authz_ip": {"type": "ip", "value": "127.0.0.1"}}[self.mode]
+            if self.mode == "authz_wildcard":
+                z["wildcard"] = True
+            z["challenges"].append({"type": "dns-01", "url": self.base + "/chall/1",
+                                    "token": token, "status": st})
+        return z
 
     def wrong_cert(self):
         """A certificate for DOMAIN, from our CA, but for a key of its own."""
@@ -349,3 +361,62 @@ def test_hostile_json_output_names_the_error(bins, tmp_path, double_factory):
     out = json.loads(r.stdout)
     text = json.dumps(out)
     assert "PROTOCOL_ERROR" in text and "newNonce" in text, text
+
+
+# Issue 14 item 3: the order is for DOMAIN, the CA's authorization names another
+# identifier (or DOMAIN's wildcard).  Nothing may be proven for it: no hook run,
+# no challenge file, no FE record, no challenge answered; CA_ERROR.
+FOREIGN = ["authz_foreign", "authz_wildcard", "authz_star", "authz_ip"]
+
+
+def _assert_nothing_done(ca, r, prefix, code):
+    assert r.returncode == EXIT[code], (r.returncode, r.stdout, r.stderr)
+    assert json.loads(r.stdout)["code"] == code, r.stdout
+    assert not [q for q in ca.requests if q[1].startswith("/chall")], ca.requests
+    st = json.loads((prefix / "var/lib/certfleet/state" / (DOMAIN + ".json")).read_text())
+    assert st["status"] == "none" and st["lastError"]["code"] == code, st
+
+
+@pytest.mark.parametrize("mode", FOREIGN)
+def test_foreign_authorization_runs_no_hook(bins, tmp_path, double_factory, mode):
+    ca = double_factory(mode)
+    prefix, marker = tmp_path / "root", tmp_path / "hook-ran"
+    hook = "echo \"$CERTBOT_DOMAIN\" >> %s" % marker
+    r = subprocess.run([str(bins.need_agent()), "--prefix", str(prefix), "issue", "-d", DOMAIN,
+                        "--server", ca.directory, "--ca-file", str(ca.ca_file), "--agree-tos",
+                        "--no-preflight", "--json", "--preferred-challenges", "dns-01",
+                        "--manual-auth-hook", hook, "--manual-cleanup-hook", hook,
+                        "--dns-timeout", "2"],
+                       capture_output=True, text=True, timeout=60)
+    # a non-DNS identifier is refused by the parser already
+    _assert_nothing_done(ca, r, prefix, "PROTOCOL_ERROR" if mode == "authz_ip" else "CA_ERROR")
+    assert not marker.exists(), marker.read_text()
+
+
+def test_foreign_authorization_writes_no_challenge_file(bins, tmp_path, double_factory):
+    ca = double_factory("authz_foreign")
+    prefix, webroot = tmp_path / "root", tmp_path / "www"
+    webroot.mkdir()
+    r = subprocess.run([str(bins.need_agent()), "--prefix", str(prefix), "issue", "-d", DOMAIN,
+                        "--server", ca.directory, "--ca-file", str(ca.ca_file), "--agree-tos",
+                        "--no-preflight", "--json", "--webroot", str(webroot)],
+                       capture_output=True, text=True, timeout=60)
+    _assert_nothing_done(ca, r, prefix, "CA_ERROR")
+    assert "victim.example.org" in json.loads(r.stdout)["detail"]
+    assert list(webroot.rglob("*")) == []
+
+
+def test_foreign_authorization_adds_no_fe_record(bins, tmp_path, double_factory, feemu):
+    ca = double_factory("authz_foreign_zone")   # a name inside the FE zone
+    prefix = tmp_path / "root"
+    env = dict(os.environ)
+    env.update(feemu.env())
+    r = subprocess.run([str(bins.need_agent()), "--prefix", str(prefix), "issue", "-d", DOMAIN,
+                        "--server", ca.directory, "--ca-file", str(ca.ca_file), "--agree-tos",
+                        "--no-preflight", "--json", "--dns", "fe", "--dns-timeout", "2"],
+                       capture_output=True, text=True, timeout=60, env=env)
+    _assert_nothing_done(ca, r, prefix, "CA_ERROR")
+    st = feemu.state()
+    assert not [e for e in st["log"] if "recordsets" in e["path"] and e["method"] != "GET"], st["log"]
+    for z in st["zones"].values():
+        assert z["recordsets"] == {}, z
