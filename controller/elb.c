@@ -11,6 +11,7 @@
  * Must not: bind ports, run commands on fleet hosts, keep a certificate's
  * private key on disk.
  */
+#include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
@@ -1115,6 +1116,24 @@ shell_quote(struct cf_buf *b, const char *s)
 	return cf_buf_addstr(b, "'");
 }
 
+/* A user name as cron.d's sixth field: POSIX portable characters (and
+ * useradd's optional trailing '$'), at most 32; anything else could end the
+ * field or the line. */
+static int
+cron_user_ok(const char *u)
+{
+	size_t i, n = strlen(u);
+
+	if (n == 0 || n > 32 || u[0] == '-')
+		return 0;
+	for (i = 0; i < n; i++) {
+		unsigned char c = (unsigned char)u[i];
+		if (!(isalnum(c) || c == '_' || c == '.' || c == '-' || (c == '$' && i == n - 1)))
+			return 0;
+	}
+	return 1;
+}
+
 static int
 elb_cron(int argc, char **argv)
 {
@@ -1144,6 +1163,11 @@ elb_cron(int argc, char **argv)
 		}
 	}
 	first = i;
+	if (!cron_user_ok(user)) {
+		cf_seterr(CF_E_INVALID_INPUT, "--user must be a user name: letters, digits, '_', '.', "
+		    "'-', at most 32 characters");
+		goto fail;
+	}
 	if (path == NULL)
 		path = "/etc/cron.d/certfleet-elb";
 	if (!install) {

@@ -534,3 +534,24 @@ def test_renew_foreign_authorization_adds_no_txt_record(bins, feemu, pebble, cha
         assert listener_cert(feemu, "v3", lid) is None
     finally:
         ca.stop()
+
+
+def test_cron_install_refuses_a_user_that_is_not_a_name(elb, tmp_path):
+    """Issue 14 item 7: --user is the cron line's sixth field; a newline in it
+    injected a line of its own (here: a root job), a space or a '%' changed the
+    command.  Refused with INVALID_INPUT, nothing written."""
+    cron = tmp_path / "cron.d" / "certfleet-elb"
+    cron.parent.mkdir()
+    bad = ["root\n* * * * * root touch /tmp/pwned", "root touch /tmp/x", "ro%ot", "", "-root",
+           "r" * 33, "root\r", "ro$ot", "ro'ot", "../root"]
+    for u in bad:
+        r = elb.run("cron", "install", "--cron-file", cron, "--user", u, "--",
+                    "-d", "www.example.test", "--listener", "abc")
+        assert r.returncode == 1 and "INVALID_INPUT" in r.stderr, (u, r.stdout, r.stderr)
+        assert "\n* * * * *" not in r.stderr
+        assert not cron.exists(), (u, cron.read_text())
+    for u in ("certfleet", "www-data", "svc.elb", "_acme", "host$"):
+        elb.run("cron", "install", "--cron-file", cron, "--user", u, "--",
+                "-d", "www.example.test", "--listener", "abc", check=0)
+        line = [ln for ln in cron.read_text().splitlines() if " elb renew " in ln][0]
+        assert line.split()[5] == u
