@@ -35,6 +35,7 @@
 #include "fe.h"
 #include "fe_dns.h"
 #include "hooks.h"
+#include "text.h"
 #include "http01.h"
 #include "issue.h"
 #include "json.h"
@@ -164,11 +165,11 @@ print_result(struct store *s, const char *lineage, const char *outcome, enum cf_
 	if (e == CF_OK && dry_run) {
 		printf("dry run for %s: a certificate was obtained and not installed\n", lineage);
 	} else if (e == CF_OK) {
-		char path[STORE_PATH_MAX], when[X509_RFC3339_LEN];
+		char path[STORE_PATH_MAX], when[X509_RFC3339_LEN], issuer[sizeof st->issuer * 6];
 		store_path(s, path, sizeof path, "/etc/certfleet/live/%s/fullchain.pem", lineage);
 		x509_rfc3339(st->expiry, when, sizeof when);
 		printf("certificate for %s %s by %s, serial %s, expires %s\n  %s\n",
-		    lineage, outcome, st->issuer, st->serial, when, path);
+		    lineage, outcome, text_safe(issuer, sizeof issuer, st->issuer), st->serial, when, path);
 	} else if (e == CF_E_ALREADY_ACTIVE || e == CF_E_NOT_DUE) {
 		printf("%s: %s\n", cf_err_code(e), cf_lasterr_detail());
 	} else {

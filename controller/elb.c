@@ -37,6 +37,7 @@
 #include "http.h"
 #include "json.h"
 #include "key.h"
+#include "text.h"
 #include "tls.h"
 #include "x509.h"
 
@@ -226,9 +227,10 @@ report(const struct elb_opts *o, struct outcome *oc, enum cf_err e)
 		fprintf(stderr, "certfleet: %s: %s\n  hint: %s\n", cf_err_code(e), cf_lasterr_detail(),
 		    cf_err_hint(e));
 	} else {
-		printf("%s\n", oc->message);
+		char safe[sizeof oc->message * 6];
+		printf("%s\n", text_safe(safe, sizeof safe, oc->message));   /* FE's ids and names */
 		for (i = 0; i < oc->ndeleted; i++)
-			printf("  deleted superseded certificate %s\n", oc->deleted[i]);
+			printf("  deleted superseded certificate %s\n", text_safe(safe, sizeof safe, oc->deleted[i]));
 	}
 	if (e != CF_OK)
 		return 1;
@@ -464,6 +466,11 @@ status_cert(struct fe_client *c, const struct elb_opts *o, const char *role, con
 		json_w_bool(w, strncmp(ct.description, "certfleet listener=", 19) == 0);
 		json_w_end_obj(w);
 	} else {
+		/* FE's words: shown inert */
+		text_clean(ct.id, 0);
+		text_clean(ct.name, 0);
+		text_clean(ct.domain, 0);
+		text_clean(ct.expire_time, 0);
 		printf("  %-7s %s  %-30s %-28s expires %s (%lld days left)%s\n", role, ct.id, ct.name,
 		    ct.domain, ct.expire_time, ct.expire ? (long long)((ct.expire - now) / 86400) : -1LL,
 		    strncmp(ct.description, "certfleet listener=", 19) == 0 ? "  [certfleet]" : "");
@@ -515,7 +522,14 @@ elb_status(struct elb_opts *o)
 			json_w_key(&w, "certificates");
 			json_w_begin_arr(&w);
 		} else {
-			printf("listener %s (%s, %s)\n", ls[i].id, ls[i].name, ls[i].protocol);
+			char id[sizeof ls[i].id], name[sizeof ls[i].name], proto[sizeof ls[i].protocol];
+			cf_strlcpy(id, ls[i].id, sizeof id);
+			cf_strlcpy(name, ls[i].name, sizeof name);
+			cf_strlcpy(proto, ls[i].protocol, sizeof proto);
+			text_clean(id, 0);
+			text_clean(name, 0);
+			text_clean(proto, 0);
+			printf("listener %s (%s, %s)\n", id, name, proto);
 		}
 		if (ls[i].default_ref[0])
 			status_cert(c, o, "default", ls[i].default_ref, o->json ? &w : NULL);

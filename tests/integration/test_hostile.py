@@ -190,6 +190,10 @@ class AcmeDouble:
         if path == "/acct":
             self._send(conn, "201 Created", {"status": "valid"},
                        headers=["Location: " + self.base + "/acct/1"])
+        elif path == "/order" and m == "evil_detail":
+            self._send(conn, "403 Forbidden", {"type": "urn:ietf:params:acme:error:unauthorized"
+                                               "\x1b[8m", "detail": EVIL_DETAIL},
+                       ctype="application/problem+json")
         elif path == "/order":
             o = self.order_json("pending")
             if m == "wrong_types_order":
@@ -257,6 +261,22 @@ class AcmeDouble:
             return None
         self._send(conn, "200 OK", good)
         return None
+
+
+# Issue 14 item 5: a problem detail built to drive a terminal: an OSC title
+# change, CSI screen clear, an 8-bit CSI (U+009B), a forged line after CR/LF,
+# a right-to-left override and isolates, a Arabic letter mark, DEL.
+EVIL_DETAIL = ("go \x1b]0;pwned\x07 \x1b[2J\x1b[31mred \u009b2J \r\ncertfleet-agent: fake: all good"
+               " \u202etxt.exe \u2066x\u2069 \u200e\u200f\u061c \x7f end")
+# what must never reach a reader raw
+EVIL_CHARS = ["\x1b", "\x07", "\x9b", "\u009b", "\r", "\u202e", "\u2066", "\u2069", "\u200e",
+              "\u200f", "\u061c", "\x7f"]
+
+
+def assert_inert(text, what):
+    bad = [c for c in EVIL_CHARS if c in text]
+    assert not bad, "%s holds %r raw: %r" % (what, bad, text[:600])
+    assert not [l for l in text.splitlines() if l.startswith("certfleet-agent: fake")], text
 
 
 CASES = [
@@ -420,3 +440,47 @@ def test_foreign_authorization_adds_no_fe_record(bins, tmp_path, double_factory,
     assert not [e for e in st["log"] if "recordsets" in e["path"] and e["method"] != "GET"], st["log"]
     for z in st["zones"].values():
         assert z["recordsets"] == {}, z
+
+
+def test_ca_text_reaches_no_terminal_raw(bins, tmp_path, double_factory):
+    """Issue 14 item 5: the CA's problem detail (and type) full of escape
+    sequences, C1, CR/LF and bidi controls: issue's stderr and --json, status
+    and log (text and --json) show it, inert."""
+    ca = double_factory("evil_detail")
+    prefix = tmp_path / "root"
+    agent = str(bins.need_agent())
+    base = [agent, "--prefix", str(prefix)]
+    issue = ["issue", "-d", DOMAIN, "--server", ca.directory, "--ca-file", str(ca.ca_file),
+             "--agree-tos", "--no-preflight", "--standalone", "--http-port", str(free_port())]
+
+    def run(*args):
+        return subprocess.run(base + list(args), capture_output=True, timeout=60)
+
+    r = run(*issue)
+    assert r.returncode == 71, r       # CA_ERROR (the type is not one it knows)
+    err = r.stderr.decode("utf-8")
+    assert "go " in err and "pwned" in err and "txt.exe" in err, err   # the words are shown
+    assert_inert(err + r.stdout.decode(), "issue's output")
+    r = run(*issue, "--json")
+    out = r.stdout.decode("utf-8")
+    assert_inert(out, "issue --json")
+    assert "pwned" in json.loads(out)["detail"]
+    for args in (["status"], ["status", "--json"], ["log"], ["log", "--json"]):
+        r = run(*args)
+        assert r.returncode == 0, r
+        text = r.stdout.decode("utf-8") + r.stderr.decode("utf-8")
+        assert "pwned" in text, (args, text)
+        assert_inert(text, " ".join(args))
+        if "--json" in args:
+            json.loads(r.stdout)
+
+    # an activity log line written raw (by an older agent, or by hand) is shown inert too
+    log = prefix / "var/lib/certfleet/activity.log"
+    with open(log, "a", encoding="utf-8") as f:
+        f.write(json.dumps({"time": "2026-01-01T00:00:00Z", "level": "error", "lineage": DOMAIN,
+                            "event": "issue\u202e", "outcome": "failed", "code": "CA_ERROR",
+                            "detail": EVIL_DETAIL}, ensure_ascii=False) + "\n")
+    for args in (["log"], ["log", "--json"]):
+        r = run(*args)
+        assert r.returncode == 0, r
+        assert_inert(r.stdout.decode("utf-8"), " ".join(args) + " of a raw line")
