@@ -337,6 +337,13 @@ sweep_stale_tmp(const char *dir)
 int
 store_write_atomic(const char *path, const void *data, size_t len, mode_t mode)
 {
+	return store_write_atomic_owned(path, data, len, mode, (uid_t)-1, (gid_t)-1);
+}
+
+int
+store_write_atomic_owned(const char *path, const void *data, size_t len, mode_t mode,
+    uid_t uid, gid_t gid)
+{
 	char dir[STORE_PATH_MAX], tmp[STORE_PATH_MAX];
 	const char *base;
 	int fd = -1, dfd, n;
@@ -358,6 +365,9 @@ store_write_atomic(const char *path, const void *data, size_t len, mode_t mode)
 		close(dfd);
 		return -1;
 	}
+	if (uid != (uid_t)-1 && fchown(fd, uid, gid) < 0)
+		cf_warnx("warning: could not give %s to uid %d gid %d: %s", path, (int)uid, (int)gid,
+		    strerror(errno));
 	if (fcntl(fd, F_SETFD, FD_CLOEXEC) < 0 || fchmod(fd, mode) < 0) {
 		cf_seterr(CF_E_IO_ERROR, "setting up %s:", tmp);
 		goto fail;
