@@ -87,3 +87,19 @@ def test_issue_webroot(a64, nginx_factory, tmp_path):
     assert list((webroot / ".well-known/acme-challenge").iterdir()) == []
     [st] = a64.status("armweb.example.test")
     assert st["state"]["sslStatus"] == "active"
+
+
+def test_release_agent_talks_tls_and_reads_its_store(tmp_path, pebble):
+    """The release aarch64 agent (size-optimised, link-time optimised) runs
+    the commands that need no network process: TLS + HTTP + JSON through
+    `directory`, and status/log on an empty store."""
+    env = dict(os.environ)
+    root = tmp_path / "root"
+    r = subprocess.run([QEMU, str(A64_RELEASE), "--prefix", str(root), "directory", "--server",
+                        pebble.directory, "--ca-file", str(pebble.ca_file)],
+                       capture_output=True, text=True, timeout=120, env=env)
+    assert r.returncode == 0, r.stderr
+    assert json.loads(r.stdout)["newOrder"].startswith(pebble.url)
+    r = subprocess.run([QEMU, str(A64_RELEASE), "--prefix", str(root), "status", "--json"],
+                       capture_output=True, text=True, timeout=60, env=env)
+    assert r.returncode == 0 and json.loads(r.stdout)["certificates"] == [], r.stdout + r.stderr
