@@ -827,6 +827,31 @@ connect_addr(const struct ngx_conf *c, int srv, int port, char *out, size_t len)
 	}
 }
 
+/* What an HTTP status from the probe most likely means. */
+static const char *
+probe_cause(int status)
+{
+	switch (status) {
+	case 0:
+		return ": no HTTP answer";
+	case 404:
+		return ": another server block or location answered, or nginx serves another directory";
+	case 401:
+		return ": an authentication (auth_basic, auth_request) answers before the challenge "
+		    "location; it must not apply to it";
+	case 403:
+		return ": access is denied: allow/deny or auth rules that apply to the challenge "
+		    "location, or nginx's worker user cannot read the challenge directory (see nginx's "
+		    "error log)";
+	case 301: case 302: case 307: case 308:
+		return ": a redirect answers before the challenge location, e.g. a return or rewrite "
+		    "in a location that matches first";
+	default:
+		return ": something answers before the challenge location, e.g. a return or rewrite "
+		    "in a location that matches first";
+	}
+}
+
 /* Write a probe token into the webroot and fetch it through nginx (from the
  * network process: issue runs this). */
 static int
@@ -864,9 +889,7 @@ probe(const char *webroot, const char *name, const char *addr, int port)
 	http01_webroot_remove(file);
 	if (!ok)
 		return cf_seterr(CF_E_NGINX_RELOAD, "nginx at %s port %d did not serve the probe %s "
-		    "for %s (last HTTP status %d%s)", addr, port, url, name, last,
-		    last != 0 && last != 404 ? ": something answers before the challenge location, "
-		    "e.g. a return or rewrite in a location that matches first" : "");
+		    "for %s (last HTTP status %d%s)", addr, port, url, name, last, probe_cause(last));
 	cf_clearerr();
 	return 0;
 }
@@ -951,9 +974,9 @@ ngx_install_locked(struct store *s, const struct ngx_opts *o, const char *lineag
 	struct ngx_plan p;
 	struct record r;
 	char full[STORE_PATH_MAX], key[STORE_PATH_MAX];
-	const char *names[X509_MAX_SAN];
-	int srv80[X509_MAX_SAN], done[X509_MAX_SAN];
-	size_t i, j, nn;
+	const char *names[X509_MAX_SAN], *newnames[X509_MAX_SAN], *one[1];
+	int srv80[X509_MAX_SAN], srv443[X509_MAX_SAN], done[X509_MAX_SAN], repointed[X509_MAX_SAN];
+	size_t i, j, k, nn, nrepointed = 0;
 	int rc = -1, have;
 
 	*changed = 0;
@@ -990,39 +1013,66 @@ ngx_install_locked(struct store *s, const struct ngx_opts *o, const char *lineag
 		if ((srv80[i] = select_80(&c, info->san[i], o->http_port)) < 0)
 			goto out;
 	}
-	/* one plan per port-80 server, with the certificate's names it answers */
+	/*
+	 * Every name is served over HTTPS by the server block that answers it
+	 * on the HTTPS port by name (re-pointed at the live files, each block
+	 * once), or else by a new server made from its port-80 block with the
+	 * names that have none.  Each port-80 block redirects all its names.
+	 */
+	for (i = 0; i < info->nsan; i++) {
+		enum ngx_match how;
+		srv443[i] = done[i] ? -1 : ngx_select_server(&c, info->san[i], o->https_port, 1, &how);
+	}
 	for (i = 0; i < info->nsan; i++) {
 		struct ngx_site site;
-		enum ngx_match how;
-		int s443 = -1;
+		size_t nnew = 0;
 		if (done[i])
 			continue;
-		nn = 0;
-		for (j = i; j < info->nsan; j++)
-			if (srv80[j] == srv80[i]) {
-				names[nn++] = info->san[j];
-				done[j] = 1;
-				if (s443 < 0)
-					s443 = ngx_select_server(&c, info->san[j], o->https_port, 1, &how);
-			}
 		memset(&site, 0, sizeof site);
 		site.lineage = lineage;
-		site.names = names;
-		site.nnames = nn;
 		site.fullchain = full;
 		site.privkey = key;
 		site.http_port = o->http_port;
 		site.https_port = o->https_port;
 		site.hsts = o->hsts;
 		site.redirect = !o->no_redirect;
-		if (s443 >= 0)
-			cf_debug("%s: pointing the HTTPS server at %s:%u at the live certificate", lineage,
-			    c.files[c.d[s443].file].path, c.d[s443].line);
-		if (ngx_plan_install(&c, srv80[i], s443, &site, &p) < 0)
+		nn = 0;
+		for (j = i; j < info->nsan; j++) {
+			if (done[j] || srv80[j] != srv80[i])
+				continue;
+			names[nn++] = info->san[j];
+			done[j] = 1;
+			if (srv443[j] < 0) {
+				newnames[nnew++] = info->san[j];
+				continue;
+			}
+			for (k = 0; k < nrepointed && repointed[k] != srv443[j]; k++)
+				;
+			if (k < nrepointed)
+				continue;
+			repointed[nrepointed++] = srv443[j];
+			cf_debug("%s: pointing the HTTPS server at %s:%u at the live certificate (for %s)",
+			    lineage, c.files[c.d[srv443[j]].file].path, c.d[srv443[j]].line, info->san[j]);
+			one[0] = info->san[j];
+			site.names = one;
+			site.nnames = 1;
+			if (ngx_plan_repoint(&c, srv443[j], &site, &p) < 0)
+				goto out;
+			if (r.https_addr[0] == '\0')
+				connect_addr(&c, srv443[j], o->https_port, r.https_addr, sizeof r.https_addr);
+		}
+		if (nnew > 0) {
+			site.names = newnames;
+			site.nnames = nnew;
+			if (ngx_plan_new_server(&c, srv80[i], &site, &p) < 0)
+				goto out;
+			if (r.https_addr[0] == '\0')
+				connect_addr(&c, srv80[i], o->http_port, r.https_addr, sizeof r.https_addr);
+		}
+		site.names = names;
+		site.nnames = nn;
+		if (site.redirect && ngx_plan_redirect(&c, srv80[i], &site, &p) < 0)
 			goto out;
-		if (r.https_addr[0] == '\0')
-			connect_addr(&c, s443 >= 0 ? s443 : srv80[i], s443 >= 0 ? o->https_port : o->http_port,
-			    r.https_addr, sizeof r.https_addr);
 	}
 	if (commit(s, lineage, &r, &c, &p, changed) < 0)
 		goto out;

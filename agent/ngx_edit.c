@@ -211,9 +211,13 @@ ngx_plan_challenge(const struct ngx_conf *c, int srv, const char *webroot, struc
 		if (strcmp(ngx_name(c, r), "return") == 0 || strcmp(ngx_name(c, r), "rewrite") == 0 ||
 		    strcmp(ngx_name(c, r), "if") == 0)
 			break;
-	snprintf(brk, sizeof brk, "\n%sif ($uri ~ \"^/\\.well-known/acme-challenge/\") { break; }", ind);
+	snprintf(brk, sizeof brk, "\n%sif ($request_uri ~ \"%s\") { break; }", ind, NGX_CHALLENGE_URI_RE);
+	/* The location opens itself: the server's allow/deny, auth_basic or
+	 * auth_request would answer the CA 403/401 ("satisfy any" with "allow
+	 * all" grants access whatever the other access modules say). */
 	snprintf(text, sizeof text,
-	    "\n%s# certfleet: ACME HTTP-01 challenges%s\n%slocation ^~ %s { root %s; default_type text/plain; }",
+	    "\n%s# certfleet: ACME HTTP-01 challenges%s\n%slocation ^~ %s { root %s; default_type text/plain; "
+	    "satisfy any; allow all; auth_basic off; }",
 	    ind, r >= 0 ? brk : "", ind, NGX_CHALLENGE_PATH, webroot);
 	return ngx_plan_splice(p, c->d[srv].file, c->d[srv].open + 1, 0, text);
 }
@@ -232,8 +236,8 @@ add_regex_name(struct cf_buf *b, const char *name)
 	return 0;
 }
 
-static int
-plan_redirect(const struct ngx_conf *c, int srv, const struct ngx_site *s, struct ngx_plan *p)
+int
+ngx_plan_redirect(const struct ngx_conf *c, int srv, const struct ngx_site *s, struct ngx_plan *p)
 {
 	char ind[64], marker[300], port[16] = "";
 	struct cf_buf b;
@@ -255,10 +259,10 @@ plan_redirect(const struct ngx_conf *c, int srv, const struct ngx_site *s, struc
 		if ((i && cf_buf_add(&b, "|", 1) < 0) || add_regex_name(&b, s->names[i]) < 0)
 			goto out;
 	if (cf_buf_addf(&b, ")$\") { set $certfleet_https 1; }\n"
-	        "%sif ($uri ~ \"^/\\.well-known/acme-challenge/\") { set $certfleet_https \"\"; }\n"
+	        "%sif ($request_uri ~ \"%s\") { set $certfleet_https \"\"; }\n"
 	        "%sif ($scheme = https) { set $certfleet_https \"\"; }\n"
 	        "%sif ($certfleet_https) { return 301 https://$host%s$request_uri; }",
-	        ind, ind, ind, port) < 0)
+	        ind, NGX_CHALLENGE_URI_RE, ind, ind, port) < 0)
 		goto out;
 	rc = ngx_plan_splice(p, c->d[srv].file, c->d[srv].open + 1, 0, cf_buf_str(&b));
 out:
@@ -267,8 +271,8 @@ out:
 }
 
 /* Point an existing server's certificate at the live files. */
-static int
-plan_repoint(const struct ngx_conf *c, int srv, const struct ngx_site *s, struct ngx_plan *p)
+int
+ngx_plan_repoint(const struct ngx_conf *c, int srv, const struct ngx_site *s, struct ngx_plan *p)
 {
 	static const char *names[2] = {"ssl_certificate", "ssl_certificate_key"};
 	const char *want[2] = {s->fullchain, s->privkey};
@@ -377,8 +381,8 @@ copy_body(const struct ngx_conf *c, int srv, struct cf_buf *out)
 	return cf_buf_add(out, t + pos, sv->close - pos);
 }
 
-static int
-plan_new_server(const struct ngx_conf *c, int srv80, const struct ngx_site *s, struct ngx_plan *p)
+int
+ngx_plan_new_server(const struct ngx_conf *c, int srv80, const struct ngx_site *s, struct ngx_plan *p)
 {
 	struct ngx_listen l[NGX_MAX_LISTEN];
 	char ind[64], cind[80], line[4096], seen[NGX_MAX_LISTEN][128];
@@ -447,12 +451,12 @@ ngx_plan_install(const struct ngx_conf *c, int srv80, int srv443, const struct n
     struct ngx_plan *p)
 {
 	if (srv443 >= 0) {
-		if (plan_repoint(c, srv443, site, p) < 0)
+		if (ngx_plan_repoint(c, srv443, site, p) < 0)
 			return -1;
-	} else if (plan_new_server(c, srv80, site, p) < 0) {
+	} else if (ngx_plan_new_server(c, srv80, site, p) < 0) {
 		return -1;
 	}
-	if (site->redirect && plan_redirect(c, srv80, site, p) < 0)
+	if (site->redirect && ngx_plan_redirect(c, srv80, site, p) < 0)
 		return -1;
 	return 0;
 }

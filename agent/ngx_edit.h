@@ -18,6 +18,11 @@
 #include "ngx_conf.h"
 
 #define NGX_CHALLENGE_PATH "/.well-known/acme-challenge/"
+/* What the redirect exempts, tested on $request_uri (the request line as
+ * the client sent it: unlike $uri it stays the same after try_files,
+ * error_page and other internal redirects, which run the server's rewrite
+ * phase again).  Tokens are base64url: no "..", no query. */
+#define NGX_CHALLENGE_URI_RE "^/\\.well-known/acme-challenge/[-_A-Za-z0-9]+$"
 
 struct ngx_splice {
 	int file;
@@ -72,6 +77,16 @@ struct ngx_site {
  * Parts already in place are not added again.
  */
 int ngx_plan_install(const struct ngx_conf *c, int srv80, int srv443, const struct ngx_site *site,
+    struct ngx_plan *p);
+
+/* The parts of ngx_plan_install, for a caller that decides per name: point
+ * srv443's certificate at the live files; a new HTTPS server from srv80
+ * for site->names; the redirect in srv80 for site->names. */
+int ngx_plan_repoint(const struct ngx_conf *c, int srv443, const struct ngx_site *site,
+    struct ngx_plan *p);
+int ngx_plan_new_server(const struct ngx_conf *c, int srv80, const struct ngx_site *site,
+    struct ngx_plan *p);
+int ngx_plan_redirect(const struct ngx_conf *c, int srv80, const struct ngx_site *site,
     struct ngx_plan *p);
 
 #endif
