@@ -1133,6 +1133,11 @@ issue_run(struct store *s, struct issue_opts *o, const char *event, int *changed
 
 	if (changed)
 		*changed = 0;
+	/* nginx: the names' addresses from the same DNS as the preflight;
+	 * --no-preflight skips the look-ups and the probe through nginx too */
+	o->nginx.resolve = !o->no_preflight;
+	o->nginx.resolver = o->resolver;
+	o->nginx.no_probe = o->no_preflight;
 	store_state_init(&st);
 	issue_lineage_name(o, lineage, sizeof lineage);
 	if (store_prepare(s) < 0 || store_lock(s, lineage, &lk) < 0 ||

@@ -5,7 +5,7 @@ the challenge through that nginx) and curl from outside.
 """
 import subprocess
 
-from cfutil import random_loopback
+from cfutil import free_port, random_loopback
 from test_nginx import EXIT, case  # noqa: F401  (fixture)
 
 
@@ -145,3 +145,143 @@ def test_challenge_location_opens_access_rules(case, tmp_path):
     r = get(c, c.domain, "/", extra=("-o", "/dev/null", "-w", "%{http_code}"))
     assert r.returncode == 0 and r.stdout == "403"
     c.check_idempotent_and_remove()
+
+
+# ---- item 2: the probe goes where the chosen block listens
+
+def test_probe_avoids_address_taken_by_a_more_specific_listen(case):
+    c = case("site.example.test", https_port=free_port(), servers="""\
+    server {
+        listen 127.0.0.1:@PORT@;
+        server_name localhost;
+        location /nginx_status { stub_status; }
+    }
+    server {
+        listen @PORT@;
+        server_name site.example.test;
+        root @PREFIX@/www;
+    }
+""")
+    c.issue()
+    c.check_served("hello from site.example.test")
+    log = c.nginx.access_log.read_text()
+    assert "certfleet-nginx-probe-" in log
+    # --no-preflight: no probe through nginx
+    c.issue("--force", "--no-preflight")
+    assert c.nginx.access_log.read_text().count("certfleet-nginx-probe-") == log.count("certfleet-nginx-probe-")
+    c.check_served("hello from site.example.test")
+
+
+# ---- item 3: a regex with a capital letter is caseless in nginx
+
+def test_regex_server_name_with_capitals(case):
+    c = case("www.caps.example.test", servers="""\
+    server {
+        listen @ADDR@:@PORT@;
+        server_name default.example.test;
+        return 200 "default\\n";
+    }
+    server {
+        listen @ADDR@:@PORT@;
+        server_name ~^WWW\\.CAPS\\.EXAMPLE\\.TEST$;
+        root @PREFIX@/www;
+    }
+""")
+    # the oracle: nginx itself gives the name to the regex's block
+    r = get(c, c.domain, "/", https=False)
+    assert r.stdout == "hello from www.caps.example.test\n", r.stdout
+    r = c.run("nginx", "show", "-d", c.domain, *c.nginx_args(), check=0)
+    assert "(regular expression)" in r.stdout and "CAPS" in r.stdout
+    c.issue()
+    c.check_served("hello from www.caps.example.test")
+    c.check_idempotent_and_remove()
+
+
+# ---- item 4: a regex the matcher cannot judge is refused before any edit
+
+def test_regex_the_matcher_cannot_judge_is_refused(case):
+    c = case("www.pcre.example.test", servers="""\
+    server {
+        listen @ADDR@:@PORT@ default_server;
+        server_name other.example.test;
+        root @PREFIX@/www;
+    }
+    server {
+        listen @ADDR@:@PORT@;
+        server_name "~^(?=www\\.)www\\.pcre\\.example\\.test$";
+        return 200 "lookahead block\\n";
+    }
+""")
+    assert get(c, c.domain, "/", https=False).stdout == "lookahead block\n"   # nginx's choice
+    r = c.issue(check=94)
+    assert "NGINX_REGEX" in r.stderr and "nginx.conf:" in r.stderr, r.stderr
+    assert c.nginx.files() == c.original
+    r = c.run("nginx", "install", "-d", c.domain, *c.nginx_args(), check=None)
+    assert c.nginx.files() == c.original
+
+
+# ---- item 8: an HTTPS server that cannot complete a handshake is not a success
+
+def test_repointed_server_without_a_usable_protocol_is_rolled_back(case, tmp_path):
+    cert, key = old_cert(tmp_path, "tls.example.test")
+    c = case("tls.example.test", servers="""\
+    server {
+        listen @ADDR@:@PORT@;
+        server_name tls.example.test;
+        root @PREFIX@/www;
+    }
+    server {
+        listen @ADDR@:443 ssl;
+        server_name tls.example.test;
+        ssl_certificate %s;
+        ssl_certificate_key %s;
+        ssl_protocols SSLv2 SSLv3 TLSv1;
+        root @PREFIX@/www;
+    }
+""" % (cert, key))
+    c.issue("--no-install")
+    before = c.nginx.files()
+    r = c.install(check=EXIT["NGINX_INVALID"])
+    assert "TLS handshake" in r.stderr and "rolled back" in r.stderr, r.stderr
+    assert c.nginx.files() == before
+    assert not c.http_status("/x").startswith("301")           # no redirect left loaded
+    c.remove()
+    assert c.nginx.files() == c.original
+
+
+# ---- item 9: blocks are chosen by the address the name reaches
+
+def test_block_chosen_by_the_address_the_name_resolves_to(case):
+    c = case("n9.example.test", servers="""\
+    server {
+        listen 127.0.0.1:@PORT@;
+        server_name n9.example.test;
+        return 200 "loopback only\\n";
+    }
+    server {
+        listen @ADDR@:@PORT@;
+        server_name n9.example.test;
+        root @PREFIX@/www;
+    }
+""")
+    c.issue()
+    c.check_served("hello from n9.example.test")
+    conf = c.nginx.conf.read_text()
+    loopback_block = conf[conf.index("listen 127.0.0.1:"):conf.index("loopback only")]
+    assert "acme-challenge" not in loopback_block
+    c.check_idempotent_and_remove()
+
+
+def test_name_resolving_where_no_block_listens_is_refused(case):
+    c = case("n9b.example.test", on_own_addr=False, servers="""\
+    server {
+        listen 127.0.0.1:@PORT@;
+        server_name n9b.example.test;
+        root @PREFIX@/www;
+    }
+""")
+    elsewhere = random_loopback()
+    c.cts.add_a(c.domain, elsewhere)
+    r = c.issue(check=95)
+    assert "NGINX_UNREACHABLE" in r.stderr and elsewhere in r.stderr, r.stderr
+    assert c.nginx.files() == c.original
