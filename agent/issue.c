@@ -1457,8 +1457,12 @@ parse(int argc, char **argv, struct issue_opts *o, struct agent_conf *conf)
 		goto fail;
 	}
 	for (i = 0; i < nraw; i++)
-		if (domain_list_add(&o->names, &o->nnames, raw[i], DOMAIN_ALLOW_WILDCARD) < 0)
+		if (domain_list_add(&o->names, &o->nnames, raw[i], DOMAIN_ALLOW_WILDCARD) < 0) {
+			if (domain_is_single_label(raw[i]))
+				cf_seterr(CF_E_SINGLE_LABEL, "\"%s\" is a single-label name: CAs issue only for "
+				    "fully qualified names (like www.example.com)", raw[i]);
 			goto fail;
+		}
 	free(raw);
 	raw = NULL;
 	if (o->dry_run && !o->server_given)

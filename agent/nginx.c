@@ -1851,8 +1851,13 @@ cmd_nginx(int argc, char **argv)
 			continue;
 		switch (ch) {
 		case 'd':
-			if (domain_list_add(&names, &n, optarg, 0) < 0)
+			if (domain_list_add(&names, &n, optarg, 0) < 0) {
+				if (domain_is_single_label(optarg))
+					cf_seterr(CF_E_SINGLE_LABEL, "\"%s\" is a single-label name: nginx may serve it, "
+					    "but no CA issues a certificate for it; use the name's fully qualified form",
+					    optarg);
 				goto fail;
+			}
 			break;
 		case 'P':
 			if (port_arg(optarg, &o.http_port, "--http-port") < 0)

@@ -66,6 +66,24 @@ cmp_splice(const void *a, const void *b)
 	return *x < *y ? -1 : *x > *y;   /* planned order at one offset */
 }
 
+/* Inserted text with "\n" made "\r\n" in a CRLF file (bytes copied from
+ * the file already have their "\r"). */
+static int
+add_ins(struct cf_buf *out, const char *ins, int crlf)
+{
+	const char *p;
+
+	if (!crlf)
+		return cf_buf_addstr(out, ins);
+	for (p = ins; *p; p++) {
+		if (*p == '\n' && (p == ins || p[-1] != '\r') && cf_buf_add(out, "\r", 1) < 0)
+			return -1;
+		if (cf_buf_add(out, p, 1) < 0)
+			return -1;
+	}
+	return 0;
+}
+
 int
 ngx_plan_text(const struct ngx_conf *c, const struct ngx_plan *p, int file, struct cf_buf *out)
 {
@@ -73,6 +91,9 @@ ngx_plan_text(const struct ngx_conf *c, const struct ngx_plan *p, int file, stru
 	size_t pos = 0, i, n = 0, len = c->files[file].len;
 	const struct ngx_splice **v;
 	int rc = -1;
+
+	const char *nl = memchr(t, '\n', len);
+	int crlf = nl != NULL && nl > t && nl[-1] == '\r';   /* the file's first line ending rules */
 
 	cf_buf_init(out, EDIT_MAX);
 	if ((v = calloc(p->n + 1, sizeof *v)) == NULL)
@@ -86,7 +107,7 @@ ngx_plan_text(const struct ngx_conf *c, const struct ngx_plan *p, int file, stru
 			cf_seterr(CF_E_INTERNAL, "overlapping edits in %s", c->files[file].path);
 			goto out;
 		}
-		if (cf_buf_add(out, t + pos, v[i]->off - pos) < 0 || cf_buf_addstr(out, v[i]->ins) < 0)
+		if (cf_buf_add(out, t + pos, v[i]->off - pos) < 0 || add_ins(out, v[i]->ins, crlf) < 0)
 			goto out;
 		pos = v[i]->off + v[i]->del;
 	}

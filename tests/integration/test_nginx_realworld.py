@@ -285,3 +285,25 @@ def test_name_resolving_where_no_block_listens_is_refused(case):
     r = c.issue(check=95)
     assert "NGINX_UNREACHABLE" in r.stderr and elsewhere in r.stderr, r.stderr
     assert c.nginx.files() == c.original
+
+
+# ---- item 10: CRLF files stay CRLF; single-label names have their own error
+
+def test_crlf_file_stays_crlf_and_single_label_names(case):
+    site = ("server {\n"
+            "    listen @ADDR@:@PORT@;\n"
+            "    server_name crlf.example.test;\n"
+            "    root @PREFIX@/www;\n"
+            "}\n").replace("\n", "\r\n")
+    c = case("crlf.example.test", files={"conf.d/crlf.conf": site})
+    path = c.nginx.prefix / "conf.d/crlf.conf"
+    c.issue()
+    c.check_served("hello from crlf.example.test")
+    data = path.read_bytes()
+    assert b"HTTPS server for" in data and b"acme-challenge" in data
+    assert data.count(b"\n") == data.count(b"\r\n"), data
+    c.check_idempotent_and_remove()
+    for args in (["nginx", "show", "-d", "localhost", *c.nginx_args()],
+                 ["issue", "-d", "localhost", "--nginx", *c.nginx_args(), "--server", c.pebble.directory]):
+        r = c.run(*args, check=103)
+        assert "SINGLE_LABEL_NAME" in r.stderr and "localhost" in r.stderr, r.stderr
