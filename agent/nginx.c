@@ -1087,11 +1087,12 @@ ngx_challenge_prepare_locked(struct store *s, const struct ngx_opts *o, const ch
 	struct ngx_plan p;
 	struct record r;
 	int *srv = NULL, changed = 0, rc = -1;
-	char (*via)[64] = NULL;
+	char (*via)[64] = NULL, ours[STORE_PATH_MAX], use[NGX_PATH_MAX];
 	size_t i, j;
 
 	if (store_path(s, webroot, len, "/var/lib/certfleet/www") < 0 || record_load(s, lineage, &r) < 0)
 		return -1;
+	cf_strlcpy(ours, webroot, sizeof ours);
 	record_from_opts(&r, o);
 	if (ngx_conf_load(&c, o->conf) < 0)
 		return -1;
@@ -1105,8 +1106,23 @@ ngx_challenge_prepare_locked(struct store *s, const struct ngx_opts *o, const ch
 			goto out;
 		for (j = 0; j < i && srv[j] != srv[i]; j++)
 			;
-		if (j == i && ngx_plan_challenge(&c, srv[i], webroot, &p) < 0)
+		if (j < i)
+			continue;
+		if (ngx_plan_challenge_at(&c, srv[i], ours, &p, use, sizeof use) < 0)
 			goto out;
+		/* every block must serve the tokens from the one directory they are written to */
+		if (i == 0 && use[0])
+			cf_strlcpy(webroot, use, len);
+		if (strcmp(use[0] ? use : ours, webroot) != 0) {
+			cf_seterr(CF_E_NGINX_CHALLENGE_LOCATION, "%s:%u: the server block for %s serves %s from %s, "
+			    "the one for %s from %s; tokens are written to one directory", c.files[c.d[srv[i]].file].path,
+			    c.d[srv[i]].line, names[i], NGX_CHALLENGE_PATH, use[0] ? use : ours, names[0], webroot);
+			goto out;
+		}
+		if (use[0])
+			cf_warnx("%s: the server block at %s:%u has its own location %s; the tokens are written "
+			    "where it serves them from, %s%s", names[i], c.files[c.d[srv[i]].file].path,
+			    c.d[srv[i]].line, NGX_CHALLENGE_PATH, use, NGX_CHALLENGE_PATH);
 	}
 	if (commit(s, lineage, &r, &c, &p, &changed) < 0)
 		goto out;

@@ -193,35 +193,122 @@ find_comment(const struct ngx_conf *c, int b, const char *marker)
 
 /* ---- the challenge location ---- */
 
-static int
-challenge_location(const struct ngx_conf *c, int srv)
+/* The location of server srv whose prefix is exactly NGX_CHALLENGE_PATH
+ * (plain or ^~: nginx refuses a second one), and ours (the regex form we
+ * insert beside a plain one); -1 when none. */
+static void
+challenge_locations(const struct ngx_conf *c, int srv, int *same, int *ours_re)
 {
 	int i;
 
+	*same = *ours_re = -1;
 	for (i = ngx_child(c, srv); i >= 0; i = ngx_next(c, i)) {
 		const struct ngx_dir *d = &c->d[i];
-		if (strcmp(ngx_name(c, i), "location") == 0 && d->nargs >= 2 &&
-		    strncmp(d->args[d->nargs - 1].val, "/.well-known/acme-challenge",
-		        strlen("/.well-known/acme-challenge")) == 0)
-			return i;
+		if (strcmp(ngx_name(c, i), "location") != 0 || d->nargs < 2)
+			continue;
+		if (d->nargs == 2 && strcmp(d->args[1].val, NGX_CHALLENGE_PATH) == 0 && *same < 0)
+			*same = i;
+		else if (d->nargs == 3 && strcmp(d->args[1].val, "^~") == 0 &&
+		    strcmp(d->args[2].val, NGX_CHALLENGE_PATH) == 0 && *same < 0)
+			*same = i;
+		else if (d->nargs == 3 && strcmp(d->args[1].val, "~") == 0 &&
+		    strcmp(d->args[2].val, NGX_CHALLENGE_URI_RE_LOC) == 0 && *ours_re < 0)
+			*ours_re = i;
 	}
+}
+
+/* root's value in block b or the blocks around it (nginx's inheritance). */
+static int
+inherited(const struct ngx_conf *c, int b, const char *name)
+{
+	int r;
+
+	for (; b >= 0; b = c->d[b].parent)
+		if ((r = ngx_find(c, b, name)) >= 0)
+			return r;
 	return -1;
+}
+
+/* Can location loc serve the token files, and from which webroot (the
+ * directory that has .well-known/acme-challenge/ in it)? */
+static int
+location_webroot(const struct ngx_conf *c, int loc, char *out, size_t len)
+{
+	static const char *const no[] = {"return", "rewrite", "try_files", "proxy_pass", "fastcgi_pass",
+		"uwsgi_pass", "scgi_pass", "grpc_pass", "memcached_pass", "internal", "stub_status", "if"};
+	const struct ngx_dir *d = &c->d[loc];
+	const char *path = c->files[d->file].path, *v;
+	size_t i, n, k = strlen(NGX_CHALLENGE_PATH);
+	int r;
+
+	for (i = 0; i < CF_ARRAY_LEN(no); i++)
+		if ((r = ngx_find(c, loc, no[i])) >= 0)
+			return cf_seterr(CF_E_NGINX_CHALLENGE_LOCATION, "%s:%u: the server's own location %s "
+			    "does not serve files (it has \"%s\" at line %u)", path, d->line, NGX_CHALLENGE_PATH,
+			    no[i], c->d[r].line);
+	if ((r = ngx_find(c, loc, "alias")) >= 0) {
+		/* alias DIR/.well-known/acme-challenge/ is root DIR */
+		char a[NGX_PATH_MAX + 2];
+		v = c->d[r].nargs == 2 ? c->d[r].args[1].val : "";
+		n = (size_t)snprintf(a, sizeof a, "%s%s", v, v[0] && v[strlen(v) - 1] == '/' ? "" : "/");
+		if (v[0] != '/' || strchr(v, '$') || n >= sizeof a || n <= k ||
+		    strcmp(a + n - k, NGX_CHALLENGE_PATH) != 0 || n - k >= len)
+			return cf_seterr(CF_E_NGINX_CHALLENGE_LOCATION, "%s:%u: the server's own location %s "
+			    "serves \"alias %s\", a directory the agent cannot write the tokens into as a webroot "
+			    "(it must end in %s)", path, d->line, NGX_CHALLENGE_PATH, v, NGX_CHALLENGE_PATH);
+		memcpy(out, a, n - k);
+		out[n - k] = '\0';
+		return 0;
+	}
+	if ((r = inherited(c, loc, "root")) < 0 || c->d[r].nargs != 2)
+		return cf_seterr(CF_E_NGINX_CHALLENGE_LOCATION, "%s:%u: the server's own location %s has "
+		    "no root of its own or inherited (nginx's compiled-in default is not known here)",
+		    path, d->line, NGX_CHALLENGE_PATH);
+	v = c->d[r].args[1].val;
+	if (v[0] != '/' || strchr(v, '$') || strlen(v) >= len)
+		return cf_seterr(CF_E_NGINX_CHALLENGE_LOCATION, "%s:%u: the server's own location %s "
+		    "serves root \"%s\" (%s:%u), not an absolute directory without variables",
+		    path, d->line, NGX_CHALLENGE_PATH, v, c->files[c->d[r].file].path, c->d[r].line);
+	cf_strlcpy(out, v, len);
+	return 0;
 }
 
 int
 ngx_plan_challenge(const struct ngx_conf *c, int srv, const char *webroot, struct ngx_plan *p)
 {
-	char ind[64], text[1024 + NGX_PATH_MAX], brk[200];
-	int loc = challenge_location(c, srv), r;
+	char use[NGX_PATH_MAX];
 
-	if (loc >= 0) {
-		r = ngx_find(c, loc, "root");
+	if (ngx_plan_challenge_at(c, srv, webroot, p, use, sizeof use) < 0)
+		return -1;
+	if (use[0] && strcmp(use, webroot) != 0)
+		return cf_seterr(CF_E_NGINX_CHALLENGE_LOCATION, "the server's own location %s serves %s, "
+		    "not %s", NGX_CHALLENGE_PATH, use, webroot);
+	return 0;
+}
+
+int
+ngx_plan_challenge_at(const struct ngx_conf *c, int srv, const char *webroot, struct ngx_plan *p,
+    char *use, size_t uselen)
+{
+	char ind[64], text[1024 + NGX_PATH_MAX], brk[200], loc_head[200];
+	int same, ours_re, r;
+
+	use[0] = '\0';
+	challenge_locations(c, srv, &same, &ours_re);
+	if (ours_re >= 0)
+		return 0;          /* ours, beside the server's plain one */
+	snprintf(loc_head, sizeof loc_head, "location ^~ %s", NGX_CHALLENGE_PATH);
+	if (same >= 0) {
+		const struct ngx_dir *d = &c->d[same];
+		r = ngx_find(c, same, "root");
 		if (r >= 0 && c->d[r].nargs == 2 && strcmp(c->d[r].args[1].val, webroot) == 0)
-			return 0;
-		return cf_seterr(CF_E_INVALID_INPUT,
-		    "%s:%u: this server already has a location for %s that does not serve %s; "
-		    "remove it, or issue with --webroot set to its root",
-		    c->files[c->d[loc].file].path, c->d[loc].line, NGX_CHALLENGE_PATH, webroot);
+			return 0;  /* ours */
+		if (d->nargs == 3)
+			/* ^~ wins over every regex: use it when it serves files */
+			return location_webroot(c, same, use, uselen);
+		/* a plain prefix location: a regex location is tried after it and
+		 * wins (nginx refuses a second location with the same prefix) */
+		snprintf(loc_head, sizeof loc_head, "location ~ \"%s\"", NGX_CHALLENGE_URI_RE_LOC);
 	}
 	child_indent(c, srv, ind, sizeof ind);
 	/* Server-level return/rewrite/if run before any location is chosen (a
@@ -237,9 +324,9 @@ ngx_plan_challenge(const struct ngx_conf *c, int srv, const char *webroot, struc
 	 * auth_request would answer the CA 403/401 ("satisfy any" with "allow
 	 * all" grants access whatever the other access modules say). */
 	snprintf(text, sizeof text,
-	    "\n%s# certfleet: ACME HTTP-01 challenges%s\n%slocation ^~ %s { root %s; default_type text/plain; "
+	    "\n%s# certfleet: ACME HTTP-01 challenges%s\n%s%s { root %s; default_type text/plain; "
 	    "satisfy any; allow all; auth_basic off; }",
-	    ind, r >= 0 ? brk : "", ind, NGX_CHALLENGE_PATH, webroot);
+	    ind, r >= 0 ? brk : "", ind, loc_head, webroot);
 	return ngx_plan_splice(p, c->d[srv].file, c->d[srv].open + 1, 0, text);
 }
 

@@ -307,3 +307,60 @@ def test_crlf_file_stays_crlf_and_single_label_names(case):
                  ["issue", "-d", "localhost", "--nginx", *c.nginx_args(), "--server", c.pebble.directory]):
         r = c.run(*args, check=103)
         assert "SINGLE_LABEL_NAME" in r.stderr and "localhost" in r.stderr, r.stderr
+
+
+# ---- item 7: the server's own acme-challenge location
+
+def test_mastodon_plain_challenge_location_is_kept_and_ours_wins(case, tmp_path):
+    cert, key = old_cert(tmp_path, "social.example.test")
+    c = case("social.example.test", servers="""\
+    server {
+        listen @ADDR@:@PORT@;
+        server_name social.example.test;
+        root @PREFIX@/public;
+        location /.well-known/acme-challenge/ { allow all; }
+        location / { return 301 https://$host$request_uri; }
+    }
+    server {
+        listen @ADDR@:443 ssl;
+        server_name social.example.test;
+        ssl_certificate %s;
+        ssl_certificate_key %s;
+        root @PREFIX@/www;
+    }
+""" % (cert, key))
+    c.issue()
+    c.check_served("hello from social.example.test")
+    c.check_idempotent_and_remove(redirected_before=True)
+
+
+def test_own_caret_tilde_challenge_location_is_used(case, tmp_path):
+    acme = tmp_path / "letsencrypt"
+    acme.mkdir()
+    c = case("le.example.test", servers="""\
+    server {
+        listen @ADDR@:@PORT@;
+        server_name le.example.test;
+        root @PREFIX@/www;
+        location ^~ /.well-known/acme-challenge/ { root %s; default_type "text/plain"; }
+    }
+""" % acme)
+    r = c.issue()
+    assert "its own location" in r.stderr
+    c.check_served("hello from le.example.test")
+    assert "ACME HTTP-01 challenges" not in c.nginx.conf.read_text()
+    c.check_idempotent_and_remove()
+
+
+def test_own_challenge_location_that_cannot_serve_files_is_refused(case):
+    c = case("proxied.example.test", servers="""\
+    server {
+        listen @ADDR@:@PORT@;
+        server_name proxied.example.test;
+        root @PREFIX@/www;
+        location ^~ /.well-known/acme-challenge/ { return 404; }
+    }
+""")
+    r = c.issue(check=93)
+    assert "NGINX_CHALLENGE_LOCATION" in r.stderr and "return" in r.stderr, r.stderr
+    assert c.nginx.files() == c.original
