@@ -13,10 +13,12 @@
 #include "bearssl/bearssl.h"
 #include <errno.h>
 #include <fcntl.h>
+#include <grp.h>
 #include <ifaddrs.h>
 #include <limits.h>
 #include <netdb.h>
 #include <poll.h>
+#include <pwd.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -915,6 +917,154 @@ reach_addr(const struct ngx_conf *c, int srv, const char *name, int port, char *
 		freeifaddrs(ifa);
 }
 
+/* ---- can nginx's workers read the challenge directory? ---- */
+
+struct worker_id {
+	uid_t uid;
+	gid_t gids[64];
+	int ngids;
+	char name[64];
+};
+
+/* The uid and groups of a running worker of the nginx that reads conf. */
+static int
+running_worker(const char *conf, struct worker_id *w)
+{
+	pid_t master = master_pid(conf), kids[8];
+	char path[64], line[512];
+	size_t n;
+	FILE *f;
+	int got = 0;
+
+	if (master == 0 || (n = children_of(master, kids, CF_ARRAY_LEN(kids))) == 0)
+		return 0;
+	snprintf(path, sizeof path, "/proc/%d/status", (int)kids[0]);
+	if ((f = fopen(path, "r")) == NULL)
+		return 0;
+	w->ngids = 0;
+	while (fgets(line, sizeof line, f)) {
+		char *p, *end;
+		long v;
+		if (strncmp(line, "Uid:", 4) == 0) {
+			w->uid = (uid_t)strtol(line + 4, NULL, 10);
+			got = 1;
+		} else if (strncmp(line, "Groups:", 7) == 0 || strncmp(line, "Gid:", 4) == 0) {
+			for (p = strchr(line, ':') + 1; w->ngids < (int)CF_ARRAY_LEN(w->gids); p = end) {
+				v = strtol(p, &end, 10);
+				if (end == p)
+					break;
+				w->gids[w->ngids++] = (gid_t)v;
+				if (line[0] == 'G' && line[1] == 'i')
+					break;            /* Gid: real first */
+			}
+		}
+	}
+	fclose(f);
+	snprintf(w->name, sizeof w->name, "uid %d (worker %d)", (int)w->uid, (int)kids[0]);
+	return got;
+}
+
+/* The worker user nginx would switch to: the "user" directive, else the
+ * compiled-in default (nginx -V --user=), else nobody. */
+static int
+configured_worker(const char *bin, const char *conf, struct worker_id *w)
+{
+	char user[64] = "", group[64] = "";
+	struct ngx_conf c;
+	struct passwd *pw;
+	struct group *gr;
+	int d, ng;
+
+	if (ngx_conf_load(&c, conf) == 0) {
+		for (d = ngx_child(&c, -1); d >= 0; d = ngx_next(&c, d))
+			if (strcmp(ngx_name(&c, d), "user") == 0 && c.d[d].nargs >= 2) {
+				cf_strlcpy(user, c.d[d].args[1].val, sizeof user);
+				if (c.d[d].nargs >= 3)
+					cf_strlcpy(group, c.d[d].args[2].val, sizeof group);
+			}
+		ngx_conf_free(&c);
+	}
+	cf_clearerr();
+	if (user[0] == '\0') {
+		char *argv[] = {(char *)bin, "-V", NULL};
+		struct cf_buf out;
+		const char *u;
+		int st;
+		if (run_prog(argv, &out, &st) == 0 && out.len && (u = strstr((char *)out.data, "--user=")) != NULL)
+			snprintf(user, sizeof user, "%.*s", (int)strcspn(u + 7, " \n"), u + 7);
+		cf_buf_free(&out);
+		cf_clearerr();
+		if (user[0] == '\0')
+			cf_strlcpy(user, "nobody", sizeof user);
+	}
+	if ((pw = getpwnam(user)) == NULL)
+		return 0;
+	w->uid = pw->pw_uid;
+	ng = (int)CF_ARRAY_LEN(w->gids);
+	if (getgrouplist(user, pw->pw_gid, w->gids, &ng) < 0)
+		ng = 1, w->gids[0] = pw->pw_gid;
+	w->ngids = ng;
+	if (group[0] && (gr = getgrnam(group)) != NULL)
+		w->gids[0] = gr->gr_gid;
+	snprintf(w->name, sizeof w->name, "%s", user);
+	return 1;
+}
+
+static int
+in_groups(const struct worker_id *w, gid_t g)
+{
+	int i;
+
+	for (i = 0; i < w->ngids; i++)
+		if (w->gids[i] == g)
+			return 1;
+	return 0;
+}
+
+/*
+ * nginx's workers open the token files by path: each directory from / to
+ * the challenge directory needs search (x) permission for the worker user
+ * (root needs none: the master's user when it does not run as root).
+ * Directories not made yet are made 0755 by the agent.
+ */
+static int
+worker_can_reach(const struct ngx_opts *o, const char *webroot)
+{
+	char dir[STORE_PATH_MAX + 64], *p;
+	struct worker_id w;
+	struct stat sb;
+
+	memset(&w, 0, sizeof w);
+	if (!running_worker(o->conf, &w) && !configured_worker(o->bin, o->conf, &w))
+		return 0;      /* not known: the probe will tell */
+	if (w.uid == 0)
+		return 0;
+	if ((size_t)snprintf(dir, sizeof dir, "%s%s", webroot, NGX_CHALLENGE_PATH) >= sizeof dir)
+		return 0;
+	for (p = dir + 1;; p++) {
+		char c = *p;
+		int bits;
+		if (c != '/' && c != '\0')
+			continue;
+		*p = '\0';
+		if (stat(dir, &sb) < 0) {
+			*p = c;
+			break;           /* made later, 0755 */
+		}
+		bits = sb.st_uid == w.uid ? (sb.st_mode >> 6) : in_groups(&w, sb.st_gid) ? (sb.st_mode >> 3)
+		                                                                          : sb.st_mode;
+		if (S_ISDIR(sb.st_mode) && !(bits & 1))
+			return cf_seterr(CF_E_NGINX_WORKER_ACCESS, "nginx's worker user %s cannot enter %s "
+			    "(mode %04o, owner uid %d gid %d), so it cannot serve the challenge files under %s%s",
+			    w.name, dir, (unsigned)(sb.st_mode & 07777), (int)sb.st_uid, (int)sb.st_gid, webroot,
+			    NGX_CHALLENGE_PATH);
+		*p = c;
+		if (c == '\0' || p[1] == '\0')
+			break;
+	}
+	return 0;
+}
+
 /* What an HTTP status from the probe most likely means. */
 static const char *
 probe_cause(int status)
@@ -1124,6 +1274,8 @@ ngx_challenge_prepare_locked(struct store *s, const struct ngx_opts *o, const ch
 			    "where it serves them from, %s%s", names[i], c.files[c.d[srv[i]].file].path,
 			    c.d[srv[i]].line, NGX_CHALLENGE_PATH, use, NGX_CHALLENGE_PATH);
 	}
+	if (worker_can_reach(o, webroot) < 0)
+		goto out;
 	if (commit(s, lineage, &r, &c, &p, &changed) < 0)
 		goto out;
 	if (changed && (nginx_reload(o->bin, o->conf) < 0 || record_settled(s, lineage, &r) < 0))

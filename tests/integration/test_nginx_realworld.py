@@ -364,3 +364,27 @@ def test_own_challenge_location_that_cannot_serve_files_is_refused(case):
     r = c.issue(check=93)
     assert "NGINX_CHALLENGE_LOCATION" in r.stderr and "return" in r.stderr, r.stderr
     assert c.nginx.files() == c.original
+
+
+# ---- issue 21 item 5: nginx's worker user cannot reach the challenge directory
+
+def test_worker_user_cannot_traverse_the_prefix(case):
+    c = case("perm.example.test", servers="""\
+    server {
+        listen @ADDR@:@PORT@;
+        server_name perm.example.test;
+        root @PREFIX@/www;
+    }
+""")
+    # workers as nobody; the agent's prefix is under pytest's 0700 directory
+    conf = c.nginx.conf.read_text()
+    assert "user root;" in conf
+    c.nginx.conf.write_text(conf.replace("user root;", "user nobody nogroup;"))
+    c.nginx.reload()
+    c.original = c.nginx.files()
+    r = c.issue(check=102)
+    assert "NGINX_WORKER_ACCESS" in r.stderr and "uid 65534" in r.stderr, r.stderr
+    blocked = next(p for p in [c.prefix, *c.prefix.parents] if p.exists() and p.stat().st_mode & 0o001 == 0
+                   and p.parent != p and all(q.stat().st_mode & 0o001 for q in p.parents))
+    assert "cannot enter %s " % blocked in r.stderr, (blocked, r.stderr)
+    assert c.nginx.files() == c.original
