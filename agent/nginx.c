@@ -1367,8 +1367,9 @@ https_check(struct store *s, const struct ngx_opts *o, const char *lineage, stru
 	struct ngx_conf c;
 	char addr[64], served[256], why[700] = "", w[NGX_PATH_MAX + 16];
 	enum ngx_match how;
+	int64_t deadline;
 	size_t i;
-	int srv;
+	int srv, ok;
 
 	if (ngx_conf_load(&c, o->conf) < 0)
 		return -1;
@@ -1396,7 +1397,19 @@ https_check(struct store *s, const struct ngx_opts *o, const char *lineage, stru
 		}
 		if (r->https_addr[0] == '\0')
 			cf_strlcpy(r->https_addr, addr, sizeof r->https_addr);
-		if (served_serial(addr, o->https_port, info->san[i], served, sizeof served) < 0)
+		/* an old worker may still answer for a moment after the reload (it
+		 * finishes its connections), and a loaded host may be slow: retry
+		 * for a while before calling it a failure */
+		for (deadline = cf_now_ms() + NGX_PROBE_WAIT_MS;; usleep(200 * 1000)) {
+			cf_clearerr();
+			if ((ok = served_serial(addr, o->https_port, info->san[i], served, sizeof served)) == 0 &&
+			    strcasecmp(served, info->serial_hex) == 0)
+				break;
+			/* a handshake that fails fails again: 3 s for those */
+			if (cf_now_ms() > deadline - (ok < 0 ? NGX_PROBE_WAIT_MS - 3000 : 0))
+				break;
+		}
+		if (ok < 0)
 			snprintf(why, sizeof why, "the HTTPS server at %s does not complete a TLS handshake for %s "
 			    "at %s port %d (%s): check its ssl_protocols and ssl_ciphers", where(&c, srv, w, sizeof w),
 			    info->san[i], addr, o->https_port, cf_lasterr_detail());
