@@ -1305,6 +1305,83 @@ out:
 }
 
 static int served_serial(const char *addr, int port, const char *sni, char *out, size_t outlen);
+/*
+ * Before anything is written: parse what the plan would make of the
+ * configuration and check that every name of the certificate is then
+ * answered on the HTTPS port, by name, by a block that listens there with
+ * ssl and points at the live certificate.
+ */
+static int
+plan_serves_every_name(const struct ngx_opts *o, const struct ngx_conf *c, const struct ngx_plan *p,
+    const struct x509_info *info, const char *full)
+{
+	struct ngx_file *ov;
+	struct cf_buf *bufs;
+	struct ngx_conf nc;
+	size_t f, nov = 0, i, k, nl;
+	char via[64], w[NGX_PATH_MAX + 16], why[600] = "";
+	int rc = -1;
+
+	if ((ov = calloc(c->nfiles + 1, sizeof *ov)) == NULL || (bufs = calloc(c->nfiles + 1, sizeof *bufs)) == NULL) {
+		free(ov);
+		return cf_seterr(CF_E_NOMEM, "out of memory");
+	}
+	for (f = 0; f < c->nfiles; f++) {
+		if (!ngx_plan_touches(p, (int)f))
+			continue;
+		if (ngx_plan_text(c, p, (int)f, &bufs[nov]) < 0) {
+			cf_buf_free(&bufs[nov]);
+			goto out;
+		}
+		ov[nov].path = c->files[f].path;
+		ov[nov].text = (char *)bufs[nov].data;
+		ov[nov].len = bufs[nov].len;
+		nov++;
+	}
+	if (ngx_conf_load_with(&nc, o->conf, ov, nov) < 0)
+		goto out;
+	for (i = 0; i < info->nsan && why[0] == '\0'; i++) {
+		struct ngx_listen l[NGX_MAX_LISTEN];
+		char norm[DOMAIN_BUFSZ];
+		int srv, cert, ssl = 0;
+		if (domain_normalize(info->san[i], norm, sizeof norm, 0) < 0 || strcmp(norm, info->san[i]) != 0) {
+			cf_clearerr();
+			continue;
+		}
+		cf_clearerr();
+		srv = select_site(&nc, o, info->san[i], o->https_port, 1, via, sizeof via, NULL);
+		if (srv < 0) {
+			snprintf(why, sizeof why, "no server block would answer %s by name on port %d",
+			    info->san[i], o->https_port);
+			break;
+		}
+		nl = ngx_server_listens(&nc, srv, l, NGX_MAX_LISTEN);
+		for (k = 0; k < nl; k++)
+			if (l[k].port == o->https_port && l[k].ssl)
+				ssl = 1;
+		cert = ngx_find(&nc, srv, "ssl_certificate");
+		if (!ssl)
+			snprintf(why, sizeof why, "the server block at %s answers %s on port %d but does not listen "
+			    "there with ssl", where(&nc, srv, w, sizeof w), info->san[i], o->https_port);
+		else if (cert < 0 || nc.d[cert].nargs != 2 || strcmp(nc.d[cert].args[1].val, full) != 0)
+			snprintf(why, sizeof why, "the server block at %s that answers %s on port %d would not use "
+			    "the live certificate", where(&nc, srv, w, sizeof w), info->san[i], o->https_port);
+	}
+	ngx_conf_free(&nc);
+	if (why[0]) {
+		cf_seterr(CF_E_NGINX_INVALID, "%s; nothing was changed", why);
+		goto out;
+	}
+	cf_clearerr();
+	rc = 0;
+out:
+	for (f = 0; f < nov; f++)
+		cf_buf_free(&bufs[f]);
+	free(bufs);
+	free(ov);
+	return rc;
+}
+
 
 /*
  * Undo this run's install: every file the plan changed gets the bytes it
@@ -1539,6 +1616,8 @@ ngx_install_locked(struct store *s, const struct ngx_opts *o, const char *lineag
 		if (site.redirect && ngx_plan_redirect(&c, srv80[i], &site, &p) < 0)
 			goto out;
 	}
+	if (plan_serves_every_name(o, &c, &p, info, full) < 0)
+		goto out;
 	if (commit(s, lineage, &r, &c, &p, changed) < 0)
 		goto out;
 	if (*changed && (nginx_reload(o->bin, o->conf) < 0 || record_settled(s, lineage, &r) < 0))

@@ -49,8 +49,18 @@ read_conf_file(struct ngx_conf *c, const char *path)
 {
 	struct stat sb;
 	char *text;
-	size_t got = 0;
+	size_t got = 0, i;
 	int fd;
+
+	for (i = 0; i < c->nov; i++)
+		if (strcmp(c->ov[i].path, path) == 0) {
+			/* a text planned for this file instead of its bytes */
+			if ((text = malloc(c->ov[i].len + 1)) == NULL)
+				return cf_seterr(CF_E_NOMEM, "out of memory");
+			memcpy(text, c->ov[i].text, c->ov[i].len);
+			text[c->ov[i].len] = '\0';
+			return add_file(c, path, text, c->ov[i].len);
+		}
 
 	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0)
 		return cf_seterr(CF_E_IO_ERROR, "%s:", path);
@@ -573,10 +583,18 @@ parse_main(struct ngx_conf *c, int f)
 int
 ngx_conf_load(struct ngx_conf *c, const char *path)
 {
+	return ngx_conf_load_with(c, path, NULL, 0);
+}
+
+int
+ngx_conf_load_with(struct ngx_conf *c, const char *path, const struct ngx_file *ov, size_t nov)
+{
 	const char *slash;
 	int f;
 
 	memset(c, 0, sizeof *c);
+	c->ov = ov;
+	c->nov = nov;
 	c->follow_includes = 1;
 	if (path[0] != '/' || strlen(path) >= sizeof c->conf_prefix)
 		return cf_seterr(CF_E_INVALID_INPUT, "the nginx configuration must be an absolute path");

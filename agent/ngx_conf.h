@@ -63,12 +63,19 @@ struct ngx_conf {
 	struct ngx_dir *d;                /* every directive, in document order */
 	size_t nd, capd;
 	int first;                        /* first top-level directive, -1 if none */
+	const struct ngx_file *ov;        /* ngx_conf_load_with: texts read instead of files */
+	size_t nov;
 };
 
 /* Parse the main file at path and everything it includes.  On failure the
  * conf is freed and the error (CF_E_NGINX_PARSE, CF_E_IO_ERROR) names the
  * file and line. */
 int ngx_conf_load(struct ngx_conf *c, const char *path);
+
+/* The same with ov[i].text read instead of the file ov[i].path (the path
+ * as the include tree opens it): what a planned edit would make of the
+ * configuration, before anything is written.  ov is not copied. */
+int ngx_conf_load_with(struct ngx_conf *c, const char *path, const struct ngx_file *ov, size_t nov);
 
 /* Parse len bytes of text as a main file called name; includes are listed
  * as directives but never read (what the fuzz target uses). */

@@ -96,6 +96,27 @@ def test_multi_name_creates_the_missing_https_server(case, tmp_path):
     c.check_idempotent_and_remove()
 
 
+def test_multi_name_refused_before_any_change_when_a_name_cannot_get_https(case):
+    c = case("a.example.test", servers="""\
+    server {
+        listen @ADDR@:443;
+        server_name b.example.test;
+        return 200 "b is plain http on 443\\n";
+    }
+    server {
+        listen @ADDR@:@PORT@;
+        server_name a.example.test b.example.test;
+        root @PREFIX@/www;
+    }
+""")
+    c.cts.add_a("b.example.test", c.addr)
+    c.issue("--no-install", names=["a.example.test", "b.example.test"])
+    before = c.nginx.files()
+    r = c.install(check=EXIT["NGINX_INVALID"])
+    assert "does not listen there with ssl" in r.stderr and "nothing was changed" in r.stderr, r.stderr
+    assert c.nginx.files() == before
+
+
 # ---- item 5: the challenge exemption survives internal redirects
 
 def test_challenge_exemption_survives_error_page_and_front_controller(case):
