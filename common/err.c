@@ -61,6 +61,19 @@ static const struct {
 	    "or cut off): run the agent there by hand, or reinstall it with certfleet deploy", 106},
 	[CF_E_ARCH_UNSUPPORTED] = {"ARCH_UNSUPPORTED", "certfleet carries agents for x86_64 and aarch64 "
 	    "Linux only; see certfleet agent-binary --help", 101},
+	[CF_E_NGINX_CHALLENGE_LOCATION] = {"NGINX_CHALLENGE_LOCATION", "the server block has its own "
+	    "/.well-known/acme-challenge/ location that cannot serve files (a return, proxy_pass...): "
+	    "remove it or make it serve a directory (root/alias); nothing was changed", 93},
+	[CF_E_NGINX_REGEX] = {"NGINX_REGEX", "a server_name regular expression uses PCRE syntax the agent "
+	    "cannot evaluate, so it cannot tell which server block nginx picks for the name: give the name "
+	    "an exact server_name, or rewrite the regex; nothing was changed", 94},
+	[CF_E_NGINX_UNREACHABLE] = {"NGINX_UNREACHABLE", "no nginx server block listens where the name "
+	    "resolves to: fix the DNS record or add a listen for that address; nothing was changed", 95},
+	[CF_E_NGINX_WORKER_ACCESS] = {"NGINX_WORKER_ACCESS", "nginx's worker user cannot reach the "
+	    "challenge directory under the agent's prefix: give that user search (x) permission on the "
+	    "directory named, or use a prefix it can traverse", 102},
+	[CF_E_SINGLE_LABEL] = {"SINGLE_LABEL_NAME", "a name without a dot (localhost, an intranet host "
+	    "name) cannot get a certificate from a public CA: use the name's fully qualified form", 103},
 };
 
 static enum cf_err last_err;
