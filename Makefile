@@ -90,7 +90,7 @@ else
 all: $(B)/certfleet-agent $(B)/certfleet
 endif
 
-$(VENDOR): vendor/manifest vendor/build.sh
+$(VENDOR): vendor/manifest vendor/build.sh $(wildcard vendor/patches/*/*.patch)
 	vendor/build.sh $(VARIANT)
 	@touch $@
 
@@ -131,8 +131,13 @@ bin/%: $(B)/%
 	@mkdir -p bin
 	cp $< $@.tmp && mv -f $@.tmp $@
 
+# The known-answer tests of vendor/patches/libssh2 call libssh2's backend
+# functions, declared in its private headers (in the vendor build's source tree).
+KAT_CFLAGS = -DHAVE_CONFIG_H -I$(V)/src/libssh2/src -I$(V)/src/libssh2/include
+$(B)/tests/unit/test_libssh2_kat.o: CFLAGS += $(KAT_CFLAGS)
+
 $(B)/unit-tests: $(UNIT_OBJ) $(SAN_OBJ) $(B)/libcommon.a
-	$(CC) $(LDFLAGS) -o $@ $(UNIT_OBJ) $(SAN_OBJ) $(B)/libcommon.a $(BEARSSL)
+	$(CC) $(LDFLAGS) -o $@ $(UNIT_OBJ) $(SAN_OBJ) $(B)/libcommon.a $(SSHLIBS) $(BEARSSL)
 
 unit: $(B)/unit-tests
 	$(B)/unit-tests

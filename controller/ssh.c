@@ -331,12 +331,22 @@ set_nonblock(int fd)
 	return fl < 0 ? -1 : fcntl(fd, F_SETFL, fl | O_NONBLOCK);
 }
 
-/* Host key algorithms, those known_hosts has for this host first (as
- * OpenSSH orders them), so a host known by its RSA key is asked for that. */
+/* Key exchange as OpenSSH 9 orders it (curve25519 first; no SHA-1 groups);
+ * libssh2 adds ext-info-c and kex-strict-c-v00@openssh.com (Terrapin) itself. */
+static const char kex_prefs[] =
+	"curve25519-sha256,curve25519-sha256@libssh.org,"
+	"ecdh-sha2-nistp256,ecdh-sha2-nistp384,ecdh-sha2-nistp521,"
+	"diffie-hellman-group-exchange-sha256,diffie-hellman-group16-sha512,"
+	"diffie-hellman-group18-sha512,diffie-hellman-group14-sha256";
+
+/* Host key algorithms in OpenSSH's order, those known_hosts has for this
+ * host first, so a host known by its RSA key is asked for that, and one known
+ * by nothing is asked for what OpenSSH would record (Ed25519). */
 static void
 hostkey_prefs(struct ssh_conn *c, char *out, size_t sz)
 {
 	static const char *const all[] = {
+		"ssh-ed25519",
 		"ecdsa-sha2-nistp256", "ecdsa-sha2-nistp384", "ecdsa-sha2-nistp521",
 		"rsa-sha2-512", "rsa-sha2-256",
 	};
@@ -369,6 +379,18 @@ type_label(const char *t)
 	return t;
 }
 
+/* the -t argument of ssh-keyscan and the NAME of /etc/ssh/ssh_host_NAME_key
+ * for a key blob type */
+static const char *
+type_short(const char *t)
+{
+	if (strncmp(t, "ecdsa", 5) == 0)
+		return "ecdsa";
+	if (strcmp(t, "ssh-ed25519") == 0)
+		return "ed25519";
+	return "rsa";
+}
+
 static enum ssh_status
 check_hostkey(struct ssh_conn *c)
 {
@@ -397,18 +419,11 @@ check_hostkey(struct ssh_conn *c)
 		    "the old line: ssh-keygen -R '%s' -f %s", hn, type_label(ktype), fp,
 		    c->ctx->kh_path, line, hn, c->ctx->kh_path);
 	case KH_OTHER_TYPES:
-		if (strcmp(types, "ssh-ed25519") == 0)
-			return fail(c, CF_E_UNKNOWN_HOST_KEY, "%s has only an Ed25519 key for %s (line %d), "
-			    "which certfleet cannot verify (libssh2 with mbedTLS has no Ed25519 host "
-			    "keys); it offered the %s key %s. Add that key after checking its fingerprint "
-			    "on the host (ssh-keygen -lf /etc/ssh/ssh_host_ecdsa_key.pub): "
-			    "ssh-keyscan -t ecdsa -p %d %s >> %s", c->ctx->kh_path, hn, line,
-			    type_label(ktype), fp, c->t.port, c->t.addr, c->ctx->kh_path);
 		return fail(c, CF_E_UNKNOWN_HOST_KEY, "%s knows %s only by %s keys (line %d); it offered "
-		    "the %s key %s. Check it on the host, then add it: ssh-keyscan -t %s -p %d %s >> %s",
-		    c->ctx->kh_path, hn, types, line, type_label(ktype), fp,
-		    strncmp(ktype, "ecdsa", 5) == 0 ? "ecdsa" : "rsa", c->t.port, c->t.addr,
-		    c->ctx->kh_path);
+		    "the %s key %s. Check that fingerprint on the host (ssh-keygen -lf "
+		    "/etc/ssh/ssh_host_%s_key.pub), then add it: ssh-keyscan -t %s -p %d %s >> %s",
+		    c->ctx->kh_path, hn, types, line, type_label(ktype), fp, type_short(ktype),
+		    type_short(ktype), c->t.port, c->t.addr, c->ctx->kh_path);
 	case KH_UNKNOWN:
 		break;
 	}
@@ -416,7 +431,7 @@ check_hostkey(struct ssh_conn *c)
 		return fail(c, CF_E_UNKNOWN_HOST_KEY, "%s is not in %s; it offered the %s key %s. "
 		    "Check that fingerprint on the host (ssh-keygen -lf /etc/ssh/ssh_host_%s_key.pub), "
 		    "then rerun with --accept-new to record it", hn, c->ctx->kh_path,
-		    type_label(ktype), fp, strncmp(ktype, "ecdsa", 5) == 0 ? "ecdsa" : "rsa");
+		    type_label(ktype), fp, type_short(ktype));
 	if (kh_append(c->ctx->kh_path, c->t.addr, c->t.port, (const unsigned char *)key, len) < 0)
 		return fail(c, cf_lasterr(), "recording the key of %s: %s", hn, cf_lasterr_detail());
 	/* keep the in-memory list in step so later hosts see it too */
@@ -700,7 +715,9 @@ step_connect(struct ssh_conn *c)
 		libssh2_session_callback_set2(c->s, LIBSSH2_CALLBACK_RECV, (libssh2_cb_generic *)recv_cb);
 		libssh2_session_set_blocking(c->s, 0);
 		hostkey_prefs(c, prefs, sizeof prefs);
-		libssh2_session_method_pref(c->s, LIBSSH2_METHOD_HOSTKEY, prefs);
+		if (libssh2_session_method_pref(c->s, LIBSSH2_METHOD_HOSTKEY, prefs) != 0 ||
+		    libssh2_session_method_pref(c->s, LIBSSH2_METHOD_KEX, kex_prefs) != 0)
+			return fail(c, CF_E_INTERNAL, "setting SSH algorithm preferences: %s", lasterr(c));
 		c->st = S_HANDSHAKE;
 	}
 	r = libssh2_session_handshake(c->s, c->fd);

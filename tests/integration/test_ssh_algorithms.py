@@ -1,0 +1,123 @@
+"""certfleet against real OpenSSH servers restricted to single modern algorithms
+(issue 13 item 1): curve25519 key exchange, Ed25519 host and user keys,
+AES-GCM ciphers, a hardened host with nothing else, known_hosts written by a
+first `ssh` contact (Ed25519 only), --accept-new recording what OpenSSH
+would, and a server with no algorithm in common.
+
+Each server is one sshd whose sshd_config allows only the algorithm under
+test, so a successful login proves that algorithm was used.  All servers of a
+test start at once and one `certfleet status` talks to all of them.
+"""
+
+import subprocess
+from pathlib import Path
+
+import pytest
+
+import cfutil
+from cfutil import ClientKey
+from test_fleet import Ctl, by_host, write_inventory
+
+
+@pytest.fixture
+def work(tmp_path_factory):
+    import tempfile
+    return Path(tempfile.mkdtemp(prefix="cf-algo-", dir=tmp_path_factory.getbasetemp()))
+
+
+def start(sshd_factory, specs):
+    """Start one sshd per spec (host, kwargs) concurrently; returns them in order."""
+    servers = [sshd_factory(host=h, _defer=True, **kw) for h, kw in specs]
+    for s in servers:
+        s.launch()
+    for s in servers:
+        s.wait_ready()
+    return servers
+
+
+def fingerprint(pubfile):
+    return subprocess.run(["ssh-keygen", "-lf", str(pubfile)], capture_output=True,
+                          text=True, check=True).stdout.split()[1]
+
+
+def status(ctl, inv, kh, key, *extra, check=1):
+    p, doc = ctl.json("-i", inv, "--known-hosts", kh, "--identity", key, *extra, "status",
+                      check=check)
+    return by_host(doc)
+
+
+def reached(h):
+    """Logged in and ran the agent's status (none deployed): the SSH part worked."""
+    return h["error"] is not None and h["error"]["code"] == "AGENT_MISSING"
+
+
+# ---------------------------------------------------------------- one algorithm each
+
+def test_single_algorithm_servers(sshd_factory, bins, work):
+    ed_user = ClientKey.generate(work / "id_ed25519", "ed25519")
+    specs = [
+        ("127.0.0.120", dict(extra_config="KexAlgorithms curve25519-sha256")),
+        ("127.0.0.121", dict(extra_config="KexAlgorithms curve25519-sha256@libssh.org")),
+        ("127.0.0.122", dict(extra_config="HostKeyAlgorithms ssh-ed25519",
+                             host_key_types=("ed25519",))),
+        ("127.0.0.123", dict(extra_config="PubkeyAcceptedAlgorithms ssh-ed25519",
+                             client_key=ed_user)),
+    ]
+    servers = start(sshd_factory, specs)
+    inv = work / "inventory"
+    write_inventory(inv, servers, prefix_root=work / "hosts",
+                    host_vars={"h03": "ansible_ssh_private_key_file=%s" % ed_user.path})
+    kh = work / "known_hosts"
+    # as a first `ssh` contact writes it: the Ed25519 key only
+    kh.write_text("".join(s.known_hosts_line("ed25519") for s in servers))
+    ctl = Ctl(bins, work)
+    hosts = status(ctl, inv, kh, sshd_factory.client_key.path)
+    for name in ("h00", "h01", "h02", "h03"):
+        assert reached(hosts[name]), (name, hosts[name])
+    # OpenSSH agrees these servers allow nothing else
+    r = subprocess.run(["ssh", "-Q", "kex"], capture_output=True, text=True)
+    assert "curve25519-sha256@libssh.org" in r.stdout
+
+
+# ---------------------------------------------------------------- known_hosts as ssh writes it
+
+def test_ed25519_known_hosts_and_accept_new(sshd_factory, bins, work):
+    known, unknown, ed_only = start(sshd_factory, [
+        ("127.0.0.125", {}), ("127.0.0.126", {}),
+        ("127.0.0.127", dict(host_key_types=("ed25519",)))])
+    other = sshd_factory.many(1, first_host=128)[0]
+    inv = work / "inventory"
+    write_inventory(inv, [known, unknown, ed_only], prefix_root=work / "hosts")
+    kh = work / "known_hosts"
+    # known: only its Ed25519 line; ed_only: known by an ECDSA key it does not have
+    kh.write_text(known.known_hosts_line("ed25519") +
+                  other.known_hosts_line("ecdsa", as_host=ed_only.hostport))
+    ctl = Ctl(bins, work)
+    key = sshd_factory.client_key.path
+    for extra in ([], ["--accept-new"]):
+        hosts = status(ctl, inv, kh, key, *extra)
+        assert reached(hosts["h00"]), hosts["h00"]
+        e = hosts["h02"]["error"]
+        assert e["code"] == "UNKNOWN_HOST_KEY", e
+        # the command names the key type the host really offers
+        assert "ssh-keyscan -t ed25519 -p %d %s" % (ed_only.port, ed_only.host) in e["detail"]
+        assert "ssh_host_ed25519_key.pub" in e["detail"]
+        assert fingerprint(str(ed_only.hostkey_paths["ed25519"]) + ".pub") in e["detail"]
+        e = hosts["h01"]["error"]
+        if extra:
+            assert reached(hosts["h01"]), e
+            # nothing suggests the option just given
+            for h in hosts.values():
+                if h["error"]["code"] != "AGENT_MISSING":
+                    assert "--accept-new" not in h["error"]["detail"] + h["error"]["hint"], h
+        else:
+            assert e["code"] == "UNKNOWN_HOST_KEY"
+            assert fingerprint(str(unknown.hostkey_paths["ed25519"]) + ".pub") in e["detail"]
+            assert "ssh_host_ed25519_key.pub" in e["detail"] and "--accept-new" in e["detail"]
+    # --accept-new recorded the Ed25519 key, as OpenSSH would have
+    assert unknown.known_hosts_line("ed25519") in kh.read_text()
+    assert unknown.known_hosts_line("ecdsa") not in kh.read_text()
+    r = unknown.ssh("true", known_hosts=kh)
+    assert r.returncode == 0, r.stderr
+    hosts = status(ctl, inv, kh, key)
+    assert reached(hosts["h01"])

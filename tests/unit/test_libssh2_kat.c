@@ -1,0 +1,262 @@
+/*
+ * test_libssh2_kat.c — known-answer tests of the algorithms certfleet's
+ * patches add to libssh2's mbedTLS backend (vendor/patches/libssh2), called
+ * through libssh2's own backend entry points, as kex.c, hostkey.c and
+ * transport.c call them: Ed25519 (RFC 8032 section 7.1), X25519 (RFC 7748
+ * sections 5.2 and 6.1).  The vectors were also checked against OpenSSL.
+ * Compiled against libssh2's private headers (Makefile: KAT_CFLAGS).
+ */
+#include "libssh2_priv.h"
+
+#include "b64.h"
+#include "cf.h"
+#include "unit.h"
+
+static void
+unhex(unsigned char *out, const char *hex)
+{
+	size_t i, n = strlen(hex) / 2;
+
+	for (i = 0; i < n; i++) {
+		unsigned v;
+		sscanf(hex + 2 * i, "%2x", &v);
+		out[i] = (unsigned char)v;
+	}
+}
+
+static LIBSSH2_SESSION *
+session(void)
+{
+	static LIBSSH2_SESSION *s;
+
+	if (s == NULL) {
+		CHECK_INT(libssh2_init(0), 0);
+		s = libssh2_session_init();
+		CHECK(s != NULL);
+	}
+	return s;
+}
+
+/* RFC 8032 section 7.1, TESTs 1-3: secret seed, public key, message, signature */
+static const struct {
+	const char *sk, *pk, *msg, *sig;
+} ed[] = {
+	{"9d61b19deffd5a60ba844af492ec2cc44449c5697b326919703bac031cae7f60",
+	 "d75a980182b10ab7d54bfed3c964073a0ee172f3daa62325af021a68f707511a", "",
+	 "e5564300c360ac729086e2cc806e828a84877f1eb8e5d974d873e06522490155"
+	 "5fb8821590a33bacc61e39701cf9b46bd25bf5f0595bbe24655141438e7a100b"},
+	{"4ccd089b28ff96da9db6c346ec114e0f5b8a319f35aba624da8cf6ed4fb8a6fb",
+	 "3d4017c3e843895a92b70aa74d1b7ebc9c982ccf2ec4968cc0cd55f12af4660c", "72",
+	 "92a009a9f0d4cab8720e820b5f642540a2b27b5416503f8fb3762223ebdb69da"
+	 "085ac1e43e15996e458f3613d0f11d8c387b2eaeb4302aeeb00d291612bb0c00"},
+	{"c5aa8df43f9f837bedb7442f31dcb7b166d38535076f094b85ce3a2e0b4458f7",
+	 "fc51cd8e6218a1a38da47ed00230f0580816ed13ba3303ac5deb911548908025", "af82",
+	 "6291d657deec24024827e69c3abe01a30ce548a284743a445e3680d7db5ac3ac"
+	 "18ff9b538d16f290ae67f760984dc6594a7c15e9716ed28dc027beceea1ec40a"},
+};
+
+TEST(libssh2_ed25519_verify_rfc8032)
+{
+	size_t i;
+
+	for (i = 0; i < CF_ARRAY_LEN(ed); i++) {
+		unsigned char pk[32], sig[64], msg[2];
+		libssh2_ed25519_ctx *ctx = NULL;
+		size_t mlen = strlen(ed[i].msg) / 2;
+
+		unhex(pk, ed[i].pk);
+		unhex(sig, ed[i].sig);
+		unhex(msg, ed[i].msg);
+		CHECK_INT(_libssh2_ed25519_new_public(&ctx, session(), pk, sizeof pk), 0);
+		CHECK_INT(_libssh2_ed25519_verify(ctx, sig, sizeof sig, msg, mlen), 0);
+		/* one bit off in the signature, the message or the length: refused */
+		sig[63] ^= 0x01;
+		CHECK_INT(_libssh2_ed25519_verify(ctx, sig, sizeof sig, msg, mlen), -1);
+		sig[63] ^= 0x01;
+		CHECK_INT(_libssh2_ed25519_verify(ctx, sig, sizeof sig - 1, msg, mlen), -1);
+		if (mlen) {
+			msg[0] ^= 0x80;
+			CHECK_INT(_libssh2_ed25519_verify(ctx, sig, sizeof sig, msg, mlen), -1);
+		}
+		_libssh2_ed25519_free(ctx);
+	}
+	/* a public key must be 32 bytes */
+	{
+		unsigned char pk[33] = {0};
+		libssh2_ed25519_ctx *ctx = NULL;
+		CHECK(_libssh2_ed25519_new_public(&ctx, session(), pk, sizeof pk) != 0);
+		CHECK(ctx == NULL);
+	}
+}
+
+static void
+put_str(struct cf_buf *b, const void *p, size_t n)
+{
+	unsigned char l[4] = {(unsigned char)(n >> 24), (unsigned char)(n >> 16),
+	    (unsigned char)(n >> 8), (unsigned char)n};
+
+	cf_buf_add(b, l, 4);
+	cf_buf_add(b, p, n);
+}
+
+/* An unencrypted OpenSSH private key file ("openssh-key-v1", PROTOCOL.key)
+ * for the Ed25519 seed SK; PK_OVERRIDE replaces the public key inside. */
+static void
+openssh_key(struct cf_buf *pem, const unsigned char sk[32], const unsigned char pk[32],
+    const unsigned char *pk_inner)
+{
+	struct cf_buf blob = {0}, pub = {0}, priv = {0}, b64 = {0};
+	unsigned char skpk[64];
+	unsigned char pad = 1;
+	size_t i;
+
+	memcpy(skpk, sk, 32);
+	memcpy(skpk + 32, pk, 32);
+	cf_buf_init(&blob, 8192);
+	cf_buf_init(&pub, 1024);
+	cf_buf_init(&priv, 1024);
+	cf_buf_init(&b64, 16384);
+	put_str(&pub, "ssh-ed25519", 11);
+	put_str(&pub, pk, 32);
+	cf_buf_add(&priv, "\x12\x34\x56\x78\x12\x34\x56\x78", 8);   /* checkints */
+	put_str(&priv, "ssh-ed25519", 11);
+	put_str(&priv, pk_inner, 32);
+	put_str(&priv, skpk, 64);
+	put_str(&priv, "kat", 3);
+	while (priv.len % 8)
+		cf_buf_add(&priv, &pad, 1), pad++;
+	cf_buf_add(&blob, "openssh-key-v1", 15);
+	put_str(&blob, "none", 4);
+	put_str(&blob, "none", 4);
+	put_str(&blob, "", 0);
+	cf_buf_add(&blob, "\0\0\0\1", 4);
+	put_str(&blob, pub.data, pub.len);
+	put_str(&blob, priv.data, priv.len);
+	CHECK_INT(b64_encode(&b64, blob.data, blob.len), 0);
+	cf_buf_init(pem, 16384);
+	cf_buf_add(pem, "-----BEGIN OPENSSH PRIVATE KEY-----\n", 36);
+	for (i = 0; i < b64.len; i += 70) {
+		cf_buf_add(pem, b64.data + i, b64.len - i < 70 ? b64.len - i : 70);
+		cf_buf_add(pem, "\n", 1);
+	}
+	cf_buf_add(pem, "-----END OPENSSH PRIVATE KEY-----\n", 34);
+	cf_buf_free(&blob);
+	cf_buf_free(&pub);
+	cf_buf_free(&priv);
+	cf_buf_free(&b64);
+}
+
+TEST(libssh2_ed25519_sign_rfc8032)
+{
+	size_t i;
+
+	for (i = 0; i < CF_ARRAY_LEN(ed); i++) {
+		unsigned char sk[32], pk[32], want[64], msg[2], other[32];
+		uint8_t *sig = NULL;
+		size_t siglen = 0;
+		libssh2_ed25519_ctx *ctx = NULL;
+		struct cf_buf pem = {0};
+
+		unhex(sk, ed[i].sk);
+		unhex(pk, ed[i].pk);
+		unhex(want, ed[i].sig);
+		unhex(msg, ed[i].msg);
+		openssh_key(&pem, sk, pk, pk);
+		CHECK_INT(_libssh2_ed25519_new_private_frommemory(&ctx, session(), (const char *)pem.data, pem.len,
+		    NULL), 0);
+		CHECK_INT(_libssh2_ed25519_sign(ctx, session(), &sig, &siglen, msg,
+		    strlen(ed[i].msg) / 2), 0);
+		CHECK_INT(siglen, 64);
+		if (sig)
+			CHECK_MEM(sig, want, 64);
+		free(sig);
+		_libssh2_ed25519_free(ctx);
+		cf_buf_free(&pem);
+		/* a file whose public key is not the seed's is refused */
+		unhex(other, ed[(i + 1) % CF_ARRAY_LEN(ed)].pk);
+		openssh_key(&pem, sk, pk, other);
+		ctx = NULL;
+		CHECK(_libssh2_ed25519_new_private_frommemory(&ctx, session(), (const char *)pem.data, pem.len,
+		    NULL) != 0);
+		CHECK(ctx == NULL);
+		cf_buf_free(&pem);
+	}
+	/* a context from a public key cannot sign */
+	{
+		unsigned char pk[32];
+		uint8_t *sig = NULL;
+		size_t siglen = 0;
+		libssh2_ed25519_ctx *ctx = NULL;
+		unhex(pk, ed[0].pk);
+		CHECK_INT(_libssh2_ed25519_new_public(&ctx, session(), pk, sizeof pk), 0);
+		CHECK(_libssh2_ed25519_sign(ctx, session(), &sig, &siglen, pk, 1) != 0);
+		CHECK(sig == NULL);
+		_libssh2_ed25519_free(ctx);
+	}
+}
+
+/* K as libssh2 holds it (an mpint read big-endian from the shared secret) */
+static int
+gen_k(unsigned char out[32], const char *priv_hex, const char *pub_hex)
+{
+	unsigned char priv[32], pub[32];
+	_libssh2_bn *k = _libssh2_bn_init();
+	int r;
+
+	unhex(priv, priv_hex);
+	unhex(pub, pub_hex);
+	r = _libssh2_curve25519_gen_k(&k, priv, pub);
+	if (r == 0)
+		mbedtls_mpi_write_binary(k, out, 32);
+	_libssh2_bn_free(k);
+	return r;
+}
+
+TEST(libssh2_x25519_rfc7748)
+{
+	unsigned char out[32], want[32];
+	unsigned char *pa = NULL, *sa = NULL, *pb = NULL, *sb = NULL;
+	unsigned char ka[32], kb[32];
+	_libssh2_bn *k;
+
+	/* section 5.2, first vector: scalar times u-coordinate */
+	CHECK_INT(gen_k(out, "a546e36bf0527c9d3b16154b82465edd62144c0ac1fc5a18506a2244ba449ac4",
+	    "e6db6867583030db3594c1a424b15f7c726624ec26b3353b10a903a6d0ab1c4c"), 0);
+	unhex(want, "c3da55379de9c6908e94ea4df28d084f32eccf03491c71f754b4075577a28552");
+	CHECK_MEM(out, want, 32);
+	/* section 6.1: both sides reach the same K */
+	unhex(want, "4a5d9d5ba4ce2de1728e3bf480350f25e07e21c947d19e3376f09b3c1e161742");
+	CHECK_INT(gen_k(out, "77076d0a7318a57d3c16c17251b26645df4c2f87ebc0992ab177fba51db92c2a",
+	    "de9edb7d7b7dc1b4d35b61c2ece435373f8343c85b78674dadfc7e146f882b4f"), 0);
+	CHECK_MEM(out, want, 32);
+	CHECK_INT(gen_k(out, "5dab087e624a8a4b79e17f8b83800ee66f3bb1292618b6fd1c2f8b27ff88e0eb",
+	    "8520f0098930a754748b7ddcb43ef75a0dbf3a0d26381af4eba4a98eaa9b4e6a"), 0);
+	CHECK_MEM(out, want, 32);
+	/* a low-order point gives the all-zero secret: refused (RFC 8731 section 3) */
+	CHECK_INT(gen_k(out, "77076d0a7318a57d3c16c17251b26645df4c2f87ebc0992ab177fba51db92c2a",
+	    "0000000000000000000000000000000000000000000000000000000000000000"), -1);
+	CHECK_INT(gen_k(out, "77076d0a7318a57d3c16c17251b26645df4c2f87ebc0992ab177fba51db92c2a",
+	    "0100000000000000000000000000000000000000000000000000000000000000"), -1);
+
+	/* fresh key pairs (as the key exchange makes them) agree with each other */
+	CHECK_INT(_libssh2_curve25519_new(session(), &pa, &sa), 0);
+	CHECK_INT(_libssh2_curve25519_new(session(), &pb, &sb), 0);
+	if (!pa || !sa || !pb || !sb)
+		return;
+	CHECK(memcmp(pa, pb, 32) != 0);
+	k = _libssh2_bn_init();
+	CHECK_INT(_libssh2_curve25519_gen_k(&k, sa, pb), 0);
+	memset(ka, 0, sizeof ka);
+	mbedtls_mpi_write_binary(k, ka, 32);
+	_libssh2_bn_free(k);
+	k = _libssh2_bn_init();
+	CHECK_INT(_libssh2_curve25519_gen_k(&k, sb, pa), 0);
+	memset(kb, 0, sizeof kb);
+	mbedtls_mpi_write_binary(k, kb, 32);
+	_libssh2_bn_free(k);
+	CHECK_MEM(ka, kb, 32);
+	free(pa);
+	free(sa);
+	free(pb);
+	free(sb);
+}
