@@ -62,6 +62,9 @@ def test_single_algorithm_servers(sshd_factory, bins, work):
                              host_key_types=("ed25519",))),
         ("127.0.0.123", dict(extra_config="PubkeyAcceptedAlgorithms ssh-ed25519",
                              client_key=ed_user)),
+        ("127.0.0.124", dict(extra_config="Ciphers aes128-gcm@openssh.com")),
+        ("127.0.0.129", dict(extra_config="Ciphers aes256-gcm@openssh.com")),
+        ("127.0.0.130", dict(extra_config="Ciphers chacha20-poly1305@openssh.com")),
     ]
     servers = start(sshd_factory, specs)
     inv = work / "inventory"
@@ -72,11 +75,59 @@ def test_single_algorithm_servers(sshd_factory, bins, work):
     kh.write_text("".join(s.known_hosts_line("ed25519") for s in servers))
     ctl = Ctl(bins, work)
     hosts = status(ctl, inv, kh, sshd_factory.client_key.path)
-    for name in ("h00", "h01", "h02", "h03"):
-        assert reached(hosts[name]), (name, hosts[name])
-    # OpenSSH agrees these servers allow nothing else
-    r = subprocess.run(["ssh", "-Q", "kex"], capture_output=True, text=True)
-    assert "curve25519-sha256@libssh.org" in r.stdout
+    assert len(hosts) == len(specs)
+    for name, h in hosts.items():
+        assert reached(h), (name, h)
+
+
+# ---------------------------------------------------------------- hardened + old-style, together
+
+HARDENED = """\
+KexAlgorithms curve25519-sha256
+Ciphers aes256-gcm@openssh.com,aes128-gcm@openssh.com
+MACs hmac-sha2-512-etm@openssh.com,hmac-sha2-256-etm@openssh.com
+HostKeyAlgorithms ssh-ed25519
+PubkeyAcceptedAlgorithms ssh-ed25519
+"""
+
+
+def test_hardened_and_old_style_hosts_deploy_and_status(sshd_factory, bins, work):
+    """Hosts hardened as ssh-audit/Mozilla recommend (curve25519, AES-GCM,
+    Ed25519 host and user keys only) next to default ones known by their ECDSA
+    key: one deploy (the agent goes up over SFTP, through AES-GCM) and one
+    status over all of them."""
+    ed_user = ClientKey.generate(work / "id_ed25519", "ed25519")
+    hard = [("127.0.0.%d" % (131 + i), dict(extra_config=HARDENED, host_key_types=("ed25519",),
+                                            client_key=ed_user)) for i in range(3)]
+    old = [("127.0.0.%d" % (134 + i), {}) for i in range(3)]
+    servers = start(sshd_factory, hard + old)
+    names = ["hard%d" % i for i in range(3)] + ["old%d" % i for i in range(3)]
+    inv = work / "inventory"
+    write_inventory(inv, servers, prefix_root=work / "hosts", names=names,
+                    host_vars={n: "ansible_ssh_private_key_file=%s" % ed_user.path
+                               for n in names[:3]})
+    kh = work / "known_hosts"
+    kh.write_text("".join(s.known_hosts_line("ed25519") for s in servers[:3]) +
+                  "".join(s.known_hosts_line("ecdsa") for s in servers[3:]))
+    ctl = Ctl(bins, work)
+    key = sshd_factory.client_key.path
+    p, doc = ctl.json("-i", inv, "--known-hosts", kh, "--identity", key, "deploy", check=0)
+    payload = subprocess.run([ctl.bin, "agent-binary"], capture_output=True).stdout
+    for h in doc["hosts"]:
+        assert h["ok"] and h["agent"]["installed"] is True, h
+        target = work / "hosts" / h["host"] / "usr/local/bin/certfleet-agent"
+        assert target.read_bytes() == payload
+    p, doc = ctl.json("-i", inv, "--known-hosts", kh, "--identity", key, "status", check=0)
+    assert len(doc["hosts"]) == 6
+    for h in doc["hosts"]:
+        assert h["ok"] and h["agent"] == {"certificates": []}, h
+    # the hardened servers really allowed nothing else
+    for s in servers[:3]:
+        r = subprocess.run(["ssh", "-F", "/dev/null", "-p", str(s.port), "-o", "BatchMode=yes",
+                            "-o", "Ciphers=aes128-ctr", "-o", "StrictHostKeyChecking=no",
+                            "-o", "UserKnownHostsFile=/dev/null", s.host, "true"],
+                           capture_output=True, text=True, timeout=20)
+        assert r.returncode != 0 and "no matching cipher" in r.stderr, r.stderr
 
 
 # ---------------------------------------------------------------- known_hosts as ssh writes it
