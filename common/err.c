@@ -57,6 +57,9 @@ static const struct {
 	[CF_E_NO_HOST_CERT] = {"NO_HOST_CERT", "that host holds no unexpired certificate for the name: issue or renew it there first (certfleet issue|renew HOST), or check -d and the host's certfleet_prefix", 105},
 	[CF_E_BAD_OUTPUT] = {"BAD_AGENT_OUTPUT", "the host answered with output certfleet cannot use (too large, not JSON, "
 	    "or cut off): run the agent there by hand, or reinstall it with certfleet deploy", 106},
+	[CF_E_SSH_NO_COMMON_ALGORITHM] = {"SSH_NO_COMMON_ALGORITHM", "the server allows no algorithm certfleet "
+	    "implements for what the detail names (it lists both sides): allow one of certfleet's in the "
+	    "server's sshd_config; certfleet(1) SSH lists them all", 109},
 };
 
 static enum cf_err last_err;

@@ -19,6 +19,7 @@
 #include "b64.h"
 #include "cf.h"
 #include "ssh.h"
+#include "sshalgo.h"
 #include "sshkey.h"
 #include "sshsign.h"
 
@@ -69,6 +70,9 @@ struct ssh_conn {
 	/* what recv_cb lets libssh2 read: per ssh_run() call, and before login */
 	size_t budget;
 	uint64_t preauth;
+	/* the first bytes the server sent (its KEXINIT), kept during the key
+	 * exchange to explain a failed negotiation (sshalgo.c) */
+	struct cf_buf first;
 };
 
 int
@@ -143,6 +147,9 @@ recv_cb(libssh2_socket_t fd, void *buf, size_t len, int flags, void **abstract)
 		len = c->budget;
 	if ((n = recv(fd, buf, len, flags)) < 0)
 		return errno == EWOULDBLOCK || errno == EINTR ? -EAGAIN : -errno;
+	if (c->st == S_HANDSHAKE && c->first.len < c->first.max)
+		cf_buf_add(&c->first, buf, (size_t)n < c->first.max - c->first.len ? (size_t)n :
+		    c->first.max - c->first.len);
 	c->budget -= (size_t)n;
 	if (!c->authenticated)
 		c->preauth += (size_t)n;
@@ -167,6 +174,7 @@ ssh_open(const struct ssh_target *t, struct ssh_ctx *ctx, int64_t now)
 	c->deadline = now + ctx->total_timeout_ms;
 	cf_buf_init(&c->out, SSH_STDOUT_MAX);
 	cf_buf_init(&c->err, SSH_STDERR_MAX);
+	cf_buf_init(&c->first, SSH_KEXINIT_INPUT_MAX);
 	memset(&hints, 0, sizeof hints);
 	hints.ai_family = AF_UNSPEC;
 	hints.ai_socktype = SOCK_STREAM;
@@ -215,6 +223,7 @@ ssh_close(struct ssh_conn *c)
 		freeaddrinfo(c->ai);
 	cf_buf_free(&c->out);
 	cf_buf_free(&c->err);
+	cf_buf_free(&c->first);
 	free(c->cmd);
 	free(c->up_path);
 	free(c);
@@ -331,45 +340,30 @@ set_nonblock(int fd)
 	return fl < 0 ? -1 : fcntl(fd, F_SETFL, fl | O_NONBLOCK);
 }
 
-/* Key exchange as OpenSSH 9 orders it (curve25519 first; no SHA-1 groups);
- * libssh2 adds ext-info-c and kex-strict-c-v00@openssh.com (Terrapin) itself. */
-static const char kex_prefs[] =
-	"curve25519-sha256,curve25519-sha256@libssh.org,"
-	"ecdh-sha2-nistp256,ecdh-sha2-nistp384,ecdh-sha2-nistp521,"
-	"diffie-hellman-group-exchange-sha256,diffie-hellman-group16-sha512,"
-	"diffie-hellman-group18-sha512,diffie-hellman-group14-sha256";
-
-/* Ciphers in OpenSSH's order (AES-GCM: vendor/patches/libssh2/0002); no CBC,
- * no 3DES.  The same list both ways: libssh2's transport.c reads the flags of
- * the outgoing cipher when it decrypts. */
-static const char cipher_prefs[] =
-	"chacha20-poly1305@openssh.com,aes128-ctr,aes192-ctr,aes256-ctr,"
-	"aes128-gcm@openssh.com,aes256-gcm@openssh.com";
-
 /* Host key algorithms in OpenSSH's order, those known_hosts has for this
  * host first, so a host known by its RSA key is asked for that, and one known
  * by nothing is asked for what OpenSSH would record (Ed25519). */
 static void
 hostkey_prefs(struct ssh_conn *c, char *out, size_t sz)
 {
-	static const char *const all[] = {
-		"ssh-ed25519",
-		"ecdsa-sha2-nistp256", "ecdsa-sha2-nistp384", "ecdsa-sha2-nistp521",
-		"rsa-sha2-512", "rsa-sha2-256",
-	};
-	size_t i;
 	int pass;
 
 	out[0] = '\0';
 	for (pass = 0; pass < 2; pass++) {
-		for (i = 0; i < CF_ARRAY_LEN(all); i++) {
-			const char *kt = strncmp(all[i], "rsa", 3) == 0 ? "ssh-rsa" : all[i];
-			int known = kh_has_type(&c->ctx->kh, c->t.addr, c->t.port, kt);
+		const char *a = ssh_algo_hostkeys;
+		while (*a) {
+			char alg[64];
+			size_t k = strcspn(a, ",");
+			int known;
+			snprintf(alg, sizeof alg, "%.*s", (int)k, a);
+			a += k + (a[k] == ',');
+			known = kh_has_type(&c->ctx->kh, c->t.addr, c->t.port,
+			    strncmp(alg, "rsa-sha2", 8) == 0 ? "ssh-rsa" : alg);
 			if (known != (pass == 0))
 				continue;
 			if (*out)
 				strncat(out, ",", sz - strlen(out) - 1);
-			strncat(out, all[i], sz - strlen(out) - 1);
+			strncat(out, alg, sz - strlen(out) - 1);
 		}
 	}
 }
@@ -680,7 +674,7 @@ step_auth(struct ssh_conn *c)
 static enum ssh_status
 step_connect(struct ssh_conn *c)
 {
-	char prefs[256];
+	char prefs[256], why[1024];
 	int r, one = 1;
 
 	if (c->st == S_CONNECT) {
@@ -723,15 +717,27 @@ step_connect(struct ssh_conn *c)
 		libssh2_session_set_blocking(c->s, 0);
 		hostkey_prefs(c, prefs, sizeof prefs);
 		if (libssh2_session_method_pref(c->s, LIBSSH2_METHOD_HOSTKEY, prefs) != 0 ||
-		    libssh2_session_method_pref(c->s, LIBSSH2_METHOD_KEX, kex_prefs) != 0 ||
-		    libssh2_session_method_pref(c->s, LIBSSH2_METHOD_CRYPT_CS, cipher_prefs) != 0 ||
-		    libssh2_session_method_pref(c->s, LIBSSH2_METHOD_CRYPT_SC, cipher_prefs) != 0)
+		    libssh2_session_method_pref(c->s, LIBSSH2_METHOD_KEX, ssh_algo_kex) != 0 ||
+		    libssh2_session_method_pref(c->s, LIBSSH2_METHOD_CRYPT_CS, ssh_algo_ciphers) != 0 ||
+		    libssh2_session_method_pref(c->s, LIBSSH2_METHOD_CRYPT_SC, ssh_algo_ciphers) != 0 ||
+		    libssh2_session_method_pref(c->s, LIBSSH2_METHOD_MAC_CS, ssh_algo_macs) != 0 ||
+		    libssh2_session_method_pref(c->s, LIBSSH2_METHOD_MAC_SC, ssh_algo_macs) != 0)
 			return fail(c, CF_E_INTERNAL, "setting SSH algorithm preferences: %s", lasterr(c));
 		c->st = S_HANDSHAKE;
 	}
 	r = libssh2_session_handshake(c->s, c->fd);
 	if (r == LIBSSH2_ERROR_EAGAIN)
 		return SSH_WAIT;
+	if (r != 0) {
+		struct ssh_kexinit *ki = malloc(sizeof *ki);
+		int none = ki && ssh_kexinit_parse(c->first.data, c->first.len, ki) == 0 &&
+		    ssh_algo_explain(ki, why, sizeof why);
+		free(ki);
+		if (none)
+			return fail(c, CF_E_SSH_NO_COMMON_ALGORITHM, "%s port %d: %s", c->t.addr,
+			    c->t.port, why);
+	}
+	cf_buf_free(&c->first);
 	if (r == LIBSSH2_ERROR_SOCKET_RECV || r == LIBSSH2_ERROR_SOCKET_SEND ||
 	    r == LIBSSH2_ERROR_SOCKET_DISCONNECT)
 		return fail(c, CF_E_NETWORK, "SSH handshake with %s port %d failed: %s", c->t.addr,

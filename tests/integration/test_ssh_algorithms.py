@@ -172,3 +172,44 @@ def test_ed25519_known_hosts_and_accept_new(sshd_factory, bins, work):
     assert r.returncode == 0, r.stderr
     hosts = status(ctl, inv, kh, key)
     assert reached(hosts["h01"])
+
+
+# ---------------------------------------------------------------- nothing in common
+
+def test_no_common_algorithm_names_both_sides(sshd_factory, bins, work):
+    specs = [
+        ("127.0.0.137", dict(extra_config="KexAlgorithms sntrup761x25519-sha512@openssh.com")),
+        ("127.0.0.138", dict(extra_config="HostKeyAlgorithms ssh-rsa")),
+        ("127.0.0.139", dict(extra_config="Ciphers aes256-cbc")),
+        ("127.0.0.140", dict(extra_config="Ciphers aes128-ctr\nMACs umac-128-etm@openssh.com")),
+        ("127.0.0.141", {}),
+    ]
+    servers = start(sshd_factory, specs)
+    inv = work / "inventory"
+    write_inventory(inv, servers, prefix_root=work / "hosts")
+    kh = work / "known_hosts"
+    kh.write_text("".join(s.known_hosts_line("ed25519") + s.known_hosts_line("rsa")
+                          for s in servers))
+    ctl = Ctl(bins, work)
+    hosts = status(ctl, inv, kh, sshd_factory.client_key.path)
+    want = {
+        "h00": ("no key exchange algorithm in common", "sntrup761x25519-sha512@openssh.com",
+                "curve25519-sha256", "KexAlgorithms"),
+        "h01": ("no host key algorithm in common", "offers ssh-rsa;", "rsa-sha2-512",
+                "HostKeyAlgorithms"),
+        "h02": ("no cipher (client to server) in common", "offers aes256-cbc;",
+                "aes256-gcm@openssh.com", "Ciphers"),
+        "h03": ("no MAC in common", "offers umac-128-etm@openssh.com;",
+                "hmac-sha2-256-etm@openssh.com", "MACs"),
+    }
+    for name, parts in want.items():
+        e = hosts[name]["error"]
+        assert e["code"] == "SSH_NO_COMMON_ALGORITHM", (name, e)
+        for part in parts:
+            assert part in e["detail"], (name, part, e["detail"])
+        assert "sshd_config" in e["hint"]
+    assert reached(hosts["h04"])
+    # exit status of the class, as certfleet(1) lists it
+    p = ctl.run("-i", inv, "--known-hosts", kh, "--identity", sshd_factory.client_key.path,
+                "status", check=1)
+    assert "SSH_NO_COMMON_ALGORITHM" in p.stdout
