@@ -20,6 +20,11 @@ const char ssh_algo_kex[] =
 const char ssh_algo_hostkeys[] =
 	"ssh-ed25519,ecdsa-sha2-nistp256,ecdsa-sha2-nistp384,ecdsa-sha2-nistp521,"
 	"rsa-sha2-512,rsa-sha2-256";
+/* vendor/patches/libssh2/0003 */
+const char ssh_algo_hostcerts[] =
+	"ssh-ed25519-cert-v01@openssh.com,ecdsa-sha2-nistp256-cert-v01@openssh.com,"
+	"ecdsa-sha2-nistp384-cert-v01@openssh.com,ecdsa-sha2-nistp521-cert-v01@openssh.com,"
+	"rsa-sha2-512-cert-v01@openssh.com,rsa-sha2-256-cert-v01@openssh.com";
 const char ssh_algo_ciphers[] =
 	"chacha20-poly1305@openssh.com,aes128-ctr,aes192-ctr,aes256-ctr,"
 	"aes128-gcm@openssh.com,aes256-gcm@openssh.com";

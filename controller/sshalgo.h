@@ -14,6 +14,7 @@
  * kex-strict-c-v00@openssh.com (Terrapin) to the key exchange list itself */
 extern const char ssh_algo_kex[];
 extern const char ssh_algo_hostkeys[];
+extern const char ssh_algo_hostcerts[];   /* OpenSSH host certificates */
 extern const char ssh_algo_ciphers[];
 extern const char ssh_algo_macs[];
 

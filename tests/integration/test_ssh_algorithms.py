@@ -213,3 +213,52 @@ def test_no_common_algorithm_names_both_sides(sshd_factory, bins, work):
     p = ctl.run("-i", inv, "--known-hosts", kh, "--identity", sshd_factory.client_key.path,
                 "status", check=1)
     assert "SSH_NO_COMMON_ALGORITHM" in p.stdout
+
+
+# ---------------------------------------------------------------- host certificates
+
+def test_host_certificate_negotiated_when_a_ca_is_trusted(sshd_factory, bins, work):
+    """A @cert-authority line for the host (and no key of its own): certfleet
+    asks for host certificates; libssh2 verifies the key exchange with the
+    certified key and hands the certificate over.  This build does not check
+    certificates against their CA (controller/knownhosts.c's part), so it
+    refuses the host with the certificate named, having sent nothing."""
+    ca = ClientKey.generate(work / "ca", "ed25519")
+    specs = [("127.0.0.142", dict(host_key_types=("ed25519",))),
+             ("127.0.0.143", dict(host_key_types=("ecdsa",))),
+             ("127.0.0.144", dict(host_key_types=("rsa",))),
+             ("127.0.0.145", {})]
+    servers = [sshd_factory(host=h, _defer=True, **kw) for h, kw in specs]
+    cfutil.wait_keygen([p for s in servers for p in s._keygen])
+    certs = {}
+    for s, t in zip(servers, ("ed25519", "ecdsa", "rsa", "ed25519")):
+        pub = str(s.hostkey_paths[t]) + ".pub"
+        subprocess.run(["ssh-keygen", "-q", "-s", str(ca.path), "-I", "host-" + s.host, "-h",
+                        "-n", s.host, "-V", "-5m:+1h", pub], check=True, capture_output=True)
+        cert = str(s.hostkey_paths[t]) + "-cert.pub"
+        s.extra_config = "HostCertificate %s" % cert
+        certs[s.host] = Path(cert).read_text().split()[0]
+    for s in servers:
+        s.launch()
+    for s in servers:
+        s.wait_ready()
+    inv = work / "inventory"
+    write_inventory(inv, servers, prefix_root=work / "hosts")
+    kh = work / "known_hosts"
+    # the CA for all four; the fourth is also known by its own key
+    kh.write_text("@cert-authority [127.0.0.14?]:* %s\n" % ca.pub +
+                  servers[3].known_hosts_line("ed25519"))
+    ctl = Ctl(bins, work)
+    hosts = status(ctl, inv, kh, sshd_factory.client_key.path)
+    for name, s in zip(("h00", "h01", "h02"), servers):
+        e = hosts[name]["error"]
+        assert e["code"] == "UNKNOWN_HOST_KEY", (name, e)
+        assert "offered the host certificate %s" % certs[s.host] in e["detail"], e["detail"]
+        assert "nothing was sent" in e["detail"]
+        assert [l for l in cfutil.tail(s.log_path, 200).splitlines()
+                if "publickey" in l or "Accepted" in l] == []
+    assert {certs[s.host] for s in servers[:3]} == {
+        "ssh-ed25519-cert-v01@openssh.com", "ecdsa-sha2-nistp256-cert-v01@openssh.com",
+        "ssh-rsa-cert-v01@openssh.com"}
+    # known by its own key: asked for that, not for the certificate it also has
+    assert reached(hosts["h03"]), hosts["h03"]
