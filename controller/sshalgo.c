@@ -41,7 +41,7 @@ be32(const unsigned char *p)
 int
 ssh_kexinit_parse(const unsigned char *p, size_t n, struct ssh_kexinit *ki)
 {
-	size_t off = 0, end, i;
+	size_t off = 0, end, i, k;
 	uint32_t plen;
 
 	memset(ki, 0, sizeof *ki);
@@ -74,8 +74,13 @@ ssh_kexinit_parse(const unsigned char *p, size_t n, struct ssh_kexinit *ki)
 			return -1;
 		l = be32(p + off);
 		off += 4;
-		if (l > end - off || l >= SSH_KEXINIT_LIST_MAX || memchr(p + off, '\0', l))
+		if (l > end - off || l >= SSH_KEXINIT_LIST_MAX)
 			return -1;
+		/* names are printable US-ASCII without spaces (RFC 4251 section 6):
+		 * anything else never reaches a message */
+		for (k = 0; k < l; k++)
+			if (p[off + k] < 0x21 || p[off + k] > 0x7e)
+				return -1;
 		memcpy(ki->list[i], p + off, l);
 		ki->list[i][l] = '\0';
 		off += l;

@@ -52,7 +52,7 @@ def main():
         "ecdh-p256": "KexAlgorithms ecdh-sha2-nistp256\nHostKeyAlgorithms ecdsa-sha2-nistp256",
         "curve25519": "KexAlgorithms curve25519-sha256\nHostKeyAlgorithms ssh-ed25519",
     }
-    servers, first = {}, 150
+    servers, first = {}, max(2, 254 - len(sets) * a.hosts)
     try:
         for name, extra in sets.items():
             servers[name] = cfutil.start_many_sshd(work / name, a.hosts, first_host=first,

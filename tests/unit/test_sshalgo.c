@@ -84,6 +84,19 @@ TEST(sshalgo_kexinit_parse)
 	server_hello(&b, "no identification line\r\n", openssh92);
 	CHECK_INT(ssh_kexinit_parse(b.data, b.len, ki), -1);
 	cf_buf_free(&b);
+	/* a name with a control character or a space never reaches a message */
+	{
+		const char *l[10];
+		memcpy(l, openssh92, sizeof l);
+		l[KI_KEX] = "curve\x1b[2J";
+		server_hello(&b, "SSH-2.0-x\n", l);
+		CHECK_INT(ssh_kexinit_parse(b.data, b.len, ki), -1);
+		cf_buf_free(&b);
+		l[KI_KEX] = "a b";
+		server_hello(&b, "SSH-2.0-x\n", l);
+		CHECK_INT(ssh_kexinit_parse(b.data, b.len, ki), -1);
+		cf_buf_free(&b);
+	}
 	free(ki);
 }
 
