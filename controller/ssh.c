@@ -745,7 +745,7 @@ step_connect(struct ssh_conn *c)
 	r = libssh2_session_handshake(c->s, c->fd);
 	if (r == LIBSSH2_ERROR_EAGAIN)
 		return SSH_WAIT;
-	if (r != 0) {
+	if (r != 0 && c->first.len > 0) {
 		struct ssh_kexinit *ki = malloc(sizeof *ki);
 		int none = ki && ssh_kexinit_parse(c->first.data, c->first.len, ki) == 0 &&
 		    ssh_algo_explain(ki, why, sizeof why);
