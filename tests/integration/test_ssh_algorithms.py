@@ -209,7 +209,9 @@ def test_no_common_algorithm_names_both_sides(sshd_factory, bins, work):
             assert part in e["detail"], (name, part, e["detail"])
         assert "sshd_config" in e["hint"]
     assert reached(hosts["h04"])
-    # exit status of the class, as certfleet(1) lists it
+    # the table names it too; certfleet(1) lists the code with its class's status
+    assert "SSH_NO_COMMON_ALGORITHM \\fR(109)" in (
+        Path(__file__).resolve().parents[2] / "docs" / "certfleet.1").read_text()
     p = ctl.run("-i", inv, "--known-hosts", kh, "--identity", sshd_factory.client_key.path,
                 "status", check=1)
     assert "SSH_NO_COMMON_ALGORITHM" in p.stdout
