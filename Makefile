@@ -102,14 +102,21 @@ PYTEST    = /usr/bin/python3 -m pytest
 COMMON_SRC = $(wildcard common/*.c)
 AGENT_SRC  = $(wildcard agent/*.c)
 CTRL_SRC   = $(wildcard controller/*.c)
+# libssh2 (and its known-answer tests) exist only in the controller's variants
+ifneq ($(filter musl asan,$(VARIANT)),)
 UNIT_SRC   = $(wildcard tests/unit/*.c)
+UNIT_SSHLIBS = $(SSHLIBS)
+else
+UNIT_SRC   = $(filter-out tests/unit/test_libssh2_kat.c,$(wildcard tests/unit/*.c))
+UNIT_SSHLIBS =
+endif
 COMMON_OBJ = $(COMMON_SRC:%.c=$(B)/%.o) $(B)/gen/ta_builtin.o
 AGENT_OBJ  = $(AGENT_SRC:%.c=$(B)/%.o)
 CTRL_OBJ   = $(CTRL_SRC:%.c=$(B)/%.o)
 UNIT_OBJ   = $(UNIT_SRC:%.c=$(B)/%.o) $(B)/agent/store.o $(B)/agent/http01.o $(B)/agent/webroot.o \
             $(B)/agent/netproc.o \
             $(B)/controller/inventory.o $(B)/controller/sshconfig.o $(B)/controller/knownhosts.o \
-            $(B)/controller/sshkey.o \
+            $(B)/controller/sshkey.o $(B)/controller/sshalgo.o \
             $(B)/agent/ngx_conf.o $(B)/agent/ngx_edit.o $(B)/agent/ngx_re.o $(B)/agent/hooks.o
 VENDOR     = $(V)/versions.h
 BEARSSL    = $(V)/lib/libbearssl.a
@@ -142,7 +149,7 @@ build/aarch64/certfleet-agent: FORCE
 	@$(MAKE) --no-print-directory VARIANT=aarch64 all
 endif
 
-$(VENDOR): vendor/manifest vendor/build.sh
+$(VENDOR): vendor/manifest vendor/build.sh $(wildcard vendor/patches/*/*.patch)
 	vendor/build.sh $(patsubst %-test,%,$(VARIANT))
 	@touch $@
 
@@ -191,8 +198,13 @@ bin/certfleet-agent-aarch64: build/aarch64/certfleet-agent
 	@mkdir -p bin
 	cp $< $@.tmp && mv -f $@.tmp $@
 
+# The known-answer tests of vendor/patches/libssh2 call libssh2's backend
+# functions, declared in its private headers (in the vendor build's source tree).
+KAT_CFLAGS = -DHAVE_CONFIG_H -I$(V)/src/libssh2/src -I$(V)/src/libssh2/include
+$(B)/tests/unit/test_libssh2_kat.o: CFLAGS += $(KAT_CFLAGS)
+
 $(B)/unit-tests: $(UNIT_OBJ) $(SAN_OBJ) $(B)/libcommon.a
-	$(CC) $(LDFLAGS) -o $@ $(UNIT_OBJ) $(SAN_OBJ) $(B)/libcommon.a $(BEARSSL)
+	$(CC) $(LDFLAGS) -o $@ $(UNIT_OBJ) $(SAN_OBJ) $(B)/libcommon.a $(UNIT_SSHLIBS) $(BEARSSL)
 
 unit: $(B)/unit-tests
 	$(B)/unit-tests

@@ -65,6 +65,7 @@ enum cf_err {
 	CF_E_NGINX_UNREACHABLE, /* no nginx server block answers the name at the addresses it resolves to */
 	CF_E_NGINX_WORKER_ACCESS, /* nginx's worker user cannot reach the challenge directory */
 	CF_E_SINGLE_LABEL,      /* a name without a dot (localhost): no CA issues for it */
+	CF_E_SSH_NO_COMMON_ALGORITHM, /* controller: no SSH algorithm in common with a server */
 	CF_E__COUNT
 };
 
