@@ -74,11 +74,13 @@ COMMON_OBJ = $(COMMON_SRC:%.c=$(B)/%.o) $(B)/gen/ta_builtin.o
 AGENT_OBJ  = $(AGENT_SRC:%.c=$(B)/%.o)
 CTRL_OBJ   = $(CTRL_SRC:%.c=$(B)/%.o)
 UNIT_OBJ   = $(UNIT_SRC:%.c=$(B)/%.o) $(B)/agent/store.o $(B)/agent/http01.o $(B)/agent/netproc.o \
-            $(B)/controller/inventory.o $(B)/controller/sshconfig.o $(B)/controller/knownhosts.o \
+            $(B)/controller/inventory.o $(B)/controller/invyaml.o $(B)/controller/invsrc.o \
+            $(B)/controller/sshconfig.o $(B)/controller/knownhosts.o \
             $(B)/controller/sshkey.o \
             $(B)/agent/ngx_conf.o $(B)/agent/ngx_edit.o $(B)/agent/ngx_re.o
 VENDOR     = $(V)/versions.h
 BEARSSL    = $(V)/lib/libbearssl.a
+YAMLLIB    = $(V)/lib/libyaml.a
 SSHLIBS    = $(V)/lib/libssh2.a $(V)/lib/libmbedtls.a $(V)/lib/libmbedx509.a $(V)/lib/libmbedcrypto.a \
             $(V)/lib/libsodium.a
 
@@ -124,7 +126,7 @@ $(B)/payload.o: build-aux/payload.S $(B)/certfleet-agent
 	$(CC) -c -DAGENT_PATH='"$(B)/certfleet-agent"' -o $@ build-aux/payload.S
 
 $(B)/certfleet: $(CTRL_OBJ) $(SAN_OBJ) $(B)/payload.o $(B)/libcommon.a
-	$(CC) $(LDFLAGS) $(STRIP) -o $@ $(CTRL_OBJ) $(SAN_OBJ) $(B)/payload.o $(B)/libcommon.a $(SSHLIBS) $(BEARSSL)
+	$(CC) $(LDFLAGS) $(STRIP) -o $@ $(CTRL_OBJ) $(SAN_OBJ) $(B)/payload.o $(B)/libcommon.a $(SSHLIBS) $(YAMLLIB) $(BEARSSL)
 
 # copy, then rename: a binary a test is running stays intact ("Text file busy")
 bin/%: $(B)/%
@@ -132,7 +134,7 @@ bin/%: $(B)/%
 	cp $< $@.tmp && mv -f $@.tmp $@
 
 $(B)/unit-tests: $(UNIT_OBJ) $(SAN_OBJ) $(B)/libcommon.a
-	$(CC) $(LDFLAGS) -o $@ $(UNIT_OBJ) $(SAN_OBJ) $(B)/libcommon.a $(BEARSSL)
+	$(CC) $(LDFLAGS) -o $@ $(UNIT_OBJ) $(SAN_OBJ) $(B)/libcommon.a $(YAMLLIB) $(BEARSSL)
 
 unit: $(B)/unit-tests
 	$(B)/unit-tests
@@ -185,7 +187,7 @@ $(B)/libctrl.a: $(filter-out $(B)/controller/main.o,$(CTRL_OBJ))
 
 $(B)/fuzz_%: $(B)/tests/fuzz/fuzz_%.o $(B)/libctrl.a $(B)/libagent.a $(B)/libcommon.a
 	$(CC) $(LDFLAGS) -fsanitize=fuzzer -o $@ $< $(B)/libctrl.a $(B)/libagent.a \
-	    $(B)/libcommon.a $(FUZZ_LIBS_$*) $(wildcard $(SSHLIBS)) $(BEARSSL)
+	    $(B)/libcommon.a $(FUZZ_LIBS_$*) $(wildcard $(SSHLIBS)) $(YAMLLIB) $(BEARSSL)
 
 fuzz-bins: $(FUZZ_NAMES:%=$(B)/fuzz_%)
 

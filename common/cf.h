@@ -59,6 +59,8 @@ enum cf_err {
 	CF_E_NGINX_RELOAD,      /* nginx did not take a tested configuration */
 	CF_E_NO_HOST_CERT,      /* controller: no valid certificate for a name on a host */
 	CF_E_BAD_OUTPUT,        /* controller: a host's output is unusable (size, JSON) */
+	CF_E_INVENTORY,         /* controller: an inventory source it cannot read as Ansible does */
+	CF_E_INVENTORY_SCRIPT,  /* controller: a dynamic inventory script failed */
 	CF_E__COUNT
 };
 

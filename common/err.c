@@ -57,6 +57,8 @@ static const struct {
 	[CF_E_NO_HOST_CERT] = {"NO_HOST_CERT", "that host holds no unexpired certificate for the name: issue or renew it there first (certfleet issue|renew HOST), or check -d and the host's certfleet_prefix", 105},
 	[CF_E_BAD_OUTPUT] = {"BAD_AGENT_OUTPUT", "the host answered with output certfleet cannot use (too large, not JSON, "
 	    "or cut off): run the agent there by hand, or reinstall it with certfleet deploy", 106},
+	[CF_E_INVENTORY] = {"INVENTORY_ERROR", "fix the inventory source named in the detail (certfleet(1) INVENTORY lists the formats and what is refused); `ansible-inventory -i SOURCE --list` shows how Ansible reads it", 119},
+	[CF_E_INVENTORY_SCRIPT] = {"INVENTORY_SCRIPT_FAILED", "run the inventory script with --list yourself: it must exit 0 within the time limit and print one JSON object (its stderr is shown in the detail)", 121},
 };
 
 static enum cf_err last_err;

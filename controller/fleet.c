@@ -40,11 +40,20 @@ posint(const char *s, int lo, int hi, int *out)
 	return 0;
 }
 
+/* -i given more than once: every source, in order */
+static const char *inv_paths[INV_MAX_SOURCES];
+static size_t ninv_paths;
+
 int
 fleet_global_opt(int ch, const char *arg)
 {
 	switch (ch) {
 	case 'i':
+		if (ninv_paths >= INV_MAX_SOURCES) {
+			fprintf(stderr, "certfleet: USAGE: more than %d -i sources\n", INV_MAX_SOURCES);
+			return -1;
+		}
+		inv_paths[ninv_paths++] = arg;
 		fleet_opts.inventory = arg;
 		return 1;
 	case 'j':
@@ -197,22 +206,58 @@ add_id(struct ssh_target *t, const char *p)
 
 /* A host's target and validated variables; -1 (with the job failed) when
  * a variable is invalid: such a host gets nothing sent at all. */
+/* The value of the last of names the host defines: Ansible's ssh plugin
+ * reads each setting from a list of variables and the last one set wins
+ * (ansible_ssh_host over ansible_host, ...). */
+static const char *
+conn_var(const struct inv *inv, size_t h, const char *a, const char *b)
+{
+	const char *v = inv_host_var(inv, h, b);
+
+	return v ? v : inv_host_var(inv, h, a);
+}
+
+/* A template or vault value in a variable certfleet reads is refused by
+ * name, never used as text. */
+static void
+check_unusable(const struct inv_var *v, void *arg)
+{
+	struct job *j = arg;
+	const char *why;
+
+	if (j->finished || (strncmp(v->key, "ansible_", 8) != 0 && strncmp(v->key, "certfleet_", 10) != 0))
+		return;
+	if ((why = inv_var_unusable(v)) != NULL)
+		job_fail(j, CF_E_INVENTORY, "host %s: variable %s is %s", j->name, v->key, why);
+}
+
 static void
 job_init(struct fleet *f, struct job *j, const struct sshcfg *cfg)
 {
 	const struct inv *inv = &f->inv;
-	const char *ah = inv_host_var(inv, j->host, "ansible_host");
-	const char *ap = inv_host_var(inv, j->host, "ansible_port");
-	const char *au = inv_host_var(inv, j->host, "ansible_user");
-	const char *ak = inv_host_var(inv, j->host, "ansible_ssh_private_key_file");
+	const char *ah = conn_var(inv, j->host, "ansible_host", "ansible_ssh_host");
+	const char *ap = conn_var(inv, j->host, "ansible_port", "ansible_ssh_port");
+	const char *au = conn_var(inv, j->host, "ansible_user", "ansible_ssh_user");
+	const char *ak = conn_var(inv, j->host, "ansible_private_key_file", "ansible_ssh_private_key_file");
 	const char *ab = inv_host_var(inv, j->host, "ansible_become");
 	const char *pf = inv_host_var(inv, j->host, "certfleet_prefix");
+	const char *ac = inv_host_var(inv, j->host, "ansible_connection");
 	struct sshcfg_result r;
 	struct passwd *pw;
 	size_t i;
 	int port = 0;
 
 	j->name = inv->hosts[j->host].name;
+	inv_host_vars_each_t(inv, j->host, check_unusable, j);
+	if (j->finished)
+		return;
+	if (ac && strcmp(ac, "local") == 0) {
+		j->local = 1;
+	} else if (ac && strcmp(ac, "ssh") != 0 && strcmp(ac, "smart") != 0 && strcmp(ac, "paramiko") != 0) {
+		job_fail(j, CF_E_INVENTORY, "host %s: ansible_connection=%.40s is not supported (ssh or local)",
+		    j->name, ac);
+		return;
+	}
 	cf_strlcpy(j->t.name, j->name, sizeof j->t.name);
 	sshcfg_lookup(cfg, ah ? ah : j->name, &r);
 	cf_strlcpy(j->t.addr, ah ? ah : r.hostname[0] ? r.hostname : j->name, sizeof j->t.addr);
@@ -272,7 +317,7 @@ fleet_setup(struct fleet *f, const char *pattern, int need_ssh)
 static int
 setup(struct fleet *f, const char *pattern, int need_ssh)
 {
-	const char *path = fleet_opts.inventory;
+	const char *path = ninv_paths ? inv_paths[ninv_paths - 1] : NULL;
 	unsigned char *sel = NULL;
 	struct sshcfg cfg;
 	char cfgpath[600], khpath[600];
@@ -285,11 +330,14 @@ setup(struct fleet *f, const char *pattern, int need_ssh)
 		path = getenv("CERTFLEET_INVENTORY");
 	if (path == NULL || *path == '\0')
 		path = "inventory";
-	if (inv_load(&f->inv, path) < 0) {
-		fprintf(stderr, "certfleet: %s: %s\n  hint: give the inventory with -i FILE or "
-		    "$CERTFLEET_INVENTORY (Ansible INI format)\n", cf_err_code(cf_lasterr()),
-		    cf_lasterr_detail());
-		return 1;
+	if (ninv_paths ? inv_load_sources(&f->inv, inv_paths, ninv_paths) < 0 :
+	    inv_load(&f->inv, path) < 0) {
+		enum cf_err e = cf_lasterr();
+		fprintf(stderr, "certfleet: %s: %s\n  hint: %s\n", cf_err_code(e), cf_lasterr_detail(),
+		    e == CF_E_INVENTORY_SCRIPT ? cf_err_hint(e) :
+		    "give the inventory with -i SOURCE (repeatable) or $CERTFLEET_INVENTORY: an Ansible "
+		    "INI or YAML file, a directory, or an inventory script (certfleet(1) INVENTORY)");
+		return cf_err_exit(e);
 	}
 	if ((sel = malloc(f->inv.nhosts + 1)) == NULL ||
 	    (n = inv_select(&f->inv, pattern ? pattern : "all", sel)) < 0) {

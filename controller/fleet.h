@@ -73,6 +73,7 @@ struct job {
 	char prefix[512];             /* "" = agent default (/) */
 	char agent_path[600];
 	int become;
+	int local;                    /* ansible_connection=local: no SSH */
 	char tmpname[96];
 	int deployed;                 /* deploy: 1 uploaded, 0 same build already there */
 	job_next_fn next;

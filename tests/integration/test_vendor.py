@@ -82,6 +82,23 @@ def test_versions_name_the_libraries():
     out = subprocess.run([str(ROOT / "bin" / "certfleet"), "--version"], capture_output=True,
                          text=True, check=True).stdout
     assert "libssh2 1.11.1" in out and "mbedTLS 3.6" in out
+    # YAML inventories: libyaml, the version the manifest pins, from Debian source
+    _name, source, upstream, rev, _tarball, _sha = manifest_line("libyaml")
+    assert f"libyaml {upstream} (Debian source {source} {upstream}-" in out, out
+
+
+def test_libyaml_pinned_and_verified(tmp_path):
+    """libyaml is pinned like the others: Debian source, upstream tarball sha256."""
+    name, source, upstream, rev, tarball, sha = manifest_line("libyaml")
+    assert source == "libyaml" and tarball == f"libyaml_{upstream}.orig.tar.gz"
+    assert len(sha) == 64 and int(sha, 16) >= 0
+    import hashlib
+    assert hashlib.sha256((DL / tarball).read_bytes()).hexdigest() == sha
+    # a wrong pin stops the fetch
+    m = tmp_path / "manifest"
+    m.write_text(f"{name} {source} {upstream} {rev} {tarball} {'0' * 64}\n")
+    r = run_vendor(tmp_path, "--fetch-only", "musl", manifest=m)
+    assert r.returncode != 0 and "sha256 mismatch" in r.stderr
 
 
 def test_agent_binary_is_byte_identical(tmp_path):

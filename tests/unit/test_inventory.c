@@ -187,7 +187,7 @@ TEST(inventory_refusals)
 		if (rc != -1)
 			fprintf(stderr, "  accepted: %s\n", bad[i]);
 		CHECK_INT(rc, -1);
-		CHECK_INT(cf_lasterr(), CF_E_INVALID_INPUT);
+		CHECK_INT(cf_lasterr(), CF_E_INVENTORY);
 		inv_free(&inv);
 	}
 }
