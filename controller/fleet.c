@@ -22,6 +22,7 @@
 #include "domain.h"
 #include "fleet.h"
 #include "json.h"
+#include "localexec.h"
 #include "sshconfig.h"
 
 struct fleet_opts fleet_opts = {NULL, 50, 10, 300, NULL, 0, NULL, NULL, 0};
@@ -339,6 +340,15 @@ setup(struct fleet *f, const char *pattern, int need_ssh)
 		    "INI or YAML file, a directory, or an inventory script (certfleet(1) INVENTORY)");
 		return cf_err_exit(e);
 	}
+	/* Ansible's implicit localhost: named alone and not in the inventory,
+	 * it is this machine, reached without SSH */
+	if (pattern && strcmp(pattern, "localhost") == 0 && inv_find_host(&f->inv, "localhost") < 0) {
+		long h = inv_add_host(&f->inv, "localhost", "implicit localhost");
+		if (h < 0 || inv_vars_set(&f->inv.hosts[h].vars, "ansible_connection", "local", INV_STR) < 0) {
+			fprintf(stderr, "certfleet: %s: %s\n", cf_err_code(cf_lasterr()), cf_lasterr_detail());
+			return 1;
+		}
+	}
 	if ((sel = malloc(f->inv.nhosts + 1)) == NULL ||
 	    (n = inv_select(&f->inv, pattern ? pattern : "all", sel)) < 0) {
 		fprintf(stderr, "certfleet: %s: %s\n", cf_err_code(cf_lasterr()), cf_lasterr_detail());
@@ -402,6 +412,7 @@ fleet_free(struct fleet *f)
 
 	for (i = 0; i < f->njobs; i++) {
 		ssh_close(f->jobs[i].c);
+		lproc_close(f->jobs[i].lp);
 		free(f->jobs[i].agent_json);
 		free(f->jobs[i].text);
 	}
@@ -444,12 +455,39 @@ job_fail(struct job *j, enum cf_err e, const char *fmt, ...)
 	j->finished = 1;
 }
 
+/* A local host: the agent as a child process, argv only (no shell). */
+static void
+local_exec_agent(struct job *j, const char *const *args, size_t nargs)
+{
+	const char *argv[128];
+	size_t n = 0, i;
+
+	if (j->become) {
+		argv[n++] = "/usr/bin/sudo";
+		argv[n++] = "-n";
+		argv[n++] = "--";
+	}
+	argv[n++] = j->agent_path;
+	if (j->prefix[0]) {
+		argv[n++] = "--prefix";
+		argv[n++] = j->prefix;
+	}
+	for (i = 0; i < nargs && n + 1 < CF_ARRAY_LEN(argv); i++)
+		argv[n++] = args[i];
+	argv[n] = NULL;
+	lproc_exec(j->lp, argv);
+}
+
 void
 job_exec_agent(struct job *j, const char *const *args, size_t nargs)
 {
 	struct cf_buf script, cmd;
 	size_t i;
 
+	if (j->local) {
+		local_exec_agent(j, args, nargs);
+		return;
+	}
 	cf_buf_init(&script, 64 * 1024);
 	cf_buf_init(&cmd, 128 * 1024);
 	cf_buf_addstr(&script, "A=");
@@ -607,7 +645,11 @@ agent_json(struct job *j, struct cf_buf *out, const char *want, char *d, size_t 
 void
 job_agent_result(struct job *j, const char *want)
 {
-	fleet_agent_output(j, want, ssh_exit_status(j->c), ssh_stdout(j->c), ssh_stderr(j->c));
+	if (j->local)
+		fleet_agent_output(j, want, lproc_exit_status(j->lp), lproc_stdout(j->lp),
+		    lproc_stderr(j->lp));
+	else
+		fleet_agent_output(j, want, ssh_exit_status(j->c), ssh_stdout(j->c), ssh_stderr(j->c));
 }
 
 void
@@ -697,9 +739,11 @@ progress(struct fleet *f, size_t done, size_t failed, int final)
 static void
 finish(struct job *j, size_t *done, size_t *failed, size_t *active)
 {
-	if (j->c) {
+	if (j->c || j->lp) {
 		ssh_close(j->c);
+		lproc_close(j->lp);
 		j->c = NULL;
+		j->lp = NULL;
 		(*active)--;
 	}
 	j->finished = 1;
@@ -714,11 +758,13 @@ static void
 drive(struct job *j, int64_t now, size_t *done, size_t *failed, size_t *active)
 {
 	for (;;) {
-		enum ssh_status st = ssh_run(j->c, now);
+		enum ssh_status st = j->lp ? lproc_run(j->lp, now) : ssh_run(j->c, now);
 		if (st == SSH_WAIT)
 			return;
 		if (st == SSH_FAIL) {
-			if (j->err == CF_OK)
+			if (j->err == CF_OK && j->lp)
+				job_fail(j, lproc_err(j->lp), "%s", lproc_detail(j->lp));
+			else if (j->err == CF_OK)
 				job_fail(j, ssh_err(j->c), "%s", ssh_detail(j->c));
 			cf_debug("%s: %s: %s", j->name, cf_err_code(j->err), j->detail);
 			finish(j, done, failed, active);
@@ -735,8 +781,9 @@ drive(struct job *j, int64_t now, size_t *done, size_t *failed, size_t *active)
 void
 fleet_run(struct fleet *f)
 {
-	struct pollfd *pfd = calloc(f->njobs + 1, sizeof *pfd);
-	size_t *map = calloc(f->njobs + 1, sizeof *map);
+	/* two descriptors for a local job (stdout, stderr), one for SSH */
+	struct pollfd *pfd = calloc(2 * f->njobs + 1, sizeof *pfd);
+	size_t *map = calloc(2 * f->njobs + 1, sizeof *map);
 	size_t next = 0, done = 0, failed = 0, active = 0, i;
 	int64_t last_progress = 0;
 	size_t jobs = (size_t)fleet_opts.jobs;
@@ -770,7 +817,14 @@ fleet_run(struct fleet *f)
 				continue;
 			j->t_start = now;
 			j->started = 1;
-			if ((j->c = ssh_open(&j->t, &f->ctx, now)) == NULL) {
+			if (j->local && !f->local_ok) {
+				job_fail(j, CF_E_INVENTORY, "%s: ansible_connection=local: this command does not "
+				    "run on local hosts", j->name);
+				finish(j, &done, &failed, &active);
+				continue;
+			}
+			if (j->local ? (j->lp = lproc_open(j->name, f->ctx.total_timeout_ms, now)) == NULL :
+			    (j->c = ssh_open(&j->t, &f->ctx, now)) == NULL) {
 				job_fail(j, CF_E_NOMEM, "out of memory");
 				finish(j, &done, &failed, &active);
 				continue;
@@ -784,8 +838,23 @@ fleet_run(struct fleet *f)
 		for (i = 0; i < f->njobs; i++) {
 			struct job *j = &f->jobs[i];
 			int64_t d;
-			if (!j->started || j->finished || j->c == NULL)
+			if (!j->started || j->finished || (j->c == NULL && j->lp == NULL))
 				continue;
+			if (j->lp) {
+				int k, nl = lproc_pollfds(j->lp, &pfd[np]);
+				if (nl == 0) {
+					/* output closed, exit not yet seen: its deadline drives it */
+					pfd[np].fd = -1;
+					pfd[np].events = 0;
+					pfd[np].revents = 0;
+					nl = 1;
+				}
+				for (k = 0; k < nl; k++)
+					map[np++] = i;
+				if ((d = lproc_deadline(j->lp)) < wake)
+					wake = d;
+				continue;
+			}
 			ssh_pollfd(j->c, &pfd[np]);
 			map[np++] = i;
 			if ((d = ssh_deadline(j->c)) < wake)
@@ -801,9 +870,9 @@ fleet_run(struct fleet *f)
 		now = cf_now_ms();
 		for (i = 0; i < np; i++) {
 			struct job *j = &f->jobs[map[i]];
-			if (j->finished || j->c == NULL)
+			if (j->finished || (j->c == NULL && j->lp == NULL))
 				continue;
-			if (pfd[i].revents || now >= ssh_deadline(j->c))
+			if (pfd[i].revents || now >= (j->lp ? lproc_deadline(j->lp) : ssh_deadline(j->c)))
 				drive(j, now, &done, &failed, &active);
 		}
 	}

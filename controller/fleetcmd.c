@@ -650,6 +650,7 @@ agent_fanout(const char *cmd, const char *pattern, const char *const *fixed, siz
 
 	if ((r = fleet_setup(&f, pattern, 1)) != 0)
 		return r;
+	f.local_ok = 1;       /* the agent runs as a child process there */
 	a.inv = &f.inv;
 	for (i = 0; i < f.njobs; i++) {
 		f.jobs[i].next = agent_next;
