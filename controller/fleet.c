@@ -207,17 +207,6 @@ add_id(struct ssh_target *t, const char *p)
 
 /* A host's target and validated variables; -1 (with the job failed) when
  * a variable is invalid: such a host gets nothing sent at all. */
-/* The value of the last of names the host defines: Ansible's ssh plugin
- * reads each setting from a list of variables and the last one set wins
- * (ansible_ssh_host over ansible_host, ...). */
-static const char *
-conn_var(const struct inv *inv, size_t h, const char *a, const char *b)
-{
-	const char *v = inv_host_var(inv, h, b);
-
-	return v ? v : inv_host_var(inv, h, a);
-}
-
 /* A template or vault value in a variable certfleet reads is refused by
  * name, never used as text. */
 static void
@@ -236,10 +225,10 @@ static void
 job_init(struct fleet *f, struct job *j, const struct sshcfg *cfg)
 {
 	const struct inv *inv = &f->inv;
-	const char *ah = conn_var(inv, j->host, "ansible_host", "ansible_ssh_host");
-	const char *ap = conn_var(inv, j->host, "ansible_port", "ansible_ssh_port");
-	const char *au = conn_var(inv, j->host, "ansible_user", "ansible_ssh_user");
-	const char *ak = conn_var(inv, j->host, "ansible_private_key_file", "ansible_ssh_private_key_file");
+	const char *ah = inv_host_var(inv, j->host, "ansible_host");
+	const char *ap = inv_host_var(inv, j->host, "ansible_port");
+	const char *au = inv_host_var(inv, j->host, "ansible_user");
+	const char *ak = inv_host_var(inv, j->host, "ansible_ssh_private_key_file");
 	const char *ab = inv_host_var(inv, j->host, "ansible_become");
 	const char *pf = inv_host_var(inv, j->host, "certfleet_prefix");
 	const char *ac = inv_host_var(inv, j->host, "ansible_connection");

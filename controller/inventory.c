@@ -1024,12 +1024,36 @@ inv_host_var_t(const struct inv *inv, size_t h, const char *key)
 	return v;
 }
 
+/* Variables Ansible reads under several names: the connection and become
+ * plugins take the last name of each list that is set (ssh.py, sudo.py). */
+static const char *const aliases[][4] = {
+	{"ansible_host", "ansible_ssh_host", NULL, NULL},
+	{"ansible_port", "ansible_ssh_port", NULL, NULL},
+	{"ansible_user", "ansible_ssh_user", NULL, NULL},
+	{"ansible_private_key_file", "ansible_ssh_private_key_file", NULL, NULL},
+	{"ansible_password", "ansible_ssh_pass", "ansible_ssh_password", NULL},
+	{"ansible_become_password", "ansible_become_pass", NULL, NULL},
+};
+
 const char *
 inv_host_var(const struct inv *inv, size_t h, const char *key)
 {
-	const struct inv_var *v = inv_host_var_t(inv, h, key);
+	const struct inv_var *v;
+	size_t i, k;
 
+	for (i = 0; i < CF_ARRAY_LEN(aliases); i++)
+		for (k = 0; aliases[i][k]; k++)
+			if (strcmp(aliases[i][k], key) == 0)
+				goto alias;
+	v = inv_host_var_t(inv, h, key);
 	return v ? v->val : NULL;
+alias:
+	for (k = 0; aliases[i][k]; k++)
+		;
+	while (k-- > 0)
+		if ((v = inv_host_var_t(inv, h, aliases[i][k])) != NULL)
+			return v->val;
+	return NULL;
 }
 
 static int

@@ -109,7 +109,15 @@ int inv_expand(const char *spec, const char *src, int (*fn)(const char *name, vo
 /* Index of the host named name, or -1. */
 long inv_find_host(const struct inv *inv, const char *name);
 long inv_find_group(const struct inv *inv, const char *name);
-/* A host's effective value of a variable (precedence above), or NULL. */
+/* A host's effective value of a variable (precedence above), or NULL.
+ * Connection variables Ansible reads under several names answer for all of
+ * them, the way Ansible picks (the later name wins): ansible_host /
+ * ansible_ssh_host, ansible_port / ansible_ssh_port, ansible_user /
+ * ansible_ssh_user, ansible_private_key_file / ansible_ssh_private_key_file,
+ * ansible_password / ansible_ssh_pass / ansible_ssh_password,
+ * ansible_become_password / ansible_become_pass.  Anything else (e.g.
+ * ansible_ssh_common_args) as it is.  A value may be a template or vault
+ * text: fleet.c refuses such hosts before any value is used. */
 const char *inv_host_var(const struct inv *inv, size_t host, const char *key);
 /* The same with its type. */
 const struct inv_var *inv_host_var_t(const struct inv *inv, size_t host, const char *key);

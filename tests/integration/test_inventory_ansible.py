@@ -42,16 +42,6 @@ def env_for(tmp_path):
                 ANSIBLE_NOCOLOR="1")
 
 
-def ansible_list(srcs, tmp_path):
-    args = [ANSIBLE_INVENTORY]
-    for s in srcs:
-        args += ["-i", s]
-    r = subprocess.run(args + ["--list"], capture_output=True, text=True, timeout=120,
-                       cwd=tmp_path, env=env_for(tmp_path))
-    assert r.returncode == 0, r.stderr
-    return json.loads(r.stdout)
-
-
 def certfleet(bins, tmp_path, *args, check=True, env=None):
     r = subprocess.run([str(bins.controller), *args], capture_output=True, text=True,
                        timeout=60, cwd=tmp_path, env=env or env_for(tmp_path))
@@ -85,13 +75,36 @@ def expected_connection(name, hv):
 CASE_NAMES = sorted(p.name for p in CASES.iterdir() if (p / "sources").exists())
 
 
+@pytest.fixture(scope="module")
+def ansible_lists(tmp_path_factory):
+    """ansible-inventory --list for every case, all started at once (each
+    run is mostly Python start-up)."""
+    if ANSIBLE_INVENTORY is None:
+        return {}
+    procs = {}
+    for case in CASE_NAMES:
+        tmp = tmp_path_factory.mktemp("ansible-" + case)
+        args = [ANSIBLE_INVENTORY]
+        for s in sources(CASES / case):
+            args += ["-i", s]
+        procs[case] = subprocess.Popen(args + ["--list"], stdout=subprocess.PIPE,
+                                       stderr=subprocess.PIPE, text=True, cwd=tmp,
+                                       env=env_for(tmp))
+    out = {}
+    for case, p in procs.items():
+        stdout, stderr = p.communicate(timeout=300)
+        assert p.returncode == 0, (case, stderr)
+        out[case] = json.loads(stdout)
+    return out
+
+
 @pytest.mark.skipif(ANSIBLE_INVENTORY is None, reason="ansible-core not installed "
                     "(build-aux/install-deps.sh installs it)")
 @pytest.mark.parametrize("case", CASE_NAMES)
-def test_same_as_ansible_inventory(case, bins, tmp_path):
+def test_same_as_ansible_inventory(case, bins, tmp_path, ansible_lists):
     bins.need_controller()
     srcs = sources(CASES / case)
-    want = ansible_list(srcs, tmp_path)
+    want = ansible_lists[case]
     got = certfleet_hosts(bins, srcs, tmp_path)
 
     hostvars = want.get("_meta", {}).get("hostvars", {})

@@ -200,3 +200,28 @@ TEST(inventory_load_missing)
 	CHECK(strstr(cf_lasterr_detail(), "/nonexistent/inventory") != NULL);
 	inv_free(&inv);
 }
+
+TEST(inventory_aliases_and_types)
+{
+	struct inv inv;
+	const char t[] = "[g]\n"
+	    "a ansible_ssh_host=10.0.0.1 ansible_host=10.0.0.2 ansible_become_pass=x\n"
+	    "b ansible_host=10.0.0.3 ansible_ssh_common_args=-4 ansible_become_password=y n=22 t=True\n";
+	const struct inv_var *v;
+
+	CHECK_INT(inv_parse(&inv, t, strlen(t), "t"), 0);
+	/* the ssh_ name wins, as in Ansible's ssh plugin */
+	CHECK_STR(var(&inv, "a", "ansible_host"), "10.0.0.1");
+	CHECK_STR(var(&inv, "a", "ansible_ssh_host"), "10.0.0.1");
+	CHECK_STR(var(&inv, "b", "ansible_host"), "10.0.0.3");
+	CHECK_STR(var(&inv, "a", "ansible_become_password"), "x");
+	CHECK_STR(var(&inv, "b", "ansible_become_pass"), "y");
+	CHECK_STR(var(&inv, "b", "ansible_ssh_common_args"), "-4");
+	v = inv_host_var_t(&inv, (size_t)inv_find_host(&inv, "b"), "n");
+	CHECK(v != NULL && v->type == INV_INT);
+	v = inv_host_var_t(&inv, (size_t)inv_find_host(&inv, "b"), "t");
+	CHECK(v != NULL && v->type == INV_BOOL && strcmp(v->val, "true") == 0);
+	CHECK(inv_var_secret("ansible_become_pass") && inv_var_secret("db_password") &&
+	    inv_var_secret("api_token") && !inv_var_secret("ansible_host"));
+	inv_free(&inv);
+}
