@@ -577,8 +577,14 @@ load_path(struct inv *inv, const char *path, int depth)
 		return load_dir(inv, path, depth);
 	if (!S_ISREG(st.st_mode))
 		return cf_seterr(CF_E_INVENTORY, "inventory %s: not a file or directory", path);
-	if (is_script(path))
+	if (is_script(path)) {
+		/* a script anyone could have replaced is not run (Ansible would) */
+		if ((st.st_mode & S_IWOTH) || (st.st_uid != 0 && st.st_uid != getuid()))
+			return cf_seterr(CF_E_INVENTORY, "%s: not running this inventory script: %s",
+			    path, (st.st_mode & S_IWOTH) ? "anyone may write to it (chmod o-w)" :
+			    "it belongs to another user");
 		return load_script(inv, path);
+	}
 	return load_file(inv, path);
 }
 

@@ -266,3 +266,11 @@ def test_script_runs_without_shell(bins, tmp_path):
     got = certfleet_hosts(bins, [str(p)], tmp_path)
     assert [h["host"] for h in got["hosts"]] == ["h1"]
     assert not (tmp_path / "pwned").exists()
+
+
+def test_script_anyone_may_write_is_not_run(bins, tmp_path):
+    p = script(tmp_path, "touch \"$0.ran\"\necho '{\"g\": [\"h1\"]}'\n")
+    p.chmod(0o757)
+    r = certfleet(bins, tmp_path, "-i", str(p), "hosts", check=False)
+    assert r.returncode == 119 and "anyone may write" in r.stderr, r.stderr
+    assert not Path(str(p) + ".ran").exists()
