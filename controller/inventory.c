@@ -957,14 +957,29 @@ struct hgroups {
 
 static const struct inv *sort_inv;
 
+#define PRIORITY_KEY "ansible_group_priority"
+
+/* ansible_group_priority set in the inventory (default 1): Ansible keeps it
+ * as the group's priority, not as a variable. */
+static long
+group_priority(const struct inv_group *g)
+{
+	const struct inv_var *v = vars_get(&g->vars, PRIORITY_KEY);
+
+	return v ? strtol(v->val, NULL, 10) : 1;
+}
+
 static int
 cmp_group(const void *a, const void *b)
 {
 	const struct inv_group *x = &sort_inv->groups[*(const size_t *)a];
 	const struct inv_group *y = &sort_inv->groups[*(const size_t *)b];
+	long px, py;
 
 	if (x->depth != y->depth)
 		return x->depth < y->depth ? -1 : 1;
+	if ((px = group_priority(x)) != (py = group_priority(y)))
+		return px < py ? -1 : 1;
 	return strcmp(x->name, y->name);
 }
 
@@ -1005,6 +1020,8 @@ host_var(const struct inv *inv, size_t h, const char *key, const struct hgroups 
 			return v;
 	if ((v = vars_get(&inv->groups[0].fvars, key)) != NULL)
 		return v;
+	if (strcmp(key, PRIORITY_KEY) == 0)
+		return NULL;
 	for (i = hg->n; i-- > 0;)
 		if ((v = vars_get(&inv->groups[hg->g[i]].vars, key)) != NULL)
 			return v;
@@ -1063,12 +1080,13 @@ cmpstr(const void *a, const void *b)
 }
 
 static void
-add_keys(const struct inv_vars *vs, const char **keys, size_t *nk)
+add_keys(const struct inv_vars *vs, const char **keys, size_t *nk, int group_inventory)
 {
 	size_t i;
 
 	for (i = 0; i < vs->n; i++)
-		keys[(*nk)++] = vs->v[i].key;
+		if (!group_inventory || strcmp(vs->v[i].key, PRIORITY_KEY) != 0)
+			keys[(*nk)++] = vs->v[i].key;
 }
 
 void
@@ -1089,13 +1107,13 @@ inv_host_vars_each_t(const struct inv *inv, size_t h,
 		free(hg.g);
 		return;
 	}
-	add_keys(&inv->hosts[h].vars, keys, &nk);
-	add_keys(&inv->hosts[h].fvars, keys, &nk);
-	add_keys(&inv->groups[0].vars, keys, &nk);
-	add_keys(&inv->groups[0].fvars, keys, &nk);
+	add_keys(&inv->hosts[h].vars, keys, &nk, 0);
+	add_keys(&inv->hosts[h].fvars, keys, &nk, 0);
+	add_keys(&inv->groups[0].vars, keys, &nk, 1);
+	add_keys(&inv->groups[0].fvars, keys, &nk, 0);
 	for (i = 0; i < hg.n; i++) {
-		add_keys(&inv->groups[hg.g[i]].vars, keys, &nk);
-		add_keys(&inv->groups[hg.g[i]].fvars, keys, &nk);
+		add_keys(&inv->groups[hg.g[i]].vars, keys, &nk, 1);
+		add_keys(&inv->groups[hg.g[i]].fvars, keys, &nk, 0);
 	}
 	qsort(keys, nk, sizeof *keys, cmpstr);
 	for (i = 0; i < nk; i++)

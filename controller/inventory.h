@@ -15,7 +15,8 @@
  * int, True a boolean, 'x' a string).  Every host is in "all".
  *
  * Variable precedence (lowest first), Ansible's: inventory vars of all,
- * inventory vars of the other groups (parent before child, then by name),
+ * inventory vars of the other groups (parent before child, then by
+ * ansible_group_priority set in the inventory, default 1, then by name),
  * group_vars/all, group_vars/GROUP in the same order, inventory host vars,
  * host_vars/HOST.  (Measured with ansible-inventory: group_vars/all beats a
  * group's inventory vars.)
