@@ -1049,7 +1049,10 @@ static const char *const aliases[][4] = {
 	{"ansible_user", "ansible_ssh_user", NULL, NULL},
 	{"ansible_private_key_file", "ansible_ssh_private_key_file", NULL, NULL},
 	{"ansible_password", "ansible_ssh_pass", "ansible_ssh_password", NULL},
-	{"ansible_become_password", "ansible_become_pass", NULL, NULL},
+	{"ansible_become_password", "ansible_become_pass", "ansible_sudo_pass", NULL},
+	{"ansible_become_user", "ansible_sudo_user", NULL, NULL},
+	{"ansible_become_exe", "ansible_sudo_exe", NULL, NULL},
+	{"ansible_become_flags", "ansible_sudo_flags", NULL, NULL},
 };
 
 const char *

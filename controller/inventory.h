@@ -116,7 +116,9 @@ long inv_find_group(const struct inv *inv, const char *name);
  * ansible_ssh_host, ansible_port / ansible_ssh_port, ansible_user /
  * ansible_ssh_user, ansible_private_key_file / ansible_ssh_private_key_file,
  * ansible_password / ansible_ssh_pass / ansible_ssh_password,
- * ansible_become_password / ansible_become_pass.  Anything else (e.g.
+ * ansible_become_password / ansible_become_pass / ansible_sudo_pass,
+ * ansible_become_user / ansible_sudo_user (and _exe, _flags: the become
+ * plugin's lists).  Anything else (e.g.
  * ansible_ssh_common_args) as it is.  A value may be a template or vault
  * text: fleet.c refuses such hosts before any value is used. */
 const char *inv_host_var(const struct inv *inv, size_t host, const char *key);
