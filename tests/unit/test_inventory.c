@@ -225,3 +225,35 @@ TEST(inventory_aliases_and_types)
 	    inv_var_secret("api_token") && !inv_var_secret("ansible_host"));
 	inv_free(&inv);
 }
+
+TEST(inventory_yaml_caps_and_types)
+{
+	/* "billion laughs": aliases are counted each time used */
+	static const char laughs[] =
+	    "a: &a [x, x, x, x, x, x, x, x, x, x]\n"
+	    "b: &b [*a, *a, *a, *a, *a, *a, *a, *a, *a, *a]\n"
+	    "c: &c [*b, *b, *b, *b, *b, *b, *b, *b, *b, *b]\n"
+	    "d: &d [*c, *c, *c, *c, *c, *c, *c, *c, *c, *c]\n"
+	    "e: &e [*d, *d, *d, *d, *d, *d, *d, *d, *d, *d]\n"
+	    "f: &f [*e, *e, *e, *e, *e, *e, *e, *e, *e, *e]\n"
+	    "g: &g [*f, *f, *f, *f, *f, *f, *f, *f, *f, *f]\n";
+	static const char typed[] = "a: yes\nb: 0755\nc: 0x1F\nd: ~\ne: '1'\nf: 1.5\ng: \"on\"\nh: !vault x\n";
+	struct ival root;
+	const struct ival *v;
+
+	CHECK_INT(ival_parse_yaml(&root, laughs, strlen(laughs), "t"), -1);
+	CHECK_INT(cf_lasterr(), CF_E_INVENTORY);
+	CHECK_INT(ival_parse_yaml(&root, typed, strlen(typed), "t"), 0);
+	v = ival_get(&root, "a");
+	CHECK(v && v->type == INV_BOOL && strcmp(v->s, "true") == 0);
+	v = ival_get(&root, "b");
+	CHECK(v && v->type == INV_INT && strcmp(v->s, "493") == 0);
+	v = ival_get(&root, "c");
+	CHECK(v && v->type == INV_INT && strcmp(v->s, "31") == 0);
+	CHECK(ival_get(&root, "d")->type == INV_NULL);
+	CHECK(ival_get(&root, "e")->type == INV_STR);
+	CHECK(ival_get(&root, "f")->type == INV_FLOAT);
+	CHECK(ival_get(&root, "g")->type == INV_STR);
+	CHECK(ival_get(&root, "h")->type == INV_VAULT);
+	ival_free(&root);
+}
