@@ -102,24 +102,32 @@ PYTEST    = /usr/bin/python3 -m pytest
 COMMON_SRC = $(wildcard common/*.c)
 AGENT_SRC  = $(wildcard agent/*.c)
 CTRL_SRC   = $(wildcard controller/*.c)
-# libssh2 (and its known-answer tests) exist only in the controller's variants
+# The controller's unit tests (and libssh2's known-answer tests) run in the
+# controller's variants only: libssh2, mbedTLS, libsodium and libyaml are
+# not built for the others (the aarch64 unit tests are the agent's).
+CTRL_UNIT_TESTS = test_libssh2_kat test_inventory test_sshconfig test_knownhosts test_sshkey \
+            test_sshalgo
 ifneq ($(filter musl asan,$(VARIANT)),)
 UNIT_SRC   = $(wildcard tests/unit/*.c)
-UNIT_SSHLIBS = $(SSHLIBS)
+UNIT_CTRL_OBJ = $(B)/controller/inventory.o $(B)/controller/invyaml.o $(B)/controller/invsrc.o \
+            $(B)/controller/sshconfig.o $(B)/controller/knownhosts.o $(B)/controller/sshkey.o \
+            $(B)/controller/sshalgo.o
+UNIT_LIBS  = $(SSHLIBS) $(YAMLLIB)
 else
-UNIT_SRC   = $(filter-out tests/unit/test_libssh2_kat.c,$(wildcard tests/unit/*.c))
-UNIT_SSHLIBS =
+UNIT_SRC   = $(filter-out $(CTRL_UNIT_TESTS:%=tests/unit/%.c),$(wildcard tests/unit/*.c))
+UNIT_CTRL_OBJ =
+UNIT_LIBS  =
 endif
 COMMON_OBJ = $(COMMON_SRC:%.c=$(B)/%.o) $(B)/gen/ta_builtin.o
 AGENT_OBJ  = $(AGENT_SRC:%.c=$(B)/%.o)
 CTRL_OBJ   = $(CTRL_SRC:%.c=$(B)/%.o)
 UNIT_OBJ   = $(UNIT_SRC:%.c=$(B)/%.o) $(B)/agent/store.o $(B)/agent/http01.o $(B)/agent/webroot.o \
             $(B)/agent/netproc.o \
-            $(B)/controller/inventory.o $(B)/controller/sshconfig.o $(B)/controller/knownhosts.o \
-            $(B)/controller/sshkey.o $(B)/controller/sshalgo.o \
-            $(B)/agent/ngx_conf.o $(B)/agent/ngx_edit.o $(B)/agent/ngx_re.o $(B)/agent/hooks.o
+            $(B)/agent/ngx_conf.o $(B)/agent/ngx_edit.o $(B)/agent/ngx_re.o $(B)/agent/hooks.o \
+            $(UNIT_CTRL_OBJ)
 VENDOR     = $(V)/versions.h
 BEARSSL    = $(V)/lib/libbearssl.a
+YAMLLIB    = $(V)/lib/libyaml.a
 SSHLIBS    = $(V)/lib/libssh2.a $(V)/lib/libmbedtls.a $(V)/lib/libmbedx509.a $(V)/lib/libmbedcrypto.a \
             $(V)/lib/libsodium.a
 
@@ -187,7 +195,7 @@ $(B)/payload.o: build-aux/payload.S $(B)/certfleet-agent $(A64_AGENT)
 	    $(if $(A64_AGENT),-DAGENT_AARCH64_PATH='"$(A64_AGENT)"') -o $@ build-aux/payload.S
 
 $(B)/certfleet: $(CTRL_OBJ) $(SAN_OBJ) $(B)/payload.o $(B)/libcommon.a
-	$(CC) $(LDFLAGS) $(STRIP) -o $@ $(CTRL_OBJ) $(SAN_OBJ) $(B)/payload.o $(B)/libcommon.a $(SSHLIBS) $(BEARSSL)
+	$(CC) $(LDFLAGS) $(STRIP) -o $@ $(CTRL_OBJ) $(SAN_OBJ) $(B)/payload.o $(B)/libcommon.a $(SSHLIBS) $(YAMLLIB) $(BEARSSL)
 
 # copy, then rename: a binary a test is running stays intact ("Text file busy")
 bin/%: $(B)/%
@@ -204,7 +212,7 @@ KAT_CFLAGS = -DHAVE_CONFIG_H -I$(V)/src/libssh2/src -I$(V)/src/libssh2/include
 $(B)/tests/unit/test_libssh2_kat.o: CFLAGS += $(KAT_CFLAGS)
 
 $(B)/unit-tests: $(UNIT_OBJ) $(SAN_OBJ) $(B)/libcommon.a
-	$(CC) $(LDFLAGS) -o $@ $(UNIT_OBJ) $(SAN_OBJ) $(B)/libcommon.a $(UNIT_SSHLIBS) $(BEARSSL)
+	$(CC) $(LDFLAGS) -o $@ $(UNIT_OBJ) $(SAN_OBJ) $(B)/libcommon.a $(UNIT_LIBS) $(BEARSSL)
 
 unit: $(B)/unit-tests
 	$(B)/unit-tests
@@ -273,7 +281,7 @@ $(B)/libctrl.a: $(filter-out $(B)/controller/main.o,$(CTRL_OBJ))
 
 $(B)/fuzz_%: $(B)/tests/fuzz/fuzz_%.o $(B)/libctrl.a $(B)/libagent.a $(B)/libcommon.a
 	$(CC) $(LDFLAGS) -fsanitize=fuzzer -o $@ $< $(B)/libctrl.a $(B)/libagent.a \
-	    $(B)/libcommon.a $(FUZZ_LIBS_$*) $(wildcard $(SSHLIBS)) $(BEARSSL)
+	    $(B)/libcommon.a $(FUZZ_LIBS_$*) $(wildcard $(SSHLIBS)) $(YAMLLIB) $(BEARSSL)
 
 fuzz-bins: $(FUZZ_NAMES:%=$(B)/fuzz_%)
 

@@ -66,6 +66,8 @@ enum cf_err {
 	CF_E_NGINX_WORKER_ACCESS, /* nginx's worker user cannot reach the challenge directory */
 	CF_E_SINGLE_LABEL,      /* a name without a dot (localhost): no CA issues for it */
 	CF_E_SSH_NO_COMMON_ALGORITHM, /* controller: no SSH algorithm in common with a server */
+	CF_E_INVENTORY,         /* controller: an inventory source it cannot read as Ansible does */
+	CF_E_INVENTORY_SCRIPT,  /* controller: a dynamic inventory script failed */
 	CF_E__COUNT
 };
 

@@ -77,6 +77,8 @@ static const struct {
 	[CF_E_SSH_NO_COMMON_ALGORITHM] = {"SSH_NO_COMMON_ALGORITHM", "the server allows no algorithm certfleet "
 	    "implements for what the detail names (it lists both sides): allow one of certfleet's in the "
 	    "server's sshd_config; certfleet(1) SSH lists them all", 109},
+	[CF_E_INVENTORY] = {"INVENTORY_ERROR", "fix the inventory source named in the detail (certfleet(1) INVENTORY lists the formats and what is refused); `ansible-inventory -i SOURCE --list` shows how Ansible reads it", 119},
+	[CF_E_INVENTORY_SCRIPT] = {"INVENTORY_SCRIPT_FAILED", "run the inventory script with --list yourself: it must exit 0 within the time limit and print one JSON object (its stderr is shown in the detail)", 121},
 };
 
 static enum cf_err last_err;

@@ -22,6 +22,7 @@
 #include "domain.h"
 #include "fleet.h"
 #include "json.h"
+#include "localexec.h"
 #include "sshconfig.h"
 #include "text.h"
 
@@ -41,11 +42,20 @@ posint(const char *s, int lo, int hi, int *out)
 	return 0;
 }
 
+/* -i given more than once: every source, in order */
+static const char *inv_paths[INV_MAX_SOURCES];
+static size_t ninv_paths;
+
 int
 fleet_global_opt(int ch, const char *arg)
 {
 	switch (ch) {
 	case 'i':
+		if (ninv_paths >= INV_MAX_SOURCES) {
+			fprintf(stderr, "certfleet: USAGE: more than %d -i sources\n", INV_MAX_SOURCES);
+			return -1;
+		}
+		inv_paths[ninv_paths++] = arg;
 		fleet_opts.inventory = arg;
 		return 1;
 	case 'j':
@@ -198,6 +208,20 @@ add_id(struct ssh_target *t, const char *p)
 
 /* A host's target and validated variables; -1 (with the job failed) when
  * a variable is invalid: such a host gets nothing sent at all. */
+/* A template or vault value in a variable certfleet reads is refused by
+ * name, never used as text. */
+static void
+check_unusable(const struct inv_var *v, void *arg)
+{
+	struct job *j = arg;
+	const char *why;
+
+	if (j->finished || (strncmp(v->key, "ansible_", 8) != 0 && strncmp(v->key, "certfleet_", 10) != 0))
+		return;
+	if ((why = inv_var_unusable(v)) != NULL)
+		job_fail(j, CF_E_INVENTORY, "host %s: variable %s is %s", j->name, v->key, why);
+}
+
 static void
 job_init(struct fleet *f, struct job *j, const struct sshcfg *cfg)
 {
@@ -208,12 +232,23 @@ job_init(struct fleet *f, struct job *j, const struct sshcfg *cfg)
 	const char *ak = inv_host_var(inv, j->host, "ansible_ssh_private_key_file");
 	const char *ab = inv_host_var(inv, j->host, "ansible_become");
 	const char *pf = inv_host_var(inv, j->host, "certfleet_prefix");
+	const char *ac = inv_host_var(inv, j->host, "ansible_connection");
 	struct sshcfg_result r;
 	struct passwd *pw;
 	size_t i;
 	int port = 0;
 
 	j->name = inv->hosts[j->host].name;
+	inv_host_vars_each_t(inv, j->host, check_unusable, j);
+	if (j->finished)
+		return;
+	if (ac && strcmp(ac, "local") == 0) {
+		j->local = 1;
+	} else if (ac && strcmp(ac, "ssh") != 0 && strcmp(ac, "smart") != 0 && strcmp(ac, "paramiko") != 0) {
+		job_fail(j, CF_E_INVENTORY, "host %s: ansible_connection=%.40s is not supported (ssh or local)",
+		    j->name, ac);
+		return;
+	}
 	cf_strlcpy(j->t.name, j->name, sizeof j->t.name);
 	sshcfg_lookup(cfg, ah ? ah : j->name, &r);
 	cf_strlcpy(j->t.addr, ah ? ah : r.hostname[0] ? r.hostname : j->name, sizeof j->t.addr);
@@ -273,7 +308,7 @@ fleet_setup(struct fleet *f, const char *pattern, int need_ssh)
 static int
 setup(struct fleet *f, const char *pattern, int need_ssh)
 {
-	const char *path = fleet_opts.inventory;
+	const char *path = ninv_paths ? inv_paths[ninv_paths - 1] : NULL;
 	unsigned char *sel = NULL;
 	struct sshcfg cfg;
 	char cfgpath[600], khpath[600];
@@ -286,11 +321,23 @@ setup(struct fleet *f, const char *pattern, int need_ssh)
 		path = getenv("CERTFLEET_INVENTORY");
 	if (path == NULL || *path == '\0')
 		path = "inventory";
-	if (inv_load(&f->inv, path) < 0) {
-		fprintf(stderr, "certfleet: %s: %s\n  hint: give the inventory with -i FILE or "
-		    "$CERTFLEET_INVENTORY (Ansible INI format)\n", cf_err_code(cf_lasterr()),
-		    cf_lasterr_detail());
-		return 1;
+	if (ninv_paths ? inv_load_sources(&f->inv, inv_paths, ninv_paths) < 0 :
+	    inv_load(&f->inv, path) < 0) {
+		enum cf_err e = cf_lasterr();
+		fprintf(stderr, "certfleet: %s: %s\n  hint: %s\n", cf_err_code(e), cf_lasterr_detail(),
+		    e == CF_E_INVENTORY_SCRIPT ? cf_err_hint(e) :
+		    "give the inventory with -i SOURCE (repeatable) or $CERTFLEET_INVENTORY: an Ansible "
+		    "INI or YAML file, a directory, or an inventory script (certfleet(1) INVENTORY)");
+		return cf_err_exit(e);
+	}
+	/* Ansible's implicit localhost: named alone and not in the inventory,
+	 * it is this machine, reached without SSH */
+	if (pattern && strcmp(pattern, "localhost") == 0 && inv_find_host(&f->inv, "localhost") < 0) {
+		long h = inv_add_host(&f->inv, "localhost", "implicit localhost");
+		if (h < 0 || inv_vars_set(&f->inv.hosts[h].vars, "ansible_connection", "local", INV_STR) < 0) {
+			fprintf(stderr, "certfleet: %s: %s\n", cf_err_code(cf_lasterr()), cf_lasterr_detail());
+			return 1;
+		}
 	}
 	if ((sel = malloc(f->inv.nhosts + 1)) == NULL ||
 	    (n = inv_select(&f->inv, pattern ? pattern : "all", sel)) < 0) {
@@ -355,6 +402,7 @@ fleet_free(struct fleet *f)
 
 	for (i = 0; i < f->njobs; i++) {
 		ssh_close(f->jobs[i].c);
+		lproc_close(f->jobs[i].lp);
 		free(f->jobs[i].agent_json);
 		free(f->jobs[i].text);
 	}
@@ -386,12 +434,39 @@ job_fail(struct job *j, enum cf_err e, const char *fmt, ...)
 	j->finished = 1;
 }
 
+/* A local host: the agent as a child process, argv only (no shell). */
+static void
+local_exec_agent(struct job *j, const char *const *args, size_t nargs)
+{
+	const char *argv[128];
+	size_t n = 0, i;
+
+	if (j->become) {
+		argv[n++] = "/usr/bin/sudo";
+		argv[n++] = "-n";
+		argv[n++] = "--";
+	}
+	argv[n++] = j->agent_path;
+	if (j->prefix[0]) {
+		argv[n++] = "--prefix";
+		argv[n++] = j->prefix;
+	}
+	for (i = 0; i < nargs && n + 1 < CF_ARRAY_LEN(argv); i++)
+		argv[n++] = args[i];
+	argv[n] = NULL;
+	lproc_exec(j->lp, argv);
+}
+
 void
 job_exec_agent(struct job *j, const char *const *args, size_t nargs)
 {
 	struct cf_buf script, cmd;
 	size_t i;
 
+	if (j->local) {
+		local_exec_agent(j, args, nargs);
+		return;
+	}
 	cf_buf_init(&script, 64 * 1024);
 	cf_buf_init(&cmd, 128 * 1024);
 	cf_buf_addstr(&script, "A=");
@@ -549,7 +624,11 @@ agent_json(struct job *j, struct cf_buf *out, const char *want, char *d, size_t 
 void
 job_agent_result(struct job *j, const char *want)
 {
-	fleet_agent_output(j, want, ssh_exit_status(j->c), ssh_stdout(j->c), ssh_stderr(j->c));
+	if (j->local)
+		fleet_agent_output(j, want, lproc_exit_status(j->lp), lproc_stdout(j->lp),
+		    lproc_stderr(j->lp));
+	else
+		fleet_agent_output(j, want, ssh_exit_status(j->c), ssh_stdout(j->c), ssh_stderr(j->c));
 }
 
 void
@@ -639,9 +718,11 @@ progress(struct fleet *f, size_t done, size_t failed, int final)
 static void
 finish(struct job *j, size_t *done, size_t *failed, size_t *active)
 {
-	if (j->c) {
+	if (j->c || j->lp) {
 		ssh_close(j->c);
+		lproc_close(j->lp);
 		j->c = NULL;
+		j->lp = NULL;
 		(*active)--;
 	}
 	j->finished = 1;
@@ -656,11 +737,13 @@ static void
 drive(struct job *j, int64_t now, size_t *done, size_t *failed, size_t *active)
 {
 	for (;;) {
-		enum ssh_status st = ssh_run(j->c, now);
+		enum ssh_status st = j->lp ? lproc_run(j->lp, now) : ssh_run(j->c, now);
 		if (st == SSH_WAIT)
 			return;
 		if (st == SSH_FAIL) {
-			if (j->err == CF_OK)
+			if (j->err == CF_OK && j->lp)
+				job_fail(j, lproc_err(j->lp), "%s", lproc_detail(j->lp));
+			else if (j->err == CF_OK)
 				job_fail(j, ssh_err(j->c), "%s", ssh_detail(j->c));
 			cf_debug("%s: %s: %s", j->name, cf_err_code(j->err), j->detail);
 			finish(j, done, failed, active);
@@ -677,8 +760,9 @@ drive(struct job *j, int64_t now, size_t *done, size_t *failed, size_t *active)
 void
 fleet_run(struct fleet *f)
 {
-	struct pollfd *pfd = calloc(f->njobs + 1, sizeof *pfd);
-	size_t *map = calloc(f->njobs + 1, sizeof *map);
+	/* two descriptors for a local job (stdout, stderr), one for SSH */
+	struct pollfd *pfd = calloc(2 * f->njobs + 1, sizeof *pfd);
+	size_t *map = calloc(2 * f->njobs + 1, sizeof *map);
 	size_t next = 0, done = 0, failed = 0, active = 0, i;
 	int64_t last_progress = 0;
 	size_t jobs = (size_t)fleet_opts.jobs;
@@ -712,7 +796,14 @@ fleet_run(struct fleet *f)
 				continue;
 			j->t_start = now;
 			j->started = 1;
-			if ((j->c = ssh_open(&j->t, &f->ctx, now)) == NULL) {
+			if (j->local && !f->local_ok) {
+				job_fail(j, CF_E_INVENTORY, "%s: ansible_connection=local: this command does not "
+				    "run on local hosts", j->name);
+				finish(j, &done, &failed, &active);
+				continue;
+			}
+			if (j->local ? (j->lp = lproc_open(j->name, f->ctx.total_timeout_ms, now)) == NULL :
+			    (j->c = ssh_open(&j->t, &f->ctx, now)) == NULL) {
 				job_fail(j, CF_E_NOMEM, "out of memory");
 				finish(j, &done, &failed, &active);
 				continue;
@@ -726,8 +817,23 @@ fleet_run(struct fleet *f)
 		for (i = 0; i < f->njobs; i++) {
 			struct job *j = &f->jobs[i];
 			int64_t d;
-			if (!j->started || j->finished || j->c == NULL)
+			if (!j->started || j->finished || (j->c == NULL && j->lp == NULL))
 				continue;
+			if (j->lp) {
+				int k, nl = lproc_pollfds(j->lp, &pfd[np]);
+				if (nl == 0) {
+					/* output closed, exit not yet seen: its deadline drives it */
+					pfd[np].fd = -1;
+					pfd[np].events = 0;
+					pfd[np].revents = 0;
+					nl = 1;
+				}
+				for (k = 0; k < nl; k++)
+					map[np++] = i;
+				if ((d = lproc_deadline(j->lp)) < wake)
+					wake = d;
+				continue;
+			}
 			ssh_pollfd(j->c, &pfd[np]);
 			map[np++] = i;
 			if ((d = ssh_deadline(j->c)) < wake)
@@ -743,9 +849,9 @@ fleet_run(struct fleet *f)
 		now = cf_now_ms();
 		for (i = 0; i < np; i++) {
 			struct job *j = &f->jobs[map[i]];
-			if (j->finished || j->c == NULL)
+			if (j->finished || (j->c == NULL && j->lp == NULL))
 				continue;
-			if (pfd[i].revents || now >= ssh_deadline(j->c))
+			if (pfd[i].revents || now >= (j->lp ? lproc_deadline(j->lp) : ssh_deadline(j->c)))
 				drive(j, now, &done, &failed, &active);
 		}
 	}

@@ -62,6 +62,7 @@ struct job {
 	const char *name;             /* inventory name */
 	struct ssh_target t;
 	struct ssh_conn *c;
+	struct lproc *lp;             /* local hosts: the connection (localexec.h) */
 	int started, finished, ok;
 	int step;
 	enum cf_err err;              /* CF_OK when ok */
@@ -73,6 +74,7 @@ struct job {
 	char prefix[512];             /* "" = agent default (/) */
 	char agent_path[600];
 	int become;
+	int local;                    /* ansible_connection=local: no SSH */
 	char tmpname[96];
 	int deployed;                 /* deploy: 1 uploaded, 0 same build already there */
 	job_next_fn next;
@@ -85,6 +87,7 @@ struct fleet {
 	struct job *jobs;
 	size_t njobs;
 	struct ssh_ctx ctx;
+	int local_ok;                 /* the command runs on ansible_connection=local hosts */
 };
 
 /* Load the inventory, select PATTERN (NULL: all), fill f->jobs with each

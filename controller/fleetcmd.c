@@ -77,34 +77,184 @@ parse_cmd(int argc, char **argv, const char *usage, const char **pattern, int *e
 
 /* ---------------------------------------------------------------- hosts */
 
+#define MASKED "********"
+
 static void
-print_var(const char *k, const char *v, void *arg)
+print_var(const struct inv_var *v, void *arg)
 {
 	int *first = arg;
+	const char *s = inv_var_secret(v->key) && v->type != INV_NULL ? MASKED : v->val;
 
-	printf("%s%s=", *first ? "" : " ", k);
+	printf("%s%s=", *first ? "" : " ", v->key);
 	*first = 0;
-	if (strpbrk(v, " \t'\"") || *v == '\0') {
+	if (strpbrk(s, " \t'\"") || *s == '\0') {
 		putchar('"');
-		for (; *v; v++) {
-			if (*v == '"' || *v == '\\')
+		for (; *s; s++) {
+			if (*s == '"' || *s == '\\')
 				putchar('\\');
-			putchar(*v);
+			putchar(*s);
 		}
 		putchar('"');
 	} else {
-		fputs(v, stdout);
+		fputs(s, stdout);
 	}
+}
+
+/* A variable as JSON with its type; secrets as "********". */
+static void
+json_var(const struct inv_var *v, void *arg)
+{
+	struct json_w *w = arg;
+
+	json_w_key(w, v->key);
+	if (inv_var_secret(v->key) && v->type != INV_NULL)
+		json_w_str(w, MASKED);
+	else if (v->type == INV_BOOL)
+		json_w_bool(w, strcmp(v->val, "true") == 0);
+	else if (v->type == INV_NULL)
+		json_w_null(w);
+	else if ((v->type == INV_INT || v->type == INV_FLOAT || v->type == INV_JSON) &&
+	    strcmp(v->val, "NaN") != 0 && strstr(v->val, "Infinity") != v->val &&
+	    strcmp(v->val, "-Infinity") != 0)
+		json_w_raw(w, v->val, strlen(v->val));
+	else if (v->type == INV_VAULT) {
+		json_w_begin_obj(w);
+		json_w_key(w, "__ansible_vault");
+		json_w_str(w, v->val);
+		json_w_end_obj(w);
+	} else
+		json_w_str(w, v->val);
+}
+
+static int
+cmp_name(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* The document `certfleet hosts --json` prints (certfleet(1) "hosts --json"). */
+static int
+hosts_json(struct fleet *f)
+{
+	struct inv *inv = &f->inv;
+	unsigned char *sel, *gsel = NULL;
+	const char **names = NULL;
+	struct cf_buf b;
+	struct json_w w;
+	size_t i, k, n;
+	int rc;
+
+	if ((sel = calloc(inv->nhosts + 1, 1)) == NULL || (gsel = calloc(inv->ngroups + 1, 1)) == NULL ||
+	    (names = calloc(inv->ngroups + 1, sizeof *names)) == NULL) {
+		free(sel);
+		free(gsel);
+		fprintf(stderr, "certfleet: out of memory\n");
+		return 1;
+	}
+	cf_buf_init(&b, 1024u * 1024 * 1024);
+	json_w_init(&w, &b);
+	json_w_begin_obj(&w);
+	json_w_key(&w, "command");
+	json_w_str(&w, "hosts");
+	json_w_key(&w, "hosts");
+	json_w_begin_arr(&w);
+	for (i = 0; i < f->njobs; i++) {
+		struct job *j = &f->jobs[i];
+		sel[j->host] = 1;
+		json_w_begin_obj(&w);
+		json_w_key(&w, "host");
+		json_w_str(&w, j->name);
+		json_w_key(&w, "connection");
+		json_w_str(&w, j->local ? "local" : "ssh");
+		json_w_key(&w, "address");
+		json_w_str(&w, j->t.addr);
+		json_w_key(&w, "port");
+		json_w_int(&w, j->t.port);
+		json_w_key(&w, "user");
+		json_w_str(&w, j->t.user);
+		json_w_key(&w, "become");
+		json_w_bool(&w, j->become);
+		json_w_key(&w, "groups");
+		json_w_begin_arr(&w);
+		inv_host_groups(inv, j->host, gsel);
+		for (k = 0, n = 0; k < inv->ngroups; k++)
+			if (gsel[k])
+				names[n++] = inv->groups[k].name;
+		qsort(names, n, sizeof *names, cmp_name);
+		for (k = 0; k < n; k++)
+			json_w_str(&w, names[k]);
+		json_w_end_arr(&w);
+		json_w_key(&w, "vars");
+		json_w_begin_obj(&w);
+		inv_host_vars_each_t(inv, j->host, json_var, &w);
+		json_w_end_obj(&w);
+		json_w_key(&w, "error");
+		if (!j->finished) {
+			json_w_null(&w);
+		} else {
+			json_w_begin_obj(&w);
+			json_w_key(&w, "code");
+			json_w_str(&w, cf_err_code(j->err));
+			json_w_key(&w, "detail");
+			json_w_str(&w, json_utf8_valid(j->detail, strlen(j->detail)) ? j->detail : "(not UTF-8)");
+			json_w_key(&w, "hint");
+			json_w_str(&w, cf_err_hint(j->err));
+			json_w_end_obj(&w);
+		}
+		json_w_end_obj(&w);
+	}
+	json_w_end_arr(&w);
+	/* groups: each with its direct hosts (those selected) and children, as
+	 * ansible-inventory --list shows them */
+	json_w_key(&w, "groups");
+	json_w_begin_obj(&w);
+	for (i = 0; i < inv->ngroups; i++) {
+		const struct inv_group *g = &inv->groups[i];
+		json_w_key(&w, g->name);
+		json_w_begin_obj(&w);
+		json_w_key(&w, "hosts");
+		json_w_begin_arr(&w);
+		for (k = 0; k < g->nhosts; k++)
+			if (sel[g->hosts[k]])
+				json_w_str(&w, inv->hosts[g->hosts[k]].name);
+		json_w_end_arr(&w);
+		json_w_key(&w, "children");
+		json_w_begin_arr(&w);
+		for (k = 0; k < g->nchildren; k++)
+			names[k] = inv->groups[g->children[k]].name;
+		qsort(names, g->nchildren, sizeof *names, cmp_name);
+		for (k = 0; k < g->nchildren; k++)
+			json_w_str(&w, names[k]);
+		json_w_end_arr(&w);
+		json_w_end_obj(&w);
+	}
+	json_w_end_obj(&w);
+	json_w_end_obj(&w);
+	if (json_w_finish(&w) < 0) {
+		fprintf(stderr, "certfleet: %s: %s\n", cf_err_code(cf_lasterr()), cf_lasterr_detail());
+		rc = 1;
+	} else {
+		fwrite(b.data, 1, b.len, stdout);
+		putchar('\n');
+		rc = 0;
+	}
+	cf_buf_free(&b);
+	free(sel);
+	free(gsel);
+	free(names);
+	return rc;
 }
 
 int
 cmd_hosts(int argc, char **argv)
 {
 	static const char usage[] =
-	    "usage: certfleet [-i INVENTORY] hosts [PATTERN]\n\n"
+	    "usage: certfleet [-i INVENTORY]... hosts [--json] [PATTERN]\n\n"
 	    "List the hosts PATTERN selects (default all), one a line: the inventory name,\n"
-	    "user@address:port as certfleet will connect, and the host's variables after\n"
-	    "Ansible's precedence.  Nothing is contacted.\n";
+	    "user@address:port as certfleet will connect (or \"local\"), and the host's\n"
+	    "variables after Ansible's precedence; secrets (ansible_password, *_pass,\n"
+	    "*_password, *_secret, *_token...) show as ********.  --json prints one JSON\n"
+	    "document (certfleet(1) describes it).  Nothing is contacted.\n";
 	struct fleet f;
 	const char *pattern;
 	size_t i;
@@ -118,11 +268,19 @@ cmd_hosts(int argc, char **argv)
 	}
 	if ((r = fleet_setup(&f, pattern, 0)) != 0)
 		return r;
+	if (fleet_opts.json) {
+		r = hosts_json(&f);
+		fleet_free(&f);
+		return r;
+	}
 	for (i = 0; i < f.njobs; i++) {
 		struct job *j = &f.jobs[i];
 		int first = 1;
-		printf("%s\t%s@%s:%d\t", j->name, j->t.user, j->t.addr, j->t.port);
-		inv_host_vars_each(&f.inv, j->host, print_var, &first);
+		if (j->local)
+			printf("%s\tlocal\t", j->name);
+		else
+			printf("%s\t%s@%s:%d\t", j->name, j->t.user, j->t.addr, j->t.port);
+		inv_host_vars_each_t(&f.inv, j->host, print_var, &first);
 		if (j->finished)
 			printf("%s(%s: %s)", first ? "" : " ", cf_err_code(j->err), j->detail);
 		putchar('\n');
@@ -492,6 +650,7 @@ agent_fanout(const char *cmd, const char *pattern, const char *const *fixed, siz
 
 	if ((r = fleet_setup(&f, pattern, 1)) != 0)
 		return r;
+	f.local_ok = 1;       /* the agent runs as a child process there */
 	a.inv = &f.inv;
 	for (i = 0; i < f.njobs; i++) {
 		f.jobs[i].next = agent_next;

@@ -1,11 +1,13 @@
 /*
- * inventory.c — Ansible INI inventory parser, variable precedence and host
- * patterns (see inventory.h).  Parses text from memory only; it neither
- * connects anywhere nor validates what values mean.
+ * inventory.c — the inventory model (hosts, groups, typed variables), the
+ * INI parser, variable precedence and host patterns (see inventory.h).
+ * Parses text from memory only; it neither reads files, runs scripts,
+ * connects anywhere nor validates what values mean (invsrc.c reads sources).
  */
 #include <ctype.h>
 #include <errno.h>
 #include <fnmatch.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -21,7 +23,11 @@ struct ctx {
 static int
 perr(struct ctx *c, const char *what, const char *s)
 {
-	return cf_seterr(CF_E_INVALID_INPUT, "%s:%d: %s%s%.80s%s", c->src, c->line, what,
+	char at[32] = "";
+
+	if (c->line > 0)
+		snprintf(at, sizeof at, ":%d", c->line);
+	return cf_seterr(CF_E_INVENTORY, "%s%s: %s%s%.80s%s", c->src, at, what,
 	    s ? " \"" : "", s ? s : "", s ? "\"" : "");
 }
 
@@ -47,6 +53,8 @@ vars_free(struct inv_vars *vs)
 	size_t i;
 
 	for (i = 0; i < vs->n; i++) {
+		if (inv_var_secret(vs->v[i].key))
+			cf_wipe(vs->v[i].val, strlen(vs->v[i].val));
 		free(vs->v[i].key);
 		free(vs->v[i].val);
 	}
@@ -55,8 +63,8 @@ vars_free(struct inv_vars *vs)
 	vs->n = vs->cap = 0;
 }
 
-static int
-vars_set(struct inv_vars *vs, const char *key, const char *val)
+int
+inv_vars_set(struct inv_vars *vs, const char *key, const char *val, int type)
 {
 	size_t i;
 	char *v;
@@ -67,15 +75,17 @@ vars_set(struct inv_vars *vs, const char *key, const char *val)
 				return -1;
 			free(vs->v[i].val);
 			vs->v[i].val = v;
+			vs->v[i].type = type;
 			return 0;
 		}
 	}
 	if (vs->n >= 1000)
-		return cf_seterr(CF_E_INVALID_INPUT, "more than 1000 variables");
+		return cf_seterr(CF_E_INVENTORY, "more than 1000 variables");
 	if (grow((void **)&vs->v, &vs->cap, vs->n, sizeof *vs->v) < 0)
 		return -1;
 	vs->v[vs->n].key = cf_strdup(key);
 	vs->v[vs->n].val = cf_strdup(val);
+	vs->v[vs->n].type = type;
 	if (vs->v[vs->n].key == NULL || vs->v[vs->n].val == NULL) {
 		free(vs->v[vs->n].key);
 		free(vs->v[vs->n].val);
@@ -85,14 +95,14 @@ vars_set(struct inv_vars *vs, const char *key, const char *val)
 	return 0;
 }
 
-static const char *
+static const struct inv_var *
 vars_get(const struct inv_vars *vs, const char *key)
 {
 	size_t i;
 
 	for (i = 0; i < vs->n; i++)
 		if (strcmp(vs->v[i].key, key) == 0)
-			return vs->v[i].val;
+			return &vs->v[i];
 	return NULL;
 }
 
@@ -140,8 +150,8 @@ inv_find_host(const struct inv *inv, const char *name)
 	return -1;
 }
 
-static long
-find_group(const struct inv *inv, const char *name)
+long
+inv_find_group(const struct inv *inv, const char *name)
 {
 	size_t i;
 
@@ -194,7 +204,7 @@ static long
 add_group(struct ctx *c, const char *name)
 {
 	struct inv *inv = c->inv;
-	long g = find_group(inv, name);
+	long g = inv_find_group(inv, name);
 	struct inv_group *gr;
 
 	if (g >= 0)
@@ -257,6 +267,162 @@ add_host(struct ctx *c, const char *name)
 		inv->hidx[j] = inv->nhosts - 1;
 	}
 	return (long)inv->nhosts - 1;
+}
+
+long
+inv_add_group(struct inv *inv, const char *name, const char *src)
+{
+	struct ctx c = {inv, src, 0};
+
+	return add_group(&c, name);
+}
+
+long
+inv_add_host(struct inv *inv, const char *name, const char *src)
+{
+	struct ctx c = {inv, src, 0};
+
+	return add_host(&c, name);
+}
+
+int
+inv_add_member(struct inv *inv, size_t group, size_t host)
+{
+	struct inv_group *g = &inv->groups[group];
+
+	return add_member(&g->hosts, &g->nhosts, &g->caphosts, host);
+}
+
+int
+inv_add_child(struct inv *inv, size_t parent, size_t child, const char *src)
+{
+	struct inv_group *g = &inv->groups[parent];
+	struct ctx c = {inv, src, 0};
+
+	if (child == 0 || child == parent)
+		return perr(&c, "a group cannot be a child of itself or contain \"all\"",
+		    inv->groups[child].name);
+	return add_member(&g->children, &g->nchildren, &g->capchildren, child);
+}
+
+/* Python's repr() of a double, as Ansible (json.dumps) prints floats: the
+ * shortest text that reads back the same, with ".0" when it looks whole. */
+void inv_float_text(double d, char *out, size_t outsz);
+void
+inv_float_text(double d, char *out, size_t outsz)
+{
+	int p;
+
+	if (isinf(d) || isnan(d)) {
+		snprintf(out, outsz, "%s", isnan(d) ? "NaN" : d > 0 ? "Infinity" : "-Infinity");
+		return;
+	}
+	for (p = 1; p <= 17; p++) {
+		snprintf(out, outsz, "%.*g", p, d);
+		if (strtod(out, NULL) == d)
+			break;
+	}
+	if (!strpbrk(out, ".en"))
+		cf_strlcpy(out + strlen(out), ".0", outsz - strlen(out));
+}
+
+/* Digits with optional '_' between them, in base 10/16/8/2 as Python
+ * writes them ("0x1F", "0o17", "0b101", "1_000"); sign allowed.  Returns 1
+ * and the value in decimal text, 0 when s is not such a number. */
+static int
+py_int(const char *s, char *out, size_t outsz)
+{
+	char digits[64];
+	size_t n = 0;
+	int base = 10, neg = 0;
+	unsigned long long v;
+	char *e;
+
+	if (*s == '-' || *s == '+')
+		neg = *s++ == '-';
+	if (s[0] == '0' && (s[1] == 'x' || s[1] == 'X'))
+		base = 16, s += 2;
+	else if (s[0] == '0' && (s[1] == 'o' || s[1] == 'O'))
+		base = 8, s += 2;
+	else if (s[0] == '0' && (s[1] == 'b' || s[1] == 'B'))
+		base = 2, s += 2;
+	else if (s[0] == '0' && s[1] != '\0' && s[1] != '_' )
+		return 0;               /* 010 is a SyntaxError in Python 3 */
+	if (*s == '\0' || *s == '_')
+		return 0;
+	for (; *s; s++) {
+		if (*s == '_' && s[1] != '\0' && s[1] != '_')
+			continue;
+		if (!isxdigit((unsigned char)*s) || n + 1 >= sizeof digits)
+			return 0;
+		digits[n++] = *s;
+	}
+	digits[n] = '\0';
+	errno = 0;
+	v = strtoull(digits, &e, base);
+	if (*e || errno || v > (unsigned long long)INT64_MAX)
+		return 0;
+	snprintf(out, outsz, "%s%llu", neg && v ? "-" : "", v);
+	return 1;
+}
+
+/* What Ansible's ini plugin makes of a value (ast.literal_eval, kept as text
+ * when that fails): ints, floats, True/False/None and quoted strings; lists,
+ * dicts and tuples stay the text they are.  out gets at most outsz bytes. */
+static int
+ini_value(const char *raw, char *out, size_t outsz)
+{
+	size_t n = strlen(raw);
+	char num[64];
+	char *e;
+
+	if (strcmp(raw, "True") == 0 || strcmp(raw, "False") == 0) {
+		cf_strlcpy(out, raw[0] == 'T' ? "true" : "false", outsz);
+		return INV_BOOL;
+	}
+	if (strcmp(raw, "None") == 0) {
+		out[0] = '\0';
+		return INV_NULL;
+	}
+	if (py_int(raw, num, sizeof num)) {
+		cf_strlcpy(out, num, outsz);
+		return INV_INT;
+	}
+	if (n > 0 && n < 64 && strspn(raw, "0123456789.eE+-_") == n && strpbrk(raw, "0123456789") &&
+	    strpbrk(raw, ".eE") && !strchr(raw, '_')) {
+		double d = strtod(raw, &e);
+		if (*e == '\0' && (isdigit((unsigned char)raw[0]) || raw[0] == '.' ||
+		    ((raw[0] == '-' || raw[0] == '+') && (isdigit((unsigned char)raw[1]) || raw[1] == '.')))) {
+			inv_float_text(d, out, outsz);
+			return INV_FLOAT;
+		}
+	}
+	if (n >= 2 && (raw[0] == '\'' || raw[0] == '"')) {
+		/* one Python string literal, maybe followed by a comment */
+		const char *p = raw + 1;
+		size_t k = 0;
+		char q = raw[0];
+		for (; *p && *p != q; p++) {
+			char ch = *p;
+			if (ch == '\\' && p[1]) {
+				ch = *++p;
+				ch = ch == 'n' ? '\n' : ch == 't' ? '\t' : ch;
+			}
+			if (k + 1 < outsz)
+				out[k++] = ch;
+		}
+		if (*p == q) {
+			const char *rest = p + 1;
+			while (*rest == ' ' || *rest == '\t')
+				rest++;
+			if (*rest == '\0' || *rest == '#') {
+				out[k] = '\0';
+				return INV_STR;
+			}
+		}
+	}
+	cf_strlcpy(out, raw, outsz);
+	return INV_STR;
 }
 
 /* Next whitespace-separated token of *pp into out, with '...' and "..."
@@ -374,6 +540,30 @@ expand(struct ctx *c, const char *spec, long *budget,
 	return perr(c, "invalid host range", spec);
 }
 
+struct expand_cb {
+	int (*fn)(const char *name, void *arg);
+	void *arg;
+};
+
+static int
+expand_cb(struct ctx *c, const char *name, void *arg)
+{
+	struct expand_cb *cb = arg;
+
+	(void)c;
+	return cb->fn(name, cb->arg);
+}
+
+int
+inv_expand(const char *spec, const char *src, int (*fn)(const char *name, void *arg), void *arg)
+{
+	struct ctx c = {NULL, src, 0};
+	struct expand_cb cb = {fn, arg};
+	long budget = INV_MAX_HOSTS;
+
+	return expand(&c, spec, &budget, expand_cb, &cb);
+}
+
 struct hostline {
 	long group;
 	int port;
@@ -405,12 +595,15 @@ hostline_add(struct ctx *c, const char *name, void *arg)
 		return -1;
 	if (hl->port) {
 		snprintf(port, sizeof port, "%d", hl->port);
-		if (vars_set(&c->inv->hosts[h].vars, "ansible_port", port) < 0)
+		if (inv_vars_set(&c->inv->hosts[h].vars, "ansible_port", port, INV_INT) < 0)
 			return -1;
 	}
-	for (i = 0; i < hl->nkv; i++)
-		if (vars_set(&c->inv->hosts[h].vars, hl->kv[i][0], hl->kv[i][1]) < 0)
+	for (i = 0; i < hl->nkv; i++) {
+		char val[INV_MAX_LINE];
+		int type = ini_value(hl->kv[i][1], val, sizeof val);
+		if (inv_vars_set(&c->inv->hosts[h].vars, hl->kv[i][0], val, type) < 0)
 			return -1;
+	}
 	return 0;
 }
 
@@ -478,10 +671,10 @@ out:
 static int
 parse_var_line(struct ctx *c, long group, const char *line)
 {
-	char key[INV_MAX_LINE], val[INV_MAX_LINE];
-	const char *p = line, *eq = strchr(line, '=');
-	char *k;
-	int r;
+	char key[INV_MAX_LINE], raw[INV_MAX_LINE], val[INV_MAX_LINE];
+	const char *eq = strchr(line, '=');
+	char *k, *v, *e;
+	int type;
 
 	if (eq == NULL)
 		return perr(c, "expected key=value in a :vars section", NULL);
@@ -496,23 +689,15 @@ parse_var_line(struct ctx *c, long group, const char *line)
 		;
 	if (!valid_key(k) || strlen(k) > INV_MAX_NAME)
 		return perr(c, "invalid variable name", k);
-	p = eq + 1;
-	val[0] = '\0';
-	if ((r = token(c, &p, val, sizeof val)) < 0)
-		return -1;
-	/* an unquoted value may contain spaces up to a comment */
-	if (r > 0) {
-		char more[INV_MAX_LINE];
-		while ((r = token(c, &p, more, sizeof more)) > 0) {
-			if (strlen(val) + strlen(more) + 2 > sizeof val)
-				return perr(c, "line too long", NULL);
-			strcat(val, " ");
-			strcat(val, more);
-		}
-		if (r < 0)
-			return -1;
-	}
-	return vars_set(&c->inv->groups[group].vars, k, val);
+	/* the value is the rest of the line, trimmed, as Ansible takes it
+	 * (a '#' in it is part of it unless the value is a quoted literal) */
+	cf_strlcpy(raw, eq + 1, sizeof raw);
+	for (v = raw; *v == ' ' || *v == '\t'; v++)
+		;
+	for (e = v + strlen(v); e > v && (e[-1] == ' ' || e[-1] == '\t'); e--)
+		e[-1] = '\0';
+	type = ini_value(v, val, sizeof val);
+	return inv_vars_set(&c->inv->groups[group].vars, k, val, type);
 }
 
 static int
@@ -543,21 +728,36 @@ compute_depth(struct inv *inv)
 }
 
 int
+inv_init(struct inv *inv)
+{
+	struct ctx c = {inv, "inventory", 0};
+
+	memset(inv, 0, sizeof *inv);
+	if (add_group(&c, "all") < 0 || add_group(&c, "ungrouped") < 0)
+		return -1;
+	return 0;
+}
+
+int
 inv_parse(struct inv *inv, const char *text, size_t len, const char *srcname)
+{
+	if (inv_init(inv) < 0 || inv_parse_ini(inv, text, len, srcname) < 0)
+		return -1;
+	return inv_finish(inv);
+}
+
+int
+inv_parse_ini(struct inv *inv, const char *text, size_t len, const char *srcname)
 {
 	struct ctx c = {inv, srcname ? srcname : "inventory", 0};
 	enum { S_HOSTS, S_VARS, S_CHILDREN } sec = S_HOSTS;
 	long group = 1;
-	size_t off = 0, i;
+	size_t off = 0;
 	char *line = NULL;
-	unsigned char *grouped = NULL;
 	int rc = -1;
 
-	memset(inv, 0, sizeof *inv);
 	if (len > INV_MAX_TEXT)
-		return cf_seterr(CF_E_INVALID_INPUT, "%s: larger than %u bytes", c.src, INV_MAX_TEXT);
-	if (add_group(&c, "all") < 0 || add_group(&c, "ungrouped") < 0)
-		return -1;
+		return cf_seterr(CF_E_INVENTORY, "%s: larger than %u bytes", c.src, INV_MAX_TEXT);
 	if ((line = malloc(INV_MAX_LINE + 1)) == NULL)
 		return cf_seterr(CF_E_NOMEM, "out of memory");
 	while (off < len) {
@@ -632,11 +832,22 @@ inv_parse(struct inv *inv, const char *text, size_t len, const char *srcname)
 				goto out;
 		}
 	}
+	rc = 0;
+out:
+	free(line);
+	return rc;
+}
+
+int
+inv_finish(struct inv *inv)
+{
+	unsigned char *grouped;
+	size_t i;
+	int rc = -1;
+
 	/* every group that is nobody's child hangs under all */
-	if ((grouped = calloc(inv->ngroups + 1, 1)) == NULL) {
-		cf_seterr(CF_E_NOMEM, "out of memory");
-		goto out;
-	}
+	if ((grouped = calloc(inv->ngroups + 1, 1)) == NULL)
+		return cf_seterr(CF_E_NOMEM, "out of memory");
 	for (i = 0; i < inv->ngroups; i++) {
 		size_t j;
 		for (j = 0; j < inv->groups[i].nchildren; j++)
@@ -647,7 +858,7 @@ inv_parse(struct inv *inv, const char *text, size_t len, const char *srcname)
 		    &inv->groups[0].capchildren, i) < 0)
 			goto out;
 	if (compute_depth(inv) < 0) {
-		cf_seterr(CF_E_INVALID_INPUT, "%s: groups are children of each other (a cycle)", c.src);
+		cf_seterr(CF_E_INVENTORY, "inventory: groups are children of each other (a cycle)");
 		goto out;
 	}
 	free(grouped);
@@ -662,49 +873,25 @@ inv_parse(struct inv *inv, const char *text, size_t len, const char *srcname)
 			grouped[inv->groups[i].hosts[j]] = 1;
 	}
 	{
+		/* Ansible's reconcile: a host in no group but all/ungrouped is in
+		 * ungrouped (those listed there first, in order, then the rest);
+		 * all holds every host without listing any */
 		struct inv_group *u = &inv->groups[1];
 		size_t k = 0;
 		for (i = 0; i < u->nhosts; i++)
-			if (!grouped[u->hosts[i]])
+			if (!grouped[u->hosts[i]]) {
+				grouped[u->hosts[i]] = 2;
 				u->hosts[k++] = u->hosts[i];
+			}
 		u->nhosts = k;
+		for (i = 0; i < inv->nhosts; i++)
+			if (!grouped[i] && inv_add_member(inv, 1, i) < 0)
+				goto out;
+		inv->groups[0].nhosts = 0;
 	}
 	rc = 0;
 out:
 	free(grouped);
-	free(line);
-	return rc;
-}
-
-int
-inv_load(struct inv *inv, const char *path)
-{
-	FILE *f;
-	struct cf_buf b;
-	char chunk[8192];
-	size_t n;
-	int rc;
-
-	memset(inv, 0, sizeof *inv);
-	if ((f = fopen(path, "r")) == NULL)
-		return cf_seterr(CF_E_INVALID_INPUT, "inventory %s:", path);
-	cf_buf_init(&b, INV_MAX_TEXT);
-	while ((n = fread(chunk, 1, sizeof chunk, f)) > 0) {
-		if (cf_buf_add(&b, chunk, n) < 0) {
-			fclose(f);
-			cf_buf_free(&b);
-			return cf_seterr(CF_E_INVALID_INPUT, "inventory %s: larger than %u bytes", path,
-			    INV_MAX_TEXT);
-		}
-	}
-	if (ferror(f)) {
-		fclose(f);
-		cf_buf_free(&b);
-		return cf_seterr(CF_E_IO_ERROR, "reading %s:", path);
-	}
-	fclose(f);
-	rc = inv_parse(inv, b.data ? (char *)b.data : "", b.len, path);
-	cf_buf_free(&b);
 	return rc;
 }
 
@@ -716,10 +903,12 @@ inv_free(struct inv *inv)
 	for (i = 0; i < inv->nhosts; i++) {
 		free(inv->hosts[i].name);
 		vars_free(&inv->hosts[i].vars);
+		vars_free(&inv->hosts[i].fvars);
 	}
 	for (i = 0; i < inv->ngroups; i++) {
 		free(inv->groups[i].name);
 		vars_free(&inv->groups[i].vars);
+		vars_free(&inv->groups[i].fvars);
 		free(inv->groups[i].hosts);
 		free(inv->groups[i].children);
 	}
@@ -731,8 +920,8 @@ inv_free(struct inv *inv)
 
 /* mark (in gsel) every group that contains host h, directly or through a
  * child group; all is always included. */
-static void
-host_groups(const struct inv *inv, size_t h, unsigned char *gsel)
+void
+inv_host_groups(const struct inv *inv, size_t h, unsigned char *gsel)
 {
 	size_t i, j;
 	int changed = 1;
@@ -759,44 +948,132 @@ host_groups(const struct inv *inv, size_t h, unsigned char *gsel)
 	}
 }
 
-static const char *
-host_var(const struct inv *inv, size_t h, const char *key, const unsigned char *gsel)
+/* A host's groups other than all, in Ansible's order (sort_groups: depth,
+ * then name): later ones win. */
+struct hgroups {
+	const struct inv *inv;
+	size_t *g, n;
+};
+
+static const struct inv *sort_inv;
+
+#define PRIORITY_KEY "ansible_group_priority"
+
+/* ansible_group_priority set in the inventory (default 1): Ansible keeps it
+ * as the group's priority, not as a variable. */
+static long
+group_priority(const struct inv_group *g)
 {
-	const char *v = vars_get(&inv->hosts[h].vars, key), *best = NULL;
-	long bg = -1;
+	const struct inv_var *v = vars_get(&g->vars, PRIORITY_KEY);
+
+	return v ? strtol(v->val, NULL, 10) : 1;
+}
+
+static int
+cmp_group(const void *a, const void *b)
+{
+	const struct inv_group *x = &sort_inv->groups[*(const size_t *)a];
+	const struct inv_group *y = &sort_inv->groups[*(const size_t *)b];
+	long px, py;
+
+	if (x->depth != y->depth)
+		return x->depth < y->depth ? -1 : 1;
+	if ((px = group_priority(x)) != (py = group_priority(y)))
+		return px < py ? -1 : 1;
+	return strcmp(x->name, y->name);
+}
+
+static int
+hgroups_get(const struct inv *inv, size_t h, struct hgroups *hg)
+{
+	unsigned char *gsel;
 	size_t i;
 
-	if (v)
-		return v;
-	for (i = 1; i < inv->ngroups; i++) {
-		const struct inv_group *g = &inv->groups[i];
-		const char *gv;
-		if (!gsel[i] || (gv = vars_get(&g->vars, key)) == NULL)
-			continue;
-		if (bg < 0 || g->depth > inv->groups[bg].depth ||
-		    (g->depth == inv->groups[bg].depth && strcmp(g->name, inv->groups[bg].name) > 0)) {
-			bg = (long)i;
-			best = gv;
-		}
+	hg->inv = inv;
+	hg->n = 0;
+	if ((gsel = malloc(inv->ngroups + 1)) == NULL ||
+	    (hg->g = malloc((inv->ngroups + 1) * sizeof *hg->g)) == NULL) {
+		free(gsel);
+		return cf_seterr(CF_E_NOMEM, "out of memory");
 	}
-	return best ? best : vars_get(&inv->groups[0].vars, key);
+	inv_host_groups(inv, h, gsel);
+	for (i = 1; i < inv->ngroups; i++)
+		if (gsel[i])
+			hg->g[hg->n++] = i;
+	free(gsel);
+	sort_inv = inv;
+	qsort(hg->g, hg->n, sizeof *hg->g, cmp_group);
+	return 0;
 }
+
+static const struct inv_var *
+host_var(const struct inv *inv, size_t h, const char *key, const struct hgroups *hg)
+{
+	const struct inv_var *v;
+	size_t i;
+
+	if ((v = vars_get(&inv->hosts[h].fvars, key)) != NULL ||
+	    (v = vars_get(&inv->hosts[h].vars, key)) != NULL)
+		return v;
+	for (i = hg->n; i-- > 0;)
+		if ((v = vars_get(&inv->groups[hg->g[i]].fvars, key)) != NULL)
+			return v;
+	if ((v = vars_get(&inv->groups[0].fvars, key)) != NULL)
+		return v;
+	if (strcmp(key, PRIORITY_KEY) == 0)
+		return NULL;
+	for (i = hg->n; i-- > 0;)
+		if ((v = vars_get(&inv->groups[hg->g[i]].vars, key)) != NULL)
+			return v;
+	return vars_get(&inv->groups[0].vars, key);
+}
+
+const struct inv_var *
+inv_host_var_t(const struct inv *inv, size_t h, const char *key)
+{
+	struct hgroups hg;
+	const struct inv_var *v;
+
+	if (h >= inv->nhosts || hgroups_get(inv, h, &hg) < 0)
+		return NULL;
+	v = host_var(inv, h, key, &hg);
+	free(hg.g);
+	return v;
+}
+
+/* Variables Ansible reads under several names: the connection and become
+ * plugins take the last name of each list that is set (ssh.py, sudo.py). */
+static const char *const aliases[][4] = {
+	{"ansible_host", "ansible_ssh_host", NULL, NULL},
+	{"ansible_port", "ansible_ssh_port", NULL, NULL},
+	{"ansible_user", "ansible_ssh_user", NULL, NULL},
+	{"ansible_private_key_file", "ansible_ssh_private_key_file", NULL, NULL},
+	{"ansible_password", "ansible_ssh_pass", "ansible_ssh_password", NULL},
+	{"ansible_become_password", "ansible_become_pass", "ansible_sudo_pass", NULL},
+	{"ansible_become_user", "ansible_sudo_user", NULL, NULL},
+	{"ansible_become_exe", "ansible_sudo_exe", NULL, NULL},
+	{"ansible_become_flags", "ansible_sudo_flags", NULL, NULL},
+};
 
 const char *
 inv_host_var(const struct inv *inv, size_t h, const char *key)
 {
-	unsigned char small[256], *gsel = small;
-	const char *v;
+	const struct inv_var *v;
+	size_t i, k;
 
-	if (h >= inv->nhosts)
-		return NULL;
-	if (inv->ngroups > sizeof small && (gsel = malloc(inv->ngroups)) == NULL)
-		return NULL;
-	host_groups(inv, h, gsel);
-	v = host_var(inv, h, key, gsel);
-	if (gsel != small)
-		free(gsel);
-	return v;
+	for (i = 0; i < CF_ARRAY_LEN(aliases); i++)
+		for (k = 0; aliases[i][k]; k++)
+			if (strcmp(aliases[i][k], key) == 0)
+				goto alias;
+	v = inv_host_var_t(inv, h, key);
+	return v ? v->val : NULL;
+alias:
+	for (k = 0; aliases[i][k]; k++)
+		;
+	while (k-- > 0)
+		if ((v = inv_host_var_t(inv, h, aliases[i][k])) != NULL)
+			return v->val;
+	return NULL;
 }
 
 static int
@@ -805,37 +1082,103 @@ cmpstr(const void *a, const void *b)
 	return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
+static void
+add_keys(const struct inv_vars *vs, const char **keys, size_t *nk, int group_inventory)
+{
+	size_t i;
+
+	for (i = 0; i < vs->n; i++)
+		if (!group_inventory || strcmp(vs->v[i].key, PRIORITY_KEY) != 0)
+			keys[(*nk)++] = vs->v[i].key;
+}
+
+void
+inv_host_vars_each_t(const struct inv *inv, size_t h,
+    void (*fn)(const struct inv_var *v, void *arg), void *arg)
+{
+	struct hgroups hg;
+	const char **keys;
+	size_t nk = 0, cap, i;
+
+	if (h >= inv->nhosts || hgroups_get(inv, h, &hg) < 0)
+		return;
+	cap = inv->hosts[h].vars.n + inv->hosts[h].fvars.n + inv->groups[0].vars.n +
+	    inv->groups[0].fvars.n;
+	for (i = 0; i < hg.n; i++)
+		cap += inv->groups[hg.g[i]].vars.n + inv->groups[hg.g[i]].fvars.n;
+	if ((keys = calloc(cap + 1, sizeof *keys)) == NULL) {
+		free(hg.g);
+		return;
+	}
+	add_keys(&inv->hosts[h].vars, keys, &nk, 0);
+	add_keys(&inv->hosts[h].fvars, keys, &nk, 0);
+	add_keys(&inv->groups[0].vars, keys, &nk, 1);
+	add_keys(&inv->groups[0].fvars, keys, &nk, 0);
+	for (i = 0; i < hg.n; i++) {
+		add_keys(&inv->groups[hg.g[i]].vars, keys, &nk, 1);
+		add_keys(&inv->groups[hg.g[i]].fvars, keys, &nk, 0);
+	}
+	qsort(keys, nk, sizeof *keys, cmpstr);
+	for (i = 0; i < nk; i++)
+		if (i == 0 || strcmp(keys[i], keys[i - 1]) != 0)
+			fn(host_var(inv, h, keys[i], &hg), arg);
+	free(keys);
+	free(hg.g);
+}
+
+struct each_plain {
+	void (*fn)(const char *key, const char *val, void *arg);
+	void *arg;
+};
+
+static void
+each_plain(const struct inv_var *v, void *arg)
+{
+	struct each_plain *e = arg;
+
+	e->fn(v->key, v->val, e->arg);
+}
+
 void
 inv_host_vars_each(const struct inv *inv, size_t h,
     void (*fn)(const char *key, const char *val, void *arg), void *arg)
 {
-	unsigned char *gsel;
-	const char **keys;
-	size_t nk = 0, cap = 0, i, j;
+	struct each_plain e = {fn, arg};
 
-	if (h >= inv->nhosts || (gsel = malloc(inv->ngroups)) == NULL)
-		return;
-	host_groups(inv, h, gsel);
-	for (i = 0; i < inv->ngroups; i++)
-		if (gsel[i])
-			cap += inv->groups[i].vars.n;
-	cap += inv->hosts[h].vars.n;
-	if ((keys = calloc(cap + 1, sizeof *keys)) == NULL) {
-		free(gsel);
-		return;
-	}
-	for (i = 0; i < inv->hosts[h].vars.n; i++)
-		keys[nk++] = inv->hosts[h].vars.v[i].key;
-	for (i = 0; i < inv->ngroups; i++)
-		if (gsel[i])
-			for (j = 0; j < inv->groups[i].vars.n; j++)
-				keys[nk++] = inv->groups[i].vars.v[j].key;
-	qsort(keys, nk, sizeof *keys, cmpstr);
-	for (i = 0; i < nk; i++)
-		if (i == 0 || strcmp(keys[i], keys[i - 1]) != 0)
-			fn(keys[i], host_var(inv, h, keys[i], gsel), arg);
-	free(keys);
-	free(gsel);
+	inv_host_vars_each_t(inv, h, each_plain, &e);
+}
+
+const char *
+inv_var_unusable(const struct inv_var *v)
+{
+	if (v == NULL)
+		return NULL;
+	if (v->type == INV_VAULT)
+		return "vault-encrypted (certfleet does not decrypt Ansible Vault)";
+	if ((v->type == INV_STR || v->type == INV_JSON) &&
+	    (strstr(v->val, "{{") || strstr(v->val, "{%")))
+		return "a Jinja2 template (certfleet does not evaluate templates)";
+	return NULL;
+}
+
+static int
+ends_with(const char *s, const char *suffix)
+{
+	size_t n = strlen(s), m = strlen(suffix);
+
+	return n >= m && strcmp(s + n - m, suffix) == 0;
+}
+
+int
+inv_var_secret(const char *key)
+{
+	return strcmp(key, "ansible_password") == 0 || strcmp(key, "ansible_ssh_pass") == 0 ||
+	    strcmp(key, "ansible_ssh_password") == 0 || strcmp(key, "ansible_become_pass") == 0 ||
+	    strcmp(key, "ansible_become_password") == 0 || strcmp(key, "ansible_sudo_pass") == 0 ||
+	    strcmp(key, "ansible_sudo_password") == 0 || strcmp(key, "ansible_su_pass") == 0 ||
+	    ends_with(key, "_password") || ends_with(key, "_pass") || ends_with(key, "_passwd") ||
+	    ends_with(key, "_secret") || ends_with(key, "_token") || ends_with(key, "_passphrase") ||
+	    strcmp(key, "password") == 0 || strcmp(key, "secret") == 0 || strcmp(key, "token") == 0;
 }
 
 int

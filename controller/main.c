@@ -14,6 +14,8 @@
 
 #include "libssh2.h"
 #include "mbedtls/version.h"
+#include "versions.h"
+#include "yaml.h"
 
 static int cmd_version(int argc, char **argv);
 static int cmd_help(int argc, char **argv);
@@ -77,6 +79,7 @@ cmd_version(int argc, char **argv)
 	(void)argv;
 	mbedtls_version_get_string(mbed);
 	cf_print_version(stdout, "certfleet", libssh2_version(0), mbed);
+	printf("  libyaml %s (Debian source %s)\n", yaml_get_version_string(), CF_VENDOR_LIBYAML);
 	for (i = 0; i < CF_ARRAY_LEN(archs); i++) {
 		struct ctl_agent a;
 		char h[65];

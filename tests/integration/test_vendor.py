@@ -87,6 +87,9 @@ def test_versions_name_the_libraries():
     # certfleet's own patches to libssh2, each by name
     for p in sorted((ROOT / "vendor" / "patches" / "libssh2").glob("*.patch")):
         assert p.stem in out, (p.stem, out)
+    # YAML inventories: libyaml, the version the manifest pins, from Debian source
+    _name, source, upstream, rev, _tarball, _sha = manifest_line("libyaml")
+    assert f"libyaml {upstream} (Debian source {source} {upstream}-" in out, out
 
 
 def test_patches_say_what_why_and_what_they_mirror():
@@ -119,6 +122,20 @@ def test_patch_that_does_not_apply_stops_the_build(tmp_path):
     assert not (tmp_path / "vendor" / "musl" / "lib" / "libssh2.a").exists()
     # libssh2's own test sources hold example private keys (the leak scan)
     shutil.rmtree(tmp_path / "vendor")
+
+
+def test_libyaml_pinned_and_verified(tmp_path):
+    """libyaml is pinned like the others: Debian source, upstream tarball sha256."""
+    name, source, upstream, rev, tarball, sha = manifest_line("libyaml")
+    assert source == "libyaml" and tarball == f"libyaml_{upstream}.orig.tar.gz"
+    assert len(sha) == 64 and int(sha, 16) >= 0
+    import hashlib
+    assert hashlib.sha256((DL / tarball).read_bytes()).hexdigest() == sha
+    # a wrong pin stops the fetch
+    m = tmp_path / "manifest"
+    m.write_text(f"{name} {source} {upstream} {rev} {tarball} {'0' * 64}\n")
+    r = run_vendor(tmp_path, "--fetch-only", "musl", manifest=m)
+    assert r.returncode != 0 and "sha256 mismatch" in r.stderr
 
 
 def test_agent_binary_is_byte_identical(tmp_path):

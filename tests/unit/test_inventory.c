@@ -187,7 +187,7 @@ TEST(inventory_refusals)
 		if (rc != -1)
 			fprintf(stderr, "  accepted: %s\n", bad[i]);
 		CHECK_INT(rc, -1);
-		CHECK_INT(cf_lasterr(), CF_E_INVALID_INPUT);
+		CHECK_INT(cf_lasterr(), CF_E_INVENTORY);
 		inv_free(&inv);
 	}
 }
@@ -199,4 +199,61 @@ TEST(inventory_load_missing)
 	CHECK_INT(inv_load(&inv, "/nonexistent/inventory"), -1);
 	CHECK(strstr(cf_lasterr_detail(), "/nonexistent/inventory") != NULL);
 	inv_free(&inv);
+}
+
+TEST(inventory_aliases_and_types)
+{
+	struct inv inv;
+	const char t[] = "[g]\n"
+	    "a ansible_ssh_host=10.0.0.1 ansible_host=10.0.0.2 ansible_become_pass=x\n"
+	    "b ansible_host=10.0.0.3 ansible_ssh_common_args=-4 ansible_become_password=y n=22 t=True\n";
+	const struct inv_var *v;
+
+	CHECK_INT(inv_parse(&inv, t, strlen(t), "t"), 0);
+	/* the ssh_ name wins, as in Ansible's ssh plugin */
+	CHECK_STR(var(&inv, "a", "ansible_host"), "10.0.0.1");
+	CHECK_STR(var(&inv, "a", "ansible_ssh_host"), "10.0.0.1");
+	CHECK_STR(var(&inv, "b", "ansible_host"), "10.0.0.3");
+	CHECK_STR(var(&inv, "a", "ansible_become_password"), "x");
+	CHECK_STR(var(&inv, "b", "ansible_become_pass"), "y");
+	CHECK_STR(var(&inv, "b", "ansible_ssh_common_args"), "-4");
+	v = inv_host_var_t(&inv, (size_t)inv_find_host(&inv, "b"), "n");
+	CHECK(v != NULL && v->type == INV_INT);
+	v = inv_host_var_t(&inv, (size_t)inv_find_host(&inv, "b"), "t");
+	CHECK(v != NULL && v->type == INV_BOOL && strcmp(v->val, "true") == 0);
+	CHECK(inv_var_secret("ansible_become_pass") && inv_var_secret("db_password") &&
+	    inv_var_secret("api_token") && !inv_var_secret("ansible_host"));
+	inv_free(&inv);
+}
+
+TEST(inventory_yaml_caps_and_types)
+{
+	/* "billion laughs": aliases are counted each time used */
+	static const char laughs[] =
+	    "a: &a [x, x, x, x, x, x, x, x, x, x]\n"
+	    "b: &b [*a, *a, *a, *a, *a, *a, *a, *a, *a, *a]\n"
+	    "c: &c [*b, *b, *b, *b, *b, *b, *b, *b, *b, *b]\n"
+	    "d: &d [*c, *c, *c, *c, *c, *c, *c, *c, *c, *c]\n"
+	    "e: &e [*d, *d, *d, *d, *d, *d, *d, *d, *d, *d]\n"
+	    "f: &f [*e, *e, *e, *e, *e, *e, *e, *e, *e, *e]\n"
+	    "g: &g [*f, *f, *f, *f, *f, *f, *f, *f, *f, *f]\n";
+	static const char typed[] = "a: yes\nb: 0755\nc: 0x1F\nd: ~\ne: '1'\nf: 1.5\ng: \"on\"\nh: !vault x\n";
+	struct ival root;
+	const struct ival *v;
+
+	CHECK_INT(ival_parse_yaml(&root, laughs, strlen(laughs), "t"), -1);
+	CHECK_INT(cf_lasterr(), CF_E_INVENTORY);
+	CHECK_INT(ival_parse_yaml(&root, typed, strlen(typed), "t"), 0);
+	v = ival_get(&root, "a");
+	CHECK(v && v->type == INV_BOOL && strcmp(v->s, "true") == 0);
+	v = ival_get(&root, "b");
+	CHECK(v && v->type == INV_INT && strcmp(v->s, "493") == 0);
+	v = ival_get(&root, "c");
+	CHECK(v && v->type == INV_INT && strcmp(v->s, "31") == 0);
+	CHECK(ival_get(&root, "d")->type == INV_NULL);
+	CHECK(ival_get(&root, "e")->type == INV_STR);
+	CHECK(ival_get(&root, "f")->type == INV_FLOAT);
+	CHECK(ival_get(&root, "g")->type == INV_STR);
+	CHECK(ival_get(&root, "h")->type == INV_VAULT);
+	ival_free(&root);
 }
