@@ -13,12 +13,9 @@
 #include "bearssl/bearssl.h"
 #include <errno.h>
 #include <fcntl.h>
-#include <grp.h>
-#include <ifaddrs.h>
 #include <limits.h>
 #include <netdb.h>
 #include <poll.h>
-#include <pwd.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -865,53 +862,35 @@ name_addrs(const struct ngx_opts *o, const char *name, char out[][64], size_t ma
 
 /*
  * An address of this host where nginx gives server block srv the request
- * for name on port: the block's own listen addresses, then the loopbacks,
- * then this host's addresses; one taken by a more specific listen of
- * another block is skipped (nginx would hand it to that block).  "" when
- * there is none.
+ * for name on port: the block's own listen addresses, then loopback
+ * addresses; one taken by a more specific listen of another block is
+ * skipped (nginx would hand it to that block).  "" when there is none.
  */
 static void
 reach_addr(const struct ngx_conf *c, int srv, const char *name, int port, char *out, size_t len)
 {
+	/* any 127/8 address is this host's on Linux: a few spare ones for when
+	 * 127.0.0.1 is taken by a more specific listen */
+	static const char *const loop[] = {"127.0.0.1", "::1", "127.0.0.2", "127.83.70.1", "127.255.255.254"};
 	struct ngx_listen l[NGX_MAX_LISTEN];
-	size_t n = ngx_server_listens(c, srv, l, NGX_MAX_LISTEN);
-	struct ifaddrs *ifa = NULL, *f;
+	size_t n = ngx_server_listens(c, srv, l, NGX_MAX_LISTEN), k;
 	enum ngx_match how;
-	char cand[64];
-	int pass;
+	const char *cand;
 
 	out[0] = '\0';
-	if (getifaddrs(&ifa) < 0)
-		ifa = NULL;
-	for (pass = 0; pass < 3 && out[0] == '\0'; pass++) {
-		size_t k = 0, lim = pass == 0 ? n : pass == 1 ? 2 : SIZE_MAX;
-		for (f = ifa; k < lim && out[0] == '\0'; k++) {
-			if (pass == 0) {
-				if (l[k].port != port || l[k].dir < 0)
-					continue;
-				cf_strlcpy(cand, l[k].addr, sizeof cand);
-			} else if (pass == 1) {
-				cf_strlcpy(cand, k == 0 ? "127.0.0.1" : "::1", sizeof cand);
-			} else {
-				if (f == NULL)
-					break;
-				cand[0] = '\0';
-				if (f->ifa_addr && f->ifa_addr->sa_family == AF_INET)
-					inet_ntop(AF_INET, &((struct sockaddr_in *)f->ifa_addr)->sin_addr, cand, sizeof cand);
-				else if (f->ifa_addr && f->ifa_addr->sa_family == AF_INET6 &&
-				    !IN6_IS_ADDR_LINKLOCAL(&((struct sockaddr_in6 *)f->ifa_addr)->sin6_addr))
-					inet_ntop(AF_INET6, &((struct sockaddr_in6 *)f->ifa_addr)->sin6_addr, cand, sizeof cand);
-				f = f->ifa_next;
-			}
-			if (strcmp(cand, "*") == 0 || strcmp(cand, "0.0.0.0") == 0 || strcmp(cand, "::") == 0 ||
-			    cand[0] == '\0')
+	for (k = 0; k < n + CF_ARRAY_LEN(loop) && out[0] == '\0'; k++) {
+		if (k < n) {
+			if (l[k].port != port || l[k].dir < 0)
 				continue;
-			if (ngx_select_server_at(c, name, cand, port, 0, &how, NULL) == srv && addr_is_local(cand))
-				cf_strlcpy(out, cand, len);
+			cand = l[k].addr;
+		} else {
+			cand = loop[k - n];
 		}
+		if (strcmp(cand, "*") == 0 || strcmp(cand, "0.0.0.0") == 0 || strcmp(cand, "::") == 0)
+			continue;
+		if (ngx_select_server_at(c, name, cand, port, 0, &how, NULL) == srv && addr_is_local(cand))
+			cf_strlcpy(out, cand, len);
 	}
-	if (ifa)
-		freeifaddrs(ifa);
 }
 
 /* ---- can nginx's workers read the challenge directory? ---- */
@@ -961,16 +940,48 @@ running_worker(const char *conf, struct worker_id *w)
 	return got;
 }
 
+/* Field f (0-based) of the first line of a colon-separated file (passwd,
+ * group) whose field kf is key, into out; 0 when there is none.  Read
+ * directly: musl's getpwnam/getgrouplist bring nscd's client along. */
+static int
+colon_find(const char *file, int kf, const char *key, int f, char *out, size_t len)
+{
+	struct cf_buf b;
+	char *line, *save = NULL, *fld[8], *q;
+	int n, found = 0;
+
+	if (store_read_file(file, &b, 1 << 20) < 0 || cf_buf_add(&b, "", 1) < 0) {
+		cf_buf_free(&b);
+		cf_clearerr();
+		return 0;
+	}
+	for (line = strtok_r((char *)b.data, "\n", &save); line && !found; line = strtok_r(NULL, "\n", &save)) {
+		for (n = 0, q = line; n < 8; n++) {
+			fld[n] = q;
+			if ((q = strchr(q, ':')) == NULL) {
+				n++;
+				break;
+			}
+			*q++ = '\0';
+		}
+		if (kf < n && f < n && strcmp(fld[kf], key) == 0) {
+			cf_strlcpy(out, fld[f], len);
+			found = 1;
+		}
+	}
+	cf_buf_free(&b);
+	return found;
+}
+
 /* The worker user nginx would switch to: the "user" directive, else the
- * compiled-in default (nginx -V --user=), else nobody. */
+ * compiled-in default (nginx -V --user=), else nobody; its primary group
+ * (or the directive's). */
 static int
 configured_worker(const char *bin, const char *conf, struct worker_id *w)
 {
-	char user[64] = "", group[64] = "";
+	char user[64] = "", group[64] = "", v[64];
 	struct ngx_conf c;
-	struct passwd *pw;
-	struct group *gr;
-	int d, ng;
+	int d;
 
 	if (ngx_conf_load(&c, conf) == 0) {
 		for (d = ngx_child(&c, -1); d >= 0; d = ngx_next(&c, d))
@@ -994,26 +1005,35 @@ configured_worker(const char *bin, const char *conf, struct worker_id *w)
 		if (user[0] == '\0')
 			cf_strlcpy(user, "nobody", sizeof user);
 	}
-	if ((pw = getpwnam(user)) == NULL)
+	if (!colon_find("/etc/passwd", 0, user, 2, v, sizeof v))
 		return 0;
-	w->uid = pw->pw_uid;
-	ng = (int)CF_ARRAY_LEN(w->gids);
-	if (getgrouplist(user, pw->pw_gid, w->gids, &ng) < 0)
-		ng = 1, w->gids[0] = pw->pw_gid;
-	w->ngids = ng;
-	if (group[0] && (gr = getgrnam(group)) != NULL)
-		w->gids[0] = gr->gr_gid;
-	snprintf(w->name, sizeof w->name, "%s", user);
+	w->uid = (uid_t)strtol(v, NULL, 10);
+	w->ngids = 0;
+	if (group[0] ? colon_find("/etc/group", 0, group, 2, v, sizeof v)
+	             : colon_find("/etc/passwd", 0, user, 3, v, sizeof v))
+		w->gids[w->ngids++] = (gid_t)strtol(v, NULL, 10);
+	cf_strlcpy(w->name, user, sizeof w->name);
 	return 1;
 }
 
+/* Is the worker in group g: its own groups, or (a configured user) listed
+ * as a member in /etc/group? */
 static int
 in_groups(const struct worker_id *w, gid_t g)
 {
+	char gid[16], m[4096], *t, *save = NULL;
 	int i;
 
 	for (i = 0; i < w->ngids; i++)
 		if (w->gids[i] == g)
+			return 1;
+	if (w->name[0] == '\0' || strncmp(w->name, "uid ", 4) == 0)
+		return 0;
+	snprintf(gid, sizeof gid, "%d", (int)g);
+	if (!colon_find("/etc/group", 2, gid, 3, m, sizeof m))
+		return 0;
+	for (t = strtok_r(m, ",", &save); t; t = strtok_r(NULL, ",", &save))
+		if (strcmp(t, w->name) == 0)
 			return 1;
 	return 0;
 }
