@@ -59,6 +59,9 @@ enum cf_err {
 	CF_E_NGINX_RELOAD,      /* nginx did not take a tested configuration */
 	CF_E_NO_HOST_CERT,      /* controller: no valid certificate for a name on a host */
 	CF_E_BAD_OUTPUT,        /* controller: a host's output is unusable (size, JSON) */
+	CF_E_NO_AGENT_PATH,     /* controller deploy: no place the agent can be written and run */
+	CF_E_UPLOAD_CORRUPT,    /* controller deploy: the file written on the host differs */
+	CF_E_AGENT_WONT_RUN,    /* controller deploy: the uploaded agent does not run there */
 	CF_E__COUNT
 };
 

@@ -57,6 +57,12 @@ static const struct {
 	[CF_E_NO_HOST_CERT] = {"NO_HOST_CERT", "that host holds no unexpired certificate for the name: issue or renew it there first (certfleet issue|renew HOST), or check -d and the host's certfleet_prefix", 105},
 	[CF_E_BAD_OUTPUT] = {"BAD_AGENT_OUTPUT", "the host answered with output certfleet cannot use (too large, not JSON, "
 	    "or cut off): run the agent there by hand, or reinstall it with certfleet deploy", 106},
+	[CF_E_NO_AGENT_PATH] = {"NO_AGENT_PATH", "no directory tried could hold a runnable agent (read-only, noexec or not writable): "
+	    "set certfleet_agent_path to a file in a writable directory mounted exec, or ansible_become", 116},
+	[CF_E_UPLOAD_CORRUPT] = {"UPLOAD_CORRUPT", "the agent written on the host is not the one sent (disk full? a proxy "
+	    "in the way?); nothing was replaced: retry, and check the host's free space", 117},
+	[CF_E_AGENT_WONT_RUN] = {"AGENT_WONT_RUN", "the uploaded agent did not start on the host (another CPU "
+	    "architecture, or a noexec mount); nothing was replaced", 118},
 };
 
 static enum cf_err last_err;

@@ -27,7 +27,7 @@
 
 enum state {
 	S_CONNECT, S_CONNECTING, S_HANDSHAKE, S_AGENT, S_KEYFILE, S_IDLE,
-	S_EXEC_OPEN, S_EXEC_START, S_EXEC_READ, S_EXEC_CLOSE, S_EXEC_WAIT, S_EXEC_FREE,
+	S_EXEC_OPEN, S_EXEC_PTY, S_EXEC_START, S_EXEC_READ, S_EXEC_CLOSE, S_EXEC_WAIT, S_EXEC_FREE,
 	S_SFTP_INIT, S_SFTP_OPEN, S_SFTP_WRITE, S_SFTP_READ, S_SFTP_CLOSE, S_SFTP_SHUTDOWN,
 	S_FAILED
 };
@@ -51,6 +51,12 @@ struct ssh_conn {
 	struct cf_buf out, err;
 	uint64_t out_total, err_total;  /* bytes the command wrote, kept or not */
 	int exit_status;
+	struct ssh_exec_opts xo;      /* pty, output hook, stdout destination */
+	struct cf_buf *xout;          /* where stdout goes: xo.out or &out */
+	const unsigned char *in;      /* stdin not yet written (the caller's) */
+	size_t in_len;
+	uint64_t in_total;            /* stdin bytes written */
+	int in_eof, eof_sent;
 	LIBSSH2_SFTP *sftp;
 	LIBSSH2_SFTP_HANDLE *fh;
 	char *up_path;
@@ -267,8 +273,22 @@ unsigned long ssh_sftp_status(const struct ssh_conn *c) { return c->sftp_status;
 void
 ssh_exec(struct ssh_conn *c, const char *command)
 {
+	ssh_exec_ex(c, command, NULL);
+}
+
+void
+ssh_exec_ex(struct ssh_conn *c, const char *command, const struct ssh_exec_opts *o)
+{
+	static const struct ssh_exec_opts none;
+
 	free(c->cmd);
 	c->cmd = cf_strdup(command);
+	c->xo = o ? *o : none;
+	c->xout = c->xo.out ? c->xo.out : &c->out;
+	c->in = NULL;
+	c->in_len = 0;
+	c->in_eof = c->eof_sent = 0;
+	c->in_total = 0;
 	cf_buf_reset(&c->out);
 	cf_buf_reset(&c->err);
 	c->out_total = c->err_total = 0;
@@ -278,6 +298,24 @@ ssh_exec(struct ssh_conn *c, const char *command)
 	c->st = c->cmd ? S_EXEC_OPEN : S_FAILED;
 	if (!c->cmd)
 		fail(c, CF_E_NOMEM, "out of memory");
+}
+
+void
+ssh_stdin(struct ssh_conn *c, const void *data, size_t len, int eof)
+{
+	if (c->in_len > 0 || c->eof_sent) {
+		fail(c, CF_E_INTERNAL, "stdin written while earlier bytes are pending");
+		return;
+	}
+	c->in = data;
+	c->in_len = len;
+	c->in_eof = eof;
+}
+
+size_t
+ssh_stdin_pending(const struct ssh_conn *c)
+{
+	return c->in_len;
 }
 
 void
@@ -730,6 +768,57 @@ capture(struct cf_buf *b, uint64_t *total, const char *p, size_t n)
 		cf_buf_add(b, p, n);
 }
 
+/* The pty certfleet asks for (only when sudo requires one): no echo, so a
+ * password written to sudo is not sent back, and no translation of the
+ * bytes either way (RFC 4254 8: opcode, then a uint32 value). */
+static const unsigned char pty_modes[] = {
+	53, 0, 0, 0, 0,     /* ECHO */
+	51, 0, 0, 0, 0,     /* ICANON */
+	50, 0, 0, 0, 0,     /* ISIG */
+	59, 0, 0, 0, 0,     /* IEXTEN */
+	36, 0, 0, 0, 0,     /* ICRNL */
+	38, 0, 0, 0, 0,     /* IXON */
+	70, 0, 0, 0, 0,     /* OPOST */
+	72, 0, 0, 0, 0,     /* ONLCR */
+	0
+};
+
+/* What ssh_stdin() queued, as far as the channel's window lets it go;
+ * then EOF when asked.  1: wrote something, 0: nothing to do or blocked,
+ * -1: failed. */
+static int
+write_stdin(struct ssh_conn *c)
+{
+	ssize_t n;
+	int wrote = 0;
+
+	while (c->in_len > 0) {
+		n = libssh2_channel_write(c->ch, (const char *)c->in, c->in_len > 32768 ? 32768 : c->in_len);
+		if (n == LIBSSH2_ERROR_EAGAIN)
+			return wrote;
+		if (n < 0) {
+			fail(c, CF_E_NETWORK, "writing to the command's stdin: %s", lasterr(c));
+			return -1;
+		}
+		c->in += n;
+		c->in_len -= (size_t)n;
+		c->in_total += (size_t)n;
+		wrote = 1;
+	}
+	if (c->in_eof && !c->eof_sent) {
+		n = libssh2_channel_send_eof(c->ch);
+		if (n == LIBSSH2_ERROR_EAGAIN)
+			return wrote;
+		if (n < 0) {
+			fail(c, CF_E_NETWORK, "closing the command's stdin: %s", lasterr(c));
+			return -1;
+		}
+		c->eof_sent = 1;
+		wrote = 1;
+	}
+	return wrote;
+}
+
 static enum ssh_status
 step_exec(struct ssh_conn *c)
 {
@@ -742,6 +831,17 @@ step_exec(struct ssh_conn *c)
 		c->ch = libssh2_channel_open_session(c->s);
 		if (c->ch == NULL)
 			return eagain(c) ? SSH_WAIT : fail(c, CF_E_NETWORK, "opening a channel: %s", lasterr(c));
+		c->st = S_EXEC_PTY;
+		/* fall through */
+	case S_EXEC_PTY:
+		if (c->xo.pty) {
+			r = libssh2_channel_request_pty_ex(c->ch, "dumb", 4, (const char *)pty_modes,
+			    sizeof pty_modes, 80, 24, 0, 0);
+			if (r == LIBSSH2_ERROR_EAGAIN)
+				return SSH_WAIT;
+			if (r != 0)
+				return fail(c, CF_E_NETWORK, "requesting a pty: %s", lasterr(c));
+		}
 		c->st = S_EXEC_START;
 		/* fall through */
 	case S_EXEC_START:
@@ -755,16 +855,19 @@ step_exec(struct ssh_conn *c)
 	case S_EXEC_READ:
 		for (;;) {
 			int progress = 0;
+			if ((r = write_stdin(c)) < 0)
+				return SSH_FAIL;
+			progress = r;
 			n = libssh2_channel_read_ex(c->ch, 0, buf, sizeof buf);
 			if (n > 0) {
-				capture(&c->out, &c->out_total, buf, (size_t)n);
+				capture(c->xout, &c->out_total, buf, (size_t)n);
 				progress = 1;
 				/* stdout is the result: past its cap it is useless, and
 				 * the command is stopped (the connection is dropped)
 				 * rather than drained until the deadline */
-				if (c->out_total > c->out.max)
+				if (c->out_total > c->xout->max)
 					return fail(c, CF_E_BAD_OUTPUT, "the command wrote more than %zu KiB "
-					    "to stdout; it was stopped", c->out.max / 1024);
+					    "to stdout; it was stopped", c->xout->max / 1024);
 			} else if (n < 0 && n != LIBSSH2_ERROR_EAGAIN)
 				return fail(c, CF_E_NETWORK, "reading the command's output: %s", lasterr(c));
 			n = libssh2_channel_read_ex(c->ch, SSH_EXTENDED_DATA_STDERR, buf, sizeof buf);
@@ -774,6 +877,11 @@ step_exec(struct ssh_conn *c)
 				progress = 1;
 			} else if (n < 0 && n != LIBSSH2_ERROR_EAGAIN)
 				return fail(c, CF_E_NETWORK, "reading the command's errors: %s", lasterr(c));
+			if (progress && c->xo.on_output) {
+				c->xo.on_output(c, c->xo.arg);
+				if (c->st == S_FAILED)
+					return SSH_FAIL;
+			}
 			if (libssh2_channel_eof(c->ch))
 				break;
 			if (!progress)
@@ -952,9 +1060,11 @@ timed_out(struct ssh_conn *c)
 	int secs = c->ctx->total_timeout_ms / 1000;
 
 	if (c->st >= S_EXEC_OPEN && c->st <= S_EXEC_FREE)
-		return fail(c, CF_E_TIMEOUT, "%s: not finished within %d s; the command had written "
-		    "%llu bytes to stdout and %llu to stderr%s", c->t.name, secs,
-		    (unsigned long long)c->out_total, (unsigned long long)c->err_total,
+		return fail(c, CF_E_TIMEOUT, "%s: not finished within %d s; %s%llu bytes were written to "
+		    "its stdin, and the command had written %llu bytes to stdout and %llu to stderr%s",
+		    c->t.name, secs, c->in_len ? "uploading over stdin: " : "",
+		    (unsigned long long)c->in_total, (unsigned long long)c->out_total,
+		    (unsigned long long)c->err_total,
 		    c->err_total > c->err.max ? " (stderr kept up to its cap, the rest dropped)" : "");
 	if (c->st >= S_SFTP_INIT && c->st <= S_SFTP_SHUTDOWN)
 		return c->dl ? fail(c, CF_E_TIMEOUT, "%s: not finished within %d s, downloading %s over SFTP "

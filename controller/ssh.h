@@ -71,6 +71,27 @@ int64_t ssh_deadline(const struct ssh_conn *c);
 
 /* Start an operation on an SSH_IDLE connection; then ssh_run() it. */
 void ssh_exec(struct ssh_conn *c, const char *command);
+/* How to run a command (ssh_exec: all zero).  pty: ask for a pseudo-
+ * terminal first (raw: no echo, no byte translation; stdout and stderr then
+ * arrive mixed on stdout), for hosts whose sudo requires one.  on_output:
+ * called from ssh_run() whenever output arrived, while the command runs; it
+ * may look at the output so far and call ssh_stdin().  out: stdout goes
+ * into this buffer of the caller's instead (never past its max: reserve
+ * its room first when it will hold a secret, so nothing is copied by a
+ * realloc). */
+struct ssh_exec_opts {
+	int pty;
+	void (*on_output)(struct ssh_conn *c, void *arg);
+	void *arg;
+	struct cf_buf *out;
+};
+void ssh_exec_ex(struct ssh_conn *c, const char *command, const struct ssh_exec_opts *o);
+/* Write data to the running command's stdin (then EOF if eof), as the
+ * channel's window allows, from ssh_run().  The bytes are the caller's and
+ * must stay until ssh_stdin_pending() is 0 (then the caller may wipe
+ * them); at most one write is pending at a time. */
+void ssh_stdin(struct ssh_conn *c, const void *data, size_t len, int eof);
+size_t ssh_stdin_pending(const struct ssh_conn *c);
 void ssh_upload(struct ssh_conn *c, const char *path, const void *data, size_t len, long mode);
 /* Read a remote file over SFTP (no shell) into dst, which the caller owns:
  * at most dst->max - 1 bytes, more fails the connection (CF_E_PROTOCOL).

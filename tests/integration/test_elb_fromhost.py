@@ -205,8 +205,10 @@ def test_from_host_refusals(fleet, feemu):
 
 
 def test_login_that_cannot_read_the_key_is_explained(bins, sshd_factory, feemu, tmp_path, become_user):
-    """SFTP reads as the login user: sudo (ansible_become) cannot help, and the
-    refusal says so instead of pretending the host has no certificate."""
+    """The files are read with cat over exec as the login user, who may not
+    read the agent's 0700 directory: the refusal says so (and names
+    ansible_become) instead of pretending the host has no certificate; with
+    ansible_become the read goes through sudo and gets inside."""
     key = sshd_factory.client_key
     ssh_dir = Path(become_user.pw_dir) / ".ssh"
     ssh_dir.mkdir(mode=0o700)
@@ -217,14 +219,18 @@ def test_login_that_cannot_read_the_key_is_explained(bins, sshd_factory, feemu, 
     fleet = Fleet(bins, lambda host: sshd_factory(host=host, extra_config=extra), key, feemu, tmp_path,
                   host="127.0.0.151")
     fleet.inventory()
-    fleet.inv.write_text(fleet.inv.read_text().replace(
-        "ansible_user=root", "ansible_user=%s ansible_become=true" % BECOME_USER))
+    fleet.inv.write_text(fleet.inv.read_text().replace("ansible_user=root", "ansible_user=%s" % BECOME_USER))
     live = fleet.prefix / "etc/certfleet/live" / NAME
     live.mkdir(parents=True)
     os.chmod(fleet.prefix / "etc/certfleet", 0o700)
     lid = feemu.add_listener("v3")["id"]
     p, out = fleet.deploy_from_host(lid, "-d", NAME, check=1)
     assert out["code"] == "IO_ERROR", out
-    assert "user %s may not read" % BECOME_USER in out["detail"]
-    assert "permission denied" in out["detail"] and "ansible_become does not apply" in out["detail"]
+    assert "%s may not read" % BECOME_USER in out["detail"]
+    assert "permission denied" in out["detail"] and "ansible_become=true" in out["detail"]
+    fleet.inv.write_text(fleet.inv.read_text().replace(
+        "ansible_user=%s" % BECOME_USER, "ansible_user=%s ansible_become=true" % BECOME_USER))
+    p, out = fleet.deploy_from_host(lid, "-d", NAME, check=1)
+    assert out["code"] == "NO_HOST_CERT", out
+    assert "fullchain.pem does not exist" in out["detail"]
     assert cert_posts(feemu) == []
