@@ -17,6 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "cf.h"
@@ -253,6 +254,7 @@ load_become_pw(void)
 {
 	const char *path = fleet_opts.become_password_file;
 	unsigned char *p;
+	struct stat st;
 	ssize_t n;
 	int fd;
 
@@ -265,6 +267,11 @@ load_become_pw(void)
 		return -1;
 	if ((fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY)) < 0)
 		return cf_seterr(CF_E_IO_ERROR, "the sudo password file %s:", path);
+	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) || (st.st_mode & 077)) {
+		close(fd);
+		return cf_seterr(CF_E_INVALID_INPUT, "the sudo password file %s must be a regular file "
+		    "readable by its owner only (chmod 600)", path);
+	}
 	p = become_pw_file.data;
 	while ((n = read(fd, p + become_pw_file.len, 1024 - become_pw_file.len)) > 0)
 		become_pw_file.len += (size_t)n;

@@ -156,3 +156,123 @@ def test_login_noise_around_the_agent_output(bins, sshd_factory, tmp_path, users
     p, doc = ctl.json(*args, "run", "--", "--version", check=0)
     assert "Welcome" not in json.dumps(doc) and "no newline" not in json.dumps(doc), doc
 
+
+class ArgvWatch:
+    """Reads every process's command line while a test runs: the sudo
+    password must never be in one."""
+
+    def __init__(self, secret):
+        self.secret = secret.encode()
+        self.seen = []
+        self.scans = 0
+        self._stop = threading.Event()
+        self._t = threading.Thread(target=self._run, daemon=True)
+        self._t.start()
+
+    def _run(self):
+        while not self._stop.is_set():
+            for d in os.listdir("/proc"):
+                if not d.isdigit():
+                    continue
+                try:
+                    with open("/proc/%s/cmdline" % d, "rb") as f:
+                        c = f.read()
+                except OSError:
+                    continue
+                if self.secret in c:
+                    self.seen.append(c)
+            self.scans += 1
+
+    def stop(self):
+        self._stop.set()
+        self._t.join()
+        return self.seen
+
+
+SUDO_NOPASSWD_TTY = "USER ALL=(root) NOPASSWD: ALL\nDefaults:USER requiretty\n"
+SUDO_PASSWD = "USER ALL=(root) ALL\nDefaults:USER !lecture\n"
+SUDO_PASSWD_TTY = "USER ALL=(root) ALL\nDefaults:USER requiretty, !lecture\n"
+
+
+def test_become_requiretty_and_passwords(bins, sshd_factory, tmp_path, users):
+    key = sshd_factory.client_key
+    tty = users("t", shell="/bin/dash", sudoers=SUDO_NOPASSWD_TTY)
+    pw1 = users("p", shell="/bin/bash", sudoers=SUDO_PASSWD, password=PASSWORD)
+    pw2 = users("q", shell="/bin/dash", sudoers=SUDO_PASSWD_TTY, password=PASSWORD)
+    extra = "".join(u.authorize(key) for u in (tty, pw1, pw2))
+    s = sshd_factory(host="127.0.0.173", sftp=False, extra_config=extra)
+    inv, kh = tmp_path / "inventory", tmp_path / "known_hosts"
+    pwfile = tmp_path / "sudo-password"
+    pwfile.write_text(PASSWORD + "\n")
+    os.chmod(pwfile, 0o600)
+    known_hosts(kh, [s])
+    line = "%s ansible_host=%s ansible_port=%d ansible_user=%s ansible_become=true certfleet_prefix=%s/%s %s\n"
+    hosts = {
+        "tty": (tty, ""),
+        "pw-inventory": (pw1, 'ansible_become_password="%s"' % PASSWORD),
+        "pw-file-tty": (pw2, ""),
+    }
+    inv.write_text("[fleet]\n" + "".join(line % (n, s.host, s.port, u.name, tmp_path / "hosts", n, v)
+                                         for n, (u, v) in hosts.items()))
+    ctl = Ctl(bins, tmp_path, env={"CERTFLEET_BECOME_PASSWORD_FILE": str(pwfile)})
+    args = ["-i", inv, "--known-hosts", kh, "--identity", key.path]
+    watch = ArgvWatch(PASSWORD)
+    outputs = []
+    try:
+        p, doc = ctl.json(*args, "deploy", check=0)
+        outputs += [p.stdout, p.stderr]
+        h = by_host(doc)
+        for n in hosts:
+            assert h[n]["ok"] and h[n]["agent"]["installed"] is True, h[n]
+            target = tmp_path / "hosts" / n / "usr/local/bin/certfleet-agent"
+            assert os.stat(target).st_uid == 0, n
+        p = ctl.run("-v", *args, "status", check=0)
+        outputs += [p.stdout, p.stderr]
+        # a pty only where sudo wants one: first without, then again with
+        ptys = re.findall(r"^certfleet: (\S+): \(with a pty\)", p.stderr, re.M)
+        assert sorted(ptys) == ["pw-file-tty", "tty"], p.stderr
+        p, doc = ctl.json(*args, "status", check=0)
+        outputs += [p.stdout, p.stderr]
+        assert all(x["agent"] == {"certificates": []} for x in doc["hosts"]), doc
+        # the agent's stderr stays apart from its JSON, even through a pty
+        p, doc = ctl.json(*args, "run", "--", "status", "--no-such-option", check=1)
+        outputs += [p.stdout, p.stderr]
+        for x in doc["hosts"]:
+            assert x["error"]["code"] == "AGENT_FAILED" and "no-such-option" in x["error"]["detail"], x
+    finally:
+        seen = watch.stop()
+    assert watch.scans > 3
+    assert seen == [], seen
+    logs = Path(s.log_path).read_text(errors="replace")
+    for text in outputs + [logs]:
+        assert PASSWORD not in text and "Zq7" not in text
+
+    # a wrong password, none, and become methods/users sudo cannot do
+    ctl.env.pop("CERTFLEET_BECOME_PASSWORD_FILE")
+    inv.write_text(inv.read_text().replace(PASSWORD, "wrong-one"))
+    p, doc = ctl.json(*args, "status", check=1)
+    h = by_host(doc)
+    assert h["tty"]["ok"]
+    e = h["pw-inventory"]["error"]
+    assert e["code"] == "AGENT_FAILED" and "refused the password" in e["detail"], e
+    e = h["pw-file-tty"]["error"]
+    assert e["code"] == "AGENT_FAILED" and "sudo wants a password" in e["detail"], e
+    assert "NOPASSWD" in e["detail"] and "--become-password-file" in e["detail"], e
+    p, doc = ctl.json(*args, "deploy", "pw-file-tty", check=1)
+    e = doc["hosts"][0]["error"]
+    assert e["code"] == "AGENT_FAILED" and "sudo wants a password" in e["detail"], e
+    inv.write_text(inv.read_text().replace("ansible_become=true", "ansible_become=true ansible_become_method=su", 1)
+                   .replace('ansible_become_password="wrong-one"',
+                            'ansible_become_password="%s" ansible_become_user=daemon' % PASSWORD))
+    p, doc = ctl.json(*args, "status", check=1)
+    h = by_host(doc)
+    e = h["tty"]["error"]
+    assert e["code"] == "INVALID_INPUT" and "ansible_become_method" in e["detail"] and "su" in e["detail"], e
+    e = h["pw-inventory"]["error"]
+    # sudo -u daemon: this user may only become root, and sudo says so
+    assert e["code"] == "AGENT_FAILED" and "daemon" in e["detail"], e
+
+    # a password file others may read is refused before anything is sent
+    os.chmod(pwfile, 0o644)
+    p = ctl.run(*args, "--become-password-file", pwfile, "status", check=1)
+    assert "chmod 600" in p.stderr and PASSWORD not in p.stderr + p.stdout, p.stderr
