@@ -276,3 +276,64 @@ def test_become_requiretty_and_passwords(bins, sshd_factory, tmp_path, users):
     os.chmod(pwfile, 0o644)
     p = ctl.run(*args, "--become-password-file", pwfile, "status", check=1)
     assert "chmod 600" in p.stderr and PASSWORD not in p.stderr + p.stdout, p.stderr
+
+
+# ---------------------------------------------------------------- where the agent goes
+
+def mount_ns(script):
+    """Run sshd in its own mount namespace after SCRIPT (mounts only its
+    sessions see)."""
+    return ["unshare", "-m", "--propagation", "private", "sh", "-c",
+            "set -e; %s; exec \"$@\"" % script, "sh"]
+
+
+def test_read_only_and_noexec_places(bins, sshd_factory, tmp_path):
+    """/usr/local/bin read-only (a read-only bind mount), /opt/certfleet/bin on a
+    noexec mount: deploy puts the agent in /var/lib/certfleet/bin and says so,
+    status finds it there, cron names it.  With every place unusable:
+    NO_AGENT_PATH naming each and why; certfleet_agent_path then works alone."""
+    hosts = tmp_path / "hosts"
+    ro, nx = hosts / "h00/usr/local/bin", hosts / "h00/opt/certfleet/bin"
+    all_ro = [hosts / "h01" / d for d in ("usr/local/bin", "opt/certfleet/bin", "var/lib/certfleet/bin")]
+    for d in [ro, nx] + all_ro:
+        d.mkdir(parents=True)
+    (hosts / "h01/srv/tools").mkdir(parents=True)
+    script = "; ".join(["mount --bind %s %s; mount -o remount,bind,ro %s" % (d, d, d) for d in [ro] + all_ro[:2]]
+                       + ["mount -t tmpfs -o noexec,size=8m tmpfs %s" % d for d in (nx, all_ro[2])])
+    s = sshd_factory(host="127.0.0.174", sftp=False, wrap=mount_ns(script))
+    inv, kh = tmp_path / "inventory", tmp_path / "known_hosts"
+    write_inventory(inv, [s, s], prefix_root=hosts)
+    known_hosts(kh, [s])
+    ctl = Ctl(bins, tmp_path)
+    args = ["-i", inv, "--known-hosts", kh, "--identity", sshd_factory.client_key.path]
+    assert s.ssh("touch %s/x" % ro).returncode != 0      # the mounts are there for sessions
+
+    p, doc = ctl.json(*args, "deploy", check=1)
+    h = by_host(doc)
+    where = hosts / "h00/var/lib/certfleet/bin/certfleet-agent"
+    assert h["h00"]["ok"] and h["h00"]["agent"]["path"] == str(where), h["h00"]
+    assert where.exists() and not (ro / "certfleet-agent").exists()
+    cron = (hosts / "h00/etc/cron.d/certfleet-agent").read_text()
+    assert str(where) in cron, cron
+    e = h["h01"]["error"]
+    assert e["code"] == "NO_AGENT_PATH", e
+    assert "%s: not writable" % all_ro[0] in e["detail"], e
+    assert "%s: not writable" % all_ro[1] in e["detail"], e
+    assert "%s: cannot run files there (noexec)" % all_ro[2] in e["detail"], e
+    for d in all_ro:
+        assert list(d.iterdir()) == [], d     # no probe or temporary file left
+    p, doc = ctl.json(*args, "status", "h00", check=0)
+    assert doc["hosts"][0]["agent"] == {"certificates": []}
+
+    # certfleet_agent_path: that place alone, for deploy and every command
+    mine = hosts / "h01/srv/tools/cf-agent"
+    inv.write_text(inv.read_text().replace("certfleet_prefix=%s/h01" % hosts,
+                                           "certfleet_prefix=%s/h01 certfleet_agent_path=%s" % (hosts, mine)))
+    p, doc = ctl.json(*args, "deploy", "h01", check=0)
+    assert doc["hosts"][0]["agent"]["path"] == str(mine) and mine.exists(), doc
+    p, doc = ctl.json(*args, "status", "h01", check=0)
+    assert doc["hosts"][0]["agent"] == {"certificates": []}
+    mine.unlink()
+    p, doc = ctl.json(*args, "status", "h01", check=1)
+    e = doc["hosts"][0]["error"]
+    assert e["code"] == "AGENT_MISSING" and str(mine) in e["detail"], e
