@@ -23,12 +23,10 @@
 #include "sshsign.h"
 
 #include "libssh2.h"
-#include "libssh2_sftp.h"
 
 enum state {
 	S_CONNECT, S_CONNECTING, S_HANDSHAKE, S_AGENT, S_KEYFILE, S_IDLE,
 	S_EXEC_OPEN, S_EXEC_PTY, S_EXEC_START, S_EXEC_READ, S_EXEC_CLOSE, S_EXEC_WAIT, S_EXEC_FREE,
-	S_SFTP_INIT, S_SFTP_OPEN, S_SFTP_WRITE, S_SFTP_READ, S_SFTP_CLOSE, S_SFTP_SHUTDOWN,
 	S_FAILED
 };
 
@@ -57,14 +55,6 @@ struct ssh_conn {
 	size_t in_len;
 	uint64_t in_total;            /* stdin bytes written */
 	int in_eof, eof_sent;
-	LIBSSH2_SFTP *sftp;
-	LIBSSH2_SFTP_HANDLE *fh;
-	char *up_path;
-	const unsigned char *up_data;
-	size_t up_len, up_off;
-	long up_mode;
-	struct cf_buf *dl;            /* ssh_download's destination, else NULL */
-	unsigned long sftp_status;    /* why ssh_download could not open the file */
 	/* outcome */
 	enum cf_err e;
 	char detail[1024];
@@ -199,10 +189,6 @@ ssh_close(struct ssh_conn *c)
 		libssh2_session_disconnect(c->s, "certfleet done");
 	if (c->fd >= 0)
 		shutdown(c->fd, SHUT_RDWR);
-	if (c->fh)
-		libssh2_sftp_close_handle(c->fh);
-	if (c->sftp)
-		libssh2_sftp_shutdown(c->sftp);
 	if (c->ch)
 		libssh2_channel_free(c->ch);
 	if (c->agent) {
@@ -222,7 +208,6 @@ ssh_close(struct ssh_conn *c)
 	cf_buf_free(&c->out);
 	cf_buf_free(&c->err);
 	free(c->cmd);
-	free(c->up_path);
 	free(c);
 }
 
@@ -268,7 +253,6 @@ int ssh_exit_status(const struct ssh_conn *c) { return c->exit_status; }
 struct cf_buf *ssh_stdout(struct ssh_conn *c) { return &c->out; }
 struct cf_buf *ssh_stderr(struct ssh_conn *c) { return &c->err; }
 const char *ssh_auth_used(const struct ssh_conn *c) { return c->auth_used; }
-unsigned long ssh_sftp_status(const struct ssh_conn *c) { return c->sftp_status; }
 
 void
 ssh_exec(struct ssh_conn *c, const char *command)
@@ -316,31 +300,6 @@ size_t
 ssh_stdin_pending(const struct ssh_conn *c)
 {
 	return c->in_len;
-}
-
-void
-ssh_upload(struct ssh_conn *c, const char *path, const void *data, size_t len, long mode)
-{
-	free(c->up_path);
-	c->up_path = cf_strdup(path);
-	c->up_data = data;
-	c->up_len = len;
-	c->up_off = 0;
-	c->up_mode = mode;
-	c->dl = NULL;
-	c->e = CF_OK;
-	c->detail[0] = '\0';
-	c->st = c->up_path ? S_SFTP_INIT : S_FAILED;
-	if (!c->up_path)
-		fail(c, CF_E_NOMEM, "out of memory");
-}
-
-void
-ssh_download(struct ssh_conn *c, const char *path, struct cf_buf *dst)
-{
-	ssh_upload(c, path, NULL, 0, 0);
-	c->dl = dst;
-	c->sftp_status = 0;
 }
 
 static void
@@ -924,124 +883,6 @@ step_exec(struct ssh_conn *c)
 	}
 }
 
-/* ssh_download: a file that cannot be opened ends the operation, not the
- * connection (the caller reads ssh_sftp_status()). */
-static enum ssh_status step_sftp(struct ssh_conn *c);
-
-static enum ssh_status
-sftp_open_read(struct ssh_conn *c)
-{
-	c->fh = libssh2_sftp_open_ex(c->sftp, c->up_path, (unsigned)strlen(c->up_path),
-	    LIBSSH2_FXF_READ, 0, LIBSSH2_SFTP_OPENFILE);
-	if (c->fh == NULL) {
-		if (eagain(c))
-			return SSH_WAIT;
-		if (libssh2_session_last_errno(c->s) != LIBSSH2_ERROR_SFTP_PROTOCOL)
-			return fail(c, CF_E_NETWORK, "opening %s on the host: %s", c->up_path, lasterr(c));
-		c->sftp_status = libssh2_sftp_last_error(c->sftp);
-		c->st = S_SFTP_SHUTDOWN;
-	} else {
-		c->st = S_SFTP_READ;
-	}
-	return step_sftp(c);
-}
-
-/* Straight into the caller's buffer, never past its max: with the room
- * reserved beforehand, a secret is never copied by a realloc. */
-static enum ssh_status
-sftp_read(struct ssh_conn *c)
-{
-	struct cf_buf *b = c->dl;
-	ssize_t n;
-
-	for (;;) {
-		if (b->len >= b->max)
-			return fail(c, CF_E_PROTOCOL, "%s on the host is larger than %zu bytes", c->up_path,
-			    b->max - 1);
-		if (cf_buf_reserve(b, 1) < 0)
-			return fail(c, cf_lasterr(), "%s", cf_lasterr_detail());
-		n = libssh2_sftp_read(c->fh, (char *)b->data + b->len, b->cap - 1 - b->len);
-		if (n == LIBSSH2_ERROR_EAGAIN)
-			return SSH_WAIT;
-		if (n < 0)
-			return fail(c, CF_E_IO_ERROR, "reading %s on the host: %s (SFTP error %lu)",
-			    c->up_path, lasterr(c), libssh2_sftp_last_error(c->sftp));
-		if (n == 0)
-			break;
-		b->len += (size_t)n;
-		b->data[b->len] = '\0';
-	}
-	c->st = S_SFTP_CLOSE;
-	return SSH_IDLE;
-}
-
-static enum ssh_status
-step_sftp(struct ssh_conn *c)
-{
-	enum ssh_status st;
-	ssize_t n;
-	int r;
-
-	switch (c->st) {
-	case S_SFTP_INIT:
-		if (c->sftp == NULL && (c->sftp = libssh2_sftp_init(c->s)) == NULL)
-			return eagain(c) ? SSH_WAIT : fail(c, CF_E_NETWORK, "starting SFTP: %s", lasterr(c));
-		c->st = S_SFTP_OPEN;
-		/* fall through */
-	case S_SFTP_OPEN:
-		if (c->dl)
-			return sftp_open_read(c);
-		c->fh = libssh2_sftp_open_ex(c->sftp, c->up_path, (unsigned)strlen(c->up_path),
-		    LIBSSH2_FXF_WRITE | LIBSSH2_FXF_CREAT | LIBSSH2_FXF_TRUNC, c->up_mode,
-		    LIBSSH2_SFTP_OPENFILE);
-		if (c->fh == NULL) {
-			if (eagain(c))
-				return SSH_WAIT;
-			return fail(c, CF_E_IO_ERROR, "cannot create %s on the host (SFTP error %lu)",
-			    c->up_path, libssh2_sftp_last_error(c->sftp));
-		}
-		c->st = S_SFTP_WRITE;
-		/* fall through */
-	case S_SFTP_WRITE:
-		while (c->up_off < c->up_len) {
-			size_t chunk = c->up_len - c->up_off;
-			if (chunk > 256 * 1024)
-				chunk = 256 * 1024;
-			n = libssh2_sftp_write(c->fh, (const char *)c->up_data + c->up_off, chunk);
-			if (n == LIBSSH2_ERROR_EAGAIN)
-				return SSH_WAIT;
-			if (n < 0)
-				return fail(c, CF_E_IO_ERROR, "writing %s on the host: %s (SFTP error %lu)",
-				    c->up_path, lasterr(c), libssh2_sftp_last_error(c->sftp));
-			c->up_off += (size_t)n;
-		}
-		c->st = S_SFTP_CLOSE;
-		/* fall through */
-	case S_SFTP_READ:
-		if (c->st == S_SFTP_READ && (st = sftp_read(c)) != SSH_IDLE)
-			return st;
-		/* fall through */
-	case S_SFTP_CLOSE:
-		r = libssh2_sftp_close_handle(c->fh);
-		if (r == LIBSSH2_ERROR_EAGAIN)
-			return SSH_WAIT;
-		c->fh = NULL;
-		if (r != 0)
-			return fail(c, CF_E_IO_ERROR, "closing %s on the host: %s", c->up_path, lasterr(c));
-		c->st = S_SFTP_SHUTDOWN;
-		/* fall through */
-	case S_SFTP_SHUTDOWN:
-		r = libssh2_sftp_shutdown(c->sftp);
-		if (r == LIBSSH2_ERROR_EAGAIN)
-			return SSH_WAIT;
-		c->sftp = NULL;
-		c->st = S_IDLE;
-		return SSH_IDLE;
-	default:
-		return fail(c, CF_E_INTERNAL, "bad sftp state");
-	}
-}
-
 /* After a failure before login: say so if recv_cb cut the host off. */
 static enum ssh_status
 flooded(struct ssh_conn *c)
@@ -1066,11 +907,6 @@ timed_out(struct ssh_conn *c)
 		    (unsigned long long)c->in_total, (unsigned long long)c->out_total,
 		    (unsigned long long)c->err_total,
 		    c->err_total > c->err.max ? " (stderr kept up to its cap, the rest dropped)" : "");
-	if (c->st >= S_SFTP_INIT && c->st <= S_SFTP_SHUTDOWN)
-		return c->dl ? fail(c, CF_E_TIMEOUT, "%s: not finished within %d s, downloading %s over SFTP "
-		    "(%zu bytes read)", c->t.name, secs, c->up_path, c->dl->len)
-		    : fail(c, CF_E_TIMEOUT, "%s: not finished within %d s, uploading %s over SFTP "
-		    "(%zu of %zu bytes sent)", c->t.name, secs, c->up_path, c->up_off, c->up_len);
 	return fail(c, CF_E_TIMEOUT, "%s: not finished within %d s", c->t.name, secs);
 }
 
@@ -1113,7 +949,5 @@ ssh_run(struct ssh_conn *c, int64_t now)
 	}
 	if (c->st >= S_EXEC_OPEN && c->st <= S_EXEC_FREE)
 		return step_exec(c);
-	if (c->st >= S_SFTP_INIT && c->st <= S_SFTP_SHUTDOWN)
-		return step_sftp(c);
 	return SSH_IDLE;
 }

@@ -47,11 +47,6 @@ enum ssh_status ssh_run(struct ssh_conn *c, int64_t now_ms) { (void)c; (void)now
 void ssh_pollfd(const struct ssh_conn *c, struct pollfd *p) { (void)c; (void)p; abort(); }
 int64_t ssh_deadline(const struct ssh_conn *c) { (void)c; abort(); }
 void ssh_exec(struct ssh_conn *c, const char *command) { (void)c; (void)command; abort(); }
-void ssh_upload(struct ssh_conn *c, const char *path, const void *data, size_t len, long mode)
-{ (void)c; (void)path; (void)data; (void)len; (void)mode; abort(); }
-void ssh_download(struct ssh_conn *c, const char *path, struct cf_buf *dst)
-{ (void)c; (void)path; (void)dst; abort(); }
-unsigned long ssh_sftp_status(const struct ssh_conn *c) { (void)c; abort(); }
 enum cf_err ssh_err(const struct ssh_conn *c) { (void)c; abort(); }
 const char *ssh_detail(const struct ssh_conn *c) { (void)c; abort(); }
 int ssh_exit_status(const struct ssh_conn *c) { (void)c; abort(); }
