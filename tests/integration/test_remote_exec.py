@@ -324,6 +324,8 @@ def test_read_only_and_noexec_places(bins, sshd_factory, tmp_path):
         assert list(d.iterdir()) == [], d     # no probe or temporary file left
     p, doc = ctl.json(*args, "status", "h00", check=0)
     assert doc["hosts"][0]["agent"] == {"certificates": []}
+    p = ctl.run(*args, "deploy", "h00", check=0)    # the table says where, too
+    assert "agent up to date  " in p.stdout and str(where) in p.stdout, p.stdout
 
     # certfleet_agent_path: that place alone, for deploy and every command
     mine = hosts / "h01/srv/tools/cf-agent"
