@@ -575,12 +575,17 @@ job_output(struct ssh_conn *c, void *arg)
 		if (j->pty)
 			k += count_new(j->out ? j->out : ssh_stdout(c), &j->scan_out, j->prompt);
 		if (k > 0 && j->prompts == 0 && ssh_stdin_pending(c) == 0) {
+			size_t n = strlen(j->become_pw);
 			cf_buf_free_secret(&j->pwline);
-			cf_buf_init(&j->pwline, 1100);
-			if (cf_buf_reserve(&j->pwline, 1090) == 0 && strlen(j->become_pw) < 1080) {
-				cf_buf_addstr(&j->pwline, j->become_pw);
+			cf_buf_init(&j->pwline, n + 2);
+			/* the room first: the password is not copied by a realloc */
+			if (cf_buf_reserve(&j->pwline, n + 1) == 0) {
+				cf_buf_add(&j->pwline, j->become_pw, n);
 				cf_buf_addstr(&j->pwline, "\n");
 				ssh_stdin(c, j->pwline.data, j->pwline.len, 0);
+			} else {
+				cf_clearerr();
+				ssh_stdin(c, NULL, 0, 1);   /* sudo gives up at once */
 			}
 		} else if (k > 0 && ssh_stdin_pending(c) == 0) {
 			ssh_stdin(c, NULL, 0, 1);
