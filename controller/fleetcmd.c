@@ -134,10 +134,11 @@ cmd_hosts(int argc, char **argv)
 /* ---------------------------------------------------------------- deploy */
 
 struct deploy {
-	char sha256[65];
+	char sha256[2][65];           /* the x86_64 and aarch64 agents carried */
 	struct job *jobs;             /* the fleet's, to index the arrays below */
 	char (*path)[600];            /* per job: where the agent is */
 	char (*verify)[16];           /* per job: how the upload was checked */
+	char (*arch)[40];             /* per job: the host's CPU, as uname -m says */
 };
 
 static void
@@ -170,9 +171,15 @@ deploy_script(struct job *j, const struct deploy *d, struct cf_buf *s)
 {
 	static const char *const args[] = {"cron", "install"};
 	char paths[3][600];
-	size_t i, np = job_agent_paths(j, paths);
+	size_t i, np = job_agent_paths(j, paths), n64 = 0;
 
-	cf_buf_addf(s, "T=%s; H=%s; N=%zu; ", j->token, d->sha256, ctl_payload_size());
+
+	ctl_payload_arch("aarch64", &n64);
+	/* the agent for the host's CPU: each carried build's digest and size */
+	cf_buf_addf(s, "T=%s; H=; case $(uname -m) in x86_64|amd64) M=x86_64; H=%s; N=%zu;; "
+	    "aarch64|arm64) M=aarch64; H=%s; N=%zu;; *) M=$(uname -m);; esac; "
+	    "if [ -z \"$H\" ]; then printf '%%s:arch %%s\\n' \"$T\" \"$M\"; exit 0; fi; ",
+	    j->token, d->sha256[0], ctl_payload_size(), n64 ? d->sha256[1] : "", n64);
 	cf_buf_addstr(s, "sum() { if command -v sha256sum >/dev/null 2>&1; then V=sha256sum; "
 	    "h=$(sha256sum < \"$1\"); elif command -v openssl >/dev/null 2>&1; then V=openssl; "
 	    "h=$(openssl dgst -sha256 < \"$1\"); else V=size; h=$(wc -c < \"$1\"); set -- $h; h=$1; "
@@ -193,28 +200,39 @@ deploy_script(struct job *j, const struct deploy *d, struct cf_buf *s)
 	    "elif ! chmod 700 \"$t\" || ! \"$t\" 2>/dev/null; then rm -f \"$t\"; "
 	    "why=\"$why; $D: cannot run files there (noexec)\"; else A=$P; break; fi; done; "
 	    "if [ -z \"$A\" ]; then printf '%%s:nopath %%s\\n' \"$T\" \"${why#; }\"; exit 0; fi; "
-	    "printf '%%s:upload %%s\\n' \"$T\" \"$A\"; head -c $N > \"$t\"; sum \"$t\"; "
+	    "printf '%%s:upload %%s %%s\\n' \"$T\" \"$M\" \"$A\"; head -c $N > \"$t\"; sum \"$t\"; "
 	    "if [ \"$h\" != \"$H\" ]; then rm -f \"$t\"; printf '%%s:corrupt %%s %%s\\n' \"$T\" \"$V\" \"$h\"; exit 0; fi; "
 	    "chmod 0755 \"$t\"; if ! v=$(\"$t\" --version 2>&1); then rm -f \"$t\"; "
 	    "printf '%%s:wontrun %%s\\n' \"$T\" \"$(printf '%%s' \"$v\" | head -c 300 | tr '\\n' ' ')\"; exit 0; fi; "
 	    "if ! mv -f \"$t\" \"$A\"; then rm -f \"$t\"; printf '%%s:nopath %%s\\n' \"$T\" \"cannot rename into $A\"; "
-	    "exit 0; fi; printf '%%s:installed %%s %%s\\n' \"$T\" \"$A\" \"$V\"; fi; ", j->tmpname);
+	    "exit 0; fi; printf '%%s:installed %%s %%s\\n' \"$T\" \"$A\" \"$V\"; fi; "
+	    "printf '%%s:arch %%s\\n' \"$T\" \"$M\"; ", j->tmpname);
 	job_script_agent(j, s, args, 2);
 }
 
-/* The script asked for the agent's bytes: send them (then EOF, but not
- * into a pty, where it would be a byte). */
+/* The script asked for the agent's bytes ("$T:upload ARCH PATH"): send
+ * that build's (then EOF, but not into a pty, where it would be a byte). */
 static void
 deploy_output(struct job *j)
 {
-	char want[48];
+	const unsigned char *p;
+	const char *s;
+	char want[48], arch[16];
+	size_t n, len;
 
 	snprintf(want, sizeof want, "%s:upload ", j->token);
-	if (!j->sent && strstr(cf_buf_str(ssh_stdout(j->c)), want)) {
-		j->sent = 1;
-		j->deployed = 1;
-		ssh_stdin(j->c, ctl_payload(), ctl_payload_size(), !j->pty);
-	}
+	if (j->sent || (s = strstr(cf_buf_str(ssh_stdout(j->c)), want)) == NULL)
+		return;
+	s += strlen(want);
+	if ((n = strcspn(s, " \n")) == 0 || s[n] != ' ' || n >= sizeof arch)
+		return;   /* the line is not all there yet */
+	memcpy(arch, s, n);
+	arch[n] = '\0';
+	if ((p = ctl_payload_arch(arch, &len)) == NULL)
+		return;   /* the script only asks for a build it was given the digest of */
+	j->sent = 1;
+	j->deployed = 1;
+	ssh_stdin(j->c, p, len, !j->pty);
 }
 
 /* The value of the status line "$T:word VALUE", or NULL. */
@@ -259,6 +277,15 @@ deploy_next(struct job *j)
 	}
 	out = cf_buf_str(ssh_stdout(j->c));
 	err = cf_buf_str(ssh_stderr(j->c));
+	if (status_line(j, out, "arch", val, sizeof val))
+		cf_strlcpy(d->arch[j - d->jobs], val, sizeof d->arch[0]);
+	if (d->arch[j - d->jobs][0] && !status_line(j, out, "same", val, sizeof val) &&
+	    !status_line(j, out, "upload", val, sizeof val)) {
+		job_fail(j, CF_E_AGENT_WONT_RUN, "%s is a %s host; this controller carries the agent for "
+		    "x86_64%s only", j->name, d->arch[j - d->jobs], ctl_payload_arch("aarch64", &(size_t){0}) ?
+		    " and aarch64" : "");
+		return 0;
+	}
 	if (status_line(j, out, "same", val, sizeof val)) {
 		j->deployed = 0;
 		cf_strlcpy(d->path[j - d->jobs], val, sizeof d->path[0]);
@@ -278,7 +305,8 @@ deploy_next(struct job *j)
 		if (sp)
 			*sp++ = '\0';
 		job_fail(j, CF_E_UPLOAD_CORRUPT, "the agent written on %s is not the one sent (checked with "
-		    "%s: %s, not %s); it was removed", j->name, val, sp ? sp : "?", d->sha256);
+		    "%s: %s, not %s); it was removed", j->name, val, sp ? sp : "?",
+		    d->sha256[strcmp(d->arch[j - d->jobs], "aarch64") == 0]);
 		return 0;
 	} else if (status_line(j, out, "wontrun", val, sizeof val)) {
 		job_fail(j, CF_E_AGENT_WONT_RUN, "the uploaded agent does not run on %s: %s", j->name, val);
@@ -309,8 +337,9 @@ deploy_next(struct job *j)
 	if (j->ok) {
 		char json[2000];
 		free(j->agent_json);
-		snprintf(json, sizeof json, "{\"installed\":%s,\"path\":\"%s\",\"sha256\":\"%s\",\"cron\":%s,"
-		    "\"verified\":%s%s%s}", j->deployed ? "true" : "false", j->agent_path, d->sha256,
+		snprintf(json, sizeof json, "{\"installed\":%s,\"path\":\"%s\",\"arch\":\"%s\",\"sha256\":\"%s\","
+		    "\"cron\":%s,\"verified\":%s%s%s}", j->deployed ? "true" : "false", j->agent_path,
+		    d->arch[j - d->jobs], d->sha256[strcmp(d->arch[j - d->jobs], "aarch64") == 0],
 		    cron ? "true" : "false", j->deployed ? "\"" : "", j->deployed ?
 		    d->verify[j - d->jobs] : "null", j->deployed ? "\"" : "");
 		j->agent_json = cf_strdup(json);
@@ -323,12 +352,12 @@ cmd_deploy(int argc, char **argv)
 {
 	static const char usage[] =
 	    "usage: certfleet [OPTIONS] deploy [PATTERN]\n\n"
-	    "Install or upgrade the certfleet-agent this controller carries on every host\n"
-	    "PATTERN selects, with one remote command per host (no SFTP needed): hosts that\n"
-	    "already have this build are not uploaded to; else the agent is streamed over\n"
-	    "the command's stdin into a temporary file beside its place, checked there\n"
-	    "(SHA-256), run once, renamed into place, and `certfleet-agent cron install`\n"
-	    "runs.  Its place: certfleet_agent_path, else the first of\n"
+	    "Install or upgrade the certfleet-agent this controller carries (for the host's\n"
+	    "uname -m) on every host PATTERN selects, with one remote command per host (no\n"
+	    "SFTP needed): hosts that already have that build are not uploaded to; else it\n"
+	    "is streamed over the command's stdin into a temporary file beside its place,\n"
+	    "checked there (SHA-256), run once, renamed into place, and `certfleet-agent\n"
+	    "cron install` runs.  Its place: certfleet_agent_path, else the first of\n"
 	    "<certfleet_prefix>/usr/local/bin, /opt/certfleet/bin, /var/lib/certfleet/bin\n"
 	    "where a file can be written and run.\n";
 	struct deploy d;
@@ -345,19 +374,25 @@ cmd_deploy(int argc, char **argv)
 		fputs(usage, stderr);
 		return cf_err_exit(CF_E_USAGE);
 	}
-	br_sha256_init(&sc);
-	br_sha256_update(&sc, ctl_payload(), ctl_payload_size());
-	br_sha256_out(&sc, h);
-	hex(h, sizeof h, d.sha256);
+	for (i = 0; i < 2; i++) {
+		size_t len;
+		const unsigned char *p = ctl_payload_arch(i ? "aarch64" : "x86_64", &len);
+		br_sha256_init(&sc);
+		br_sha256_update(&sc, p ? p : (const unsigned char *)"", len);
+		br_sha256_out(&sc, h);
+		hex(h, sizeof h, d.sha256[i]);
+	}
 	if ((r = fleet_setup(&f, pattern, 1)) != 0)
 		return r;
 	d.jobs = f.jobs;
 	d.path = calloc(f.njobs, sizeof *d.path);
 	d.verify = calloc(f.njobs, sizeof *d.verify);
-	if (d.path == NULL || d.verify == NULL) {
+	d.arch = calloc(f.njobs, sizeof *d.arch);
+	if (d.path == NULL || d.verify == NULL || d.arch == NULL) {
 		fprintf(stderr, "certfleet: out of memory\n");
 		free(d.path);
 		free(d.verify);
+		free(d.arch);
 		fleet_free(&f);
 		return 1;
 	}
@@ -370,6 +405,7 @@ cmd_deploy(int argc, char **argv)
 	fleet_free(&f);
 	free(d.path);
 	free(d.verify);
+	free(d.arch);
 	return r;
 }
 

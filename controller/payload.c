@@ -12,6 +12,8 @@
 
 extern const unsigned char cf_agent_payload[];
 extern const unsigned char cf_agent_payload_end[];
+extern const unsigned char cf_agent_payload_aarch64[];
+extern const unsigned char cf_agent_payload_aarch64_end[];
 
 const unsigned char *
 ctl_payload(void)
@@ -23,6 +25,20 @@ size_t
 ctl_payload_size(void)
 {
 	return (size_t)(cf_agent_payload_end - cf_agent_payload);
+}
+
+const unsigned char *
+ctl_payload_arch(const char *arch, size_t *len)
+{
+	if (strcmp(arch, "x86_64") == 0) {
+		*len = ctl_payload_size();
+		return cf_agent_payload;
+	}
+	*len = (size_t)(cf_agent_payload_aarch64_end - cf_agent_payload_aarch64);
+	if (strcmp(arch, "aarch64") == 0 && *len > 0)
+		return cf_agent_payload_aarch64;
+	*len = 0;
+	return NULL;
 }
 
 int

@@ -339,3 +339,40 @@ def test_read_only_and_noexec_places(bins, sshd_factory, tmp_path):
     p, doc = ctl.json(*args, "status", "h01", check=1)
     e = doc["hosts"][0]["error"]
     assert e["code"] == "AGENT_MISSING" and str(mine) in e["detail"], e
+
+
+def test_deploy_picks_the_agent_for_the_hosts_cpu(bins, sshd_factory, tmp_path):
+    """uname -m decides which carried agent is sent: a host that says aarch64
+    (a uname on its PATH says so; this machine cannot run it, binfmt_misc has
+    no qemu here) gets the aarch64 build: its SHA-256 matches on the host,
+    its trial run fails, so nothing is replaced (AGENT_WONT_RUN); a CPU
+    the controller carries no agent for is named."""
+    arm = bins.need_controller().parent / "certfleet-agent-aarch64"
+    if not arm.exists():
+        pytest.skip("no aarch64 agent built (make builds it with the cross tool chain)")
+    fake = {}
+    for name, m in (("arm", "aarch64"), ("mips", "mips64")):
+        d = tmp_path / ("bin-" + name)
+        d.mkdir()
+        (d / "uname").write_text("#!/bin/sh\n[ \"$1\" = -m ] && { echo %s; exit 0; }\nexec /bin/uname \"$@\"\n" % m)
+        os.chmod(d / "uname", 0o755)
+        fake[name] = sshd_factory(host="127.0.0.%d" % (175 + len(fake)), sftp=False,
+                                  extra_config='ForceCommand PATH=%s:/usr/bin:/bin exec sh -c '
+                                               '"$SSH_ORIGINAL_COMMAND"' % d)
+    inv, kh = tmp_path / "inventory", tmp_path / "known_hosts"
+    write_inventory(inv, list(fake.values()), prefix_root=tmp_path / "hosts", names=list(fake))
+    known_hosts(kh, list(fake.values()))
+    ctl = Ctl(bins, tmp_path)
+    args = ["-i", inv, "--known-hosts", kh, "--identity", sshd_factory.client_key.path]
+    assert fake["arm"].ssh("uname -m").stdout.strip() == "aarch64"
+    p, doc = ctl.json("-v", *args, "deploy", check=1)
+    h = by_host(doc)
+    e = h["arm"]["error"]
+    assert e["code"] == "AGENT_WONT_RUN" and "does not run on arm" in e["detail"], e
+    assert not (tmp_path / "hosts/arm/usr/local/bin/certfleet-agent").exists()
+    assert list((tmp_path / "hosts/arm/usr/local/bin").iterdir()) == []
+    e = h["mips"]["error"]
+    assert e["code"] == "AGENT_WONT_RUN" and "mips64 host" in e["detail"] and "aarch64" in e["detail"], e
+    # the aarch64 bytes were the ones sent: a short read or another build
+    # would have been UPLOAD_CORRUPT, not a failed trial run
+    assert "UPLOAD_CORRUPT" not in p.stdout
