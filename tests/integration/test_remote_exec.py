@@ -376,3 +376,33 @@ def test_deploy_picks_the_agent_for_the_hosts_cpu(bins, sshd_factory, tmp_path):
     # the aarch64 bytes were the ones sent: a short read or another build
     # would have been UPLOAD_CORRUPT, not a failed trial run
     assert "UPLOAD_CORRUPT" not in p.stdout
+
+
+def test_digest_without_sha256sum(bins, sshd_factory, tmp_path):
+    """A minimal host without sha256sum: openssl dgst checks the upload; with
+    neither, its exact size does (the SSH channel already protects the bytes
+    in transit) and the JSON says which."""
+    tools = ["sh", "uname", "mkdir", "chmod", "head", "rm", "mv", "tr", "wc", "cat"]
+    servers = {}
+    for name, extra in (("openssl", ["openssl"]), ("bare", [])):
+        d = tmp_path / ("bin-" + name)
+        d.mkdir()
+        for t in tools + extra:
+            os.symlink(subprocess.run(["sh", "-c", "command -v " + t], capture_output=True,
+                                      text=True, check=True).stdout.strip(), d / t)
+        servers[name] = sshd_factory(host="127.0.0.%d" % (177 + len(servers)), sftp=False,
+                                     extra_config='ForceCommand PATH=%s exec %s/sh -c '
+                                                  '"$SSH_ORIGINAL_COMMAND"' % (d, d))
+    inv, kh = tmp_path / "inventory", tmp_path / "known_hosts"
+    write_inventory(inv, list(servers.values()), prefix_root=tmp_path / "hosts", names=list(servers))
+    known_hosts(kh, list(servers.values()))
+    ctl = Ctl(bins, tmp_path)
+    args = ["-i", inv, "--known-hosts", kh, "--identity", sshd_factory.client_key.path]
+    assert servers["bare"].ssh("command -v sha256sum openssl; echo $?").stdout.strip() in ("1", "127")
+    p, doc = ctl.json(*args, "deploy", check=0)
+    h = by_host(doc)
+    assert h["openssl"]["agent"]["verified"] == "openssl", h
+    assert h["bare"]["agent"]["verified"] == "size", h
+    payload = subprocess.run([ctl.bin, "agent-binary"], capture_output=True).stdout
+    for name in servers:
+        assert (tmp_path / "hosts" / name / "usr/local/bin/certfleet-agent").read_bytes() == payload
