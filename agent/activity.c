@@ -20,6 +20,7 @@
 #include "domain.h"
 #include "json.h"
 #include "lineage.h"
+#include "text.h"
 #include "x509.h"
 
 void
@@ -137,7 +138,7 @@ activity_alarm(const char *lineage, int64_t expiry, int64_t life, enum cf_err e,
 {
 	int64_t left = expiry - cf_time();
 	int64_t limit = 7 * 86400;
-	char when[X509_RFC3339_LEN], msg[900];
+	char when[X509_RFC3339_LEN], msg[4600], safe[4096];
 
 	if (expiry == 0)
 		return 0;
@@ -146,12 +147,13 @@ activity_alarm(const char *lineage, int64_t expiry, int64_t life, enum cf_err e,
 	if (left > limit)
 		return 0;
 	x509_rfc3339(expiry, when, sizeof when);
+	text_safe(safe, sizeof safe, detail);   /* the CA's words, for syslog and a terminal */
 	snprintf(msg, sizeof msg, "RENEWAL FAILING for %s: certificate %s %s, %s: %s", lineage,
-	    left > 0 ? "expires" : "expired", when, cf_err_code(e), detail);
+	    left > 0 ? "expires" : "expired", when, cf_err_code(e), safe);
 	syslog_err(msg);
 	fprintf(stderr, "certfleet-agent: ERROR: renewal of %s is failing and its certificate %s %s "
 	    "(%lld days left): %s: %s\n", lineage, left > 0 ? "expires" : "expired", when,
-	    (long long)(left / 86400), cf_err_code(e), detail);
+	    (long long)(left / 86400), cf_err_code(e), safe);
 	return 1;
 }
 
@@ -252,21 +254,36 @@ cmd_log(int argc, char **argv)
 	if (agent_opts.json)
 		printf("[");
 	for (i = skip; i < total; i++) {
-		if (agent_opts.json) {
-			printf("%s\n%s", first ? "" : ",", lines[i]);
-			first = 0;
-		} else {
-			struct json_doc d;
-			if (json_parse(&d, lines[i], strlen(lines[i]), strlen(lines[i])) == 0) {
-				const char *det = json_get_str(d.root, "detail");
-				const char *ln = json_get_str(d.root, "lineage");
-				printf("%s  %-5s %-24s %-8s %-10s %s%s%s\n", json_get_str(d.root, "time"),
-				    json_get_str(d.root, "level"), ln ? ln : "-", json_get_str(d.root, "event"),
-				    json_get_str(d.root, "outcome"), json_get_str(d.root, "code"),
-				    det ? ": " : "", det ? det : "");
-				json_doc_free(&d);
-			}
+		struct json_doc d;
+		if (json_parse(&d, lines[i], strlen(lines[i]), strlen(lines[i])) < 0) {
+			cf_clearerr();
+			continue;
 		}
+		if (agent_opts.json) {
+			/* written again: a line from an older agent gets today's escapes */
+			struct cf_buf b;
+			struct json_w w;
+			cf_buf_init(&b, ACTIVITY_MAX_BYTES * 2);
+			json_w_init(&w, &b);
+			if (json_w_value(&w, d.root) == 0 && json_w_finish(&w) == 0) {
+				printf("%s\n%s", first ? "" : ",", (char *)b.data);
+				first = 0;
+			}
+			cf_buf_free(&b);
+		} else {
+			/* every field may hold a CA's words (detail): shown inert */
+			const char *det = json_get_str(d.root, "detail");
+			char f[6][256], sdet[4096];
+			static const char *const keys[] = {"time", "level", "lineage", "event", "outcome", "code"};
+			size_t k;
+			for (k = 0; k < CF_ARRAY_LEN(keys); k++) {
+				const char *v = json_get_str(d.root, keys[k]);
+				text_safe(f[k], sizeof f[k], v ? v : "-");
+			}
+			printf("%s  %-5s %-24s %-8s %-10s %s%s%s\n", f[0], f[1], f[2], f[3], f[4], f[5],
+			    det ? ": " : "", det ? text_safe(sdet, sizeof sdet, det) : "");
+		}
+		json_doc_free(&d);
 	}
 	if (agent_opts.json)
 		printf("]\n");

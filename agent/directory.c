@@ -11,6 +11,7 @@
 #include "cf.h"
 #include "conf.h"
 #include "http.h"
+#include "json.h"
 #include "lineage.h"
 #include "store.h"
 #include "tls.h"
@@ -48,6 +49,9 @@ cmd_directory(int argc, char **argv)
 	struct tls_trust trust;
 	struct http_client *c = NULL;
 	struct http_response r;
+	struct json_doc d = {0};
+	struct json_w w;
+	struct cf_buf out;
 	int ch, rc = 1;
 
 	while ((ch = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
@@ -93,15 +97,24 @@ cmd_directory(int argc, char **argv)
 	} else if (r.status != 200) {
 		cf_seterr(CF_E_CA_ERROR, "%s answered HTTP %d", server, r.status);
 		rc = agent_fail();
-	} else if (r.body.len == 0 || r.body.data[0] != '{') {
+	} else if (r.body.len == 0 || r.body.data[0] != '{' ||
+	    json_parse(&d, r.body.data, r.body.len, r.body.len) < 0) {
 		cf_seterr(CF_E_PROTOCOL, "%s did not return a JSON directory", server);
 		rc = agent_fail();
 	} else {
-		fwrite(r.body.data, 1, r.body.len, stdout);
-		if (r.body.data[r.body.len - 1] != '\n')
-			putchar('\n');
-		rc = 0;
+		/* the CA's document written again, never copied: its strings
+		 * reach the terminal escaped (text.h) */
+		cf_buf_init(&out, r.body.len * 6 + 64);
+		json_w_init(&w, &out);
+		if (json_w_value(&w, d.root) < 0 || json_w_finish(&w) < 0) {
+			rc = agent_fail();
+		} else {
+			printf("%s\n", (char *)out.data);
+			rc = 0;
+		}
+		cf_buf_free(&out);
 	}
+	json_doc_free(&d);
 	http_response_free(&r);
 	http_client_free(c);
 	tls_trust_free(&trust);

@@ -1,13 +1,15 @@
 /*
  * err.c — the error classes users see, their hints and exit statuses, and the
  * last-error record functions fill in.  Must not print anything itself except
- * through cf_warnx/cf_debug.
+ * through cf_warnx/cf_debug.  Details and messages pass through text_safe():
+ * what a peer wrote never reaches a terminal raw.
  */
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
 
 #include "cf.h"
+#include "text.h"
 
 const char *cf_progname = "certfleet";
 int cf_verbose;
@@ -57,6 +59,21 @@ static const struct {
 	[CF_E_NO_HOST_CERT] = {"NO_HOST_CERT", "that host holds no unexpired certificate for the name: issue or renew it there first (certfleet issue|renew HOST), or check -d and the host's certfleet_prefix", 105},
 	[CF_E_BAD_OUTPUT] = {"BAD_AGENT_OUTPUT", "the host answered with output certfleet cannot use (too large, not JSON, "
 	    "or cut off): run the agent there by hand, or reinstall it with certfleet deploy", 106},
+	[CF_E_ARCH_UNSUPPORTED] = {"ARCH_UNSUPPORTED", "certfleet carries agents for x86_64 and aarch64 "
+	    "Linux only; see certfleet agent-binary --help", 101},
+	[CF_E_NGINX_CHALLENGE_LOCATION] = {"NGINX_CHALLENGE_LOCATION", "the server block has its own "
+	    "/.well-known/acme-challenge/ location that cannot serve files (a return, proxy_pass...): "
+	    "remove it or make it serve a directory (root/alias); nothing was changed", 93},
+	[CF_E_NGINX_REGEX] = {"NGINX_REGEX", "a server_name regular expression uses PCRE syntax the agent "
+	    "cannot evaluate, so it cannot tell which server block nginx picks for the name: give the name "
+	    "an exact server_name, or rewrite the regex; nothing was changed", 94},
+	[CF_E_NGINX_UNREACHABLE] = {"NGINX_UNREACHABLE", "no nginx server block listens where the name "
+	    "resolves to: fix the DNS record or add a listen for that address; nothing was changed", 95},
+	[CF_E_NGINX_WORKER_ACCESS] = {"NGINX_WORKER_ACCESS", "nginx's worker user cannot reach the "
+	    "challenge directory under the agent's prefix: give that user search (x) permission on the "
+	    "directory named, or use a prefix it can traverse", 102},
+	[CF_E_SINGLE_LABEL] = {"SINGLE_LABEL_NAME", "a name without a dot (localhost, an intranet host "
+	    "name) cannot get a certificate from a public CA: use the name's fully qualified form", 103},
 	[CF_E_NO_AGENT_PATH] = {"NO_AGENT_PATH", "no directory tried could hold a runnable agent (read-only, noexec or not writable): "
 	    "set certfleet_agent_path to a file in a writable directory mounted exec, or ansible_become", 116},
 	[CF_E_UPLOAD_CORRUPT] = {"UPLOAD_CORRUPT", "the agent written on the host is not the one sent (disk full? a proxy "
@@ -103,7 +120,8 @@ cf_seterr(enum cf_err e, const char *fmt, ...)
 	n = strlen(tmp);
 	if (n > 0 && tmp[n - 1] == ':')
 		snprintf(tmp + n, sizeof tmp - n, " %s", strerror(saved));
-	memcpy(last_detail, tmp, sizeof last_detail);
+	/* details carry peers' text (a CA's problem detail): kept safe to print */
+	text_safe(last_detail, sizeof last_detail, tmp);
 	last_err = e;
 	errno = saved;
 	return -1;
@@ -131,9 +149,10 @@ cf_clearerr(void)
 static void
 vwarn(const char *fmt, va_list ap)
 {
-	fprintf(stderr, "%s: ", cf_progname);
-	vfprintf(stderr, fmt, ap);
-	fputc('\n', stderr);
+	char msg[2048], safe[4096];
+
+	vsnprintf(msg, sizeof msg, fmt, ap);
+	fprintf(stderr, "%s: %s\n", cf_progname, text_safe(safe, sizeof safe, msg));
 }
 
 void

@@ -172,9 +172,11 @@ deploy_script(struct job *j, const struct deploy *d, struct cf_buf *s)
 	static const char *const args[] = {"cron", "install"};
 	char paths[3][600];
 	size_t i, np = job_agent_paths(j, paths), n64 = 0;
+	struct ctl_agent a64;
 
-
-	ctl_payload_arch("aarch64", &n64);
+	if (ctl_payload_for("aarch64", &a64) == 0)
+		n64 = a64.len;
+	cf_clearerr();
 	/* the agent for the host's CPU: each carried build's digest and size */
 	cf_buf_addf(s, "T=%s; H=; case $(uname -m) in x86_64|amd64) M=x86_64; H=%s; N=%zu;; "
 	    "aarch64|arm64) M=aarch64; H=%s; N=%zu;; *) M=$(uname -m);; esac; "
@@ -215,10 +217,10 @@ deploy_script(struct job *j, const struct deploy *d, struct cf_buf *s)
 static void
 deploy_output(struct job *j)
 {
-	const unsigned char *p;
+	struct ctl_agent a;
 	const char *s;
 	char want[48], arch[16];
-	size_t n, len;
+	size_t n;
 
 	snprintf(want, sizeof want, "%s:upload ", j->token);
 	if (j->sent || (s = strstr(cf_buf_str(ssh_stdout(j->c)), want)) == NULL)
@@ -228,11 +230,13 @@ deploy_output(struct job *j)
 		return;   /* the line is not all there yet */
 	memcpy(arch, s, n);
 	arch[n] = '\0';
-	if ((p = ctl_payload_arch(arch, &len)) == NULL)
+	if (ctl_payload_for(arch, &a) < 0) {
+		cf_clearerr();
 		return;   /* the script only asks for a build it was given the digest of */
+	}
 	j->sent = 1;
 	j->deployed = 1;
-	ssh_stdin(j->c, p, len, !j->pty);
+	ssh_stdin(j->c, a.data, a.len, !j->pty);
 }
 
 /* The value of the status line "$T:word VALUE", or NULL. */
@@ -281,9 +285,8 @@ deploy_next(struct job *j)
 		cf_strlcpy(d->arch[j - d->jobs], val, sizeof d->arch[0]);
 	if (d->arch[j - d->jobs][0] && !status_line(j, out, "same", val, sizeof val) &&
 	    !status_line(j, out, "upload", val, sizeof val)) {
-		job_fail(j, CF_E_AGENT_WONT_RUN, "%s is a %s host; this controller carries the agent for "
-		    "x86_64%s only", j->name, d->arch[j - d->jobs], ctl_payload_arch("aarch64", &(size_t){0}) ?
-		    " and aarch64" : "");
+		job_fail(j, CF_E_ARCH_UNSUPPORTED, "%s is a %s host; this controller carries the agent for "
+		    "%s only; nothing was sent", j->name, d->arch[j - d->jobs], ctl_payload_archs());
 		return 0;
 	}
 	if (status_line(j, out, "same", val, sizeof val)) {
@@ -363,8 +366,6 @@ cmd_deploy(int argc, char **argv)
 	struct deploy d;
 	struct fleet f;
 	const char *pattern;
-	br_sha256_context sc;
-	unsigned char h[32];
 	size_t i;
 	int r;
 
@@ -375,12 +376,10 @@ cmd_deploy(int argc, char **argv)
 		return cf_err_exit(CF_E_USAGE);
 	}
 	for (i = 0; i < 2; i++) {
-		size_t len;
-		const unsigned char *p = ctl_payload_arch(i ? "aarch64" : "x86_64", &len);
-		br_sha256_init(&sc);
-		br_sha256_update(&sc, p ? p : (const unsigned char *)"", len);
-		br_sha256_out(&sc, h);
-		hex(h, sizeof h, d.sha256[i]);
+		struct ctl_agent a;
+		if (ctl_payload_for(i ? "aarch64" : "x86_64", &a) == 0)
+			ctl_payload_sha256(&a, d.sha256[i]);
+		cf_clearerr();
 	}
 	if ((r = fleet_setup(&f, pattern, 1)) != 0)
 		return r;

@@ -598,10 +598,20 @@ cmd_report(int argc, char **argv)
 	}
 	rs.n = k;
 	if (fleet_opts.json) {
-		fwrite(b.data, 1, b.len, stdout);
+		/* written again: a file from an older certfleet gets today's escapes */
+		struct cf_buf o;
+		struct json_w w;
+		cf_buf_init(&o, STATE_MAX * 2);
+		json_w_init(&w, &o);
+		if (json_w_value(&w, jd.root) == 0 && json_w_finish(&w) == 0)
+			printf("%s\n", (char *)o.data);
+		cf_buf_free(&o);
 	} else {
-		printf("fleet status of %s (%s)\n", json_get_str(jd.root, "time") ? json_get_str(jd.root, "time") : "?",
-		    json_get_str(jd.root, "command") ? json_get_str(jd.root, "command") : "?");
+		fputs("fleet status of ", stdout);
+		put_clean(stdout, json_get_str(jd.root, "time") ? json_get_str(jd.root, "time") : "?", 0, 0);
+		fputs(" (", stdout);
+		put_clean(stdout, json_get_str(jd.root, "command") ? json_get_str(jd.root, "command") : "?", 0, 0);
+		fputs(")\n", stdout);
 		print_table(&rs, stdout);
 	}
 	free(rs.r);

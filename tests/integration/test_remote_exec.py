@@ -346,7 +346,7 @@ def test_deploy_picks_the_agent_for_the_hosts_cpu(bins, sshd_factory, tmp_path):
     (a uname on its PATH says so; this machine cannot run it, binfmt_misc has
     no qemu here) gets the aarch64 build: its SHA-256 matches on the host,
     its trial run fails, so nothing is replaced (AGENT_WONT_RUN); a CPU
-    the controller carries no agent for is named."""
+    the controller carries no agent for is ARCH_UNSUPPORTED, nothing sent."""
     arm = bins.need_controller().parent / "certfleet-agent-aarch64"
     if not arm.exists():
         pytest.skip("no aarch64 agent built (make builds it with the cross tool chain)")
@@ -372,7 +372,7 @@ def test_deploy_picks_the_agent_for_the_hosts_cpu(bins, sshd_factory, tmp_path):
     assert not (tmp_path / "hosts/arm/usr/local/bin/certfleet-agent").exists()
     assert list((tmp_path / "hosts/arm/usr/local/bin").iterdir()) == []
     e = h["mips"]["error"]
-    assert e["code"] == "AGENT_WONT_RUN" and "mips64 host" in e["detail"] and "aarch64" in e["detail"], e
+    assert e["code"] == "ARCH_UNSUPPORTED" and "mips64 host" in e["detail"] and "aarch64" in e["detail"], e
     # the aarch64 bytes were the ones sent: a short read or another build
     # would have been UPLOAD_CORRUPT, not a failed trial run
     assert "UPLOAD_CORRUPT" not in p.stdout
