@@ -68,6 +68,9 @@ enum cf_err {
 	CF_E_SSH_NO_COMMON_ALGORITHM, /* controller: no SSH algorithm in common with a server */
 	CF_E_INVENTORY,         /* controller: an inventory source it cannot read as Ansible does */
 	CF_E_INVENTORY_SCRIPT,  /* controller: a dynamic inventory script failed */
+	CF_E_NO_AGENT_PATH,     /* controller deploy: no place the agent can be written and run */
+	CF_E_UPLOAD_CORRUPT,    /* controller deploy: the file written on the host differs */
+	CF_E_AGENT_WONT_RUN,    /* controller deploy: the uploaded agent does not run there */
 	CF_E__COUNT
 };
 

@@ -79,6 +79,12 @@ static const struct {
 	    "server's sshd_config; certfleet(1) SSH lists them all", 109},
 	[CF_E_INVENTORY] = {"INVENTORY_ERROR", "fix the inventory source named in the detail (certfleet(1) INVENTORY lists the formats and what is refused); `ansible-inventory -i SOURCE --list` shows how Ansible reads it", 119},
 	[CF_E_INVENTORY_SCRIPT] = {"INVENTORY_SCRIPT_FAILED", "run the inventory script with --list yourself: it must exit 0 within the time limit and print one JSON object (its stderr is shown in the detail)", 121},
+	[CF_E_NO_AGENT_PATH] = {"NO_AGENT_PATH", "no directory tried could hold a runnable agent (read-only, noexec or not writable): "
+	    "set certfleet_agent_path to a file in a writable directory mounted exec, or ansible_become", 116},
+	[CF_E_UPLOAD_CORRUPT] = {"UPLOAD_CORRUPT", "the agent written on the host is not the one sent (disk full? a proxy "
+	    "in the way?); nothing was replaced: retry, and check the host's free space", 117},
+	[CF_E_AGENT_WONT_RUN] = {"AGENT_WONT_RUN", "the uploaded agent did not start on the host (another CPU "
+	    "architecture, or a noexec mount); nothing was replaced", 118},
 };
 
 static enum cf_err last_err;

@@ -7,6 +7,7 @@
  */
 #include <ctype.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
 #include <poll.h>
 #include <pwd.h>
@@ -16,6 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "cf.h"
@@ -26,7 +28,10 @@
 #include "sshconfig.h"
 #include "text.h"
 
-struct fleet_opts fleet_opts = {NULL, 50, 10, 300, NULL, 0, NULL, NULL, 0};
+struct fleet_opts fleet_opts = {NULL, 50, 10, 300, NULL, 0, NULL, NULL, 0, NULL};
+
+/* --become-password-file's password, read once; wiped by fleet_free(). */
+static struct cf_buf become_pw_file;
 
 static int
 posint(const char *s, int lo, int hi, int *out)
@@ -84,6 +89,9 @@ fleet_global_opt(int ch, const char *arg)
 		return 1;
 	case 0x106:
 		fleet_opts.json = 1;
+		return 1;
+	case 0x1a0:
+		fleet_opts.become_password_file = arg;
 		return 1;
 	default:
 		return 0;
@@ -206,6 +214,93 @@ add_id(struct ssh_target *t, const char *p)
 		cf_strlcpy(t->ids[t->nids++], path, sizeof t->ids[0]);
 }
 
+static int
+valid_user(const char *s)
+{
+	size_t n = strlen(s);
+
+	if (n == 0 || n >= 33 || s[0] == '-')
+		return 0;
+	return strspn(s, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-") == n;
+}
+
+/* ansible_become_method/_user/_password (or _pass), else the password file;
+ * -1 with the job failed. */
+static int
+become_init(const struct inv *inv, struct job *j)
+{
+	const char *m = inv_host_var(inv, j->host, "ansible_become_method");
+	const char *u = inv_host_var(inv, j->host, "ansible_become_user");
+	const char *pw = inv_host_var(inv, j->host, "ansible_become_password");
+
+	if (pw == NULL)
+		pw = inv_host_var(inv, j->host, "ansible_become_pass");
+	if (m && strcmp(m, "sudo") != 0) {
+		job_fail(j, CF_E_INVALID_INPUT, "ansible_become_method \"%.40s\" is not supported: certfleet "
+		    "becomes another user only through sudo (set ansible_become_method=sudo, or drop it)", m);
+		return -1;
+	}
+	if (u && strcmp(u, "root") != 0) {
+		if (!valid_user(u)) {
+			job_fail(j, CF_E_INVALID_INPUT, "ansible_become_user \"%.40s\" is not a user name", u);
+			return -1;
+		}
+		cf_strlcpy(j->become_user, u, sizeof j->become_user);
+	}
+	if (pw == NULL && become_pw_file.len > 0)
+		pw = cf_buf_str(&become_pw_file);
+	if (pw && strpbrk(pw, "\r\n")) {
+		job_fail(j, CF_E_INVALID_INPUT, "the sudo password for %s holds a line break; sudo reads "
+		    "one line", j->name);
+		return -1;
+	}
+	j->become_pw = pw && *pw ? pw : NULL;
+	return 0;
+}
+
+/* The whole file but a final line break, into become_pw_file (its room
+ * reserved first: the password is never copied by a realloc). */
+static int
+load_become_pw(void)
+{
+	const char *path = fleet_opts.become_password_file;
+	unsigned char *p;
+	struct stat st;
+	ssize_t n;
+	int fd;
+
+	if (path == NULL)
+		path = getenv("CERTFLEET_BECOME_PASSWORD_FILE");
+	if (path == NULL || *path == '\0' || become_pw_file.len > 0)
+		return 0;
+	cf_buf_init(&become_pw_file, 1025);
+	if (cf_buf_reserve(&become_pw_file, 1024) < 0)
+		return -1;
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY)) < 0)
+		return cf_seterr(CF_E_IO_ERROR, "the sudo password file %s:", path);
+	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) || (st.st_mode & 077)) {
+		close(fd);
+		return cf_seterr(CF_E_INVALID_INPUT, "the sudo password file %s must be a regular file "
+		    "readable by its owner only (chmod 600)", path);
+	}
+	p = become_pw_file.data;
+	while ((n = read(fd, p + become_pw_file.len, 1024 - become_pw_file.len)) > 0)
+		become_pw_file.len += (size_t)n;
+	close(fd);
+	if (n < 0)
+		return cf_seterr(CF_E_IO_ERROR, "reading the sudo password file %s:", path);
+	if (become_pw_file.len >= 1024)
+		return cf_seterr(CF_E_INVALID_INPUT, "the sudo password file %s is larger than 1 KiB", path);
+	if (become_pw_file.len > 0 && p[become_pw_file.len - 1] == '\n')
+		become_pw_file.len--;
+	if (become_pw_file.len > 0 && p[become_pw_file.len - 1] == '\r')
+		become_pw_file.len--;
+	p[become_pw_file.len] = '\0';
+	if (become_pw_file.len == 0 || memchr(p, '\n', become_pw_file.len) || memchr(p, '\0', become_pw_file.len))
+		return cf_seterr(CF_E_INVALID_INPUT, "the sudo password file %s must hold one non-empty line", path);
+	return 0;
+}
+
 /* A host's target and validated variables; -1 (with the job failed) when
  * a variable is invalid: such a host gets nothing sent at all. */
 /* A template or vault value in a variable certfleet reads is refused by
@@ -233,6 +328,7 @@ job_init(struct fleet *f, struct job *j, const struct sshcfg *cfg)
 	const char *ab = inv_host_var(inv, j->host, "ansible_become");
 	const char *pf = inv_host_var(inv, j->host, "certfleet_prefix");
 	const char *ac = inv_host_var(inv, j->host, "ansible_connection");
+	const char *ag = inv_host_var(inv, j->host, "certfleet_agent_path");
 	struct sshcfg_result r;
 	struct passwd *pw;
 	size_t i;
@@ -280,6 +376,8 @@ job_init(struct fleet *f, struct job *j, const struct sshcfg *cfg)
 	}
 	j->become = ab && (!strcmp(ab, "true") || !strcmp(ab, "True") || !strcmp(ab, "yes") ||
 	    !strcmp(ab, "1"));
+	if (j->become && become_init(inv, j) < 0)
+		return;
 	if (pf && strcmp(pf, "/") != 0) {
 		if (!fleet_valid_path(pf)) {
 			job_fail(j, CF_E_INVALID_INPUT, "certfleet_prefix \"%.80s\" is not a plain absolute path", pf);
@@ -290,6 +388,15 @@ job_init(struct fleet *f, struct job *j, const struct sshcfg *cfg)
 			j->prefix[strlen(j->prefix) - 1] = '\0';
 	}
 	snprintf(j->agent_path, sizeof j->agent_path, "%s/usr/local/bin/certfleet-agent", j->prefix);
+	if (ag) {
+		if (!fleet_valid_path(ag) || ag[strlen(ag) - 1] == '/' || strchr(ag + 1, '/') == NULL) {
+			job_fail(j, CF_E_INVALID_INPUT, "certfleet_agent_path \"%.80s\" is not a plain absolute "
+			    "file path", ag);
+			return;
+		}
+		cf_strlcpy(j->agent_path, ag, sizeof j->agent_path);
+		j->agent_path_fixed = 1;
+	}
 }
 
 static int setup(struct fleet *f, const char *pattern, int need_ssh);
@@ -350,6 +457,11 @@ setup(struct fleet *f, const char *pattern, int need_ssh)
 		free(sel);
 		return 1;
 	}
+	if (load_become_pw() < 0) {
+		fprintf(stderr, "certfleet: %s: %s\n", cf_err_code(cf_lasterr()), cf_lasterr_detail());
+		free(sel);
+		return 1;
+	}
 	if ((f->jobs = calloc((size_t)n, sizeof *f->jobs)) == NULL) {
 		free(sel);
 		fprintf(stderr, "certfleet: out of memory\n");
@@ -405,7 +517,10 @@ fleet_free(struct fleet *f)
 		lproc_close(f->jobs[i].lp);
 		free(f->jobs[i].agent_json);
 		free(f->jobs[i].text);
+		free(f->jobs[i].cmdline);
+		cf_buf_free_secret(&f->jobs[i].pwline);
 	}
+	cf_buf_free_secret(&become_pw_file);
 	free(f->jobs);
 	kh_free(&f->ctx.kh);
 	inv_free(&f->inv);
@@ -457,40 +572,315 @@ local_exec_agent(struct job *j, const char *const *args, size_t nargs)
 	lproc_exec(j->lp, argv);
 }
 
+static void
+random_hex(char *out, size_t nbytes)
+{
+	static const char d[] = "0123456789abcdef";
+	unsigned char r[32];
+	size_t i;
+
+	if (nbytes > sizeof r)
+		nbytes = sizeof r;
+	if (cf_random(r, nbytes) < 0) {
+		/* no randomness: a fixed frame still works, it is just guessable */
+		cf_clearerr();
+		memset(r, 0x5a, nbytes);
+	}
+	for (i = 0; i < nbytes; i++) {
+		out[2 * i] = d[r[i] >> 4];
+		out[2 * i + 1] = d[r[i] & 15];
+	}
+	out[2 * nbytes] = '\0';
+	cf_wipe(r, sizeof r);
+}
+
+static unsigned char *
+find(const unsigned char *p, size_t n, const char *needle)
+{
+	size_t k = strlen(needle), i;
+
+	for (i = 0; k <= n && i <= n - k; i++)
+		if (p[i] == (unsigned char)needle[0] && memcmp(p + i, needle, k) == 0)
+			return (unsigned char *)p + i;
+	return NULL;
+}
+
+/* Occurrences of needle in b past *off (which moves on; a needle split
+ * between two reads is still found). */
+static size_t
+count_new(const struct cf_buf *b, size_t *off, const char *needle)
+{
+	size_t n = strlen(needle), k = 0;
+	const unsigned char *p;
+
+	while (b->len >= n && *off <= b->len - n &&
+	    (p = find(b->data + *off, b->len - *off, needle)) != NULL) {
+		k++;
+		*off = (size_t)(p - b->data) + n;
+	}
+	if (b->len >= n && *off < b->len - n + 1)
+		*off = b->len - n + 1;
+	return k;
+}
+
+/* Output arrived: answer sudo's prompt once with the password; a second
+ * prompt means it was refused: end sudo's stdin so it gives up now. */
+static void
+job_output(struct ssh_conn *c, void *arg)
+{
+	struct job *j = arg;
+	size_t k;
+
+	if (j->become_pw) {
+		k = count_new(ssh_stderr(c), &j->scan_err, j->prompt);
+		if (j->pty)
+			k += count_new(j->out ? j->out : ssh_stdout(c), &j->scan_out, j->prompt);
+		if (k > 0 && j->prompts == 0 && ssh_stdin_pending(c) == 0) {
+			size_t n = strlen(j->become_pw);
+			cf_buf_free_secret(&j->pwline);
+			cf_buf_init(&j->pwline, n + 2);
+			/* the room first: the password is not copied by a realloc */
+			if (cf_buf_reserve(&j->pwline, n + 1) == 0) {
+				cf_buf_add(&j->pwline, j->become_pw, n);
+				cf_buf_addstr(&j->pwline, "\n");
+				ssh_stdin(c, j->pwline.data, j->pwline.len, 0);
+			} else {
+				cf_clearerr();
+				ssh_stdin(c, NULL, 0, 1);   /* sudo gives up at once */
+			}
+		} else if (k > 0 && ssh_stdin_pending(c) == 0) {
+			ssh_stdin(c, NULL, 0, 1);
+		}
+		j->prompts += k;
+	}
+	if (j->on_output)
+		j->on_output(j);
+}
+
+static void
+job_start(struct job *j)
+{
+	struct ssh_exec_opts o = {j->pty, job_output, j, j->out};
+
+	j->prompts = j->scan_out = j->scan_err = 0;
+	if (j->out && j->out->data) {   /* a retry: what the first try read goes */
+		cf_wipe(j->out->data, j->out->cap);
+		j->out->len = 0;
+	}
+	j->sent = 0;
+	cf_debug("%s: %s%s", j->name, j->pty ? "(with a pty) " : "", j->cmdline);
+	ssh_exec_ex(j->c, j->cmdline, &o);
+}
+
+void
+job_exec(struct job *j, const char *script)
+{
+	struct cf_buf cmd;
+
+	cf_buf_init(&cmd, 256 * 1024);
+	if (j->become) {
+		if (j->become_pw) {
+			random_hex(j->prompt + 1, 8);
+			j->prompt[0] = '[';
+			cf_strlcpy(j->prompt + 17, "] certfleet sudo: ", sizeof j->prompt - 17);
+			cf_buf_addstr(&cmd, "sudo -S -p ");
+			fleet_shquote(&cmd, j->prompt);
+		} else {
+			cf_buf_addstr(&cmd, "sudo -n");
+		}
+		if (j->become_user[0]) {
+			cf_buf_addstr(&cmd, " -u ");
+			fleet_shquote(&cmd, j->become_user);
+		}
+		cf_buf_addstr(&cmd, " -- ");
+	}
+	cf_buf_addstr(&cmd, "sh -c ");
+	fleet_shquote(&cmd, script);
+	free(j->cmdline);
+	if ((j->cmdline = cf_strdup(cf_buf_str(&cmd))) == NULL) {
+		cf_buf_free(&cmd);
+		ssh_exec(j->c, "");   /* fails the connection: out of memory */
+		return;
+	}
+	cf_buf_free(&cmd);
+	job_start(j);
+}
+
+/* After a command: the password is no longer needed; when sudo wanted a
+ * tty, run the command again with one (1). */
+static int
+job_exec_done(struct job *j)
+{
+	const char *err;
+
+	cf_buf_free_secret(&j->pwline);
+	if (j->cmdline == NULL || j->pty || !j->become)
+		return 0;
+	err = cf_buf_str(ssh_stderr(j->c));
+	if (err == NULL || !strstr(err, "sudo: sorry, you must have a tty to run sudo"))
+		return 0;
+	j->pty = 1;
+	job_start(j);
+	return 1;
+}
+
+static void
+show_noise(const struct job *j, const unsigned char *p, size_t n, const char *where)
+{
+	char *s;
+
+	if (!cf_verbose || n == 0 || (s = malloc(n + 1)) == NULL)
+		return;
+	memcpy(s, p, n);
+	s[n] = '\0';
+	fleet_printable(s, 1);
+	cf_debug("%s: the login shell printed %s: %.2000s", j->name, where, s);
+	free(s);
+}
+
+int
+job_unframe(struct job *j, struct cf_buf *b, struct cf_buf *err)
+{
+	char open_[40], close_[40], errmark[48];
+	unsigned char *p = b->data, *s, *e, *x;
+	size_t n = b->len;
+
+	snprintf(open_, sizeof open_, "%s\n", j->token);
+	snprintf(close_, sizeof close_, "\n%s\n", j->token);
+	snprintf(errmark, sizeof errmark, "%s:stderr\n", j->token);
+	if (n == 0)
+		return 0;
+	if ((s = find(p, n, open_)) == NULL) {
+		show_noise(j, p, n, "(and the command never started)");
+		if (j->pty)
+			cf_buf_add(err, p, n);
+		cf_wipe(p, n);
+		b->len = 0;
+		return 0;
+	}
+	show_noise(j, p, (size_t)(s - p), "before the output");
+	s += strlen(open_);
+	if ((e = find(s, n - (size_t)(s - p), close_)) == NULL) {
+		e = p + n;
+	} else {
+		x = e + strlen(close_);
+		if ((size_t)(p + n - x) >= strlen(errmark) && memcmp(x, errmark, strlen(errmark)) == 0) {
+			x += strlen(errmark);
+			cf_buf_add(err, x, (size_t)(p + n - x));
+		} else {
+			show_noise(j, x, (size_t)(p + n - x), "after the output");
+		}
+	}
+	memmove(p, s, (size_t)(e - s));
+	b->len = (size_t)(e - s);
+	cf_wipe(p + b->len, n - b->len);
+	p[b->len] = '\0';
+	return 1;
+}
+
+void
+job_sudo_hint(const struct job *j, const char *err, char *out, size_t outsz)
+{
+	const char *s = err, *p, *q;
+	size_t n;
+
+	out[0] = '\0';
+	/* at a line's start, or after sudo's prompt (our -p text ends in a space) */
+	while ((s = strstr(s, "sudo: ")) != NULL && s != err && s[-1] != '\n' && s[-1] != ' ')
+		s++;
+	if ((p = strstr(err, "Sorry, user ")) != NULL && (q = strstr(p, " is not allowed to ")) != NULL) {
+		/* sudoers has no rule for this: the message quotes the whole command */
+		snprintf(out, outsz, "sudo: %.*s may not run commands as %s there (ansible_become_user; "
+		    "check its sudoers entry)", (int)(q - p > 100 ? 100 : q - p), p,
+		    j->become_user[0] ? j->become_user : "root");
+		return;
+	}
+	if (s == NULL)
+		return;
+	n = strcspn(s, "\n");
+	if (n > 300)
+		n = 300;
+	if (strstr(s, "incorrect password") || (j->become_pw && j->prompts > 1))
+		snprintf(out, outsz, "%.*s (sudo refused the password certfleet gave for %s: check "
+		    "ansible_become_password or the --become-password-file)", (int)n, s, j->t.user);
+	else if (strstr(s, "password is required") || strstr(s, "no password was provided") ||
+	    strstr(s, "a terminal is required"))
+		snprintf(out, outsz, "%.*s (sudo wants a password for %s: give ansible_become_password "
+		    "in the inventory or --become-password-file, or a NOPASSWD sudoers entry)", (int)n, s,
+		    j->t.user);
+	else if (strstr(s, "must have a tty"))
+		snprintf(out, outsz, "%.*s (even with a pty)", (int)n, s);
+	else
+		snprintf(out, outsz, "%.*s (ansible_become runs sudo as %s: check its sudoers entry, "
+		    "NOPASSWD or a password)", (int)n, s, j->t.user);
+}
+
+size_t
+job_agent_paths(const struct job *j, char paths[][600])
+{
+	if (j->agent_path_fixed) {
+		cf_strlcpy(paths[0], j->agent_path, 600);
+		return 1;
+	}
+	snprintf(paths[0], 600, "%s/usr/local/bin/certfleet-agent", j->prefix);
+	snprintf(paths[1], 600, "%s/opt/certfleet/bin/certfleet-agent", j->prefix);
+	snprintf(paths[2], 600, "%s/var/lib/certfleet/bin/certfleet-agent", j->prefix);
+	return 3;
+}
+
+void
+job_new_token(struct job *j)
+{
+	random_hex(j->token, 16);
+}
+
+void
+job_script_agent(struct job *j, struct cf_buf *script, const char *const *args, size_t nargs)
+{
+	size_t i;
+
+	/* stderr after the framed stdout, so that it stays apart with a pty too */
+	cf_buf_addstr(script, "printf '%s\\n' \"$T\"; exec 3>&1; e=$(\"$A\"");
+	if (j->prefix[0]) {
+		cf_buf_addstr(script, " --prefix ");
+		fleet_shquote(script, j->prefix);
+	}
+	for (i = 0; i < nargs; i++) {
+		cf_buf_addstr(script, " ");
+		fleet_shquote(script, args[i]);
+	}
+	cf_buf_addstr(script, " 2>&1 1>&3 3>&-); r=$?; exec 3>&-; "
+	    "printf '\\n%s\\n%s:stderr\\n%s' \"$T\" \"$T\" \"$e\"; exit $r");
+}
+
 void
 job_exec_agent(struct job *j, const char *const *args, size_t nargs)
 {
-	struct cf_buf script, cmd;
-	size_t i;
+	struct cf_buf script;
+	char paths[3][600];
+	size_t i, np = job_agent_paths(j, paths);
 
 	if (j->local) {
 		local_exec_agent(j, args, nargs);
 		return;
 	}
+	job_new_token(j);
 	cf_buf_init(&script, 64 * 1024);
-	cf_buf_init(&cmd, 128 * 1024);
-	cf_buf_addstr(&script, "A=");
-	fleet_shquote(&script, j->agent_path);
-	cf_buf_addstr(&script, "; [ -x \"$A\" ] || { echo \"certfleet-agent is not installed at $A\" >&2; "
-	    "exit 127; }; exec \"$A\"");
-	if (j->prefix[0]) {
-		cf_buf_addstr(&script, " --prefix ");
-		fleet_shquote(&script, j->prefix);
-	}
-	for (i = 0; i < nargs; i++) {
+	cf_buf_addf(&script, "T=%s; for A in", j->token);
+	for (i = 0; i < np; i++) {
 		cf_buf_addstr(&script, " ");
-		fleet_shquote(&script, args[i]);
+		fleet_shquote(&script, paths[i]);
 	}
-	if (j->become) {
-		cf_buf_addstr(&cmd, "sudo -n sh -c ");
-		fleet_shquote(&cmd, cf_buf_str(&script));
-	} else {
-		cf_buf_addstr(&cmd, cf_buf_str(&script));
-	}
-	cf_debug("%s: %s", j->name, cf_buf_str(&cmd));
-	ssh_exec(j->c, cf_buf_str(&cmd));
+	cf_buf_addstr(&script, "; do [ -x \"$A\" ] && break; done; "
+	    "if [ ! -x \"$A\" ]; then e=\"certfleet-agent is not installed at ");
+	for (i = 0; i < np; i++)
+		cf_buf_addf(&script, "%s%s", i ? i + 1 == np ? " or " : ", " : "", paths[i]);
+	/* with a pty, stderr is stdout: the message must come framed */
+	cf_buf_addstr(&script, "\"; printf '%s\\n\\n%s\\n%s:stderr\\n%s' \"$T\" \"$T\" \"$T\" \"$e\"; "
+	    "exit 127; fi; ");
+	job_script_agent(j, &script, args, nargs);
+	job_exec(j, cf_buf_str(&script));
 	cf_buf_free(&script);
-	cf_buf_free(&cmd);
 }
 
 /* "certfleet-agent: CODE: detail" on stderr */
@@ -624,11 +1014,13 @@ agent_json(struct job *j, struct cf_buf *out, const char *want, char *d, size_t 
 void
 job_agent_result(struct job *j, const char *want)
 {
-	if (j->local)
+	if (j->local) {
 		fleet_agent_output(j, want, lproc_exit_status(j->lp), lproc_stdout(j->lp),
 		    lproc_stderr(j->lp));
-	else
-		fleet_agent_output(j, want, ssh_exit_status(j->c), ssh_stdout(j->c), ssh_stderr(j->c));
+		return;
+	}
+	job_unframe(j, ssh_stdout(j->c), ssh_stderr(j->c));
+	fleet_agent_output(j, want, ssh_exit_status(j->c), ssh_stdout(j->c), ssh_stderr(j->c));
 }
 
 void
@@ -664,14 +1056,16 @@ fleet_agent_output(struct job *j, const char *want, int st, struct cf_buf *out, 
 		j->err = CF_OK;
 		return;
 	}
-	if (st == 127 || strstr(errs, "certfleet-agent is not installed")) {
-		job_fail(j, CF_E_AGENT_MISSING, "no certfleet-agent at %s on %s", j->agent_path, j->name);
-		return;
+	if (j->become) {
+		char hint[700];
+		job_sudo_hint(j, errs, hint, sizeof hint);
+		if (hint[0]) {
+			job_fail(j, CF_E_AGENT_FAILED, "%s", hint);
+			return;
+		}
 	}
-	if (strncmp(errs, "sudo:", 5) == 0) {
-		n = strcspn(errs, "\n");
-		job_fail(j, CF_E_AGENT_FAILED, "%.*s (ansible_become needs passwordless sudo for %s: a NOPASSWD "
-		    "sudoers entry)", (int)(n > 300 ? 300 : n), errs, j->t.user);
+	if (st == 127 || strncmp(errs, "certfleet-agent is not installed", 32) == 0) {
+		job_fail(j, CF_E_AGENT_MISSING, "no certfleet-agent at %s on %s", j->agent_path, j->name);
 		return;
 	}
 	if (!j->agent_code[0] || !d[0])
@@ -750,6 +1144,8 @@ drive(struct job *j, int64_t now, size_t *done, size_t *failed, size_t *active)
 			return;
 		}
 		/* idle: the last operation (or the login) is done */
+		if (job_exec_done(j))
+			continue;
 		if (!j->next(j) || j->finished) {
 			finish(j, done, failed, active);
 			return;

@@ -31,6 +31,7 @@ struct fleet_opts {
 	const char *identity;         /* --identity */
 	const char *user;             /* -u */
 	int json;                     /* --json */
+	const char *become_password_file; /* --become-password-file; $CERTFLEET_BECOME_PASSWORD_FILE */
 };
 extern struct fleet_opts fleet_opts;
 
@@ -46,7 +47,8 @@ extern struct fleet_opts fleet_opts;
 	{"known-hosts", required_argument, NULL, 0x103},                    \
 	{"accept-new", no_argument, NULL, 0x104},                           \
 	{"identity", required_argument, NULL, 0x105},                       \
-	{"json", no_argument, NULL, 0x106}
+	{"json", no_argument, NULL, 0x106},                                 \
+	{"become-password-file", required_argument, NULL, 0x1a0}
 /* The first getopt value free for a command's own long options: the ones
  * above use 0x101..0x106, and a command's table is searched with them. */
 #define FLEET_OPT_FREE 0x200
@@ -72,9 +74,22 @@ struct job {
 	char *text;                   /* non-JSON stdout of `run` (malloc'd), or NULL */
 	/* validated per-host values */
 	char prefix[512];             /* "" = agent default (/) */
-	char agent_path[600];
+	char agent_path[600];         /* the first place the agent is looked for */
+	int agent_path_fixed;         /* certfleet_agent_path: the only place */
 	int become;
 	int local;                    /* ansible_connection=local: no SSH */
+	char become_user[64];         /* ansible_become_user, "" = root */
+	const char *become_pw;        /* sudo's password (inventory or file), or NULL */
+	/* the running command (job_exec) */
+	int pty;                      /* the host's sudo wants a tty: ask for one */
+	char token[33];               /* this command's output frame (random) */
+	char prompt[48];              /* sudo -S -p PROMPT (random) */
+	size_t prompts, scan_out, scan_err;
+	struct cf_buf pwline;         /* "password\n" while it is written; wiped */
+	char *cmdline;                /* the last command line (the pty retry) */
+	void (*on_output)(struct job *j);   /* the command's look at output so far */
+	int sent;                     /* the command's own use (deploy: uploaded) */
+	struct cf_buf *out;           /* stdout into this buffer of the caller's, else NULL */
 	char tmpname[96];
 	int deployed;                 /* deploy: 1 uploaded, 0 same build already there */
 	job_next_fn next;
@@ -102,8 +117,37 @@ void fleet_run(struct fleet *f);
 void job_fail(struct job *j, enum cf_err e, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 /* Start the agent on the host with these (already validated) arguments,
- * through sudo -n when ansible_become is set. */
+ * through sudo when ansible_become is set. */
 void job_exec_agent(struct job *j, const char *const *args, size_t nargs);
+/* A new random j->token for the next command's frame. */
+void job_new_token(struct job *j);
+/* Append to script the framed run of "$A" (the agent; $T holds j->token)
+ * with these (validated) arguments, exiting with its status: stdout
+ * between two "$T" lines, then its stderr after a "$T:stderr" line (apart
+ * even when a pty joins the two streams). */
+void job_script_agent(struct job *j, struct cf_buf *script, const char *const *args, size_t nargs);
+/* Run a POSIX sh script on the host with `sh -c` (whatever the login
+ * shell), through sudo when ansible_become is set: `sudo -n`, or with a
+ * password `sudo -S -p PROMPT`, the password written to sudo's stdin when
+ * (and only when) its random prompt shows.  The script frames what the
+ * caller wants with j->token (see job_unframe).  When sudo says it needs a
+ * tty, the command is run again with a pty (fleet_run does that). */
+void job_exec(struct job *j, const char *script);
+/* The framed part of a finished command's stdout (the lines between
+ * "TOKEN" and "TOKEN" the script printed) moved to the front of b, in
+ * place; what a login shell printed around it dropped (shown with -v).
+ * The script's stderr section ("TOKEN:stderr" to the end) goes to err; so
+ * does all of stdout when there is no frame and a pty joined the streams
+ * (sudo's refusal is in it then).  1: found, 0: the script never printed its frame (b emptied). */
+int job_unframe(struct job *j, struct cf_buf *b, struct cf_buf *err);
+/* Where the agent is looked for (and deploy tries to put it), in order:
+ * certfleet_agent_path alone, else PREFIX/usr/local/bin/certfleet-agent,
+ * then PREFIX/opt/certfleet/bin/ and PREFIX/var/lib/certfleet/bin/ for hosts
+ * where /usr/local/bin is read-only or noexec.  Returns how many (<= 3). */
+size_t job_agent_paths(const struct job *j, char paths[][600]);
+/* After a sudo failure: a message that says what to do (password, tty,
+ * sudoers); "" when err holds no sudo message. */
+void job_sudo_hint(const struct job *j, const char *err, char *out, size_t outsz);
 /* After an agent command: classify exit status and output into the job
  * (ok, AGENT_MISSING, AGENT_FAILED with the agent's code, BAD_AGENT_OUTPUT);
  * keeps a JSON object as agent_json (at most FLEET_HOST_JSON_VALUES values:

@@ -292,7 +292,11 @@ cmd_hosts(int argc, char **argv)
 /* ---------------------------------------------------------------- deploy */
 
 struct deploy {
-	char sha256[65];
+	char sha256[2][65];           /* the x86_64 and aarch64 agents carried */
+	struct job *jobs;             /* the fleet's, to index the arrays below */
+	char (*path)[600];            /* per job: where the agent is */
+	char (*verify)[16];           /* per job: how the upload was checked */
+	char (*arch)[40];             /* per job: the host's CPU, as uname -m says */
 };
 
 static void
@@ -308,162 +312,200 @@ hex(const unsigned char *p, size_t n, char *out)
 	out[2 * n] = '\0';
 }
 
+/*
+ * One command does the whole deploy (one channel, one round trip when the
+ * host already has this build): find the agent, compare its SHA-256; if it
+ * differs or is missing, pick a directory where a file can be written and
+ * run (a two-line script is the probe: read-only, noexec and unwritable
+ * places are skipped), ask for the bytes ("$T:upload"), read exactly that
+ * many from stdin (no EOF needed: a pty has none) into a temporary file
+ * beside the target, check it (sha256sum, else openssl dgst, else its
+ * size), run it once (--version), rename it into place; then `cron
+ * install`.  Status lines "$T:WORD ..." tell the controller what happened;
+ * the agent's output is framed as job_script_agent() does.
+ */
 static void
-exec_sh(struct job *j, const char *script, const char *arg1)
+deploy_script(struct job *j, const struct deploy *d, struct cf_buf *s)
 {
-	struct cf_buf cmd;
+	static const char *const args[] = {"cron", "install"};
+	char paths[3][600];
+	size_t i, np = job_agent_paths(j, paths), n64 = 0;
+	struct ctl_agent a64;
 
-	cf_buf_init(&cmd, 64 * 1024);
-	if (j->become) {
-		cf_buf_addstr(&cmd, "sudo -n sh -c ");
-		fleet_shquote(&cmd, script);
-	} else {
-		cf_buf_addstr(&cmd, "sh -c ");
-		fleet_shquote(&cmd, script);
+	if (ctl_payload_for("aarch64", &a64) == 0)
+		n64 = a64.len;
+	cf_clearerr();
+	/* the agent for the host's CPU: each carried build's digest and size */
+	cf_buf_addf(s, "T=%s; H=; case $(uname -m) in x86_64|amd64) M=x86_64; H=%s; N=%zu;; "
+	    "aarch64|arm64) M=aarch64; H=%s; N=%zu;; *) M=$(uname -m);; esac; "
+	    "if [ -z \"$H\" ]; then printf '%%s:arch %%s\\n' \"$T\" \"$M\"; exit 0; fi; ",
+	    j->token, d->sha256[0], ctl_payload_size(), n64 ? d->sha256[1] : "", n64);
+	cf_buf_addstr(s, "sum() { if command -v sha256sum >/dev/null 2>&1; then V=sha256sum; "
+	    "h=$(sha256sum < \"$1\"); elif command -v openssl >/dev/null 2>&1; then V=openssl; "
+	    "h=$(openssl dgst -sha256 < \"$1\"); else V=size; h=$(wc -c < \"$1\"); set -- $h; h=$1; "
+	    "[ \"$h\" = \"$N\" ] && h=$H; fi; h=${h##*= }; h=${h%% *}; }; A=; for P in");
+	for (i = 0; i < np; i++) {
+		cf_buf_addstr(s, " ");
+		fleet_shquote(s, paths[i]);
 	}
-	cf_buf_addstr(&cmd, " sh");
-	if (arg1) {
-		cf_buf_addstr(&cmd, " ");
-		/* arg1 may name $HOME of the login user: expanded by the login shell */
-		cf_buf_addstr(&cmd, arg1);
-	}
-	cf_debug("%s: %s", j->name, cf_buf_str(&cmd));
-	ssh_exec(j->c, cf_buf_str(&cmd));
-	cf_buf_free(&cmd);
+	/* an agent there already: this build, or replace it where it is */
+	cf_buf_addstr(s, "; do if [ -x \"$P\" ]; then A=$P; break; fi; done; if [ -n \"$A\" ]; then sum \"$A\"; "
+	    "C=$A; else C=\"");
+	for (i = 0; i < np; i++)
+		cf_buf_addf(s, "%s%s", i ? " " : "", paths[i]);
+	cf_buf_addf(s, "\"; h=; fi; if [ \"$h\" = \"$H\" ]; then printf '%%s:same %%s\\n' \"$T\" \"$A\"; else "
+	    "A=; why=; for P in $C; do D=${P%%/*}; t=$D/%s; "
+	    "if ! mkdir -p \"$D\" 2>/dev/null; then why=\"$why; $D: cannot create it\"; "
+	    "elif ! { printf '#!/bin/sh\\nexit 0\\n' > \"$t\"; } 2>/dev/null; then why=\"$why; $D: not writable\"; "
+	    "elif ! chmod 700 \"$t\" || ! \"$t\" 2>/dev/null; then rm -f \"$t\"; "
+	    "why=\"$why; $D: cannot run files there (noexec)\"; else A=$P; break; fi; done; "
+	    "if [ -z \"$A\" ]; then printf '%%s:nopath %%s\\n' \"$T\" \"${why#; }\"; exit 0; fi; "
+	    "printf '%%s:upload %%s %%s\\n' \"$T\" \"$M\" \"$A\"; head -c $N > \"$t\"; sum \"$t\"; "
+	    "if [ \"$h\" != \"$H\" ]; then rm -f \"$t\"; printf '%%s:corrupt %%s %%s\\n' \"$T\" \"$V\" \"$h\"; exit 0; fi; "
+	    "chmod 0755 \"$t\"; if ! v=$(\"$t\" --version 2>&1); then rm -f \"$t\"; "
+	    "printf '%%s:wontrun %%s\\n' \"$T\" \"$(printf '%%s' \"$v\" | head -c 300 | tr '\\n' ' ')\"; exit 0; fi; "
+	    "if ! mv -f \"$t\" \"$A\"; then rm -f \"$t\"; printf '%%s:nopath %%s\\n' \"$T\" \"cannot rename into $A\"; "
+	    "exit 0; fi; printf '%%s:installed %%s %%s\\n' \"$T\" \"$A\" \"$V\"; fi; "
+	    "printf '%%s:arch %%s\\n' \"$T\" \"$M\"; ", j->tmpname);
+	job_script_agent(j, s, args, 2);
 }
 
-static int
-deploy_sh_failed(struct job *j, const char *what)
+/* The script asked for the agent's bytes ("$T:upload ARCH PATH"): send
+ * that build's (then EOF, but not into a pty, where it would be a byte). */
+static void
+deploy_output(struct job *j)
 {
-	struct cf_buf *e = ssh_stderr(j->c);
-	const char *s = cf_buf_str(e);
-	size_t n = strcspn(s, "\n");
+	struct ctl_agent a;
+	const char *s;
+	char want[48], arch[16];
+	size_t n;
 
-	if (strncmp(s, "sudo:", 5) == 0) {
-		job_fail(j, CF_E_AUTH_FAILED, "%.*s (ansible_become needs a NOPASSWD sudoers entry for %s)",
-		    (int)(n > 300 ? 300 : n), s, j->t.user);
-		return 0;
+	snprintf(want, sizeof want, "%s:upload ", j->token);
+	if (j->sent || (s = strstr(cf_buf_str(ssh_stdout(j->c)), want)) == NULL)
+		return;
+	s += strlen(want);
+	if ((n = strcspn(s, " \n")) == 0 || s[n] != ' ' || n >= sizeof arch)
+		return;   /* the line is not all there yet */
+	memcpy(arch, s, n);
+	arch[n] = '\0';
+	if (ctl_payload_for(arch, &a) < 0) {
+		cf_clearerr();
+		return;   /* the script only asks for a build it was given the digest of */
 	}
-	job_fail(j, CF_E_IO_ERROR, "%s failed on %s (exit %d): %.*s", what, j->name,
-	    ssh_exit_status(j->c), (int)(n > 500 ? 500 : n), s);
-	return 0;
+	j->sent = 1;
+	j->deployed = 1;
+	ssh_stdin(j->c, a.data, a.len, !j->pty);
+}
+
+/* The value of the status line "$T:word VALUE", or NULL. */
+static const char *
+status_line(struct job *j, const char *out, const char *word, char *val, size_t valsz)
+{
+	char key[64];
+	const char *p;
+
+	snprintf(key, sizeof key, "%s:%s ", j->token, word);
+	if ((p = strstr(out, key)) == NULL)
+		return NULL;
+	p += strlen(key);
+	snprintf(val, valsz, "%.*s", (int)strcspn(p, "\r\n"), p);
+	fleet_printable(val, 0);
+	return val;
 }
 
 static int
 deploy_next(struct job *j)
 {
 	struct deploy *d = j->arg;
-	char dir[600], script[4096];
-	struct cf_buf q;
-	int cron;
+	struct cf_buf script;
+	char val[700], *sp;
+	const char *out, *err;
+	int cron = 1;
 
-	snprintf(dir, sizeof dir, "%s/usr/local/bin", j->prefix);
-	cf_buf_init(&q, 8192);
-	switch (j->step++) {
-	case 0: {
-		/* where is it, and is it already this build? */
-		fleet_shquote(&q, dir);
-		snprintf(script, sizeof script, "mkdir -p %s && { sha256sum %s/certfleet-agent 2>/dev/null || true; }",
-		    cf_buf_str(&q), cf_buf_str(&q));
-		cf_buf_free(&q);
-		exec_sh(j, script, NULL);
+	if (j->step++ == 0) {
+		unsigned char rnd[8];
+		char h[17];
+		if (cf_random(rnd, sizeof rnd) < 0)
+			memset(rnd, 0, sizeof rnd);
+		hex(rnd, sizeof rnd, h);
+		snprintf(j->tmpname, sizeof j->tmpname, ".certfleet-agent.tmp.%s", h);
+		job_new_token(j);
+		cf_buf_init(&script, 64 * 1024);
+		deploy_script(j, d, &script);
+		j->on_output = deploy_output;
+		job_exec(j, cf_buf_str(&script));
+		cf_buf_free(&script);
 		return 1;
 	}
-	case 1: {
-		const char *out = cf_buf_str(ssh_stdout(j->c));
-		cf_buf_free(&q);
-		if (ssh_exit_status(j->c) != 0)
-			return deploy_sh_failed(j, "creating the agent's directory");
-		if (strncmp(out, d->sha256, 64) == 0) {
-			j->deployed = 0;
-			j->step = 4;
-			return deploy_next(j);
-		}
-		j->deployed = 1;
-		{
-			unsigned char rnd[8];
-			char h[17];
-			if (cf_random(rnd, sizeof rnd) < 0)
-				memset(rnd, 0, sizeof rnd);
-			hex(rnd, sizeof rnd, h);
-			snprintf(j->tmpname, sizeof j->tmpname, ".certfleet-agent.tmp.%s", h);
-		}
-		/* upload beside the target; with become, into the login user's home
-		 * (the SFTP start directory) and sudo moves it next to the target */
-		if (j->become)
-			snprintf(script, sizeof script, "%s", j->tmpname);
-		else
-			snprintf(script, sizeof script, "%s/%s", dir, j->tmpname);
-		ssh_upload(j->c, script, ctl_payload(), ctl_payload_size(), 0700);
-		return 1;
-	}
-	case 2: {
-		/* check the bytes on the host, then install atomically */
-		struct cf_buf qd, qt;
-		cf_buf_init(&qd, 4096);
-		cf_buf_init(&qt, 4096);
-		fleet_shquote(&qd, dir);
-		fleet_shquote(&qt, j->tmpname);
-		if (j->become)
-			snprintf(script, sizeof script,
-			    "set -e; cd %s; h=$(sha256sum \"$1\" | cut -d' ' -f1); "
-			    "if [ \"$h\" != %s ]; then rm -f \"$1\"; echo \"uploaded file has sha256 $h, not %s\" >&2; exit 3; fi; "
-			    "cp \"$1\" %s; chown 0:0 %s; chmod 0755 %s; rm -f \"$1\"; mv -f %s certfleet-agent",
-			    cf_buf_str(&qd), d->sha256, d->sha256, cf_buf_str(&qt), cf_buf_str(&qt),
-			    cf_buf_str(&qt), cf_buf_str(&qt));
-		else
-			snprintf(script, sizeof script,
-			    "set -e; cd %s; h=$(sha256sum %s | cut -d' ' -f1); "
-			    "if [ \"$h\" != %s ]; then rm -f %s; echo \"uploaded file has sha256 $h, not %s\" >&2; exit 3; fi; "
-			    "chmod 0755 %s; mv -f %s certfleet-agent",
-			    cf_buf_str(&qd), cf_buf_str(&qt), d->sha256, cf_buf_str(&qt), d->sha256,
-			    cf_buf_str(&qt), cf_buf_str(&qt));
-		cf_buf_free(&qd);
-		cf_buf_free(&qt);
-		cf_buf_free(&q);
-		if (j->become) {
-			char arg[200];
-			snprintf(arg, sizeof arg, "\"$HOME\"/%s", j->tmpname);
-			exec_sh(j, script, arg);
-		} else {
-			exec_sh(j, script, NULL);
-		}
-		return 1;
-	}
-	case 3:
-		cf_buf_free(&q);
-		if (ssh_exit_status(j->c) != 0)
-			return deploy_sh_failed(j, "installing the agent");
-		j->step = 4;
-		/* fall through */
-	case 4: {
-		static const char *const args[] = {"cron", "install"};
-		cf_buf_free(&q);
-		j->step = 5;
-		job_exec_agent(j, args, 2);
-		return 1;
-	}
-	case 5:
-	default:
-		cron = 1;
-		cf_buf_free(&q);
-		job_agent_result(j, NULL);
-		/* an agent built before `cron install` existed: installed, no cron */
-		if (!j->ok && strcmp(j->agent_code, "USAGE") == 0 && strstr(j->detail, "unknown command 'cron'")) {
-			j->ok = 1;
-			j->err = CF_OK;
-			j->agent_code[0] = '\0';
-			cron = 0;
-		}
-		if (j->ok) {
-			char json[1000];
-			free(j->agent_json);
-			snprintf(json, sizeof json, "{\"installed\":%s,\"path\":\"%s\",\"sha256\":\"%s\",\"cron\":%s}",
-			    j->deployed ? "true" : "false", j->agent_path, d->sha256, cron ? "true" : "false");
-			j->agent_json = cf_strdup(json);
-		}
+	out = cf_buf_str(ssh_stdout(j->c));
+	err = cf_buf_str(ssh_stderr(j->c));
+	if (status_line(j, out, "arch", val, sizeof val))
+		cf_strlcpy(d->arch[j - d->jobs], val, sizeof d->arch[0]);
+	if (d->arch[j - d->jobs][0] && !status_line(j, out, "same", val, sizeof val) &&
+	    !status_line(j, out, "upload", val, sizeof val)) {
+		job_fail(j, CF_E_ARCH_UNSUPPORTED, "%s is a %s host; this controller carries the agent for "
+		    "%s only; nothing was sent", j->name, d->arch[j - d->jobs], ctl_payload_archs());
 		return 0;
 	}
+	if (status_line(j, out, "same", val, sizeof val)) {
+		j->deployed = 0;
+		cf_strlcpy(d->path[j - d->jobs], val, sizeof d->path[0]);
+	} else if (status_line(j, out, "installed", val, sizeof val)) {
+		if ((sp = strrchr(val, ' ')) != NULL) {
+			cf_strlcpy(d->verify[j - d->jobs], sp + 1, sizeof d->verify[0]);
+			*sp = '\0';
+		}
+		cf_strlcpy(d->path[j - d->jobs], val, sizeof d->path[0]);
+	} else if (status_line(j, out, "nopath", val, sizeof val)) {
+		job_fail(j, CF_E_NO_AGENT_PATH, "no place on %s where %s%s can put the agent and run it: %s",
+		    j->name, j->become ? j->become_user[0] ? j->become_user : "root" : j->t.user,
+		    j->become ? " (through sudo)" : "", val);
+		return 0;
+	} else if (status_line(j, out, "corrupt", val, sizeof val)) {
+		sp = strchr(val, ' ');
+		if (sp)
+			*sp++ = '\0';
+		job_fail(j, CF_E_UPLOAD_CORRUPT, "the agent written on %s is not the one sent (checked with "
+		    "%s: %s, not %s); it was removed", j->name, val, sp ? sp : "?",
+		    d->sha256[strcmp(d->arch[j - d->jobs], "aarch64") == 0]);
+		return 0;
+	} else if (status_line(j, out, "wontrun", val, sizeof val)) {
+		job_fail(j, CF_E_AGENT_WONT_RUN, "the uploaded agent does not run on %s: %s", j->name, val);
+		return 0;
+	} else {
+		/* the script never got going: sudo, or the shell */
+		char hint[700];
+		job_unframe(j, ssh_stdout(j->c), ssh_stderr(j->c));
+		err = cf_buf_str(ssh_stderr(j->c));
+		job_sudo_hint(j, err, hint, sizeof hint);
+		if (hint[0])
+			job_fail(j, CF_E_AGENT_FAILED, "%s", hint);
+		else
+			job_fail(j, CF_E_IO_ERROR, "the deploy command failed on %s (exit %d): %.*s", j->name,
+			    ssh_exit_status(j->c), (int)strcspn(err, "\n") > 500 ? 500 : (int)strcspn(err, "\n"),
+			    err);
+		return 0;
+	}
+	cf_strlcpy(j->agent_path, d->path[j - d->jobs], sizeof j->agent_path);
+	job_agent_result(j, NULL);
+	/* an agent built before `cron install` existed: installed, no cron */
+	if (!j->ok && strcmp(j->agent_code, "USAGE") == 0 && strstr(j->detail, "unknown command 'cron'")) {
+		j->ok = 1;
+		j->err = CF_OK;
+		j->agent_code[0] = '\0';
+		cron = 0;
+	}
+	if (j->ok) {
+		char json[2000];
+		free(j->agent_json);
+		snprintf(json, sizeof json, "{\"installed\":%s,\"path\":\"%s\",\"arch\":\"%s\",\"sha256\":\"%s\","
+		    "\"cron\":%s,\"verified\":%s%s%s}", j->deployed ? "true" : "false", j->agent_path,
+		    d->arch[j - d->jobs], d->sha256[strcmp(d->arch[j - d->jobs], "aarch64") == 0],
+		    cron ? "true" : "false", j->deployed ? "\"" : "", j->deployed ?
+		    d->verify[j - d->jobs] : "null", j->deployed ? "\"" : "");
+		j->agent_json = cf_strdup(json);
+	}
+	return 0;
 }
 
 int
@@ -471,16 +513,17 @@ cmd_deploy(int argc, char **argv)
 {
 	static const char usage[] =
 	    "usage: certfleet [OPTIONS] deploy [PATTERN]\n\n"
-	    "Install or upgrade the certfleet-agent this controller carries on every host\n"
-	    "PATTERN selects: SFTP upload to a temporary file beside\n"
-	    "<certfleet_prefix>/usr/local/bin/certfleet-agent, SHA-256 checked on the host,\n"
-	    "renamed into place; hosts that already have this build are not uploaded to.\n"
-	    "Then `certfleet-agent cron install` on each host.\n";
+	    "Install or upgrade the certfleet-agent this controller carries (for the host's\n"
+	    "uname -m) on every host PATTERN selects, with one remote command per host (no\n"
+	    "SFTP needed): hosts that already have that build are not uploaded to; else it\n"
+	    "is streamed over the command's stdin into a temporary file beside its place,\n"
+	    "checked there (SHA-256), run once, renamed into place, and `certfleet-agent\n"
+	    "cron install` runs.  Its place: certfleet_agent_path, else the first of\n"
+	    "<certfleet_prefix>/usr/local/bin, /opt/certfleet/bin, /var/lib/certfleet/bin\n"
+	    "where a file can be written and run.\n";
 	struct deploy d;
 	struct fleet f;
 	const char *pattern;
-	br_sha256_context sc;
-	unsigned char h[32];
 	size_t i;
 	int r;
 
@@ -490,12 +533,26 @@ cmd_deploy(int argc, char **argv)
 		fputs(usage, stderr);
 		return cf_err_exit(CF_E_USAGE);
 	}
-	br_sha256_init(&sc);
-	br_sha256_update(&sc, ctl_payload(), ctl_payload_size());
-	br_sha256_out(&sc, h);
-	hex(h, sizeof h, d.sha256);
+	for (i = 0; i < 2; i++) {
+		struct ctl_agent a;
+		if (ctl_payload_for(i ? "aarch64" : "x86_64", &a) == 0)
+			ctl_payload_sha256(&a, d.sha256[i]);
+		cf_clearerr();
+	}
 	if ((r = fleet_setup(&f, pattern, 1)) != 0)
 		return r;
+	d.jobs = f.jobs;
+	d.path = calloc(f.njobs, sizeof *d.path);
+	d.verify = calloc(f.njobs, sizeof *d.verify);
+	d.arch = calloc(f.njobs, sizeof *d.arch);
+	if (d.path == NULL || d.verify == NULL || d.arch == NULL) {
+		fprintf(stderr, "certfleet: out of memory\n");
+		free(d.path);
+		free(d.verify);
+		free(d.arch);
+		fleet_free(&f);
+		return 1;
+	}
 	for (i = 0; i < f.njobs; i++) {
 		f.jobs[i].next = deploy_next;
 		f.jobs[i].arg = &d;
@@ -503,6 +560,9 @@ cmd_deploy(int argc, char **argv)
 	fleet_run(&f);
 	r = fleet_output(&f, "deploy", 0);
 	fleet_free(&f);
+	free(d.path);
+	free(d.verify);
+	free(d.arch);
 	return r;
 }
 

@@ -303,6 +303,7 @@ doc_rows(const struct json_value *const *hv, size_t n, struct rows *rs)
 			cf_clearerr();
 			r.domain = "-";
 			r.status = inst ? "agent installed" : "agent up to date";
+			r.hint = json_get_str(ag, "path");   /* where: it may not be /usr/local/bin */
 		} else {
 			r.domain = "-";
 			r.status = "ok";

@@ -1,8 +1,8 @@
 /*
  * hostcert.c — fetch and check the live certificate an agent keeps on one
- * fleet host (see hostcert.h).  SFTP reads only: no remote command line is
- * built here.  Must not write a file, print, or put a byte of the key into
- * an error detail.
+ * fleet host (see hostcert.h): `cat` over an exec channel, the path quoted.
+ * Must not write a file, print, or put a byte of the key into an error
+ * detail or a command line.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -15,27 +15,65 @@
 #include "key.h"
 #include "x509.h"
 
-#include "libssh2.h"
-#include "libssh2_sftp.h"
 
-/* An open refused by the host ends the job: 1 when it did. */
-static int
-unreadable(struct job *j, const struct hostcert *hc, const char *file)
+/* Print the file framed by $T, or say why not: "$T:missing" when the
+ * deepest part of the path that exists is a directory the user may search
+ * (so the rest really does not exist), else "$T:denied". */
+static void
+read_file(struct job *j, const char *path, struct cf_buf *dst)
 {
-	unsigned long st = ssh_sftp_status(j->c);
+	struct cf_buf s;
 
-	if (st == 0)
-		return 0;
-	if (st == LIBSSH2_FX_NO_SUCH_FILE || st == LIBSSH2_FX_NO_SUCH_PATH)
+	job_new_token(j);
+	cf_buf_init(&s, 8192);
+	cf_buf_addf(&s, "T=%s; f=", j->token);
+	fleet_shquote(&s, path);
+	cf_buf_addstr(&s, "; if [ -f \"$f\" ] && [ -r \"$f\" ]; then printf '%s\\n' \"$T\"; cat -- \"$f\"; "
+	    "r=$?; printf '\\n%s\\n' \"$T\"; exit $r; fi; d=$f; while [ ! -e \"$d\" ]; do d=${d%/*}; "
+	    "[ -n \"$d\" ] || d=/; done; if [ \"$d\" != \"$f\" ] && [ -x \"$d\" ]; then "
+	    "printf '%s:missing\\n' \"$T\"; else printf '%s:denied\\n' \"$T\"; fi");
+	j->out = dst;
+	job_exec(j, cf_buf_str(&s));
+	cf_buf_free(&s);
+}
+
+/* After read_file(): 0 with dst holding just the file, else the job failed. */
+static int
+file_read(struct job *j, const struct hostcert *hc, const char *file, struct cf_buf *dst, size_t max)
+{
+	char mark[48], hint[700];
+	const char *err;
+
+	j->out = NULL;
+	snprintf(mark, sizeof mark, "%s:missing", j->token);
+	if (strstr(cf_buf_str(dst), mark)) {
 		job_fail(j, CF_E_NO_HOST_CERT, "no certificate for %s there: %s/%s does not exist",
 		    hc->domain, hc->dir, file);
-	else if (st == LIBSSH2_FX_PERMISSION_DENIED)
-		job_fail(j, CF_E_IO_ERROR, "user %s may not read %s/%s (permission denied)%s", j->t.user,
-		    hc->dir, file, j->become ? "; ansible_become does not apply to SFTP reads: "
-		    "--from-host needs a login that can read the agent's live files (root)" : "");
-	else
-		job_fail(j, CF_E_IO_ERROR, "cannot open %s/%s (SFTP status %lu)", hc->dir, file, st);
-	return 1;
+		return -1;
+	}
+	snprintf(mark, sizeof mark, "%s:denied", j->token);
+	if (strstr(cf_buf_str(dst), mark)) {
+		job_fail(j, CF_E_IO_ERROR, "%s may not read %s/%s (permission denied)%s",
+		    j->become ? j->become_user[0] ? j->become_user : "root" : j->t.user, hc->dir, file,
+		    j->become ? "" : "; set ansible_become=true for that host (the files are the agent's, "
+		    "readable by root)");
+		return -1;
+	}
+	if (job_unframe(j, dst, ssh_stderr(j->c)) == 0 || ssh_exit_status(j->c) != 0) {
+		err = cf_buf_str(ssh_stderr(j->c));
+		job_sudo_hint(j, err, hint, sizeof hint);
+		if (hint[0])
+			job_fail(j, CF_E_IO_ERROR, "reading %s/%s: %s", hc->dir, file, hint);
+		else
+			job_fail(j, CF_E_IO_ERROR, "cannot read %s/%s (exit %d): %.*s", hc->dir, file,
+			    ssh_exit_status(j->c), (int)(strcspn(err, "\n") > 300 ? 300 : strcspn(err, "\n")), err);
+		return -1;
+	}
+	if (dst->len >= max) {
+		job_fail(j, CF_E_PROTOCOL, "%s/%s on the host is larger than %zu bytes", hc->dir, file, max - 1);
+		return -1;
+	}
+	return 0;
 }
 
 static int
@@ -47,16 +85,16 @@ fetch_next(struct job *j)
 	switch (j->step++) {
 	case 0:
 		snprintf(path, sizeof path, "%s/fullchain.pem", hc->dir);
-		ssh_download(j->c, path, &hc->fullchain);
+		read_file(j, path, &hc->fullchain);
 		return 1;
 	case 1:
-		if (unreadable(j, hc, "fullchain.pem"))
+		if (file_read(j, hc, "fullchain.pem", &hc->fullchain, HOSTCERT_CHAIN_MAX) < 0)
 			return 0;
 		snprintf(path, sizeof path, "%s/privkey.pem", hc->dir);
-		ssh_download(j->c, path, &hc->key);
+		read_file(j, path, &hc->key);
 		return 1;
 	default:
-		if (unreadable(j, hc, "privkey.pem"))
+		if (file_read(j, hc, "privkey.pem", &hc->key, KEY_PEM_MAX + 1) < 0)
 			return 0;
 		j->ok = 1;
 		return 0;
@@ -165,10 +203,10 @@ hostcert_fetch(const char *host, const char *domain, struct hostcert *hc)
 	int r;
 
 	memset(hc, 0, sizeof *hc);
-	cf_buf_init(&hc->fullchain, HOSTCERT_CHAIN_MAX);
-	cf_buf_init(&hc->key, KEY_PEM_MAX + 1);
+	cf_buf_init(&hc->fullchain, HOSTCERT_CHAIN_MAX + HOSTCERT_NOISE_MAX);
+	cf_buf_init(&hc->key, KEY_PEM_MAX + 1 + HOSTCERT_NOISE_MAX);
 	/* all the room now: the key never moves, so no freed copy is left */
-	if (cf_buf_reserve(&hc->key, KEY_PEM_MAX) < 0)
+	if (cf_buf_reserve(&hc->key, KEY_PEM_MAX + 1 + HOSTCERT_NOISE_MAX) < 0)
 		return -1;
 	if (domain_normalize(domain, hc->domain, sizeof hc->domain, DOMAIN_ALLOW_WILDCARD) < 0)
 		return -1;

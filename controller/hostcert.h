@@ -3,11 +3,15 @@
  * host, fetched over the controller's SSH for `elb deploy --from-host`, and
  * checked before anything is uploaded.
  *
- * The files are read over SFTP (no remote shell, no command line built):
+ * The files are read with `cat` over an exec channel (through sudo with
+ * ansible_become; hosts without an SFTP subsystem work too), their paths
+ * built from validated values and quoted:
  * PREFIX/etc/certfleet/live/LINEAGE/{fullchain,privkey}.pem, PREFIX being the
  * host's certfleet_prefix and LINEAGE the name without "*." (as the agent
  * names lineages).  The key lives only in memory: its buffer is reserved
- * once so no realloc copies it, and hostcert_free() wipes it.  Nothing here
+ * once so no realloc copies it, the frame and any login noise around it are
+ * cut in place and wiped, and hostcert_free() wipes it.  The key never
+ * reaches a command line (it only comes back on stdout).  Nothing here
  * writes a file or prints a key byte.
  */
 #ifndef CF_HOSTCERT_H
@@ -20,6 +24,7 @@
 #include "x509.h"
 
 #define HOSTCERT_CHAIN_MAX (1024u * 1024)
+#define HOSTCERT_NOISE_MAX (16u * 1024)   /* room for a login banner around a file */
 
 struct hostcert {
 	char host[256];              /* inventory name, for messages */

@@ -61,6 +61,8 @@ usage(FILE *f)
 	    "  --identity FILE        also try this private key file\n"
 	    "  -u, --user USER        login user unless ansible_user says otherwise\n"
 	    "  --json                 one JSON document instead of the table\n"
+	    "  --become-password-file FILE  sudo's password for ansible_become hosts (one line,\n"
+	    "                         mode 0600; default $CERTFLEET_BECOME_PASSWORD_FILE)\n"
 	    "\n"
 	    "Commands:\n");
 	for (i = 0; i < CF_ARRAY_LEN(commands); i++)

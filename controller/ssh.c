@@ -24,12 +24,10 @@
 #include "sshsign.h"
 
 #include "libssh2.h"
-#include "libssh2_sftp.h"
 
 enum state {
 	S_CONNECT, S_CONNECTING, S_HANDSHAKE, S_AGENT, S_KEYFILE, S_IDLE,
-	S_EXEC_OPEN, S_EXEC_START, S_EXEC_READ, S_EXEC_CLOSE, S_EXEC_WAIT, S_EXEC_FREE,
-	S_SFTP_INIT, S_SFTP_OPEN, S_SFTP_WRITE, S_SFTP_READ, S_SFTP_CLOSE, S_SFTP_SHUTDOWN,
+	S_EXEC_OPEN, S_EXEC_PTY, S_EXEC_START, S_EXEC_READ, S_EXEC_CLOSE, S_EXEC_WAIT, S_EXEC_FREE,
 	S_FAILED
 };
 
@@ -52,14 +50,12 @@ struct ssh_conn {
 	struct cf_buf out, err;
 	uint64_t out_total, err_total;  /* bytes the command wrote, kept or not */
 	int exit_status;
-	LIBSSH2_SFTP *sftp;
-	LIBSSH2_SFTP_HANDLE *fh;
-	char *up_path;
-	const unsigned char *up_data;
-	size_t up_len, up_off;
-	long up_mode;
-	struct cf_buf *dl;            /* ssh_download's destination, else NULL */
-	unsigned long sftp_status;    /* why ssh_download could not open the file */
+	struct ssh_exec_opts xo;      /* pty, output hook, stdout destination */
+	struct cf_buf *xout;          /* where stdout goes: xo.out or &out */
+	const unsigned char *in;      /* stdin not yet written (the caller's) */
+	size_t in_len;
+	uint64_t in_total;            /* stdin bytes written */
+	int in_eof, eof_sent;
 	/* outcome */
 	enum cf_err e;
 	char detail[1024];
@@ -201,10 +197,6 @@ ssh_close(struct ssh_conn *c)
 		libssh2_session_disconnect(c->s, "certfleet done");
 	if (c->fd >= 0)
 		shutdown(c->fd, SHUT_RDWR);
-	if (c->fh)
-		libssh2_sftp_close_handle(c->fh);
-	if (c->sftp)
-		libssh2_sftp_shutdown(c->sftp);
 	if (c->ch)
 		libssh2_channel_free(c->ch);
 	if (c->agent) {
@@ -225,7 +217,6 @@ ssh_close(struct ssh_conn *c)
 	cf_buf_free(&c->err);
 	cf_buf_free(&c->first);
 	free(c->cmd);
-	free(c->up_path);
 	free(c);
 }
 
@@ -271,13 +262,26 @@ int ssh_exit_status(const struct ssh_conn *c) { return c->exit_status; }
 struct cf_buf *ssh_stdout(struct ssh_conn *c) { return &c->out; }
 struct cf_buf *ssh_stderr(struct ssh_conn *c) { return &c->err; }
 const char *ssh_auth_used(const struct ssh_conn *c) { return c->auth_used; }
-unsigned long ssh_sftp_status(const struct ssh_conn *c) { return c->sftp_status; }
 
 void
 ssh_exec(struct ssh_conn *c, const char *command)
 {
+	ssh_exec_ex(c, command, NULL);
+}
+
+void
+ssh_exec_ex(struct ssh_conn *c, const char *command, const struct ssh_exec_opts *o)
+{
+	static const struct ssh_exec_opts none;
+
 	free(c->cmd);
 	c->cmd = cf_strdup(command);
+	c->xo = o ? *o : none;
+	c->xout = c->xo.out ? c->xo.out : &c->out;
+	c->in = NULL;
+	c->in_len = 0;
+	c->in_eof = c->eof_sent = 0;
+	c->in_total = 0;
 	cf_buf_reset(&c->out);
 	cf_buf_reset(&c->err);
 	c->out_total = c->err_total = 0;
@@ -290,28 +294,21 @@ ssh_exec(struct ssh_conn *c, const char *command)
 }
 
 void
-ssh_upload(struct ssh_conn *c, const char *path, const void *data, size_t len, long mode)
+ssh_stdin(struct ssh_conn *c, const void *data, size_t len, int eof)
 {
-	free(c->up_path);
-	c->up_path = cf_strdup(path);
-	c->up_data = data;
-	c->up_len = len;
-	c->up_off = 0;
-	c->up_mode = mode;
-	c->dl = NULL;
-	c->e = CF_OK;
-	c->detail[0] = '\0';
-	c->st = c->up_path ? S_SFTP_INIT : S_FAILED;
-	if (!c->up_path)
-		fail(c, CF_E_NOMEM, "out of memory");
+	if (c->in_len > 0 || c->eof_sent) {
+		fail(c, CF_E_INTERNAL, "stdin written while earlier bytes are pending");
+		return;
+	}
+	c->in = data;
+	c->in_len = len;
+	c->in_eof = eof;
 }
 
-void
-ssh_download(struct ssh_conn *c, const char *path, struct cf_buf *dst)
+size_t
+ssh_stdin_pending(const struct ssh_conn *c)
 {
-	ssh_upload(c, path, NULL, 0, 0);
-	c->dl = dst;
-	c->sftp_status = 0;
+	return c->in_len;
 }
 
 static void
@@ -779,6 +776,57 @@ capture(struct cf_buf *b, uint64_t *total, const char *p, size_t n)
 		cf_buf_add(b, p, n);
 }
 
+/* The pty certfleet asks for (only when sudo requires one): no echo, so a
+ * password written to sudo is not sent back, and no translation of the
+ * bytes either way (RFC 4254 8: opcode, then a uint32 value). */
+static const unsigned char pty_modes[] = {
+	53, 0, 0, 0, 0,     /* ECHO */
+	51, 0, 0, 0, 0,     /* ICANON */
+	50, 0, 0, 0, 0,     /* ISIG */
+	59, 0, 0, 0, 0,     /* IEXTEN */
+	36, 0, 0, 0, 0,     /* ICRNL */
+	38, 0, 0, 0, 0,     /* IXON */
+	70, 0, 0, 0, 0,     /* OPOST */
+	72, 0, 0, 0, 0,     /* ONLCR */
+	0
+};
+
+/* What ssh_stdin() queued, as far as the channel's window lets it go;
+ * then EOF when asked.  1: wrote something, 0: nothing to do or blocked,
+ * -1: failed. */
+static int
+write_stdin(struct ssh_conn *c)
+{
+	ssize_t n;
+	int wrote = 0;
+
+	while (c->in_len > 0) {
+		n = libssh2_channel_write(c->ch, (const char *)c->in, c->in_len > 32768 ? 32768 : c->in_len);
+		if (n == LIBSSH2_ERROR_EAGAIN)
+			return wrote;
+		if (n < 0) {
+			fail(c, CF_E_NETWORK, "writing to the command's stdin: %s", lasterr(c));
+			return -1;
+		}
+		c->in += n;
+		c->in_len -= (size_t)n;
+		c->in_total += (size_t)n;
+		wrote = 1;
+	}
+	if (c->in_eof && !c->eof_sent) {
+		n = libssh2_channel_send_eof(c->ch);
+		if (n == LIBSSH2_ERROR_EAGAIN)
+			return wrote;
+		if (n < 0) {
+			fail(c, CF_E_NETWORK, "closing the command's stdin: %s", lasterr(c));
+			return -1;
+		}
+		c->eof_sent = 1;
+		wrote = 1;
+	}
+	return wrote;
+}
+
 static enum ssh_status
 step_exec(struct ssh_conn *c)
 {
@@ -791,6 +839,17 @@ step_exec(struct ssh_conn *c)
 		c->ch = libssh2_channel_open_session(c->s);
 		if (c->ch == NULL)
 			return eagain(c) ? SSH_WAIT : fail(c, CF_E_NETWORK, "opening a channel: %s", lasterr(c));
+		c->st = S_EXEC_PTY;
+		/* fall through */
+	case S_EXEC_PTY:
+		if (c->xo.pty) {
+			r = libssh2_channel_request_pty_ex(c->ch, "dumb", 4, (const char *)pty_modes,
+			    sizeof pty_modes, 80, 24, 0, 0);
+			if (r == LIBSSH2_ERROR_EAGAIN)
+				return SSH_WAIT;
+			if (r != 0)
+				return fail(c, CF_E_NETWORK, "requesting a pty: %s", lasterr(c));
+		}
 		c->st = S_EXEC_START;
 		/* fall through */
 	case S_EXEC_START:
@@ -804,16 +863,19 @@ step_exec(struct ssh_conn *c)
 	case S_EXEC_READ:
 		for (;;) {
 			int progress = 0;
+			if ((r = write_stdin(c)) < 0)
+				return SSH_FAIL;
+			progress = r;
 			n = libssh2_channel_read_ex(c->ch, 0, buf, sizeof buf);
 			if (n > 0) {
-				capture(&c->out, &c->out_total, buf, (size_t)n);
+				capture(c->xout, &c->out_total, buf, (size_t)n);
 				progress = 1;
 				/* stdout is the result: past its cap it is useless, and
 				 * the command is stopped (the connection is dropped)
 				 * rather than drained until the deadline */
-				if (c->out_total > c->out.max)
+				if (c->out_total > c->xout->max)
 					return fail(c, CF_E_BAD_OUTPUT, "the command wrote more than %zu KiB "
-					    "to stdout; it was stopped", c->out.max / 1024);
+					    "to stdout; it was stopped", c->xout->max / 1024);
 			} else if (n < 0 && n != LIBSSH2_ERROR_EAGAIN)
 				return fail(c, CF_E_NETWORK, "reading the command's output: %s", lasterr(c));
 			n = libssh2_channel_read_ex(c->ch, SSH_EXTENDED_DATA_STDERR, buf, sizeof buf);
@@ -823,6 +885,11 @@ step_exec(struct ssh_conn *c)
 				progress = 1;
 			} else if (n < 0 && n != LIBSSH2_ERROR_EAGAIN)
 				return fail(c, CF_E_NETWORK, "reading the command's errors: %s", lasterr(c));
+			if (progress && c->xo.on_output) {
+				c->xo.on_output(c, c->xo.arg);
+				if (c->st == S_FAILED)
+					return SSH_FAIL;
+			}
 			if (libssh2_channel_eof(c->ch))
 				break;
 			if (!progress)
@@ -865,124 +932,6 @@ step_exec(struct ssh_conn *c)
 	}
 }
 
-/* ssh_download: a file that cannot be opened ends the operation, not the
- * connection (the caller reads ssh_sftp_status()). */
-static enum ssh_status step_sftp(struct ssh_conn *c);
-
-static enum ssh_status
-sftp_open_read(struct ssh_conn *c)
-{
-	c->fh = libssh2_sftp_open_ex(c->sftp, c->up_path, (unsigned)strlen(c->up_path),
-	    LIBSSH2_FXF_READ, 0, LIBSSH2_SFTP_OPENFILE);
-	if (c->fh == NULL) {
-		if (eagain(c))
-			return SSH_WAIT;
-		if (libssh2_session_last_errno(c->s) != LIBSSH2_ERROR_SFTP_PROTOCOL)
-			return fail(c, CF_E_NETWORK, "opening %s on the host: %s", c->up_path, lasterr(c));
-		c->sftp_status = libssh2_sftp_last_error(c->sftp);
-		c->st = S_SFTP_SHUTDOWN;
-	} else {
-		c->st = S_SFTP_READ;
-	}
-	return step_sftp(c);
-}
-
-/* Straight into the caller's buffer, never past its max: with the room
- * reserved beforehand, a secret is never copied by a realloc. */
-static enum ssh_status
-sftp_read(struct ssh_conn *c)
-{
-	struct cf_buf *b = c->dl;
-	ssize_t n;
-
-	for (;;) {
-		if (b->len >= b->max)
-			return fail(c, CF_E_PROTOCOL, "%s on the host is larger than %zu bytes", c->up_path,
-			    b->max - 1);
-		if (cf_buf_reserve(b, 1) < 0)
-			return fail(c, cf_lasterr(), "%s", cf_lasterr_detail());
-		n = libssh2_sftp_read(c->fh, (char *)b->data + b->len, b->cap - 1 - b->len);
-		if (n == LIBSSH2_ERROR_EAGAIN)
-			return SSH_WAIT;
-		if (n < 0)
-			return fail(c, CF_E_IO_ERROR, "reading %s on the host: %s (SFTP error %lu)",
-			    c->up_path, lasterr(c), libssh2_sftp_last_error(c->sftp));
-		if (n == 0)
-			break;
-		b->len += (size_t)n;
-		b->data[b->len] = '\0';
-	}
-	c->st = S_SFTP_CLOSE;
-	return SSH_IDLE;
-}
-
-static enum ssh_status
-step_sftp(struct ssh_conn *c)
-{
-	enum ssh_status st;
-	ssize_t n;
-	int r;
-
-	switch (c->st) {
-	case S_SFTP_INIT:
-		if (c->sftp == NULL && (c->sftp = libssh2_sftp_init(c->s)) == NULL)
-			return eagain(c) ? SSH_WAIT : fail(c, CF_E_NETWORK, "starting SFTP: %s", lasterr(c));
-		c->st = S_SFTP_OPEN;
-		/* fall through */
-	case S_SFTP_OPEN:
-		if (c->dl)
-			return sftp_open_read(c);
-		c->fh = libssh2_sftp_open_ex(c->sftp, c->up_path, (unsigned)strlen(c->up_path),
-		    LIBSSH2_FXF_WRITE | LIBSSH2_FXF_CREAT | LIBSSH2_FXF_TRUNC, c->up_mode,
-		    LIBSSH2_SFTP_OPENFILE);
-		if (c->fh == NULL) {
-			if (eagain(c))
-				return SSH_WAIT;
-			return fail(c, CF_E_IO_ERROR, "cannot create %s on the host (SFTP error %lu)",
-			    c->up_path, libssh2_sftp_last_error(c->sftp));
-		}
-		c->st = S_SFTP_WRITE;
-		/* fall through */
-	case S_SFTP_WRITE:
-		while (c->up_off < c->up_len) {
-			size_t chunk = c->up_len - c->up_off;
-			if (chunk > 256 * 1024)
-				chunk = 256 * 1024;
-			n = libssh2_sftp_write(c->fh, (const char *)c->up_data + c->up_off, chunk);
-			if (n == LIBSSH2_ERROR_EAGAIN)
-				return SSH_WAIT;
-			if (n < 0)
-				return fail(c, CF_E_IO_ERROR, "writing %s on the host: %s (SFTP error %lu)",
-				    c->up_path, lasterr(c), libssh2_sftp_last_error(c->sftp));
-			c->up_off += (size_t)n;
-		}
-		c->st = S_SFTP_CLOSE;
-		/* fall through */
-	case S_SFTP_READ:
-		if (c->st == S_SFTP_READ && (st = sftp_read(c)) != SSH_IDLE)
-			return st;
-		/* fall through */
-	case S_SFTP_CLOSE:
-		r = libssh2_sftp_close_handle(c->fh);
-		if (r == LIBSSH2_ERROR_EAGAIN)
-			return SSH_WAIT;
-		c->fh = NULL;
-		if (r != 0)
-			return fail(c, CF_E_IO_ERROR, "closing %s on the host: %s", c->up_path, lasterr(c));
-		c->st = S_SFTP_SHUTDOWN;
-		/* fall through */
-	case S_SFTP_SHUTDOWN:
-		r = libssh2_sftp_shutdown(c->sftp);
-		if (r == LIBSSH2_ERROR_EAGAIN)
-			return SSH_WAIT;
-		c->sftp = NULL;
-		c->st = S_IDLE;
-		return SSH_IDLE;
-	default:
-		return fail(c, CF_E_INTERNAL, "bad sftp state");
-	}
-}
-
 /* After a failure before login: say so if recv_cb cut the host off. */
 static enum ssh_status
 flooded(struct ssh_conn *c)
@@ -1001,15 +950,12 @@ timed_out(struct ssh_conn *c)
 	int secs = c->ctx->total_timeout_ms / 1000;
 
 	if (c->st >= S_EXEC_OPEN && c->st <= S_EXEC_FREE)
-		return fail(c, CF_E_TIMEOUT, "%s: not finished within %d s; the command had written "
-		    "%llu bytes to stdout and %llu to stderr%s", c->t.name, secs,
-		    (unsigned long long)c->out_total, (unsigned long long)c->err_total,
+		return fail(c, CF_E_TIMEOUT, "%s: not finished within %d s; %s%llu bytes were written to "
+		    "its stdin, and the command had written %llu bytes to stdout and %llu to stderr%s",
+		    c->t.name, secs, c->in_len ? "uploading over stdin: " : "",
+		    (unsigned long long)c->in_total, (unsigned long long)c->out_total,
+		    (unsigned long long)c->err_total,
 		    c->err_total > c->err.max ? " (stderr kept up to its cap, the rest dropped)" : "");
-	if (c->st >= S_SFTP_INIT && c->st <= S_SFTP_SHUTDOWN)
-		return c->dl ? fail(c, CF_E_TIMEOUT, "%s: not finished within %d s, downloading %s over SFTP "
-		    "(%zu bytes read)", c->t.name, secs, c->up_path, c->dl->len)
-		    : fail(c, CF_E_TIMEOUT, "%s: not finished within %d s, uploading %s over SFTP "
-		    "(%zu of %zu bytes sent)", c->t.name, secs, c->up_path, c->up_off, c->up_len);
 	return fail(c, CF_E_TIMEOUT, "%s: not finished within %d s", c->t.name, secs);
 }
 
@@ -1052,7 +998,5 @@ ssh_run(struct ssh_conn *c, int64_t now)
 	}
 	if (c->st >= S_EXEC_OPEN && c->st <= S_EXEC_FREE)
 		return step_exec(c);
-	if (c->st >= S_SFTP_INIT && c->st <= S_SFTP_SHUTDOWN)
-		return step_sftp(c);
 	return SSH_IDLE;
 }

@@ -2,9 +2,11 @@
  * ssh.h — one non-blocking SSH connection to one host, as a state machine a
  * poll() loop drives: TCP connect, handshake, strict host-key check against
  * known_hosts, authentication (ssh-agent first, then key files), then any
- * number of operations one after another: run a command (stdout and stderr
- * captured with caps, exit status after the channel closed), upload bytes
- * to a file or read one over SFTP.  Every call returns after a bounded
+ * number of commands one after another (stdout and stderr captured with
+ * caps, stdin fed from the caller's bytes, a pty when asked, the exit
+ * status after the channel closed).  No SFTP: a command's stdin and stdout
+ * carry files both ways in fewer round trips, and hosts without the
+ * subsystem work too.  Every call returns after a bounded
  * amount of input, so one host that floods cannot hold the loop that drives
  * the others.
  *
@@ -71,15 +73,27 @@ int64_t ssh_deadline(const struct ssh_conn *c);
 
 /* Start an operation on an SSH_IDLE connection; then ssh_run() it. */
 void ssh_exec(struct ssh_conn *c, const char *command);
-void ssh_upload(struct ssh_conn *c, const char *path, const void *data, size_t len, long mode);
-/* Read a remote file over SFTP (no shell) into dst, which the caller owns:
- * at most dst->max - 1 bytes, more fails the connection (CF_E_PROTOCOL).
- * Reserve dst's room first when it will hold a secret: the data then goes
- * straight into it, never through a copy.  A file that cannot be opened
- * ends the operation, not the connection: SSH_IDLE with ssh_sftp_status()
- * set (LIBSSH2_FX_NO_SUCH_FILE 2, PERMISSION_DENIED 3, NO_SUCH_PATH 10). */
-void ssh_download(struct ssh_conn *c, const char *path, struct cf_buf *dst);
-unsigned long ssh_sftp_status(const struct ssh_conn *c);
+/* How to run a command (ssh_exec: all zero).  pty: ask for a pseudo-
+ * terminal first (raw: no echo, no byte translation; stdout and stderr then
+ * arrive mixed on stdout), for hosts whose sudo requires one.  on_output:
+ * called from ssh_run() whenever output arrived, while the command runs; it
+ * may look at the output so far and call ssh_stdin().  out: stdout goes
+ * into this buffer of the caller's instead (never past its max: reserve
+ * its room first when it will hold a secret, so nothing is copied by a
+ * realloc). */
+struct ssh_exec_opts {
+	int pty;
+	void (*on_output)(struct ssh_conn *c, void *arg);
+	void *arg;
+	struct cf_buf *out;
+};
+void ssh_exec_ex(struct ssh_conn *c, const char *command, const struct ssh_exec_opts *o);
+/* Write data to the running command's stdin (then EOF if eof), as the
+ * channel's window allows, from ssh_run().  The bytes are the caller's and
+ * must stay until ssh_stdin_pending() is 0 (then the caller may wipe
+ * them); at most one write is pending at a time. */
+void ssh_stdin(struct ssh_conn *c, const void *data, size_t len, int eof);
+size_t ssh_stdin_pending(const struct ssh_conn *c);
 
 /* Results (valid after the operation brought the connection to SSH_IDLE,
  * or after SSH_FAIL). */

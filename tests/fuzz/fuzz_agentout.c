@@ -7,9 +7,12 @@
  * fleet_show_jobs() renders from the result.
  *
  * Input: byte 0 is the exit status (255 stands for -1, no status), byte 1
- * picks what the command wants (0 anything, as `run`; 1 a JSON object, as
- * issue/renew/revoke; 2 an object with a `certificates` array, as status);
- * the rest is stdout, then stderr after the first "\n==stderr==\n".
+ * picks what the command wants (its low bits modulo 3: 0 anything, as
+ * `run`; 1 a JSON object, as issue/renew/revoke; 2 an object with a
+ * `certificates` array, as status) and, with its bit 0x80, that stdout is
+ * first unframed as job_agent_result() does (job_unframe(), the token
+ * FUZZ_TOKEN; bit 0x40: as after a pty); the rest is stdout, then stderr
+ * after the first "\n==stderr==\n".
  *
  * Checked besides "no crash": a result is ok only for the exit statuses
  * job_agent_result() accepts and, when JSON is wanted, with the JSON kept;
@@ -44,23 +47,24 @@ enum ssh_status ssh_run(struct ssh_conn *c, int64_t now_ms) { (void)c; (void)now
 void ssh_pollfd(const struct ssh_conn *c, struct pollfd *p) { (void)c; (void)p; abort(); }
 int64_t ssh_deadline(const struct ssh_conn *c) { (void)c; abort(); }
 void ssh_exec(struct ssh_conn *c, const char *command) { (void)c; (void)command; abort(); }
-void ssh_upload(struct ssh_conn *c, const char *path, const void *data, size_t len, long mode)
-{ (void)c; (void)path; (void)data; (void)len; (void)mode; abort(); }
-void ssh_download(struct ssh_conn *c, const char *path, struct cf_buf *dst)
-{ (void)c; (void)path; (void)dst; abort(); }
-unsigned long ssh_sftp_status(const struct ssh_conn *c) { (void)c; abort(); }
 enum cf_err ssh_err(const struct ssh_conn *c) { (void)c; abort(); }
 const char *ssh_detail(const struct ssh_conn *c) { (void)c; abort(); }
 int ssh_exit_status(const struct ssh_conn *c) { (void)c; abort(); }
 struct cf_buf *ssh_stdout(struct ssh_conn *c) { (void)c; abort(); }
 struct cf_buf *ssh_stderr(struct ssh_conn *c) { (void)c; abort(); }
 const char *ssh_auth_used(const struct ssh_conn *c) { (void)c; abort(); }
+void ssh_exec_ex(struct ssh_conn *c, const char *command, const struct ssh_exec_opts *o)
+{ (void)c; (void)command; (void)o; abort(); }
+void ssh_stdin(struct ssh_conn *c, const void *data, size_t len, int eof)
+{ (void)c; (void)data; (void)len; (void)eof; abort(); }
+size_t ssh_stdin_pending(const struct ssh_conn *c) { (void)c; abort(); }
 int ssh_global_init(void) { abort(); }
 void ssh_global_exit(void) { }
 
 /* ---------------------------------------------------------------- checks */
 
 #define SEP "\n==stderr==\n"
+#define FUZZ_TOKEN "0123456789abcdef0123456789abcdef"
 
 /* Printable as fleet_printable() leaves text: UTF-8, no C0 (bar \n and \t
  * when nl), no DEL, no C1. */
@@ -226,12 +230,14 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	const uint8_t *sep;
 	const char *want;
 	size_t nout;
-	int st;
+	int st, framed, pty;
 
 	if (size < 2)
 		return 0;
 	st = data[0] == 255 ? -1 : data[0];
-	want = wants[data[1] % 3];
+	want = wants[(data[1] & 0x3f) % 3];
+	framed = data[1] & 0x80;
+	pty = data[1] & 0x40;
 	data += 2;
 	size -= 2;
 	sep = find_sep(data, size);
@@ -252,6 +258,15 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	cf_strlcpy(j.agent_path, "/usr/local/bin/certfleet-agent", sizeof j.agent_path);
 	j.t_start = 1000;
 	j.t_end = 1250;
+	if (framed) {
+		size_t before = out.len;
+		cf_strlcpy(j.token, FUZZ_TOKEN, sizeof j.token);
+		j.pty = pty;
+		if (job_unframe(&j, &out, &err) == 0)
+			CHECK(out.len == 0);
+		CHECK(out.len <= before && err.len <= err.max);
+		cf_clearerr();
+	}
 	fleet_agent_output(&j, want, st, &out, &err);
 
 	CHECK(strlen(j.agent_code) < sizeof j.agent_code);

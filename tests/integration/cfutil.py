@@ -741,7 +741,7 @@ AcceptEnv LANG LC_*
 # Debian bash sources ~/.bashrc for ssh commands unless SHLVL>=1; this machine's
 # root .bashrc runs `pyenv init` (~1 s a connection). Keep sessions independent of it.
 SetEnv SHLVL=1{sanitizer_env}
-Subsystem sftp internal-sftp
+{subsystem}
 {extra}
 """
 
@@ -810,7 +810,7 @@ class Sshd(Service):
     # prepare() and launch() are split so many servers can be set up in parallel
     def __init__(self, workdir, host="127.0.0.2", port=None, client_key=None,
                  authorized_keys=(), rsa_bits=2048, extra_config="", timeout=15,
-                 host_key_types=("ecdsa", "rsa", "ed25519"), _defer=False):
+                 host_key_types=("ecdsa", "rsa", "ed25519"), sftp=True, wrap=None, _defer=False):
         super().__init__()
         self.workdir = Path(workdir)
         self.workdir.mkdir(parents=True, exist_ok=True)
@@ -821,6 +821,8 @@ class Sshd(Service):
         self.timeout = timeout
         self.extra_config = extra_config
         self.host_key_types = tuple(host_key_types)
+        self.sftp = sftp              # False: no Subsystem line (hardened hosts)
+        self.wrap = list(wrap or [])  # argv run before sshd (e.g. unshare for a mount namespace)
         self.authorized_keys_file = self.workdir / "authorized_keys"
         lines = ([client_key.pub] if client_key else []) + list(authorized_keys)
         self.authorized_keys_file.write_text("".join(l.strip() + "\n" for l in lines))
@@ -862,10 +864,11 @@ class Sshd(Service):
                                for t in ("ecdsa", "rsa", "ed25519")
                                if t in self.host_key_types),
             authorized_keys=self.authorized_keys_file, extra=self.extra_config,
+            subsystem="Subsystem sftp internal-sftp" if self.sftp else "# no SFTP subsystem",
             sanitizer_env=_sanitizer_env()))
         ensure_privsep_dir()
         run([SSHD, "-t", "-f", self.config_path], timeout=15)
-        self._spawn([SSHD, "-D", "-e", "-f", self.config_path], self.workdir / "sshd.log")
+        self._spawn(self.wrap + [SSHD, "-D", "-e", "-f", self.config_path], self.workdir / "sshd.log")
 
     def _banner(self):
         with socket.create_connection((self.host, self.port), timeout=1) as s:

@@ -8,6 +8,7 @@ key's text must never appear in anything the controller prints or keeps."""
 import json
 import os
 import subprocess
+import threading
 from pathlib import Path
 
 import pytest
@@ -205,8 +206,10 @@ def test_from_host_refusals(fleet, feemu):
 
 
 def test_login_that_cannot_read_the_key_is_explained(bins, sshd_factory, feemu, tmp_path, become_user):
-    """SFTP reads as the login user: sudo (ansible_become) cannot help, and the
-    refusal says so instead of pretending the host has no certificate."""
+    """The files are read with cat over exec as the login user, who may not
+    read the agent's 0700 directory: the refusal says so (and names
+    ansible_become) instead of pretending the host has no certificate; with
+    ansible_become the read goes through sudo and gets inside."""
     key = sshd_factory.client_key
     ssh_dir = Path(become_user.pw_dir) / ".ssh"
     ssh_dir.mkdir(mode=0o700)
@@ -217,14 +220,69 @@ def test_login_that_cannot_read_the_key_is_explained(bins, sshd_factory, feemu, 
     fleet = Fleet(bins, lambda host: sshd_factory(host=host, extra_config=extra), key, feemu, tmp_path,
                   host="127.0.0.151")
     fleet.inventory()
-    fleet.inv.write_text(fleet.inv.read_text().replace(
-        "ansible_user=root", "ansible_user=%s ansible_become=true" % BECOME_USER))
+    fleet.inv.write_text(fleet.inv.read_text().replace("ansible_user=root", "ansible_user=%s" % BECOME_USER))
     live = fleet.prefix / "etc/certfleet/live" / NAME
     live.mkdir(parents=True)
     os.chmod(fleet.prefix / "etc/certfleet", 0o700)
     lid = feemu.add_listener("v3")["id"]
     p, out = fleet.deploy_from_host(lid, "-d", NAME, check=1)
     assert out["code"] == "IO_ERROR", out
-    assert "user %s may not read" % BECOME_USER in out["detail"]
-    assert "permission denied" in out["detail"] and "ansible_become does not apply" in out["detail"]
+    assert "%s may not read" % BECOME_USER in out["detail"]
+    assert "permission denied" in out["detail"] and "ansible_become=true" in out["detail"]
+    fleet.inv.write_text(fleet.inv.read_text().replace(
+        "ansible_user=%s" % BECOME_USER, "ansible_user=%s ansible_become=true" % BECOME_USER))
+    p, out = fleet.deploy_from_host(lid, "-d", NAME, check=1)
+    assert out["code"] == "NO_HOST_CERT", out
+    assert "fullchain.pem does not exist" in out["detail"]
     assert cert_posts(feemu) == []
+
+
+def test_from_host_without_sftp_and_with_a_banner(bins, sshd_factory, feemu, tmp_path):
+    """A host with no SFTP subsystem whose login prints a banner around every
+    command: the files are read with cat over exec, the banner cut off (the
+    key's buffer never holds more than the frame allows), and the pair is
+    uploaded.  The key is never on any process's command line."""
+    force = tmp_path / "banner.sh"
+    force.write_text("#!/bin/sh\nprintf 'Welcome to prod-web\\n'\nsh -c \"$SSH_ORIGINAL_COMMAND\"\n"
+                     "r=$?; printf 'bye\\n'; exit $r\n")
+    os.chmod(force, 0o755)
+    fleet = Fleet(bins, lambda host: sshd_factory(host=host, sftp=False,
+                                                  extra_config="ForceCommand %s" % force),
+                  sshd_factory.client_key, feemu, tmp_path, host="127.0.0.152")
+    fleet.inventory()
+    live = fleet.prefix / "etc/certfleet/live" / NAME
+    live.mkdir(parents=True)
+    cfutil.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256",
+                "-nodes", "-keyout", live / "privkey.pem", "-out", live / "fullchain.pem", "-days", "30",
+                "-subj", "/CN=%s" % NAME, "-addext", "subjectAltName=DNS:%s" % NAME], check=True)
+    os.chmod(live / "privkey.pem", 0o600)
+    chain, key = fleet.live("fullchain.pem"), fleet.live("privkey.pem")
+    lid = feemu.add_listener("v3")["id"]
+    secret = key_lines(key)[1].encode()
+    seen, stop = [], threading.Event()
+
+    def watch():
+        while not stop.is_set():
+            for d in os.listdir("/proc"):
+                try:
+                    with open("/proc/%s/cmdline" % d, "rb") as f:
+                        if secret in f.read():
+                            seen.append(d)
+                except OSError:
+                    pass
+
+    t = threading.Thread(target=watch, daemon=True)
+    t.start()
+    try:
+        p, out = fleet.deploy_from_host(lid, "-d", NAME, check=0)
+    finally:
+        stop.set()
+        t.join()
+    assert out["outcome"] == "changed" and out["fromHost"] == "h00", out
+    cert = listener_cert(feemu, lid)
+    assert cert["certificate"].strip() == chain.strip() and cert["private_key"] == key
+    assert seen == []
+    log = cfutil.tail(fleet.server.log_path, 400)
+    assert "subsystem" not in log
+    for line in key_lines(key):
+        assert all(line not in text for text in fleet.outputs + [log])

@@ -56,7 +56,9 @@ AGENTS = {
     "huge": "printf '{\"certificates\": [], \"x\": \"'; head -c 41943040 /dev/zero | tr '\\0' a; "
             "printf '\"}'",
     "empty": "exit 0",
-    "kill-session": "kill -9 $PPID; sleep 5",
+    # every process of the session (the agent runs below sh -c, not exec'd
+    # by the login shell: its parent alone is not the session)
+    "kill-session": "kill -9 0; sleep 5",
     # valid status JSON whose strings would drive a terminal
     "escapes": "printf '%s\\n' '{\"certificates\": [{\"lineage\": \"\\u001b[31mevil.example\", "
                "\"state\": {\"sslStatus\": \"\\u001b]0;owned\\u0007active\", \"lastError\": "
@@ -301,21 +303,28 @@ def test_run_with_hostile_hosts(bins, sshd_factory, hostile_fleet):
 
 # An sshd whose ForceCommand runs what the controller asked, except that the
 # SFTP subsystem answers with an endless stream (text, or a valid SFTP version
-# reply followed by zeros).
+# reply followed by zeros): deploy does not use SFTP, so these are healthy.  And
+# hosts that answer the deploy command itself with hostility: an endless
+# stream, or a request for the upload and then never a read of stdin.
 FORCE = {
-    "sftp-flood": "exec yes",
-    "sftp-zeros": r"printf '\000\000\000\005\002\000\000\000\003'; exec cat /dev/zero",
+    "sftp-flood": ("sftp|*sftp-server*", "exec yes"),
+    "sftp-zeros": ("sftp|*sftp-server*",
+                   r"printf '\000\000\000\005\002\000\000\000\003'; exec cat /dev/zero"),
+    "deploy-flood": ("*certfleet-agent.tmp*", "exec yes"),
+    "deploy-stall": ("*certfleet-agent.tmp*",
+                     "T=${SSH_ORIGINAL_COMMAND#*T=}; T=${T%%%%;*}; printf '%%s:upload x\\n' \"$T\"; "
+                     "exec sleep 600"),
 }
 
 
-def test_deploy_to_hosts_with_hostile_sftp(bins, sshd_factory, tmp_path_factory):
+def test_deploy_to_hosts_with_hostile_sftp_and_exec(bins, sshd_factory, tmp_path_factory):
     d = Path(tempfile.mkdtemp(prefix="cf-hostile-", dir=tmp_path_factory.getbasetemp()))
     servers = {"healthy": sshd_factory(host="127.0.0.165")}
-    for i, (name, body) in enumerate(sorted(FORCE.items())):
+    for i, (name, (pattern, body)) in enumerate(sorted(FORCE.items())):
         script = d / (name + ".sh")
         script.write_text("#!/bin/sh\ncase \"$SSH_ORIGINAL_COMMAND\" in\n"
-                          "sftp|*sftp-server*) %s ;;\n"
-                          "*) exec sh -c \"$SSH_ORIGINAL_COMMAND\" ;;\nesac\n" % body)
+                          "%s) %s ;;\n"
+                          "*) exec sh -c \"$SSH_ORIGINAL_COMMAND\" ;;\nesac\n" % (pattern, body))
         os.chmod(script, 0o755)
         servers[name] = sshd_factory(host="127.0.0.%d" % (166 + i),
                                      extra_config="ForceCommand %s" % script)
@@ -330,10 +339,13 @@ def test_deploy_to_hosts_with_hostile_sftp(bins, sshd_factory, tmp_path_factory)
     print("deploy --json: %.1f s, peak RSS %d KiB" % (secs, rss))
     h = {x["host"]: x for x in json.loads(out)["hosts"]}
     assert rc == 1
-    assert h["healthy"]["ok"] and h["healthy"]["agent"]["installed"] is True, h["healthy"]
-    for name in FORCE:
-        e = h[name]["error"]
-        assert e["code"] == "TIMEOUT" and "uploading" in e["detail"], h[name]
+    for name in ("healthy", "sftp-flood", "sftp-zeros"):
+        assert h[name]["ok"] and h[name]["agent"]["installed"] is True, h[name]
+    e = h["deploy-flood"]["error"]
+    assert e["code"] == "BAD_AGENT_OUTPUT" and "stopped" in e["detail"], e
+    e = h["deploy-stall"]["error"]
+    assert e["code"] == "TIMEOUT" and "written to its stdin" in e["detail"], e
+    for name in ("deploy-flood", "deploy-stall"):
         # nothing half-uploaded was installed as the agent
         assert not (d / name / "usr/local/bin/certfleet-agent").exists()
     assert secs < COMMAND_TIMEOUT + 4, secs
