@@ -46,9 +46,9 @@ usage(FILE *f)
 static int
 lock_held(struct store *s, const char *lineage)
 {
-	char path[STORE_PATH_MAX], line[256];
+	char path[STORE_PATH_MAX];
+	struct cf_buf locks;
 	struct stat sb;
-	FILE *f;
 	int fd, held = 0;
 
 	if (store_path(s, path, sizeof path, "/var/lib/certfleet/locks/%s.lock", lineage) < 0 ||
@@ -60,18 +60,27 @@ lock_held(struct store *s, const char *lineage)
 		close(fd);
 		return 0;
 	}
-	if ((f = fopen("/proc/locks", "re")) != NULL) {
-		while (!held && fgets(line, sizeof line, f)) {
-			unsigned long ino;
-			char *dev = strstr(line, " FLOCK ") ? strrchr(line, ':') : NULL;
-			if (dev && sscanf(dev + 1, "%lu", &ino) == 1 && ino == (unsigned long)sb.st_ino &&
-			    strstr(line, " WRITE ") != NULL)
-				held = 1;
+	/* "1: FLOCK  ADVISORY  WRITE 570 fe:00:10957029 0 EOF" per lock held;
+	 * "1: -> FLOCK ..." lines are waiters */
+	if (store_read_file("/proc/locks", &locks, 4u << 20) == 0) {
+		char *line = cf_buf_str(&locks), *nl, *p, *tok;
+		for (; !held && line && *line; line = nl ? nl + 1 : NULL) {
+			if ((nl = strchr(line, '\n')) != NULL)
+				*nl = '\0';
+			if (strstr(line, " FLOCK ") == NULL || strstr(line, "->") != NULL ||
+			    (p = strstr(line, " WRITE ")) == NULL)
+				continue;
+			strtol(p + 7, &tok, 10);                    /* the holder's pid */
+			tok += strspn(tok, " ");
+			tok[strcspn(tok, " ")] = '\0';             /* MAJ:MIN:INODE */
+			if ((p = strrchr(tok, ':')) != NULL && p[1] >= '0' && p[1] <= '9')
+				held = strtoul(p + 1, NULL, 10) == (unsigned long)sb.st_ino;
 		}
-		fclose(f);
+		cf_buf_free(&locks);
 	} else if (flock(fd, LOCK_SH | LOCK_NB) < 0) {
 		held = errno == EWOULDBLOCK;
 	}
+	cf_clearerr();
 	close(fd);   /* drops the shared lock, if taken */
 	return held;
 }

@@ -48,3 +48,32 @@ def test_issue_while_status_runs(bins, tmp_path, pebble, challtestsrv):
     assert a.status(DOMAIN)[0]["state"]["serial"] != serial
     trace = (tmp_path / "strace.out").read_text()
     assert "flock(" not in trace and "pwrite64(" not in trace, trace
+
+
+def test_status_still_sees_a_running_run(bins, tmp_path):
+    """The lock looked up in /proc/locks: a "pending" record whose lock a run
+    holds stays pending; without a holder it is a killed run's leftover."""
+    import fcntl
+    import json
+    import os
+    prefix = tmp_path / "root"
+    (prefix / "var/lib/certfleet/state").mkdir(parents=True)
+    (prefix / "var/lib/certfleet/locks").mkdir(parents=True)
+    (prefix / "var/lib/certfleet/state" / (DOMAIN + ".json")).write_text(
+        json.dumps({"status": "pending", "domains": [DOMAIN]}))
+    lock = prefix / "var/lib/certfleet/locks" / (DOMAIN + ".lock")
+
+    def status():
+        r = subprocess.run([str(bins.need_agent()), "--prefix", str(prefix), "status", "--json"],
+                           capture_output=True, text=True, timeout=30)
+        assert r.returncode == 0, r
+        return json.loads(r.stdout)["certificates"][0]["state"]["sslStatus"]
+
+    with open(lock, "w") as f:
+        assert status() == "none"
+        fcntl.flock(f, fcntl.LOCK_EX)
+        assert status() == "pending"
+        fcntl.flock(f, fcntl.LOCK_UN)
+    os.unlink(lock)
+    assert status() == "none"
+    assert not lock.exists()      # status creates nothing
