@@ -30,6 +30,7 @@
 #include "http01.h"
 #include "netproc.h"
 #include "store.h"
+#include "webroot.h"
 
 #define START_TIMEOUT_MS 5000
 #define STOP_TIMEOUT_MS 2000
@@ -939,15 +940,14 @@ http01_standalone_publish(struct http01_srv *s, const char *addr, int port,
 	return cf_seterr(CF_E_INTERNAL, "the HTTP-01 responder did not start");
 }
 
-/* ---- webroot ---- */
+/* ---- webroot (the work itself: webroot.c) ---- */
 
 int
 http01_webroot_put(const char *webroot, const char *token, const char *keyauth,
     char *path_out, size_t len)
 {
-	char root[PATH_MAX], dir1[PATH_MAX], dir2[PATH_MAX], file[PATH_MAX];
+	char root[PATH_MAX], file[PATH_MAX];
 	size_t rl;
-	struct stat st;
 
 	if (check_token(token, keyauth) < 0)
 		return -1;
@@ -958,18 +958,10 @@ http01_webroot_put(const char *webroot, const char *token, const char *keyauth,
 		return cf_seterr(CF_E_INVALID_INPUT, "webroot is empty or too long");
 	memcpy(root, webroot, rl);
 	root[rl] = '\0';
-	if (rl == 1 && root[0] == '/')
-		root[0] = '\0';               /* "/" + "/.well-known" */
-	if ((size_t)snprintf(dir1, sizeof dir1, "%s/.well-known", root) >= sizeof dir1 ||
-	    (size_t)snprintf(dir2, sizeof dir2, "%s/acme-challenge", dir1) >= sizeof dir2 ||
-	    (size_t)snprintf(file, sizeof file, "%s/%s", dir2, token) >= sizeof file ||
-	    strlen(file) >= len)
+	if ((size_t)snprintf(file, sizeof file, "%s%s%s", strcmp(root, "/") == 0 ? "" : root,
+	        HTTP01_PATH_PREFIX, token) >= sizeof file || strlen(file) >= len)
 		return cf_seterr(CF_E_INVALID_INPUT, "webroot path too long");
-	if (stat(webroot, &st) < 0 || !S_ISDIR(st.st_mode))
-		return cf_seterr(CF_E_INVALID_INPUT, "webroot %s is not an existing directory", webroot);
-	/* 0755 exactly, whatever the umask: the web server must read the token */
-	if (store_mkdirs(dir2, 0755) < 0 ||
-	    store_write_atomic(file, keyauth, strlen(keyauth), 0644) < 0)
+	if (webroot_put(root, token, keyauth) < 0)
 		return -1;
 	cf_strlcpy(path_out, file, len);
 	return 0;
@@ -978,7 +970,16 @@ http01_webroot_put(const char *webroot, const char *token, const char *keyauth,
 int
 http01_webroot_remove(const char *path)
 {
-	if (unlink(path) < 0 && errno != ENOENT)
-		return cf_seterr(CF_E_IO_ERROR, "removing %s:", path);
-	return 0;
+	char root[PATH_MAX];
+	const char *token = strrchr(path, '/');
+	size_t pl = strlen(HTTP01_PATH_PREFIX), rl;
+
+	/* path is WEBROOT/.well-known/acme-challenge/TOKEN, as put made it */
+	if (token == NULL || !http01_token_valid(token + 1) ||
+	    (size_t)(token + 1 - path) < pl || (rl = (size_t)(token + 1 - path) - pl) >= sizeof root ||
+	    strncmp(path + rl, HTTP01_PATH_PREFIX, pl) != 0)
+		return cf_seterr(CF_E_INVALID_INPUT, "%s is not a challenge file", path);
+	memcpy(root, path, rl);
+	root[rl] = '\0';
+	return webroot_remove(rl == 0 ? "/" : root, token + 1);
 }

@@ -13,6 +13,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -125,50 +126,191 @@ store_path(const struct store *s, char *out, size_t outlen, const char *fmt, ...
 	return 0;
 }
 
+/* ---- directories opened without following an untrusted symlink ---- */
+
+#define WALK_MAX_LINKS 40
+
+struct walk {
+	const char *base;       /* names the starting descriptor in messages, or NULL */
+	int flags;
+	mode_t mode;            /* STORE_DIR_CREATE: the last component's mode */
+	int links;              /* symbolic links followed so far */
+};
+
+/* A symbolic link is followed only when root owns it or, unless
+ * STORE_DIR_ROOT_LINKS, the caller does: nobody else can have put it there
+ * or changed where it points. */
 static int
-mkdir_one(const char *path, mode_t mode)
+link_trusted(const struct walk *w, uid_t owner)
+{
+	return owner == 0 || (!(w->flags & STORE_DIR_ROOT_LINKS) && owner == geteuid());
+}
+
+/* Create name in dirfd (mode exactly, set on the new directory's own
+ * descriptor) and return an O_PATH descriptor of it.  Whatever is found
+ * there instead is not followed and not changed. */
+static int
+walk_mkdir(int dirfd, const char *name, mode_t mode, const char *shown)
 {
 	struct stat st;
+	int fd;
 
-	if (mkdir(path, mode) == 0) {
-		/* mkdir's mode went through the umask; set it exactly. */
-		if (chmod(path, mode) < 0)
-			return cf_seterr(CF_E_IO_ERROR, "chmod %s:", path);
-		return 0;
+	if (mkdirat(dirfd, name, mode) < 0 && errno != EEXIST)
+		return cf_seterr(CF_E_IO_ERROR, "mkdir %s:", shown);
+	fd = openat(dirfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0) {
+		if (errno == ELOOP || errno == ENOTDIR)
+			return cf_seterr(CF_E_INVALID_INPUT, "%s exists and is not a directory "
+			    "(a symbolic link or another file put there while it was created); "
+			    "not followed", shown);
+		return cf_seterr(CF_E_IO_ERROR, "%s:", shown);
 	}
-	if (errno != EEXIST)
-		return cf_seterr(CF_E_IO_ERROR, "mkdir %s:", path);
-	if (stat(path, &st) < 0)
+	/* Only a directory of ours gets its mode set (mkdir's went through
+	 * the umask), and only through its descriptor. */
+	if (fstat(fd, &st) < 0 || (st.st_uid == geteuid() && fchmod(fd, mode) < 0)) {
+		cf_seterr(CF_E_IO_ERROR, "chmod %s:", shown);
+		close(fd);
+		return -1;
+	}
+	return fd;
+}
+
+/* Walk path from dirfd ("/" when path is absolute) one component at a time,
+ * each opened O_PATH|O_NOFOLLOW from its parent's descriptor; the target
+ * of a trusted link is walked the same way.  create: make missing
+ * components of this path (not of link targets).  Returns an O_PATH
+ * descriptor of the last component, or -1 with errno kept (ENOENT:
+ * something is missing). */
+static int
+walk(struct walk *w, int dirfd, const char *path, int create)
+{
+	char comp[NAME_MAX + 1], target[PATH_MAX], shown[PATH_MAX];
+	const char *p = path, *e, *last;
+	struct stat st;
+	int cur, fd, err;
+	ssize_t n;
+	size_t len;
+
+	/* the last component: where mode applies */
+	for (last = path + strlen(path); last > path && last[-1] == '/'; last--)
+		;
+	cur = openat(path[0] == '/' ? AT_FDCWD : dirfd, path[0] == '/' ? "/" : ".",
+	    O_PATH | O_DIRECTORY | O_CLOEXEC);
+	if (cur < 0)
 		return cf_seterr(CF_E_IO_ERROR, "%s:", path);
-	if (!S_ISDIR(st.st_mode))
-		return cf_seterr(CF_E_IO_ERROR, "%s exists and is not a directory", path);
-	return 0;
+	for (;; p = e) {
+		while (*p == '/')
+			p++;
+		if (*p == '\0')
+			return cur;
+		for (e = p; *e != '\0' && *e != '/'; e++)
+			;
+		len = (size_t)(e - p);
+		if (len > NAME_MAX) {
+			close(cur);
+			errno = ENAMETOOLONG;
+			return cf_seterr(CF_E_INVALID_INPUT, "a name in %s is too long", path);
+		}
+		memcpy(comp, p, len);
+		comp[len] = '\0';
+		if (w->base != NULL && path[0] != '/' && w->links == 0)
+			snprintf(shown, sizeof shown, "%s/%.*s", w->base, (int)(e - path), path);
+		else
+			snprintf(shown, sizeof shown, "%.*s", (int)(e - path), path);
+		if (strcmp(comp, ".") == 0)
+			continue;
+		fd = openat(cur, comp, O_PATH | O_NOFOLLOW | O_CLOEXEC);
+		if (fd < 0 && errno == ENOENT && create)
+			fd = walk_mkdir(cur, comp, e >= last ? w->mode : 0755, shown);
+		else if (fd < 0) {
+			err = errno;
+			cf_seterr(err == ENOENT ? CF_E_INVALID_INPUT : CF_E_IO_ERROR, "%s:", shown);
+			close(cur);
+			errno = err;
+			return -1;
+		}
+		if (fd < 0 || fstat(fd, &st) < 0) {
+			err = errno;
+			if (fd >= 0)
+				cf_seterr(CF_E_IO_ERROR, "%s:", shown);
+			goto fail;
+		}
+		if (S_ISLNK(st.st_mode)) {
+			if (!link_trusted(w, st.st_uid)) {
+				err = ELOOP;
+				cf_seterr(CF_E_INVALID_INPUT, "%s is a symbolic link owned by uid %u, "
+				    "not root: it is not followed (replace it by a directory, or "
+				    "name its target)", shown, (unsigned)st.st_uid);
+				goto fail;
+			}
+			/* the very link whose owner was checked, not one put there since */
+			n = readlinkat(fd, "", target, sizeof target - 1);
+			if (n <= 0 || ++w->links > WALK_MAX_LINKS) {
+				err = n <= 0 ? errno : ELOOP;
+				cf_seterr(CF_E_IO_ERROR, "%s: cannot follow the symbolic link", shown);
+				goto fail;
+			}
+			target[n] = '\0';
+			close(fd);
+			if ((fd = walk(w, cur, target, 0)) < 0) {
+				err = errno;
+				close(cur);
+				errno = err;
+				return -1;
+			}
+			if (fstat(fd, &st) < 0) {
+				err = errno;
+				cf_seterr(CF_E_IO_ERROR, "%s:", shown);
+				goto fail;
+			}
+		}
+		if (!S_ISDIR(st.st_mode)) {
+			err = ENOTDIR;
+			cf_seterr(CF_E_IO_ERROR, "%s exists and is not a directory", shown);
+			goto fail;
+		}
+		close(cur);
+		cur = fd;
+	}
+fail:
+	if (fd >= 0)
+		close(fd);
+	close(cur);
+	errno = err;
+	return -1;
+}
+
+int
+store_open_dir(int dirfd, const char *base, const char *path, int flags, mode_t mode)
+{
+	struct walk w = {base, flags, mode, 0};
+	int pfd, fd, err;
+
+	if (path == NULL || path[0] == '\0' || strlen(path) >= STORE_PATH_MAX) {
+		errno = EINVAL;
+		return cf_seterr(CF_E_INVALID_INPUT, "empty or too long directory path");
+	}
+	if ((pfd = walk(&w, dirfd, path, (flags & STORE_DIR_CREATE) != 0)) < 0)
+		return -1;
+	fd = openat(pfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	err = errno;
+	close(pfd);
+	if (fd < 0) {
+		errno = err;
+		return cf_seterr(CF_E_IO_ERROR, "%s:", path);
+	}
+	return fd;
 }
 
 int
 store_mkdirs(const char *path, mode_t mode)
 {
-	char buf[STORE_PATH_MAX];
-	size_t n = strlen(path), i;
-	struct stat st;
+	int fd = store_open_dir(AT_FDCWD, NULL, path, STORE_DIR_CREATE, mode);
 
-	if (n == 0 || n >= sizeof buf)
-		return cf_seterr(CF_E_INVALID_INPUT, "store_mkdirs: empty or too long path");
-	/* the usual case, one system call: everything is there already */
-	if (stat(path, &st) == 0 && S_ISDIR(st.st_mode))
-		return 0;
-	memcpy(buf, path, n + 1);
-	while (n > 1 && buf[n - 1] == '/')
-		buf[--n] = '\0';
-	for (i = 1; i < n; i++) {
-		if (buf[i] != '/' || buf[i - 1] == '/')
-			continue;
-		buf[i] = '\0';
-		if (mkdir_one(buf, 0755) < 0)
-			return -1;
-		buf[i] = '/';
-	}
-	return mkdir_one(buf, mode);
+	if (fd < 0)
+		return -1;
+	close(fd);
+	return 0;
 }
 
 /* Create rel (one of tree[]) and the tree[] entries above it. */
@@ -306,18 +448,23 @@ is_atomic_tmp(const char *name)
 }
 
 /* Remove what store_write_atomic calls killed before their rename left in
- * dir: regular files (never through a symlink) named like its temp files
- * and owned by us.  The caller holds dir's exclusive lock, so no live
- * writer has a temp file there. */
+ * the directory dfd: regular files (never through a symlink) named like its
+ * temp files and owned by us.  The caller holds the directory's exclusive
+ * lock, so no live writer has a temp file there. */
 static void
-sweep_stale_tmp(const char *dir)
+sweep_stale_tmp(int dfd, const char *dir)
 {
 	struct dirent *de;
 	struct stat st;
 	DIR *d;
+	int fd;
 
-	if ((d = opendir(dir)) == NULL)
+	if ((fd = openat(dfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0)
 		return;
+	if ((d = fdopendir(fd)) == NULL) {
+		close(fd);
+		return;
+	}
 	while ((de = readdir(d)) != NULL) {
 		if (!is_atomic_tmp(de->d_name) ||
 		    fstatat(dirfd(d), de->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0 ||
@@ -330,46 +477,76 @@ sweep_stale_tmp(const char *dir)
 	closedir(d);
 }
 
-/* Writers hold a shared flock on the directory from mkstemp until the
- * rename, so a temp file in a directory nobody holds is a killed writer's:
- * whoever gets the exclusive lock first sweeps them.  A directory that
- * cannot be locked (a file system without flock) is written unswept. */
-int
-store_write_atomic(const char *path, const void *data, size_t len, mode_t mode)
+/* ".NAME.tmp-" and six random letters or digits, as mkstemp would. */
+static int
+tmp_name(const char *name, char *out, size_t outlen)
 {
-	return store_write_atomic_owned(path, data, len, mode, (uid_t)-1, (gid_t)-1);
+	static const char abc[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
+	unsigned char r[6];
+	size_t i, n = strlen(name);
+	int len;
+
+	if (n + 12 > NAME_MAX || cf_random(r, sizeof r) < 0)
+		return -1;
+	len = snprintf(out, outlen, ".%s.tmp-XXXXXX", name);
+	if (len < 0 || (size_t)len >= outlen)
+		return -1;
+	for (i = 0; i < sizeof r; i++)
+		out[(size_t)len - 6 + i] = abc[r[i] % (sizeof abc - 1)];
+	return 0;
 }
 
-int
-store_write_atomic_owned(const char *path, const void *data, size_t len, mode_t mode,
-    uid_t uid, gid_t gid)
-{
-	char dir[STORE_PATH_MAX], tmp[STORE_PATH_MAX];
-	const char *base;
-	int fd = -1, dfd, n;
+/* Writers hold a shared flock on the directory from creating the temp file
+ * until the rename, so a temp file in a directory nobody holds is a killed
+ * writer's: whoever gets the exclusive lock first sweeps them.  A directory
+ * that cannot be locked (a file system without flock) is written unswept.
+ * Everything goes through dfd: nothing here follows a symbolic link. */
+static int write_at_owned(int dfd, const char *dir, const char *name, const void *data, size_t len,
+    mode_t mode, uid_t uid, gid_t gid);
 
-	if (dir_of(path, dir, sizeof dir) < 0)
-		return -1;
-	base = strrchr(path, '/') ? strrchr(path, '/') + 1 : path;
-	n = snprintf(tmp, sizeof tmp, "%s/.%s.tmp-XXXXXX", dir, base);
-	if (n < 0 || (size_t)n >= sizeof tmp)
-		return cf_seterr(CF_E_INVALID_INPUT, "path too long: %s", path);
-	if ((dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0)
-		return cf_seterr(CF_E_IO_ERROR, "creating a temporary file for %s:", path);
+int
+store_write_atomic_at(int dfd, const char *dir, const char *name, const void *data,
+    size_t len, mode_t mode)
+{
+	return write_at_owned(dfd, dir, name, data, len, mode, (uid_t)-1, (gid_t)-1);
+}
+
+/* store_write_atomic_at, the temp file given to uid:gid (unless -1) by its
+ * descriptor before any byte is written and before the rename. */
+static int
+write_at_owned(int dfd, const char *dir, const char *name, const void *data, size_t len,
+    mode_t mode, uid_t uid, gid_t gid)
+{
+	char tmp[NAME_MAX + 1], path[STORE_PATH_MAX];
+	int fd = -1, n, tries;
+
+	snprintf(path, sizeof path, "%s/%s", dir, name);
+	if (strchr(name, '/') != NULL || name[0] == '\0' || strcmp(name, ".") == 0 ||
+	    strcmp(name, "..") == 0)
+		return cf_seterr(CF_E_INVALID_INPUT, "not a file name: %s", path);
 	if (flock(dfd, LOCK_EX | LOCK_NB) == 0)
-		sweep_stale_tmp(dir);
+		sweep_stale_tmp(dfd, dir);
 	while (flock(dfd, LOCK_SH) < 0 && errno == EINTR)
 		;
-	if ((fd = mkstemp(tmp)) < 0) {
+	for (tries = 0; fd < 0 && tries < 32; tries++) {
+		if (tmp_name(name, tmp, sizeof tmp) < 0) {
+			errno = ENAMETOOLONG;
+			break;
+		}
+		fd = openat(dfd, tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+		if (fd < 0 && errno != EEXIST)
+			break;
+	}
+	if (fd < 0) {
 		cf_seterr(CF_E_IO_ERROR, "creating a temporary file for %s:", path);
-		close(dfd);
+		flock(dfd, LOCK_UN);
 		return -1;
 	}
 	if (uid != (uid_t)-1 && fchown(fd, uid, gid) < 0)
 		cf_warnx("warning: could not give %s to uid %d gid %d: %s", path, (int)uid, (int)gid,
 		    strerror(errno));
-	if (fcntl(fd, F_SETFD, FD_CLOEXEC) < 0 || fchmod(fd, mode) < 0) {
-		cf_seterr(CF_E_IO_ERROR, "setting up %s:", tmp);
+	if (fchmod(fd, mode) < 0) {
+		cf_seterr(CF_E_IO_ERROR, "setting up %s/%s:", dir, tmp);
 		goto fail;
 	}
 	if (write_all(fd, data, len, path) < 0)
@@ -386,20 +563,47 @@ store_write_atomic_owned(const char *path, const void *data, size_t len, mode_t 
 		cf_seterr(CF_E_IO_ERROR, "writing %s:", path);
 		goto fail;
 	}
-	if (rename(tmp, path) < 0) {
+	if (renameat(dfd, tmp, dfd, name) < 0) {
 		cf_seterr(CF_E_IO_ERROR, "replacing %s:", path);
 		goto fail;
 	}
 	cf_fault("atomic_rename");
 	n = fsync_dirfd(dfd, dir);
-	close(dfd);
+	flock(dfd, LOCK_UN);
 	return n;
 fail:
 	if (fd >= 0)
 		close(fd);
-	unlink(tmp);
-	close(dfd);
+	unlinkat(dfd, tmp, 0);
+	flock(dfd, LOCK_UN);
 	return -1;
+}
+
+int
+store_write_atomic(const char *path, const void *data, size_t len, mode_t mode)
+{
+	return store_write_atomic_owned(path, data, len, mode, (uid_t)-1, (gid_t)-1);
+}
+
+int
+store_write_atomic_owned(const char *path, const void *data, size_t len, mode_t mode,
+    uid_t uid, gid_t gid)
+{
+	char dir[STORE_PATH_MAX];
+	const char *base;
+	int dfd, rc;
+
+	if (dir_of(path, dir, sizeof dir) < 0)
+		return -1;
+	base = strrchr(path, '/') ? strrchr(path, '/') + 1 : path;
+	if ((dfd = store_open_dir(AT_FDCWD, NULL, dir, 0, 0)) < 0) {
+		if (errno != ELOOP)   /* an untrusted link keeps its own message */
+			cf_seterr(CF_E_IO_ERROR, "creating a temporary file for %s:", path);
+		return -1;
+	}
+	rc = write_at_owned(dfd, dir, base, data, len, mode, uid, gid);
+	close(dfd);
+	return rc;
 }
 
 int

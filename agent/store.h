@@ -57,10 +57,28 @@ int store_open(struct store *s, const char *prefix);
 int store_path(const struct store *s, char *out, size_t outlen, const char *fmt, ...)
 	__attribute__((format(printf, 4, 5)));
 
-/* Create path and missing parents.  Directories this call creates get mode
- * (the last component) or 0755 (parents), exactly, whatever the umask;
- * existing ones are left as they are.  A non-directory in the way is
- * CF_E_IO_ERROR. */
+/*
+ * Open the directory path (relative paths from dirfd; base names dirfd in
+ * messages, may be NULL) without following a symbolic link that someone
+ * other than root could have placed: each component is opened O_NOFOLLOW
+ * from its parent's descriptor, and a link is followed (its target walked
+ * the same way) only when root owns it or, without STORE_DIR_ROOT_LINKS,
+ * the caller does.  Any other link is CF_E_INVALID_INPUT naming it (errno
+ * ELOOP).  STORE_DIR_CREATE: missing components of path are made with
+ * mkdirat, parents 0755 and the last one mode, set exactly with fchmod on
+ * the new directory's own descriptor (never by path).  Returns an
+ * O_RDONLY|O_DIRECTORY descriptor (close it), or -1 with errno kept
+ * (ENOENT: a component is missing, CF_E_INVALID_INPUT; a non-directory in
+ * the way: ENOTDIR).
+ */
+#define STORE_DIR_CREATE 1
+#define STORE_DIR_ROOT_LINKS 2
+int store_open_dir(int dirfd, const char *base, const char *path, int flags, mode_t mode);
+
+/* Create path and missing parents (store_open_dir with STORE_DIR_CREATE).
+ * Directories this call creates get mode (the last component) or 0755
+ * (parents), exactly, whatever the umask; existing ones are left as they
+ * are.  A non-directory in the way is CF_E_IO_ERROR. */
 int store_mkdirs(const char *path, mode_t mode);
 
 /* Create PREFIX's whole certfleet tree with the modes above. */
@@ -71,7 +89,9 @@ int store_prepare(struct store *s);
  * removed on every failure; the old file, if any, is then untouched.
  * Temp files a killed run left in that directory are removed first when no
  * other writer is active there (regular files of ours only, never through
- * a symlink).  Failures are CF_E_IO_ERROR naming the path. */
+ * a symlink).  path's directory is opened with store_open_dir (no link but
+ * root's or the caller's followed); the rest goes through its descriptor.
+ * Failures are CF_E_IO_ERROR naming the path. */
 int store_write_atomic(const char *path, const void *data, size_t len, mode_t mode);
 /* The same, the temp file given to uid:gid (fchown, then fchmod) before any
  * byte is written and before the rename: nothing is changed by path after
@@ -79,6 +99,10 @@ int store_write_atomic(const char *path, const void *data, size_t len, mode_t mo
  * A refused fchown (not root) is a warning, as it was. */
 int store_write_atomic_owned(const char *path, const void *data, size_t len, mode_t mode,
     uid_t uid, gid_t gid);
+/* The same for the file name (no '/') in the directory dfd, which dir
+ * names in messages.  Nothing here follows a symbolic link. */
+int store_write_atomic_at(int dfd, const char *dir, const char *name, const void *data,
+    size_t len, mode_t mode);
 
 /* Read a regular file (symlinks followed) of at most max bytes into out,
  * which the call initialises (cf_buf_init(out, max)); free it with

@@ -59,6 +59,7 @@ enum cf_err {
 	CF_E_NGINX_RELOAD,      /* nginx did not take a tested configuration */
 	CF_E_NO_HOST_CERT,      /* controller: no valid certificate for a name on a host */
 	CF_E_BAD_OUTPUT,        /* controller: a host's output is unusable (size, JSON) */
+	CF_E_ARCH_UNSUPPORTED,  /* controller: no agent for the host's architecture */
 	CF_E__COUNT
 };
 

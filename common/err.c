@@ -59,6 +59,8 @@ static const struct {
 	[CF_E_NO_HOST_CERT] = {"NO_HOST_CERT", "that host holds no unexpired certificate for the name: issue or renew it there first (certfleet issue|renew HOST), or check -d and the host's certfleet_prefix", 105},
 	[CF_E_BAD_OUTPUT] = {"BAD_AGENT_OUTPUT", "the host answered with output certfleet cannot use (too large, not JSON, "
 	    "or cut off): run the agent there by hand, or reinstall it with certfleet deploy", 106},
+	[CF_E_ARCH_UNSUPPORTED] = {"ARCH_UNSUPPORTED", "certfleet carries agents for x86_64 and aarch64 "
+	    "Linux only; see certfleet agent-binary --help", 101},
 };
 
 static enum cf_err last_err;
