@@ -1,13 +1,19 @@
 /*
  * status.c — `certfleet-agent status`: the status record of every lineage
  * (or one), with expiry computed from the clock; for lineages installed into
- * nginx, whether nginx serves the live certificate (by serial).  Reads only.
+ * nginx, whether nginx serves the live certificate (by serial).  Reads only,
+ * and takes no lock a run could trip over.
  */
+#include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
+#include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "agent.h"
 #include "cf.h"
@@ -29,20 +35,67 @@ usage(FILE *f)
 	    "  --json              {\"certificates\":[{\"lineage\":...,\"sslStatus\":...}, ...]}\n");
 }
 
+/*
+ * Does a run hold the lineage's lock?  Looked up without taking it: status
+ * holding the lock even for an instant made a concurrent issue or renew fail
+ * with ALREADY_PENDING.  /proc/locks lists every flock with the inode it is
+ * on (matched by inode only: overlayfs reports another device number); when
+ * it cannot be read, a shared lock tried and dropped at once is the fallback.
+ * Creates nothing.
+ */
+static int
+lock_held(struct store *s, const char *lineage)
+{
+	char path[STORE_PATH_MAX];
+	struct cf_buf locks;
+	struct stat sb;
+	int fd, held = 0;
+
+	if (store_path(s, path, sizeof path, "/var/lib/certfleet/locks/%s.lock", lineage) < 0 ||
+	    (fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC)) < 0) {
+		cf_clearerr();
+		return 0;   /* no lock file: no run ever locked it */
+	}
+	if (fstat(fd, &sb) < 0) {
+		close(fd);
+		return 0;
+	}
+	/* "1: FLOCK  ADVISORY  WRITE 570 fe:00:10957029 0 EOF" per lock held;
+	 * "1: -> FLOCK ..." lines are waiters */
+	if (store_read_file("/proc/locks", &locks, 4u << 20) == 0) {
+		char *line = cf_buf_str(&locks), *nl, *p, *tok;
+		for (; !held && line && *line; line = nl ? nl + 1 : NULL) {
+			if ((nl = strchr(line, '\n')) != NULL)
+				*nl = '\0';
+			if (strstr(line, " FLOCK ") == NULL || strstr(line, "->") != NULL ||
+			    (p = strstr(line, " WRITE ")) == NULL)
+				continue;
+			strtol(p + 7, &tok, 10);                    /* the holder's pid */
+			tok += strspn(tok, " ");
+			tok[strcspn(tok, " ")] = '\0';             /* MAJ:MIN:INODE */
+			if ((p = strrchr(tok, ':')) != NULL && p[1] >= '0' && p[1] <= '9')
+				held = strtoul(p + 1, NULL, 10) == (unsigned long)sb.st_ino;
+		}
+		cf_buf_free(&locks);
+	} else if (flock(fd, LOCK_SH | LOCK_NB) < 0) {
+		held = errno == EWOULDBLOCK;
+	}
+	cf_clearerr();
+	close(fd);   /* drops the shared lock, if taken */
+	return held;
+}
+
 static int
 one(struct store *s, const char *lineage, struct json_w *w, int64_t now)
 {
 	struct store_state st;
-	struct store_lock lk = {-1};
 	char prev[16], when[X509_RFC3339_LEN] = "-", served[256];
 	int running, ngx_state = -1;
 
 	if (store_state_load(s, lineage, &st) < 0)
 		return -1;
 	/* a "pending" nobody holds the lock for is a killed run's leftover */
-	running = store_lock(s, lineage, &lk) < 0 && cf_lasterr() == CF_E_ALREADY_PENDING;
-	store_unlock(&lk);
-	cf_clearerr();
+	running = lock_held(s, lineage);
 	if (!running && lineage_status_from_live(s, lineage, &st, prev) < 0) {
 		store_state_free(&st);
 		return -1;

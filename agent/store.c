@@ -10,6 +10,7 @@
  * replace anything it did not create (a real live/ directory is refused),
  * and must not parse network input.
  */
+#define _GNU_SOURCE   /* O_PATH in glibc builds (VARIANT=fuzz); musl has it anyway */
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>

@@ -17,6 +17,7 @@
  * stopped child is killed).  Must not: follow a link another user could
  * have placed, change a mode or owner by path, parse network input.
  */
+#define _GNU_SOURCE   /* pipe2, O_PATH in glibc builds (VARIANT=fuzz); musl has them anyway */
 #include <errno.h>
 #include <fcntl.h>
 #include <grp.h>

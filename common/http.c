@@ -49,9 +49,14 @@ struct http_client {
 	size_t rpos, rlen;
 	br_ssl_client_context sc;
 	br_x509_minimal_context xc;
+	struct tls_eku eku;            /* xc, then extKeyUsage serverAuth */
 	br_sslio_context ioc;
+	/* the last TLS session, offered again only to the host and port that
+	 * issued it: a resumed handshake verifies no certificate */
 	br_ssl_session_parameters session;
 	int have_session;
+	char session_host[HTTP_MAX_HOST + 1];
+	char session_port[6];
 	unsigned char iobuf[BR_SSL_BUFSIZE_BIDI];
 };
 
@@ -504,6 +509,7 @@ static int
 conn_open(struct http_client *c, const struct http_url *u)
 {
 	unsigned char seed[32];
+	int resume;
 
 	conn_close(c);
 	cf_strlcpy(c->host, u->host, sizeof c->host);
@@ -515,6 +521,7 @@ conn_open(struct http_client *c, const struct http_url *u)
 		/* BearSSL verifies host names only; an IP literal in the URL
 		 * can never match and is refused by the name check. */
 		tls_client_init(&c->sc, &c->xc, c->trust->ta, c->trust->n);
+		tls_require_server_auth(&c->sc, &c->xc, &c->eku);
 		br_ssl_engine_set_buffer(&c->sc.eng, c->iobuf, sizeof c->iobuf, 1);
 		if (cf_random(seed, sizeof seed) < 0) {
 			conn_close(c);
@@ -522,9 +529,11 @@ conn_open(struct http_client *c, const struct http_url *u)
 		}
 		br_ssl_engine_inject_entropy(&c->sc.eng, seed, sizeof seed);
 		cf_wipe(seed, sizeof seed);
-		if (c->have_session)
+		resume = c->have_session && strcmp(c->session_host, u->host) == 0 &&
+		    strcmp(c->session_port, u->port) == 0;
+		if (resume)
 			br_ssl_engine_set_session_parameters(&c->sc.eng, &c->session);
-		if (!br_ssl_client_reset(&c->sc, u->host, c->have_session)) {
+		if (!br_ssl_client_reset(&c->sc, u->host, resume)) {
 			conn_close(c);
 			return tls_fail(c);
 		}
@@ -913,9 +922,11 @@ http_request(struct http_client *c, const char *method, const char *url,
 		if (send_request(c, method, &u, headers, body, bodylen) == 0 &&
 		    read_response(c, method, resp, &got_any) == 0) {
 			c->requests++;
-			if (u.tls && !c->have_session) {
+			if (u.tls) {
 				br_ssl_engine_get_session_parameters(&c->sc.eng, &c->session);
 				c->have_session = 1;
+				cf_strlcpy(c->session_host, u.host, sizeof c->session_host);
+				cf_strlcpy(c->session_port, u.port, sizeof c->session_port);
 			}
 			if (!c->reusable)
 				conn_close(c);

@@ -11,6 +11,7 @@
 #include "cf.h"
 #include "key.h"
 #include "tls.h"
+#include "x509.h"
 
 #define TLS_MAX_BUNDLE (8u << 20)   /* a CA bundle larger than 8 MiB is refused */
 
@@ -321,6 +322,101 @@ tls_trust_load_deferred(struct tls_trust *t)
 	return t->n > before;
 }
 
+/* ---- extKeyUsage on top of the minimal engine ---- */
+
+static void
+eku_start_chain(const br_x509_class **ctx, const char *server_name)
+{
+	struct tls_eku *ek = (struct tls_eku *)(void *)ctx;
+
+	ek->ncert = 0;
+	ek->eelen = 0;
+	ek->toolong = 0;
+	(*ek->inner)->start_chain(ek->inner, server_name);
+}
+
+static void
+eku_start_cert(const br_x509_class **ctx, uint32_t length)
+{
+	struct tls_eku *ek = (struct tls_eku *)(void *)ctx;
+
+	if (ek->ncert == 0 && length > sizeof ek->ee)
+		ek->toolong = 1;
+	(*ek->inner)->start_cert(ek->inner, length);
+}
+
+static void
+eku_append(const br_x509_class **ctx, const unsigned char *buf, size_t len)
+{
+	struct tls_eku *ek = (struct tls_eku *)(void *)ctx;
+
+	if (ek->ncert == 0 && !ek->toolong) {
+		if (len > sizeof ek->ee - ek->eelen)
+			ek->toolong = 1;
+		else {
+			memcpy(ek->ee + ek->eelen, buf, len);
+			ek->eelen += len;
+		}
+	}
+	(*ek->inner)->append(ek->inner, buf, len);
+}
+
+static void
+eku_end_cert(const br_x509_class **ctx)
+{
+	struct tls_eku *ek = (struct tls_eku *)(void *)ctx;
+
+	ek->ncert++;
+	(*ek->inner)->end_cert(ek->inner);
+}
+
+static unsigned
+eku_end_chain(const br_x509_class **ctx)
+{
+	struct tls_eku *ek = (struct tls_eku *)(void *)ctx;
+	struct x509_info *ci;
+	unsigned err = (*ek->inner)->end_chain(ek->inner);
+
+	if (err != 0)
+		return err;
+	if (ek->toolong)
+		return BR_ERR_X509_LIMIT_EXCEEDED;
+	if ((ci = malloc(sizeof *ci)) == NULL)
+		return BR_ERR_X509_LIMIT_EXCEEDED;
+	if (x509_parse(ek->ee, ek->eelen, ci) < 0)
+		err = BR_ERR_X509_UNEXPECTED;
+	else if (ci->has_eku && !ci->eku_server_auth && !ci->eku_any)
+		err = BR_ERR_X509_FORBIDDEN_KEY_USAGE;   /* e.g. clientAuth only */
+	free(ci);
+	cf_clearerr();
+	return err;
+}
+
+static const br_x509_pkey *
+eku_get_pkey(const br_x509_class *const *ctx, unsigned *usages)
+{
+	const struct tls_eku *ek = (const struct tls_eku *)(const void *)ctx;
+
+	return (*ek->inner)->get_pkey(ek->inner, usages);
+}
+
+static const br_x509_class eku_vtable = {
+	sizeof(struct tls_eku), eku_start_chain, eku_start_cert, eku_append, eku_end_cert,
+	eku_end_chain, eku_get_pkey,
+};
+
+void
+tls_require_server_auth(br_ssl_client_context *cc, br_x509_minimal_context *xc,
+    struct tls_eku *ek)
+{
+	ek->vtable = &eku_vtable;
+	ek->inner = &xc->vtable;
+	ek->ncert = 0;
+	ek->eelen = 0;
+	ek->toolong = 0;
+	br_ssl_engine_set_x509(&cc->eng, &ek->vtable);
+}
+
 const char *
 tls_strerror(int err)
 {
@@ -340,7 +436,8 @@ tls_strerror(int err)
 	case BR_ERR_X509_NOT_CA:
 		return "an intermediate certificate of the server is not a CA";
 	case BR_ERR_X509_FORBIDDEN_KEY_USAGE:
-		return "the server's certificate key usage forbids this use";
+		return "the server's certificate is not for a TLS server (its key usage or extended key "
+		    "usage, e.g. clientAuth only, forbids it)";
 	case BR_ERR_X509_WEAK_PUBLIC_KEY:
 		return "the server's certificate key is too weak";
 	case BR_ERR_UNSUPPORTED_VERSION:

@@ -54,6 +54,27 @@ void tls_trust_free(struct tls_trust *t);
 void tls_client_init(br_ssl_client_context *cc, br_x509_minimal_context *xc,
     const br_x509_trust_anchor *ta, size_t n);
 
+/*
+ * BearSSL's minimal X.509 engine ignores extKeyUsage.  This one wraps it:
+ * the same verification, then the end-entity certificate must allow server
+ * authentication (no extKeyUsage, or serverAuth or anyExtendedKeyUsage in
+ * it); otherwise the handshake fails with BR_ERR_X509_FORBIDDEN_KEY_USAGE
+ * (TLS_ERROR).  An end-entity certificate larger than TLS_EE_MAX, or one
+ * x509_parse() refuses, fails too.  Call after tls_client_init; ek must
+ * live as long as the engine.
+ */
+#define TLS_EE_MAX 16384
+struct tls_eku {
+	const br_x509_class *vtable;
+	const br_x509_class **inner;
+	unsigned ncert;
+	size_t eelen;
+	int toolong;
+	unsigned char ee[TLS_EE_MAX];
+};
+void tls_require_server_auth(br_ssl_client_context *cc, br_x509_minimal_context *xc,
+    struct tls_eku *ek);
+
 /* A sentence for a BearSSL error code (BR_ERR_*). */
 const char *tls_strerror(int err);
 

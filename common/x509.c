@@ -492,6 +492,32 @@ static const unsigned char oid_ski[] = { 0x55, 0x1d, 0x0e };
 static const unsigned char oid_san[] = { 0x55, 0x1d, 0x11 };
 static const unsigned char oid_bc[] = { 0x55, 0x1d, 0x13 };
 static const unsigned char oid_aki[] = { 0x55, 0x1d, 0x23 };
+static const unsigned char oid_eku[] = { 0x55, 0x1d, 0x25 };
+static const unsigned char oid_kp_server_auth[] = { 0x2b, 0x06, 0x01, 0x05, 0x05, 0x07, 0x03, 0x01 };
+static const unsigned char oid_any_eku[] = { 0x55, 0x1d, 0x25, 0x00 };
+
+/* ExtKeyUsageSyntax ::= SEQUENCE SIZE (1..MAX) OF KeyPurposeId (an OID) */
+static int
+ext_eku(struct rd *v, struct x509_info *out)
+{
+	struct rd seq, kp;
+
+	if (rd_get(v, T_SEQ, &seq, NULL, "ExtKeyUsageSyntax") < 0 ||
+	    rd_end(v, "extKeyUsage") < 0)
+		return -1;
+	if (seq.n == 0)
+		return bad(&seq, "empty extKeyUsage");
+	out->has_eku = 1;
+	while (seq.n > 0) {
+		if (rd_oid(&seq, &kp, "KeyPurposeId") < 0)
+			return -1;
+		if (span_eq(&kp, oid_kp_server_auth, sizeof oid_kp_server_auth))
+			out->eku_server_auth = 1;
+		else if (span_eq(&kp, oid_any_eku, sizeof oid_any_eku))
+			out->eku_any = 1;
+	}
+	return 0;
+}
 
 /* GeneralNames ::= SEQUENCE SIZE (1..MAX) OF GeneralName; dNSName is
  * [2] IMPLICIT IA5String. */
@@ -632,6 +658,8 @@ rd_extensions(struct rd *r, struct x509_info *out)
 			rc = ext_aki(&val, out);
 		else if (span_eq(&oid, oid_bc, sizeof oid_bc))
 			rc = ext_bc(&val, out);
+		else if (span_eq(&oid, oid_eku, sizeof oid_eku))
+			rc = ext_eku(&val, out);
 		else if (span_eq(&oid, oid_ski, sizeof oid_ski)) {
 			struct rd id;
 

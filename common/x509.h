@@ -1,7 +1,7 @@
 /*
  * x509.h — what certfleet reads out of X.509 certificates (RFC 5280) that
  * BearSSL's minimal decoder does not give: serial, names, validity, SANs,
- * key identifiers, basicConstraints, key and signature algorithm; the RFC
+ * key identifiers, basicConstraints, extKeyUsage, key and signature algorithm; the RFC
  * 9773 (ARI) certificate identifier; PEM bundles split into DER; RFC 3339
  * times both ways.
  *
@@ -88,6 +88,9 @@ struct x509_info {
 	size_t aki_len;                         /* keyIdentifier; 0 if absent */
 	unsigned char ski[X509_MAX_KEYID];      /* subjectKeyIdentifier */
 	size_t ski_len;
+	/* extKeyUsage: present, and whether it names serverAuth or
+	 * anyExtendedKeyUsage (absent: any use, RFC 5280 4.2.1.12) */
+	int has_eku, eku_server_auth, eku_any;
 	int has_basic_constraints;
 	int is_ca;                              /* basicConstraints cA */
 	int path_len;                           /* pathLenConstraint or -1 */

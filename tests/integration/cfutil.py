@@ -217,7 +217,7 @@ _LEAF_EXT = """\
 [v3_leaf]
 basicConstraints = critical,CA:FALSE
 keyUsage = critical,{ku}
-extendedKeyUsage = serverAuth
+extendedKeyUsage = {eku}
 subjectAltName = {san}
 subjectKeyIdentifier = hash
 authorityKeyIdentifier = keyid
@@ -247,8 +247,10 @@ def make_ca(directory, cn=None, key_type="ec", days=30):
 
 
 def make_leaf(directory, ca_cert, ca_key, dns=("localhost",), ips=("127.0.0.1",),
-              key_type="ec", days=30, name="server"):
-    """A server certificate signed by the CA: returns (cert_path, key_path)."""
+              key_type="ec", days=30, name="server", eku="serverAuth"):
+    """A server certificate signed by the CA: returns (cert_path, key_path).
+    eku: the extendedKeyUsage value (a test of a client-only certificate
+    passes "clientAuth")."""
     d = Path(directory)
     d.mkdir(parents=True, exist_ok=True)
     cn = dns[0] if dns else (ips[0] if ips else "server")
@@ -257,7 +259,7 @@ def make_leaf(directory, ca_cert, ca_key, dns=("localhost",), ips=("127.0.0.1",)
     san = ",".join(["DNS:" + n for n in dns] + ["IP:" + i for i in ips])
     ku = "digitalSignature" if key_type == "ec" else "digitalSignature,keyEncipherment"
     ext = d / (name + ".ext")
-    ext.write_text(_LEAF_EXT.format(ku=ku, san=san))
+    ext.write_text(_LEAF_EXT.format(ku=ku, san=san, eku=eku))
     key, csr, cert = d / (name + ".key"), d / (name + ".csr"), d / (name + ".pem")
     run([OPENSSL, "req", "-new", "-config", cnf, *_newkey_args(key_type), "-nodes",
          "-keyout", key, "-out", csr])

@@ -25,7 +25,7 @@ import cfutil
 from cfutil import free_port
 
 DOMAIN = "hostile.example.test"
-EXIT = {"CA_ERROR": 71, "NETWORK_ERROR": 77, "PROTOCOL_ERROR": 78}
+EXIT = {"CA_ERROR": 71, "NETWORK_ERROR": 77, "PROTOCOL_ERROR": 78, "TLS_ERROR": 76}
 MAX_RSS_KB = 16 * 1024           # the agent's peak RSS (measured: under 2 MiB)
 MAX_RSS_KB_ASAN = 256 * 1024     # ASan's shadow memory and quarantine
 AS_LIMIT = 256 * 1024 * 1024     # address-space cap for non-sanitizer builds
@@ -38,7 +38,8 @@ class AcmeDouble:
         self.mode = mode
         self.dir = Path(workdir)
         ca_cert, ca_key = cfutil.make_ca(self.dir / "ca")
-        cert, key = cfutil.make_leaf(self.dir / "ca", ca_cert, ca_key)
+        cert, key = cfutil.make_leaf(self.dir / "ca", ca_cert, ca_key,
+                                     eku="clientAuth" if mode == "client_cert" else "serverAuth")
         self.ca_file = ca_cert
         self.ca_key = ca_key
         self.ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
@@ -296,6 +297,8 @@ CASES = [
     ("redirect_loop", "CA_ERROR", 20),
     ("cert_mismatch", "CA_ERROR", 30),
     ("nonce_storm", "CA_ERROR", 30),
+    # issue 14 item 8: a certificate for TLS clients only (extKeyUsage clientAuth)
+    ("client_cert", "TLS_ERROR", 20),
 ]
 
 
