@@ -11,7 +11,8 @@
 #include <string.h>
 #include <sys/file.h>
 #include <sys/stat.h>
-#include <syslog.h>
+#include <sys/socket.h>
+#include <sys/un.h>
 #include <unistd.h>
 
 #include "activity.h"
@@ -19,6 +20,7 @@
 #include "domain.h"
 #include "json.h"
 #include "lineage.h"
+#include "text.h"
 #include "x509.h"
 
 void
@@ -97,12 +99,46 @@ out:
 	cf_buf_free(&b);
 }
 
+/* One message to the system log, as syslog(3) would send it, without it:
+ * musl's syslog() brings localtime, strftime and the time zone code (10 KB
+ * of the agent, which has a size budget).  RFC 3164 framing with no
+ * timestamp ("<PRI>TAG[PID]: MSG"): rsyslog and journald's /dev/log stamp
+ * a message with the time they receive it.  Best effort, like syslog(). */
+static void
+syslog_err(const char *msg)
+{
+	struct sockaddr_un sa = {.sun_family = AF_UNIX, .sun_path = "/dev/log"};
+	char line[1024];
+	int fd, n;
+
+	/* LOG_DAEMON | LOG_ERR = 3 * 8 + 3 */
+	n = snprintf(line, sizeof line, "<27>certfleet-agent[%ld]: %s", (long)getpid(), msg);
+	if (n < 0)
+		return;
+	if (n >= (int)sizeof line)
+		n = (int)sizeof line - 1;
+	/* a datagram socket (journald, rsyslog); a stream one where the
+	 * daemon listens that way (EPROTOTYPE), as musl's syslog() does */
+	if ((fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0)) < 0)
+		return;
+	if (connect(fd, (struct sockaddr *)&sa, sizeof sa) < 0 && errno == EPROTOTYPE) {
+		close(fd);
+		if ((fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0)) < 0 ||
+		    connect(fd, (struct sockaddr *)&sa, sizeof sa) < 0)
+			n = -1;
+	}
+	if (n >= 0 && send(fd, line, (size_t)n, MSG_NOSIGNAL) < 0)
+		cf_debug("syslog: %s", strerror(errno));
+	if (fd >= 0)
+		close(fd);
+}
+
 int
 activity_alarm(const char *lineage, int64_t expiry, int64_t life, enum cf_err e, const char *detail)
 {
 	int64_t left = expiry - cf_time();
 	int64_t limit = 7 * 86400;
-	char when[X509_RFC3339_LEN];
+	char when[X509_RFC3339_LEN], msg[4600], safe[4096];
 
 	if (expiry == 0)
 		return 0;
@@ -111,13 +147,13 @@ activity_alarm(const char *lineage, int64_t expiry, int64_t life, enum cf_err e,
 	if (left > limit)
 		return 0;
 	x509_rfc3339(expiry, when, sizeof when);
-	openlog("certfleet-agent", LOG_PID, LOG_DAEMON);
-	syslog(LOG_ERR, "RENEWAL FAILING for %s: certificate %s %s, %s: %s", lineage,
-	    left > 0 ? "expires" : "expired", when, cf_err_code(e), detail);
-	closelog();
+	text_safe(safe, sizeof safe, detail);   /* the CA's words, for syslog and a terminal */
+	snprintf(msg, sizeof msg, "RENEWAL FAILING for %s: certificate %s %s, %s: %s", lineage,
+	    left > 0 ? "expires" : "expired", when, cf_err_code(e), safe);
+	syslog_err(msg);
 	fprintf(stderr, "certfleet-agent: ERROR: renewal of %s is failing and its certificate %s %s "
 	    "(%lld days left): %s: %s\n", lineage, left > 0 ? "expires" : "expired", when,
-	    (long long)(left / 86400), cf_err_code(e), detail);
+	    (long long)(left / 86400), cf_err_code(e), safe);
 	return 1;
 }
 
@@ -218,21 +254,36 @@ cmd_log(int argc, char **argv)
 	if (agent_opts.json)
 		printf("[");
 	for (i = skip; i < total; i++) {
-		if (agent_opts.json) {
-			printf("%s\n%s", first ? "" : ",", lines[i]);
-			first = 0;
-		} else {
-			struct json_doc d;
-			if (json_parse(&d, lines[i], strlen(lines[i]), strlen(lines[i])) == 0) {
-				const char *det = json_get_str(d.root, "detail");
-				const char *ln = json_get_str(d.root, "lineage");
-				printf("%s  %-5s %-24s %-8s %-10s %s%s%s\n", json_get_str(d.root, "time"),
-				    json_get_str(d.root, "level"), ln ? ln : "-", json_get_str(d.root, "event"),
-				    json_get_str(d.root, "outcome"), json_get_str(d.root, "code"),
-				    det ? ": " : "", det ? det : "");
-				json_doc_free(&d);
-			}
+		struct json_doc d;
+		if (json_parse(&d, lines[i], strlen(lines[i]), strlen(lines[i])) < 0) {
+			cf_clearerr();
+			continue;
 		}
+		if (agent_opts.json) {
+			/* written again: a line from an older agent gets today's escapes */
+			struct cf_buf b;
+			struct json_w w;
+			cf_buf_init(&b, ACTIVITY_MAX_BYTES * 2);
+			json_w_init(&w, &b);
+			if (json_w_value(&w, d.root) == 0 && json_w_finish(&w) == 0) {
+				printf("%s\n%s", first ? "" : ",", (char *)b.data);
+				first = 0;
+			}
+			cf_buf_free(&b);
+		} else {
+			/* every field may hold a CA's words (detail): shown inert */
+			const char *det = json_get_str(d.root, "detail");
+			char f[6][256], sdet[4096];
+			static const char *const keys[] = {"time", "level", "lineage", "event", "outcome", "code"};
+			size_t k;
+			for (k = 0; k < CF_ARRAY_LEN(keys); k++) {
+				const char *v = json_get_str(d.root, keys[k]);
+				text_safe(f[k], sizeof f[k], v ? v : "-");
+			}
+			printf("%s  %-5s %-24s %-8s %-10s %s%s%s\n", f[0], f[1], f[2], f[3], f[4], f[5],
+			    det ? ": " : "", det ? text_safe(sdet, sizeof sdet, det) : "");
+		}
+		json_doc_free(&d);
 	}
 	if (agent_opts.json)
 		printf("]\n");

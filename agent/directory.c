@@ -9,7 +9,11 @@
 
 #include "agent.h"
 #include "cf.h"
+#include "conf.h"
 #include "http.h"
+#include "json.h"
+#include "lineage.h"
+#include "store.h"
 #include "tls.h"
 
 static void
@@ -19,10 +23,13 @@ usage(FILE *f)
 	    "usage: certfleet-agent directory [--server URL | --staging] [--ca-file PEM]\n"
 	    "\n"
 	    "Fetch the ACME directory of the CA and print it as JSON.\n"
-	    "  --server URL    ACME directory URL (default Let's Encrypt production)\n"
+	    "  --server URL    ACME directory URL (default: agent.conf's server, else\n"
+	    "                  Let's Encrypt production)\n"
 	    "  --staging       Let's Encrypt's staging directory\n"
 	    "  --ca-file PEM   also trust these CA certificates for the CA's TLS\n"
-	    "Trust: built-in ISRG roots, --ca-file, then $SSL_CERT_FILE or the system bundle.\n");
+	    "                  (default: agent.conf's ca_file)\n"
+	    "Trust: built-in ISRG roots, --ca-file, then $SSL_CERT_FILE or the system bundle.\n"
+	    "Defaults come from PREFIX/etc/certfleet/agent.conf (or --config), as for issue.\n");
 }
 
 int
@@ -35,11 +42,16 @@ cmd_directory(int argc, char **argv)
 		{"help", no_argument, NULL, 'h'},
 		{NULL, 0, NULL, 0},
 	};
-	const char *server = CF_LE_PRODUCTION, *ca_file = NULL;
+	const char *server = NULL, *ca_file = NULL;
+	struct agent_conf conf;
+	struct store s;
 	const char *const hdrs[] = {"Accept: application/json", NULL};
 	struct tls_trust trust;
 	struct http_client *c = NULL;
 	struct http_response r;
+	struct json_doc d = {0};
+	struct json_w w;
+	struct cf_buf out;
 	int ch, rc = 1;
 
 	while ((ch = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
@@ -65,6 +77,13 @@ cmd_directory(int argc, char **argv)
 		usage(stderr);
 		return cf_err_exit(CF_E_USAGE);
 	}
+	/* the same defaults as every command that talks to the CA */
+	if (agent_store_conf(&s, &conf) < 0)
+		return agent_fail();
+	if (server == NULL)
+		server = conf.server[0] ? conf.server : CF_LE_PRODUCTION;
+	if (ca_file == NULL && conf.ca_file[0])
+		ca_file = conf.ca_file;
 	if (strncmp(server, "https://", 8) != 0) {
 		cf_seterr(CF_E_INVALID_INPUT, "the ACME server must be an https:// URL: %s", server);
 		return agent_fail();
@@ -78,15 +97,24 @@ cmd_directory(int argc, char **argv)
 	} else if (r.status != 200) {
 		cf_seterr(CF_E_CA_ERROR, "%s answered HTTP %d", server, r.status);
 		rc = agent_fail();
-	} else if (r.body.len == 0 || r.body.data[0] != '{') {
+	} else if (r.body.len == 0 || r.body.data[0] != '{' ||
+	    json_parse(&d, r.body.data, r.body.len, r.body.len) < 0) {
 		cf_seterr(CF_E_PROTOCOL, "%s did not return a JSON directory", server);
 		rc = agent_fail();
 	} else {
-		fwrite(r.body.data, 1, r.body.len, stdout);
-		if (r.body.data[r.body.len - 1] != '\n')
-			putchar('\n');
-		rc = 0;
+		/* the CA's document written again, never copied: its strings
+		 * reach the terminal escaped (text.h) */
+		cf_buf_init(&out, r.body.len * 6 + 64);
+		json_w_init(&w, &out);
+		if (json_w_value(&w, d.root) < 0 || json_w_finish(&w) < 0) {
+			rc = agent_fail();
+		} else {
+			printf("%s\n", (char *)out.data);
+			rc = 0;
+		}
+		cf_buf_free(&out);
 	}
+	json_doc_free(&d);
 	http_response_free(&r);
 	http_client_free(c);
 	tls_trust_free(&trust);

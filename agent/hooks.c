@@ -1,7 +1,8 @@
 /*
  * hooks.c — runs the administrator's hook commands under /bin/sh with a
  * time limit, added environment variables and stdout captured or diverted
- * to stderr.  It reads no files and writes none.
+ * to stderr; the variables holding certfleet's secrets are removed unless
+ * the hook opted in (--hook-env).  It reads no files and writes none.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -25,12 +26,118 @@ hook_env_set(struct hook_env *e, const char *name, const char *value)
 	}
 }
 
+const char *const hook_secret_vars[] = {
+	"FE_PASSWORD", "USER_PASSWORD", "FE_SECRET_KEY", "FE_ACCESS_KEY", "CERTFLEET_EAB_HMAC_KEY", NULL,
+};
+
+static const char *const hook_names[] = {
+	"pre", "post", "deploy", "manual-auth", "manual-cleanup", "all", NULL,
+};
+
+static int
+in_list(const char *const *list, const char *p, size_t n)
+{
+	size_t i;
+
+	for (i = 0; list[i]; i++)
+		if (strlen(list[i]) == n && strncmp(list[i], p, n) == 0)
+			return 1;
+	return 0;
+}
+
+/* 1 when the comma list [p, end) holds word (n bytes). */
+static int
+comma_has(const char *p, const char *end, const char *word)
+{
+	size_t n = strlen(word);
+
+	while (p < end) {
+		const char *c = memchr(p, ',', (size_t)(end - p));
+		if (c == NULL)
+			c = end;
+		if ((size_t)(c - p) == n && strncmp(p, word, n) == 0)
+			return 1;
+		p = c + 1;
+	}
+	return 0;
+}
+
+/* Check each name of the comma list [p, end) against list. */
+static int
+check_names(const char *p, const char *end, const char *const *list, const char *what)
+{
+	while (p <= end) {
+		const char *c = memchr(p, ',', (size_t)(end - p));
+		if (c == NULL)
+			c = end;
+		if (!in_list(list, p, (size_t)(c - p)))
+			return cf_seterr(CF_E_INVALID_INPUT, "--hook-env: \"%.*s\" is not %s",
+			    (int)(c - p > 40 ? 40 : c - p), p, what);
+		p = c + 1;
+	}
+	return 0;
+}
+
+int
+hook_env_spec_check(const char *spec)
+{
+	const char *p = spec, *sp, *colon;
+
+	if (strlen(spec) >= HOOK_ENV_SPEC_MAX)
+		return cf_seterr(CF_E_INVALID_INPUT, "--hook-env: longer than %d characters",
+		    HOOK_ENV_SPEC_MAX - 1);
+	for (sp = spec; *sp; sp++)
+		if ((unsigned char)*sp < 0x20 && *sp != '\t' && *sp != ' ')
+			return cf_seterr(CF_E_INVALID_INPUT, "--hook-env: holds a control character");
+	for (;;) {
+		while (*p == ' ' || *p == '\t')
+			p++;
+		if (*p == '\0')
+			return 0;
+		sp = p + strcspn(p, " \t");
+		colon = memchr(p, ':', (size_t)(sp - p));
+		if (colon == NULL)
+			return cf_seterr(CF_E_INVALID_INPUT, "--hook-env: \"%.*s\" is not HOOK:VAR "
+			    "(e.g. manual-auth,manual-cleanup:FE_PASSWORD)", (int)(sp - p > 40 ? 40 : sp - p), p);
+		if (check_names(p, colon, hook_names, "a hook (pre, post, deploy, manual-auth, "
+		    "manual-cleanup, all)") < 0 ||
+		    check_names(colon + 1, sp, hook_secret_vars, "one of the variables hooks do not get "
+		    "(FE_PASSWORD, USER_PASSWORD, FE_SECRET_KEY, FE_ACCESS_KEY, CERTFLEET_EAB_HMAC_KEY)") < 0)
+			return -1;
+		p = sp;
+	}
+}
+
+int
+hook_env_passes(const char *spec, const char *what, const char *var)
+{
+	const char *p = spec, *sp, *colon;
+
+	if (spec == NULL || hook_env_spec_check(spec) < 0)
+		return 0;
+	for (;;) {
+		while (*p == ' ' || *p == '\t')
+			p++;
+		if (*p == '\0')
+			return 0;
+		sp = p + strcspn(p, " \t");
+		colon = memchr(p, ':', (size_t)(sp - p));
+		if ((comma_has(p, colon, what) || comma_has(p, colon, "all")) &&
+		    comma_has(colon + 1, sp, var))
+			return 1;
+		p = sp;
+	}
+}
+
 static void
-child(const char *cmd, const struct hook_env *e, int out_fd)
+child(const char *what, const char *cmd, const struct hook_env *e, int out_fd)
 {
 	size_t i;
 	int devnull;
 
+	for (i = 0; hook_secret_vars[i]; i++)
+		if (!hook_env_passes(e ? e->pass : NULL, what, hook_secret_vars[i]))
+			unsetenv(hook_secret_vars[i]);
 	for (i = 0; e && i < e->n; i++)
 		if (setenv(e->name[i], e->value[i], 1) < 0)
 			_exit(126);
@@ -70,7 +177,7 @@ hook_run(const char *what, const char *cmd, const struct hook_env *e, struct cf_
 	if (pid == 0) {
 		if (capture)
 			close(p[0]);
-		child(cmd, e, capture ? p[1] : 2);
+		child(what, cmd, e, capture ? p[1] : 2);
 	}
 	cf_debug("running %s hook", what);
 	if (capture) {

@@ -22,14 +22,32 @@ struct hook_env {
 	const char *name[HOOK_MAX_VARS];
 	const char *value[HOOK_MAX_VARS];
 	size_t n;
+	const char *pass;   /* --hook-env SPEC, or NULL */
 };
+
+/*
+ * The variables that carry certfleet's own secrets (FE_PASSWORD,
+ * USER_PASSWORD, FE_SECRET_KEY, FE_ACCESS_KEY, CERTFLEET_EAB_HMAC_KEY; the
+ * list in certfleet-agent(1)) are removed from every hook's environment,
+ * unless the hook opted in: a SPEC is whitespace-separated
+ * HOOK[,HOOK...]:VAR[,VAR...] items, HOOK one of pre, post, deploy,
+ * manual-auth, manual-cleanup or all, VAR one of that list.
+ */
+#define HOOK_ENV_SPEC_MAX 512
+extern const char *const hook_secret_vars[];
+/* 0, or -1 with CF_E_INVALID_INPUT naming what is wrong. */
+int hook_env_spec_check(const char *spec);
+/* 1 when spec passes var to the hook named what. */
+int hook_env_passes(const char *spec, const char *what, const char *var);
 
 /* Add NAME=value (both copied by the call's caller: pointers must live
  * until hook_run returns). */
 void hook_env_set(struct hook_env *e, const char *name, const char *value);
 
 /*
- * Run cmd ("pre", "deploy"... in what) and wait for it.  capture: NULL to
+ * Run cmd ("pre", "post", "deploy", "manual-auth" or "manual-cleanup" in
+ * what) and wait for it, with the secret variables not passed (e->pass)
+ * removed from its environment.  capture: NULL to
  * send its stdout to our stderr, else it receives stdout (up to
  * HOOK_MAX_OUTPUT bytes, the rest discarded).  Returns 0 when it exited 0;
  * -1 with CF_E_HOOK_FAILED naming the hook and its status otherwise.

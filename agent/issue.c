@@ -20,6 +20,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -35,6 +36,7 @@
 #include "fe.h"
 #include "fe_dns.h"
 #include "hooks.h"
+#include "text.h"
 #include "http01.h"
 #include "issue.h"
 #include "json.h"
@@ -58,7 +60,7 @@ usage(FILE *f)
 	    "           [--server URL | --staging] [--ca-file PEM] [--email ADDR] [--agree-tos]\n"
 	    "           [--eab-kid ID --eab-hmac-key-file FILE] [--profile NAME]\n"
 	    "           [--key-type ec256|ec384|rsa2048|rsa3072|rsa4096] [--preferred-chain CN]\n"
-	    "           [--pre-hook CMD] [--post-hook CMD] [--deploy-hook CMD]\n"
+	    "           [--pre-hook CMD] [--post-hook CMD] [--deploy-hook CMD] [--hook-env SPEC]\n"
 	    "           [--resolver ADDR[:PORT]] [--dns-timeout SEC] [--no-preflight]\n"
 	    "           [--force] [--dry-run] [--json]\n"
 	    "\n"
@@ -93,6 +95,10 @@ usage(FILE *f)
 	    "  --post-hook CMD       run after it, whatever the outcome\n"
 	    "  --deploy-hook CMD     run after a new certificate is installed\n"
 	    "                        (RENEWED_LINEAGE, RENEWED_DOMAINS set)\n"
+	    "  --hook-env HOOK[,HOOK]:VAR[,VAR]   pass these secret variables (FE_PASSWORD,\n"
+	    "                        USER_PASSWORD, FE_SECRET_KEY, FE_ACCESS_KEY,\n"
+	    "                        CERTFLEET_EAB_HMAC_KEY), which hooks never get otherwise, to\n"
+	    "                        these hooks (pre post deploy manual-auth manual-cleanup all)\n"
 	    "  --resolver ADDR       DNS server for the preflight and TXT look-ups\n"
 	    "  --no-preflight        skip the DNS preflight\n"
 	    "  --force               replace a valid certificate that is not yet due\n"
@@ -160,11 +166,11 @@ print_result(struct store *s, const char *lineage, const char *outcome, enum cf_
 	if (e == CF_OK && dry_run) {
 		printf("dry run for %s: a certificate was obtained and not installed\n", lineage);
 	} else if (e == CF_OK) {
-		char path[STORE_PATH_MAX], when[X509_RFC3339_LEN];
+		char path[STORE_PATH_MAX], when[X509_RFC3339_LEN], issuer[sizeof st->issuer * 6];
 		store_path(s, path, sizeof path, "/etc/certfleet/live/%s/fullchain.pem", lineage);
 		x509_rfc3339(st->expiry, when, sizeof when);
 		printf("certificate for %s %s by %s, serial %s, expires %s\n  %s\n",
-		    lineage, outcome, st->issuer, st->serial, when, path);
+		    lineage, outcome, text_safe(issuer, sizeof issuer, st->issuer), st->serial, when, path);
 	} else if (e == CF_E_ALREADY_ACTIVE || e == CF_E_NOT_DUE) {
 		printf("%s: %s\n", cf_err_code(e), cf_lasterr_detail());
 	} else {
@@ -193,6 +199,33 @@ host_has_global_ipv6(void)
 	return found;
 }
 
+/* Does this machine's /etc/hosts name NAME?  Only for the message: a name
+ * there resolves for local programs but not for the CA, which asks DNS. */
+static int
+in_etc_hosts(const char *name, char *addr, size_t addrsz)
+{
+	FILE *f = fopen("/etc/hosts", "re");
+	char line[1024], *tok, *save, *first;
+	int found = 0;
+
+	if (f == NULL)
+		return 0;
+	while (!found && fgets(line, sizeof line, f)) {
+		line[strcspn(line, "#\r\n")] = '\0';
+		if ((first = strtok_r(line, " \t", &save)) == NULL)
+			continue;
+		while ((tok = strtok_r(NULL, " \t", &save)) != NULL) {
+			if (strcasecmp(tok, name) == 0) {
+				cf_strlcpy(addr, first, addrsz);
+				found = 1;
+				break;
+			}
+		}
+	}
+	fclose(f);
+	return found;
+}
+
 static int
 preflight_dns(const struct issue_opts *o)
 {
@@ -205,9 +238,19 @@ preflight_dns(const struct issue_opts *o)
 		if (dns_resolves(o->resolver, o->names[i], 5000, &has_a, &has_aaaa, why, sizeof why) < 0)
 			return cf_seterr(CF_E_DNS_NOT_RESOLVING, "%s: the DNS look-up failed: %s",
 			    o->names[i], cf_lasterr_detail());
-		if (!has_a && !has_aaaa)
-			return cf_seterr(CF_E_DNS_NOT_RESOLVING, "%s does not resolve (%s); the CA was not contacted",
+		if (!has_a && !has_aaaa) {
+			char addr[64];
+			if (in_etc_hosts(o->names[i], addr, sizeof addr))
+				return cf_seterr(CF_E_DNS_NOT_RESOLVING, "%s does not resolve in DNS (%s), although "
+				    "this machine's /etc/hosts maps it to %s: the preflight asks DNS as the CA "
+				    "does, and the CA does not read /etc/hosts; the CA was not contacted "
+				    "(for a private CA that resolves it another way, use --no-preflight)",
+				    o->names[i], why[0] ? why : "no A/AAAA record", addr);
+			return cf_seterr(CF_E_DNS_NOT_RESOLVING, "%s does not resolve in DNS (%s); the CA was not "
+			    "contacted (the preflight asks DNS as the CA does; for a private setup the CA "
+			    "resolves another way, use --no-preflight)",
 			    o->names[i], why[0] ? why : "no A/AAAA record");
+		}
 		if (has_aaaa) {
 			if (v6 < 0)
 				v6 = host_has_global_ipv6();
@@ -311,6 +354,7 @@ dns01_cleanup(struct challenges *ch, const struct issue_opts *o)
 		struct hook_env e = {0};
 		char remaining[24];
 		dns01_env(&e, ch, i, ch->nauth, remaining, sizeof remaining);
+		e.pass = o->hook_env;
 		cf_buf_addstr(&ch->dns[i].auth_out, "");   /* NUL-terminate */
 		hook_env_set(&e, "CERTBOT_AUTH_OUTPUT",
 		    ch->dns[i].auth_out.data ? (char *)ch->dns[i].auth_out.data : "");
@@ -495,6 +539,7 @@ dns01_publish(struct challenges *ch, const struct issue_opts *o)
 		struct hook_env e = {0};
 		char remaining[24];
 		dns01_env(&e, ch, i, ch->ndns, remaining, sizeof remaining);
+		e.pass = o->hook_env;
 		cf_buf_init(&ch->dns[i].auth_out, HOOK_MAX_OUTPUT + 1);
 		ch->nauth = i + 1;   /* cleanup is owed even if the hook fails half-way */
 		if (hook_run("manual-auth", o->auth_hook, &e, &ch->dns[i].auth_out) < 0)
@@ -525,9 +570,10 @@ authorize(struct nacme *a, const struct acme_order *ord, const struct issue_opts
 	if (z == NULL || ch.tok == NULL || ch.files == NULL || ch.dns == NULL)
 		goto out;
 	for (i = 0; i < ord->nauthz; i++) {
-		if (nacme_get_authz(a, ord->authz[i], &z[i]) < 0)
-			goto out;
 		want[i] = NULL;
+		if (nacme_get_authz(a, ord->authz[i], &z[i]) < 0 ||
+		    acme_authz_check(&z[i], (const char *const *)o->names, o->nnames) < 0)
+			goto out;
 		if (strcmp(z[i].status, "valid") == 0)
 			continue;   /* the CA remembers an earlier validation */
 		if (strcmp(z[i].status, "pending") != 0) {
@@ -827,6 +873,7 @@ save_settings(struct store *s, const char *lineage, const struct issue_opts *o)
 	w_opt(&w, "preHook", o->pre_hook);
 	w_opt(&w, "postHook", o->post_hook);
 	w_opt(&w, "deployHook", o->deploy_hook);
+	w_opt(&w, "hookEnv", o->hook_env);
 	w_opt(&w, "profile", o->profile);
 	w_opt(&w, "eabKid", o->eab_kid);   /* the HMAC key is not kept: the account exists */
 	json_w_end_obj(&w);
@@ -912,6 +959,9 @@ issue_opts_load(struct store *s, const char *lineage, struct issue_opts *o)
 	o->pre_hook = json_get_str(r, "preHook");
 	o->post_hook = json_get_str(r, "postHook");
 	o->deploy_hook = json_get_str(r, "deployHook");
+	o->hook_env = json_get_str(r, "hookEnv");
+	if (o->hook_env && hook_env_spec_check(o->hook_env) < 0)
+		return -1;
 	o->profile = json_get_str(r, "profile");
 	o->eab_kid = NULL;
 	cf_clearerr();
@@ -1048,14 +1098,18 @@ seen(char *const *list, size_t n, const char *cmd)
 static void
 hooks_pre(struct issue_hooks *h, const struct issue_opts *o)
 {
+	struct hook_env e = {.pass = o->hook_env};
+
 	if (o->post_hook && *o->post_hook && !seen(h->post, h->npost, o->post_hook) &&
-	    h->npost < CF_ARRAY_LEN(h->post))
+	    h->npost < CF_ARRAY_LEN(h->post)) {
+		h->post_env[h->npost] = o->hook_env ? cf_strdup(o->hook_env) : NULL;
 		h->post[h->npost++] = cf_strdup(o->post_hook);
+	}
 	if (o->pre_hook == NULL || *o->pre_hook == '\0' || seen(h->pre, h->npre, o->pre_hook) ||
 	    h->npre >= CF_ARRAY_LEN(h->pre))
 		return;
 	h->pre[h->npre++] = cf_strdup(o->pre_hook);
-	if (hook_run("pre", o->pre_hook, NULL, NULL) < 0) {
+	if (hook_run("pre", o->pre_hook, &e, NULL) < 0) {
 		cf_warnx("warning: %s", cf_lasterr_detail());
 		h->failed++;
 	}
@@ -1069,7 +1123,8 @@ issue_hooks_post(struct issue_hooks *h, struct store *s)
 	int failed = h->failed;
 
 	for (i = 0; i < h->npost; i++) {
-		if (h->post[i] && hook_run("post", h->post[i], NULL, NULL) < 0) {
+		struct hook_env e = {.pass = h->post_env[i]};
+		if (h->post[i] && hook_run("post", h->post[i], &e, NULL) < 0) {
 			struct activity a = {.event = "hook", .outcome = "failed", .code = CF_E_HOOK_FAILED,
 			    .detail = cf_lasterr_detail()};
 			cf_warnx("warning: %s", cf_lasterr_detail());
@@ -1077,6 +1132,7 @@ issue_hooks_post(struct issue_hooks *h, struct store *s)
 			failed++;
 		}
 		free(h->post[i]);
+		free(h->post_env[i]);
 	}
 	for (i = 0; i < h->npre; i++)
 		free(h->pre[i]);
@@ -1108,6 +1164,7 @@ run_deploy_hook(struct store *s, const struct issue_opts *o, const char *lineage
 	}
 	hook_env_set(&e, "RENEWED_LINEAGE", live);
 	hook_env_set(&e, "RENEWED_DOMAINS", doms);
+	e.pass = o->hook_env;
 	if (hook_run("deploy", o->deploy_hook, &e, NULL) < 0) {
 		/* a hook's failure never undoes a good certificate */
 		struct activity a = {.lineage = lineage, .event = "hook", .outcome = "failed",
@@ -1332,6 +1389,17 @@ issue_common_opt(int ch, const char *arg, struct issue_opts *o)
 	case ISSUE_OPT_DEPLOY_HOOK: o->deploy_hook = arg; return 0;
 	case ISSUE_OPT_AUTH_HOOK: o->auth_hook = arg; return 0;
 	case ISSUE_OPT_CLEANUP_HOOK: o->cleanup_hook = arg; return 0;
+	case ISSUE_OPT_HOOK_ENV:
+		if (hook_env_spec_check(arg) < 0)
+			return -1;
+		if (strlen(o->hook_env_buf) + strlen(arg) + 2 > sizeof o->hook_env_buf)
+			return cf_seterr(CF_E_INVALID_INPUT, "--hook-env: more than %d characters in all",
+			    HOOK_ENV_SPEC_MAX - 1);
+		if (o->hook_env_buf[0])
+			strcat(o->hook_env_buf, " ");
+		strcat(o->hook_env_buf, arg);
+		o->hook_env = o->hook_env_buf;
+		return 0;
 	case ISSUE_OPT_PROFILE: o->profile = arg; return 0;
 	case ISSUE_OPT_EAB_KID: o->eab_kid = arg; return 0;
 	case ISSUE_OPT_EAB_HMAC:

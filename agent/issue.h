@@ -9,6 +9,7 @@
 
 #include <stdint.h>
 
+#include "hooks.h"
 #include "json.h"
 #include "key.h"
 #include "ngx.h"
@@ -46,6 +47,8 @@ struct issue_opts {
 	int force;
 	int dry_run;
 	const char *pre_hook, *post_hook, *deploy_hook;
+	const char *hook_env;          /* --hook-env SPEC (hooks.h): secrets a hook may see */
+	char hook_env_buf[HOOK_ENV_SPEC_MAX];   /* the --hook-env options given, joined */
 	const char *profile;
 	const char *eab_kid, *eab_hmac;
 	const char *replaces;          /* ARI id of the certificate being replaced */
@@ -60,6 +63,7 @@ void issue_opts_free(struct issue_opts *o);
  * collected and run once each at the end (certbot's semantics). */
 struct issue_hooks {
 	char *pre[16], *post[16];
+	char *post_env[16];            /* the --hook-env of the run that noted post[i] */
 	size_t npre, npost;
 	int failed;
 };
@@ -73,7 +77,7 @@ enum {
 	ISSUE_OPT_EAB_HMAC, ISSUE_OPT_EAB_HMAC_FILE, ISSUE_OPT_SERVER, ISSUE_OPT_STAGING, ISSUE_OPT_CA_FILE,
 	ISSUE_OPT_RESOLVER, ISSUE_OPT_FORCE, ISSUE_OPT_DRY_RUN, ISSUE_OPT_JSON,
 	ISSUE_OPT_CHALLENGES, ISSUE_OPT_DNS_TIMEOUT, ISSUE_OPT_DNS, ISSUE_OPT_FE_CONFIG,
-	ISSUE_OPT_DNS_ZONE,
+	ISSUE_OPT_DNS_ZONE, ISSUE_OPT_HOOK_ENV,
 };
 #define ISSUE_COMMON_LONGOPTS \
 	{"pre-hook", required_argument, NULL, ISSUE_OPT_PRE_HOOK}, \
@@ -96,7 +100,8 @@ enum {
 	{"dns-timeout", required_argument, NULL, ISSUE_OPT_DNS_TIMEOUT}, \
 	{"dns", required_argument, NULL, ISSUE_OPT_DNS}, \
 	{"fe-config", required_argument, NULL, ISSUE_OPT_FE_CONFIG}, \
-	{"dns-zone", required_argument, NULL, ISSUE_OPT_DNS_ZONE}
+	{"dns-zone", required_argument, NULL, ISSUE_OPT_DNS_ZONE}, \
+	{"hook-env", required_argument, NULL, ISSUE_OPT_HOOK_ENV}
 /* Handle one of those: 0 handled, 1 not one of them, -1 bad value. */
 int issue_common_opt(int ch, const char *arg, struct issue_opts *o);
 

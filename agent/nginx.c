@@ -525,12 +525,9 @@ changes_free(struct change *ch, size_t n)
 static int
 write_conf_file(const struct change *c, const struct cf_buf *b)
 {
-	if (store_write_atomic(c->path, b->data, b->len, c->mode) < 0)
-		return -1;
-	if (chown(c->path, c->uid, c->gid) < 0)
-		cf_warnx("warning: could not give %s back to uid %d gid %d: %s", c->path, (int)c->uid,
-		    (int)c->gid, strerror(errno));
-	return 0;
+	/* owner and mode go on the temp file's descriptor: a chown by path after the
+	 * rename would follow a symlink the directory's owner swapped in */
+	return store_write_atomic_owned(c->path, b->data, b->len, c->mode, c->uid, c->gid);
 }
 
 /* Put every written file back as it was; returns how many could not be. */

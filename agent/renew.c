@@ -35,7 +35,7 @@ usage(FILE *f)
 	    "usage: certfleet-agent renew [-d DOMAIN | --all] [--force] [--dry-run] [--json]\n"
 	    "           [--random-sleep SEC] [--server URL | --staging] [--ca-file PEM]\n"
 	    "           [--resolver ADDR] [--pre-hook CMD] [--post-hook CMD] [--deploy-hook CMD]\n"
-	    "           [--manual-auth-hook CMD] [--manual-cleanup-hook CMD] [--profile NAME]\n"
+	    "           [--manual-auth-hook CMD] [--manual-cleanup-hook CMD] [--hook-env SPEC] [--profile NAME]\n"
 	    "\n"
 	    "Renew the certificates that are due, each with the settings it was issued with.\n"
 	    "  -d, --domain NAME   only this lineage          --all   every lineage (default)\n"
@@ -245,6 +245,7 @@ apply_overrides(struct issue_opts *o, const struct issue_opts *ov)
 	OV(pre_hook);
 	OV(post_hook);
 	OV(deploy_hook);
+	OV(hook_env);
 	OV(auth_hook);
 	OV(cleanup_hook);
 	OV(dns_provider);

@@ -16,6 +16,7 @@
 #include "lineage.h"
 #include "ngx.h"
 #include "store.h"
+#include "text.h"
 
 static void
 usage(FILE *f)
@@ -71,24 +72,31 @@ one(struct store *s, const char *lineage, struct json_w *w, int64_t now)
 		}
 		json_w_end_obj(w);
 	} else {
+		/* the issuer's CN and the error detail came from the CA: shown inert */
+		char safe[4096], safe2[256];
 		const char *shown = st.status;
 		if (strcmp(shown, "active") == 0 && st.expiry && st.expiry < now)
 			shown = "expired";
 		if (st.expiry)
 			x509_rfc3339(st.expiry, when, sizeof when);
 		printf("%-30s %-8s", lineage, shown);
-		if (st.expiry)
-			printf(" expires %s (%lld days)", when, (long long)((st.expiry - now) / 86400));
+		if (st.expiry) {
+			char left[32];
+			cf_fmt_left(st.expiry - now, left, sizeof left);
+			printf(" expires %s (%s)", when, left);
+		}
 		if (st.issuer[0])
-			printf(" issuer \"%s\"", st.issuer);
+			printf(" issuer \"%s\"", text_safe(safe, sizeof safe, st.issuer));
 		printf("\n");
 		if (ngx_state == 1)
 			printf("%-30s nginx serves it over HTTPS with the live certificate\n", "");
 		else if (ngx_state == 0)
-			printf("%-30s nginx does NOT serve the live certificate over HTTPS (%s)\n", "", served);
+			printf("%-30s nginx does NOT serve the live certificate over HTTPS (%s)\n", "",
+			    text_safe(safe, sizeof safe, served));
 		if (st.last_error_code[0])
 			printf("%-30s %s %s: %s\n", "", st.alarm ? "RENEWAL FAILING, last error" : "last error",
-			    st.last_error_code, st.last_error_detail);
+			    text_safe(safe2, sizeof safe2, st.last_error_code),
+			    text_safe(safe, sizeof safe, st.last_error_detail));
 	}
 	store_state_free(&st);
 	return 0;

@@ -501,9 +501,9 @@ tmp_name(const char *name, char *out, size_t outlen)
  * writer's: whoever gets the exclusive lock first sweeps them.  A directory
  * that cannot be locked (a file system without flock) is written unswept.
  * Everything goes through dfd: nothing here follows a symbolic link. */
-int
-store_write_atomic_at(int dfd, const char *dir, const char *name, const void *data,
-    size_t len, mode_t mode)
+static int
+write_at(int dfd, const char *dir, const char *name, const void *data, size_t len,
+    mode_t mode, uid_t uid, gid_t gid)
 {
 	char tmp[NAME_MAX + 1], path[STORE_PATH_MAX];
 	int fd = -1, n, tries;
@@ -530,6 +530,9 @@ store_write_atomic_at(int dfd, const char *dir, const char *name, const void *da
 		flock(dfd, LOCK_UN);
 		return -1;
 	}
+	if (uid != (uid_t)-1 && fchown(fd, uid, gid) < 0)
+		cf_warnx("warning: could not give %s to uid %d gid %d: %s", path, (int)uid, (int)gid,
+		    strerror(errno));
 	if (fchmod(fd, mode) < 0) {
 		cf_seterr(CF_E_IO_ERROR, "setting up %s/%s:", dir, tmp);
 		goto fail;
@@ -565,7 +568,21 @@ fail:
 }
 
 int
+store_write_atomic_at(int dfd, const char *dir, const char *name, const void *data,
+    size_t len, mode_t mode)
+{
+	return write_at(dfd, dir, name, data, len, mode, (uid_t)-1, (gid_t)-1);
+}
+
+int
 store_write_atomic(const char *path, const void *data, size_t len, mode_t mode)
+{
+	return store_write_atomic_owned(path, data, len, mode, (uid_t)-1, (gid_t)-1);
+}
+
+int
+store_write_atomic_owned(const char *path, const void *data, size_t len, mode_t mode,
+    uid_t uid, gid_t gid)
 {
 	char dir[STORE_PATH_MAX];
 	const char *base;
@@ -579,7 +596,7 @@ store_write_atomic(const char *path, const void *data, size_t len, mode_t mode)
 			cf_seterr(CF_E_IO_ERROR, "creating a temporary file for %s:", path);
 		return -1;
 	}
-	rc = store_write_atomic_at(dfd, dir, base, data, len, mode);
+	rc = write_at(dfd, dir, base, data, len, mode, uid, gid);
 	close(dfd);
 	return rc;
 }
@@ -1265,6 +1282,12 @@ store_state_json(const struct store_state *st, int64_t now, struct json_w *w)
 			days--;   /* floor, not truncation toward zero */
 		json_w_int(w, days);
 	}
+	/* days alone cannot tell 20 hours left from 0 (short-lived certificates) */
+	json_w_key(w, "secondsLeft");
+	if (st->expiry <= 0 || st->expiry > TIME_MAX || now < -TIME_MAX || now > TIME_MAX)
+		json_w_null(w);
+	else
+		json_w_int(w, st->expiry - now);
 	w_opt_str(w, "issuer", st->issuer);
 	w_opt_str(w, "serial", st->serial);
 	json_w_key(w, "domains");

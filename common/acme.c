@@ -16,6 +16,7 @@
 
 #include "acme.h"
 #include "b64.h"
+#include "domain.h"
 #include "json.h"
 #include "jws.h"
 #include "x509.h"
@@ -760,6 +761,24 @@ acme_get_authz(struct acme *a, const char *url, struct acme_authz *z)
 }
 
 int
+acme_authz_check(const struct acme_authz *z, const char *const *names, size_t n)
+{
+	char norm[DOMAIN_BUFSZ], want[DOMAIN_BUFSZ + 2];
+	size_t i;
+
+	/* the value never carries "*.": RFC 8555 §7.1.4 puts that in the flag */
+	if (domain_normalize(z->identifier, norm, sizeof norm, 0) < 0)
+		return cf_seterr(CF_E_CA_ERROR, "the CA sent an authorization for a name not requested "
+		    "(%s); nothing was published", cf_lasterr_detail());
+	snprintf(want, sizeof want, "%s%s", z->wildcard ? "*." : "", norm);
+	for (i = 0; i < n; i++)
+		if (names[i] != NULL && strcmp(names[i], want) == 0)
+			return 0;
+	return cf_seterr(CF_E_CA_ERROR, "the CA sent an authorization for %s, a name not in the order; "
+	    "nothing was published", want);
+}
+
+int
 acme_respond(struct acme *a, const char *chall_url)
 {
 	struct http_response r;
@@ -811,10 +830,11 @@ int
 acme_wait_authz(struct acme *a, struct acme_authz *z)
 {
 	int64_t deadline = cf_now_ms() + (int64_t)a->poll_limit_s * 1000;
-	int delay = 250;
-	char url[ACME_URL_MAX];
+	int delay = 250, wildcard = z->wildcard;
+	char url[ACME_URL_MAX], id[sizeof z->identifier];
 
 	cf_strlcpy(url, z->url, sizeof url);
+	cf_strlcpy(id, z->identifier, sizeof id);
 	for (;;) {
 		struct http_response r;
 		struct json_doc d = {0};
@@ -824,7 +844,10 @@ acme_wait_authz(struct acme *a, struct acme_authz *z)
 		if (post(a, url, NULL, 0, NULL, &r, "polling an authorization") == 0 &&
 		    parse_reply(&r, &d, "authorization") == 0 && parse_authz(d.root, z) == 0) {
 			cf_strlcpy(z->url, url, sizeof z->url);
-			if (strcmp(z->status, "valid") == 0)
+			if (strcmp(z->identifier, id) != 0 || z->wildcard != wildcard)
+				rc = cf_seterr(CF_E_CA_ERROR, "the CA changed the identifier of an "
+				    "authorization while it was being validated");
+			else if (strcmp(z->status, "valid") == 0)
 				rc = 0;
 			else if (strcmp(z->status, "pending") != 0)
 				rc = authz_failure(a, z, d.root);

@@ -113,6 +113,14 @@ int acme_key_authorization(struct acme *a, const char *token, char *out, size_t 
 int acme_new_order(struct acme *a, const char *const *names, size_t n,
     const char *profile, const char *replaces, struct acme_order *o);
 int acme_get_authz(struct acme *a, const char *url, struct acme_authz *z);
+/*
+ * 0 when z's identifier, with its wildcard flag, is one of the n requested
+ * names (normalised, "*.example.com" for wildcards); otherwise -1 with
+ * CF_E_CA_ERROR.  The caller that publishes anything for z (a challenge
+ * file, a TXT record, a hook) checks this first: a CA must not make us
+ * prove control of a name nobody asked for.  Pure: safe in any process.
+ */
+int acme_authz_check(const struct acme_authz *z, const char *const *names, size_t n);
 /* Tell the CA to validate a challenge. */
 int acme_respond(struct acme *a, const char *chall_url);
 /* Poll an authorization until valid (0) or a final state (-1, with the

@@ -1,13 +1,15 @@
 /*
  * err.c — the error classes users see, their hints and exit statuses, and the
  * last-error record functions fill in.  Must not print anything itself except
- * through cf_warnx/cf_debug.
+ * through cf_warnx/cf_debug.  Details and messages pass through text_safe():
+ * what a peer wrote never reaches a terminal raw.
  */
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
 
 #include "cf.h"
+#include "text.h"
 
 const char *cf_progname = "certfleet";
 int cf_verbose;
@@ -97,7 +99,8 @@ cf_seterr(enum cf_err e, const char *fmt, ...)
 	n = strlen(tmp);
 	if (n > 0 && tmp[n - 1] == ':')
 		snprintf(tmp + n, sizeof tmp - n, " %s", strerror(saved));
-	memcpy(last_detail, tmp, sizeof last_detail);
+	/* details carry peers' text (a CA's problem detail): kept safe to print */
+	text_safe(last_detail, sizeof last_detail, tmp);
 	last_err = e;
 	errno = saved;
 	return -1;
@@ -125,9 +128,10 @@ cf_clearerr(void)
 static void
 vwarn(const char *fmt, va_list ap)
 {
-	fprintf(stderr, "%s: ", cf_progname);
-	vfprintf(stderr, fmt, ap);
-	fputc('\n', stderr);
+	char msg[2048], safe[4096];
+
+	vsnprintf(msg, sizeof msg, fmt, ap);
+	fprintf(stderr, "%s: %s\n", cf_progname, text_safe(safe, sizeof safe, msg));
 }
 
 void

@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "json.h"
+#include "text.h"
 
 /* ---- arena ------------------------------------------------------------ */
 
@@ -845,22 +846,31 @@ w_string(struct json_w *w, const char *s, size_t n)
 	for (i = 0; i < n; i++) {
 		unsigned char c = p[i];
 		char esc[6];
-		size_t elen;
+		size_t elen, clen = 1;
+		uint32_t cp = c;
 
+		if (c >= 0x80)
+			clen = text_utf8_char(p + i, n - i, &cp);   /* valid: checked above */
 		if (c == '"' || c == '\\') {
 			esc[0] = '\\';
 			esc[1] = (char)c;
 			elen = 2;
-		} else if (c < 0x20) {
-			memcpy(esc, "\\u00", 4);
-			esc[4] = hex[c >> 4];
-			esc[5] = hex[c & 15];
+		} else if (text_cp_unsafe(cp)) {
+			/* controls, C1 and bidi marks: escaped, so a viewer of the JSON is safe too */
+			memcpy(esc, "\\u", 2);
+			esc[2] = hex[cp >> 12 & 15];
+			esc[3] = hex[cp >> 8 & 15];
+			esc[4] = hex[cp >> 4 & 15];
+			esc[5] = hex[cp & 15];
 			elen = 6;
-		} else
+		} else {
+			i += clen - 1;
 			continue;
+		}
 		if (w_add(w, run, (size_t)(p + i - run)) < 0 ||
 		    w_add(w, esc, elen) < 0)
 			return -1;
+		i += clen - 1;
 		run = p + i + 1;
 	}
 	if (w_add(w, run, (size_t)(p + n - run)) < 0 || w_add(w, "\"", 1) < 0)
@@ -1004,9 +1014,48 @@ json_w_null(struct json_w *w)
 }
 
 int
+json_w_value(struct json_w *w, const struct json_value *v)
+{
+	const struct json_value *m;
+	const char *key, *num;
+	size_t i;
+
+	switch (json_type(v)) {
+	case JSON_NULL:
+		return json_w_null(w);
+	case JSON_BOOL:
+		return json_w_bool(w, v->b);
+	case JSON_NUMBER:
+		num = json_num_text(v);
+		if (w_before_value(w) < 0 || w_add(w, num, strlen(num)) < 0)
+			return -1;
+		return w_after_value(w);
+	case JSON_STRING:
+		return json_w_strn(w, v->s, v->n);
+	case JSON_ARRAY:
+		if (json_w_begin_arr(w) < 0)
+			return -1;
+		for (i = 0; (m = json_arr_at(v, i)) != NULL; i++)
+			if (json_w_value(w, m) < 0)
+				return -1;
+		return json_w_end_arr(w);
+	case JSON_OBJECT:
+		if (json_w_begin_obj(w) < 0)
+			return -1;
+		for (i = 0; (m = json_obj_at(v, i, &key)) != NULL; i++)
+			if (json_w_key(w, key) < 0 || json_w_value(w, m) < 0)
+				return -1;
+		return json_w_end_obj(w);
+	default:
+		return w_fail(w, CF_E_INTERNAL, "no value");
+	}
+}
+
+int
 json_w_raw(struct json_w *w, const char *json, size_t n)
 {
 	struct json_doc doc;
+	int rc;
 
 	if (w->failed)
 		return -1;
@@ -1014,10 +1063,10 @@ json_w_raw(struct json_w *w, const char *json, size_t n)
 		w->failed = 1;
 		return cf_seterr(CF_E_INTERNAL, "JSON writer: raw value is not valid JSON");
 	}
+	/* written again, not copied: its strings get this writer's escapes */
+	rc = json_w_value(w, doc.root);
 	json_doc_free(&doc);
-	if (w_before_value(w) < 0 || w_add(w, json, n) < 0)
-		return -1;
-	return w_after_value(w);
+	return rc;
 }
 
 int

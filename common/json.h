@@ -124,10 +124,11 @@ int json_utf8_valid(const void *p, size_t n);
  * json_w_finish().  After a failure the buffer may hold a partial document;
  * discard it.  Misuse (a key in an array, a value with no key in an object,
  * unbalanced ends, a second top-level value) is CF_E_INTERNAL; strings that
- * are not valid UTF-8 or contain NUL are CF_E_INVALID_INPUT.  Control
- * characters are written as \u00XX; '/' is not escaped.
+ * are not valid UTF-8 or contain NUL are CF_E_INVALID_INPUT.  What
+ * text_cp_unsafe() (text.h) names — controls, DEL, C1, bidi marks — is
+ * written as \uXXXX, so a JSON viewer shows it inert; '/' is not escaped.
  */
-#define JSON_W_MAX_DEPTH 32
+#define JSON_W_MAX_DEPTH 80   /* a parsed document (JSON_MAX_DEPTH) fits inside */
 
 struct json_w {
 	struct cf_buf *out;
@@ -148,9 +149,12 @@ int json_w_strn(struct json_w *w, const char *s, size_t n);
 int json_w_int(struct json_w *w, int64_t v);
 int json_w_bool(struct json_w *w, int v);
 int json_w_null(struct json_w *w);
-/* Insert n bytes that already are one JSON value (a JWK, say).  They are
- * parsed first and refused unless they are exactly one valid value. */
+/* Insert n bytes that already are one JSON value (a JWK, a host's report).
+ * They are parsed, refused unless they are exactly one valid value, and
+ * written again through this writer (so with its escapes). */
 int json_w_raw(struct json_w *w, const char *json, size_t n);
+/* Write a parsed value (json_parse) and everything in it. */
+int json_w_value(struct json_w *w, const struct json_value *v);
 /* 0 if exactly one complete value was written and nothing failed. */
 int json_w_finish(struct json_w *w);
 

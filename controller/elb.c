@@ -11,6 +11,7 @@
  * Must not: bind ports, run commands on fleet hosts, keep a certificate's
  * private key on disk.
  */
+#include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
@@ -36,6 +37,7 @@
 #include "http.h"
 #include "json.h"
 #include "key.h"
+#include "text.h"
 #include "tls.h"
 #include "x509.h"
 
@@ -201,6 +203,8 @@ report(const struct elb_opts *o, struct outcome *oc, enum cf_err e)
 			json_w_str(&w, when);
 			json_w_key(&w, "daysLeft");
 			json_w_int(&w, (oc->expires - (int64_t)time(NULL)) / 86400);
+			json_w_key(&w, "secondsLeft");
+			json_w_int(&w, oc->expires - (int64_t)time(NULL));
 		}
 		if (oc->due && x509_rfc3339(oc->due, when, sizeof when) == 0) {
 			json_w_key(&w, "renewalDue");
@@ -225,9 +229,10 @@ report(const struct elb_opts *o, struct outcome *oc, enum cf_err e)
 		fprintf(stderr, "certfleet: %s: %s\n  hint: %s\n", cf_err_code(e), cf_lasterr_detail(),
 		    cf_err_hint(e));
 	} else {
-		printf("%s\n", oc->message);
+		char safe[sizeof oc->message * 6];
+		printf("%s\n", text_safe(safe, sizeof safe, oc->message));   /* FE's ids and names */
 		for (i = 0; i < oc->ndeleted; i++)
-			printf("  deleted superseded certificate %s\n", oc->deleted[i]);
+			printf("  deleted superseded certificate %s\n", text_safe(safe, sizeof safe, oc->deleted[i]));
 	}
 	if (e != CF_OK)
 		return 1;
@@ -459,12 +464,25 @@ status_cert(struct fe_client *c, const struct elb_opts *o, const char *role, con
 		json_w_str(w, ct.expire_time);
 		json_w_key(w, "daysLeft");
 		json_w_int(w, ct.expire ? (ct.expire - now) / 86400 : -1);
+		json_w_key(w, "secondsLeft");
+		if (ct.expire)
+			json_w_int(w, ct.expire - now);
+		else
+			json_w_null(w);
 		json_w_key(w, "managed");
 		json_w_bool(w, strncmp(ct.description, "certfleet listener=", 19) == 0);
 		json_w_end_obj(w);
 	} else {
-		printf("  %-7s %s  %-30s %-28s expires %s (%lld days left)%s\n", role, ct.id, ct.name,
-		    ct.domain, ct.expire_time, ct.expire ? (long long)((ct.expire - now) / 86400) : -1LL,
+		char left[32] = "unknown";
+		/* FE's words: shown inert */
+		text_clean(ct.id, 0);
+		text_clean(ct.name, 0);
+		text_clean(ct.domain, 0);
+		text_clean(ct.expire_time, 0);
+		if (ct.expire)
+			cf_fmt_left(ct.expire - now, left, sizeof left);
+		printf("  %-7s %s  %-30s %-28s expires %s (%s%s)%s\n", role, ct.id, ct.name,
+		    ct.domain, ct.expire_time, left, ct.expire && ct.expire > now ? " left" : "",
 		    strncmp(ct.description, "certfleet listener=", 19) == 0 ? "  [certfleet]" : "");
 	}
 	fe_elb_cert_clear(&ct);
@@ -514,7 +532,14 @@ elb_status(struct elb_opts *o)
 			json_w_key(&w, "certificates");
 			json_w_begin_arr(&w);
 		} else {
-			printf("listener %s (%s, %s)\n", ls[i].id, ls[i].name, ls[i].protocol);
+			char id[sizeof ls[i].id], name[sizeof ls[i].name], proto[sizeof ls[i].protocol];
+			cf_strlcpy(id, ls[i].id, sizeof id);
+			cf_strlcpy(name, ls[i].name, sizeof name);
+			cf_strlcpy(proto, ls[i].protocol, sizeof proto);
+			text_clean(id, 0);
+			text_clean(name, 0);
+			text_clean(proto, 0);
+			printf("listener %s (%s, %s)\n", id, name, proto);
 		}
 		if (ls[i].default_ref[0])
 			status_cert(c, o, "default", ls[i].default_ref, o->json ? &w : NULL);
@@ -879,7 +904,8 @@ dns01(struct acme *a, struct fe_client *fe, const struct acme_order *ord, const 
 	for (i = 0; i < ord->nauthz; i++) {
 		char ka[512], digest[64], fqdn[300];
 		want[i] = NULL;
-		if (acme_get_authz(a, ord->authz[i], &z[i]) < 0)
+		if (acme_get_authz(a, ord->authz[i], &z[i]) < 0 ||
+		    acme_authz_check(&z[i], (const char *const *)o->names, o->nnames) < 0)
 			goto out;
 		if (strcmp(z[i].status, "valid") == 0)
 			continue;
@@ -1114,6 +1140,24 @@ shell_quote(struct cf_buf *b, const char *s)
 	return cf_buf_addstr(b, "'");
 }
 
+/* A user name as cron.d's sixth field: POSIX portable characters (and
+ * useradd's optional trailing '$'), at most 32; anything else could end the
+ * field or the line. */
+static int
+cron_user_ok(const char *u)
+{
+	size_t i, n = strlen(u);
+
+	if (n == 0 || n > 32 || u[0] == '-')
+		return 0;
+	for (i = 0; i < n; i++) {
+		unsigned char c = (unsigned char)u[i];
+		if (!(isalnum(c) || c == '_' || c == '.' || c == '-' || (c == '$' && i == n - 1)))
+			return 0;
+	}
+	return 1;
+}
+
 static int
 elb_cron(int argc, char **argv)
 {
@@ -1143,6 +1187,11 @@ elb_cron(int argc, char **argv)
 		}
 	}
 	first = i;
+	if (!cron_user_ok(user)) {
+		cf_seterr(CF_E_INVALID_INPUT, "--user must be a user name: letters, digits, '_', '.', "
+		    "'-', at most 32 characters");
+		goto fail;
+	}
 	if (path == NULL)
 		path = "/etc/cron.d/certfleet-elb";
 	if (!install) {

@@ -23,6 +23,7 @@
 #include "fleet.h"
 #include "json.h"
 #include "sshconfig.h"
+#include "text.h"
 
 struct fleet_opts fleet_opts = {NULL, 50, 10, 300, NULL, 0, NULL, NULL, 0};
 
@@ -368,18 +369,7 @@ fleet_free(struct fleet *f)
 void
 fleet_printable(char *s, int keep_nl)
 {
-	unsigned char *p = (unsigned char *)s;
-	int utf8 = json_utf8_valid(s, strlen(s));
-
-	for (; *p; p++) {
-		if (utf8 && p[0] == 0xc2 && p[1] >= 0x80 && p[1] <= 0x9f) {
-			p[0] = p[1] = '?';   /* a C1 control (U+0080..U+009F) */
-			p++;
-		} else if ((*p < 0x20 && !(keep_nl && (*p == '\n' || *p == '\t'))) || *p == 0x7f ||
-		    (!utf8 && *p >= 0x80)) {
-			*p = '?';
-		}
-	}
+	text_clean(s, keep_nl);   /* controls, C1, bidi marks, bytes not UTF-8: '?' */
 }
 
 void

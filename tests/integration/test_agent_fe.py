@@ -76,6 +76,8 @@ def test_fe_hook_scripts_through_manual_auth_hook(bins, tmp_path, pebble, challt
                "--preferred-challenges", "dns-01",
                "--manual-auth-hook", str(HOOKS / "fe-authenticator.sh"),
                "--manual-cleanup-hook", str(HOOKS / "fe-cleanup.sh"),
+               # the scripts log in to FE themselves: they opt in to the password
+               "--hook-env", "manual-auth,manual-cleanup:FE_PASSWORD",
                "--dns-timeout", "30", *a.ca_args(), check=0)
     assert "issued" in r.stdout, r.stderr
     assert sans(a.live("hk.example.test", "cert.pem")) == ["*.hk.example.test", "hk.example.test"]

@@ -507,3 +507,51 @@ def test_renew_waits_for_the_zones_authoritative_servers(elb, feemu, pebble, cha
     assert ("ns1.example.test", 1) in proxy.log, proxy.log             # its address
     assert ("_acme-challenge." + name, 16) in proxy.log, proxy.log     # TXT asked of it
     assert sans(listener_cert(feemu, "v3", lid)["certificate"]) == [name]
+
+
+def test_renew_foreign_authorization_adds_no_txt_record(bins, feemu, pebble, challtestsrv, tmp_path):
+    """Issue 14 item 3: a hostile CA answers the order for hostile.example.test
+    with an authorization for victim.example.test (inside the FE zone):
+    CA_ERROR, no recordset written in FE DNS, no challenge answered, listener
+    untouched."""
+    from test_hostile import AcmeDouble, DOMAIN
+    ca = AcmeDouble(tmp_path / "double", "authz_foreign_zone")
+    try:
+        elb = Elb(bins, feemu, pebble, challtestsrv, tmp_path)
+        lid = feemu.add_listener("v3")["id"]
+        feemu.reset_log()
+        r = elb.run("renew", "--listener", lid, "--server", ca.directory, "--ca-file", ca.ca_file,
+                    "--agree-tos", "--resolver", challtestsrv.dns_addr, "--dns-timeout", "2",
+                    "--json", "-d", DOMAIN)
+        assert r.returncode == 1, (r.returncode, r.stdout, r.stderr)   # elb: 1 on failure
+        out = json.loads(r.stdout)
+        assert out["code"] == "CA_ERROR" and "victim.example.test" in out["detail"], out
+        st = feemu.state()
+        assert not [e for e in st["log"] if "recordsets" in e["path"] and e["method"] != "GET"], \
+            st["log"]
+        assert st["zones"][feemu.zone_id("example.test")]["recordsets"] == {}
+        assert not [q for q in ca.requests if q[1].startswith("/chall")], ca.requests
+        assert listener_cert(feemu, "v3", lid) is None
+    finally:
+        ca.stop()
+
+
+def test_cron_install_refuses_a_user_that_is_not_a_name(elb, tmp_path):
+    """Issue 14 item 7: --user is the cron line's sixth field; a newline in it
+    injected a line of its own (here: a root job), a space or a '%' changed the
+    command.  Refused with INVALID_INPUT, nothing written."""
+    cron = tmp_path / "cron.d" / "certfleet-elb"
+    cron.parent.mkdir()
+    bad = ["root\n* * * * * root touch /tmp/pwned", "root touch /tmp/x", "ro%ot", "", "-root",
+           "r" * 33, "root\r", "ro$ot", "ro'ot", "../root"]
+    for u in bad:
+        r = elb.run("cron", "install", "--cron-file", cron, "--user", u, "--",
+                    "-d", "www.example.test", "--listener", "abc")
+        assert r.returncode == 1 and "INVALID_INPUT" in r.stderr, (u, r.stdout, r.stderr)
+        assert "\n* * * * *" not in r.stderr
+        assert not cron.exists(), (u, cron.read_text())
+    for u in ("certfleet", "www-data", "svc.elb", "_acme", "host$"):
+        elb.run("cron", "install", "--cron-file", cron, "--user", u, "--",
+                "-d", "www.example.test", "--listener", "abc", check=0)
+        line = [ln for ln in cron.read_text().splitlines() if " elb renew " in ln][0]
+        assert line.split()[5] == u

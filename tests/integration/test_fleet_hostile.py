@@ -61,6 +61,11 @@ AGENTS = {
     "escapes": "printf '%s\\n' '{\"certificates\": [{\"lineage\": \"\\u001b[31mevil.example\", "
                "\"state\": {\"sslStatus\": \"\\u001b]0;owned\\u0007active\", \"lastError\": "
                "{\"code\": \"X\\u009b2J\", \"hint\": \"\\u001b[2J\"}}}]}'",
+    # valid status JSON whose strings reorder or hide what a terminal shows (issue 14
+    # item 5): raw UTF-8 RLO, isolate and C1 CSI, and the same as \\u escapes
+    "bidi": r"""printf '{"certificates": [{"lineage": "bidi\342\200\256lmth.example.test", """
+            r""""state": {"sslStatus": "active\302\233", "lastError": {"code": "E\342\201\246X", """
+            r""""hint": "\\u202egnp.exe \\u0085 \\u061c \\u2069end"}}}]}\n'""",
     # a binary-garbage failure message on stderr
     "err-garbage": r"printf 'certfleet-agent: CA_ERROR: \033[31mred\033[0m \377\376 bad\n' >&2; exit 71",
 }
@@ -189,7 +194,9 @@ def common_args(bins, sshd_factory, inv, kh):
 
 
 def assert_printable(text, what):
-    bad = [c for c in text if ord(c) < 0x20 and c not in "\n\t" or ord(c) == 0x7f]
+    bad = [c for c in text if ord(c) < 0x20 and c not in "\n\t" or 0x7f <= ord(c) <= 0x9f or
+           c in "\u061c\u200e\u200f\u2028\u2029\u202a\u202b\u202c\u202d\u202e"
+                "\u2066\u2067\u2068\u2069"]
     assert not bad, "%s has control characters %r: %r" % (what, bad[:5], text[:300])
 
 
@@ -233,6 +240,10 @@ def test_status_with_hostile_hosts(bins, sshd_factory, hostile_fleet):
         assert h[name]["agent"] == {"certificates": []}
     check_hostile_hosts(h)
     assert h["escapes"]["ok"], h["escapes"]
+    assert h["bidi"]["ok"], h["bidi"]
+    # the JSON carries them escaped (\\u202e): decoded the same, shown inert by a viewer
+    assert h["bidi"]["agent"]["certificates"][0]["lineage"] == "bidi\u202elmth.example.test"
+    assert_printable(out.decode("utf-8"), "status --json")
     for name in ("garbage", "truncated", "wrong-type", "wrong-member", "deep", "value-bomb",
                  "empty"):
         assert h[name]["error"]["code"] == "BAD_AGENT_OUTPUT", h[name]
@@ -249,7 +260,7 @@ def test_status_with_hostile_hosts(bins, sshd_factory, hostile_fleet):
     for name in list(h):
         assert any(line.startswith(name + " ") for line in text.splitlines()), name
     n = len(h)
-    nok = len(HEALTHY) + 1    # escapes
+    nok = len(HEALTHY) + 2    # escapes, bidi
     assert "%d hosts: %d ok, %d failed" % (n, nok, n - nok) in text
     assert rss_ok(bins, rss), rss
 
@@ -257,6 +268,7 @@ def test_status_with_hostile_hosts(bins, sshd_factory, hostile_fleet):
     rc, out, err, secs, rss = run_ctl(bins, d, "report", "--json")
     assert rc == 1, err
     assert len(json.loads(out)["hosts"]) == n
+    assert_printable(out.decode("utf-8"), "report --json")
     rc, out, err, secs, rss = run_ctl(bins, d, "report")
     assert rc == 1, err
     assert_printable(out.decode(), "report")

@@ -145,10 +145,22 @@ class AcmeDouble:
         return o
 
     def authz_json(self, token):
-        return {"status": "valid" if self.challenged else "pending",
-                "identifier": {"type": "dns", "value": DOMAIN},
-                "challenges": [{"type": "http-01", "url": self.base + "/chall/1",
-                                "token": token, "status": "valid" if self.challenged else "pending"}]}
+        st = "valid" if self.challenged else "pending"
+        z = {"status": st, "identifier": {"type": "dns", "value": DOMAIN},
+             "challenges": [{"type": "http-01", "url": self.base + "/chall/1",
+                             "token": token, "status": st}]}
+        if self.mode.startswith("authz_"):
+            # the order was for DOMAIN; the authorization is for something else
+            z["identifier"] = {"authz_foreign": {"type": "dns", "value": "victim.example.org"},
+                               "authz_foreign_zone": {"type": "dns", "value": "victim.example.test"},
+                               "authz_wildcard": {"type": "dns", "value": DOMAIN},
+                               "authz_star": {"type": "dns", "value": "*." + DOMAIN},
+                               "authz_ip": {"type": "ip", "value": "127.0.0.1"}}[self.mode]
+            if self.mode == "authz_wildcard":
+                z["wildcard"] = True
+            z["challenges"].append({"type": "dns-01", "url": self.base + "/chall/1",
+                                    "token": token, "status": st})
+        return z
 
     def wrong_cert(self):
         """A certificate for DOMAIN, from our CA, but for a key of its own."""
@@ -178,6 +190,10 @@ class AcmeDouble:
         if path == "/acct":
             self._send(conn, "201 Created", {"status": "valid"},
                        headers=["Location: " + self.base + "/acct/1"])
+        elif path == "/order" and m == "evil_detail":
+            self._send(conn, "403 Forbidden", {"type": "urn:ietf:params:acme:error:unauthorized"
+                                               "\x1b[8m", "detail": EVIL_DETAIL},
+                       ctype="application/problem+json")
         elif path == "/order":
             o = self.order_json("pending")
             if m == "wrong_types_order":
@@ -245,6 +261,22 @@ class AcmeDouble:
             return None
         self._send(conn, "200 OK", good)
         return None
+
+
+# Issue 14 item 5: a problem detail built to drive a terminal: an OSC title
+# change, CSI screen clear, an 8-bit CSI (U+009B), a forged line after CR/LF,
+# a right-to-left override and isolates, a Arabic letter mark, DEL.
+EVIL_DETAIL = ("go \x1b]0;pwned\x07 \x1b[2J\x1b[31mred \u009b2J \r\ncertfleet-agent: fake: all good"
+               " \u202etxt.exe \u2066x\u2069 \u200e\u200f\u061c \x7f end")
+# what must never reach a reader raw
+EVIL_CHARS = ["\x1b", "\x07", "\x9b", "\u009b", "\r", "\u202e", "\u2066", "\u2069", "\u200e",
+              "\u200f", "\u061c", "\x7f"]
+
+
+def assert_inert(text, what):
+    bad = [c for c in EVIL_CHARS if c in text]
+    assert not bad, "%s holds %r raw: %r" % (what, bad, text[:600])
+    assert not [l for l in text.splitlines() if l.startswith("certfleet-agent: fake")], text
 
 
 CASES = [
@@ -349,3 +381,106 @@ def test_hostile_json_output_names_the_error(bins, tmp_path, double_factory):
     out = json.loads(r.stdout)
     text = json.dumps(out)
     assert "PROTOCOL_ERROR" in text and "newNonce" in text, text
+
+
+# Issue 14 item 3: the order is for DOMAIN, the CA's authorization names another
+# identifier (or DOMAIN's wildcard).  Nothing may be proven for it: no hook run,
+# no challenge file, no FE record, no challenge answered; CA_ERROR.
+FOREIGN = ["authz_foreign", "authz_wildcard", "authz_star", "authz_ip"]
+
+
+def _assert_nothing_done(ca, r, prefix, code):
+    assert r.returncode == EXIT[code], (r.returncode, r.stdout, r.stderr)
+    assert json.loads(r.stdout)["code"] == code, r.stdout
+    assert not [q for q in ca.requests if q[1].startswith("/chall")], ca.requests
+    st = json.loads((prefix / "var/lib/certfleet/state" / (DOMAIN + ".json")).read_text())
+    assert st["status"] == "none" and st["lastError"]["code"] == code, st
+
+
+@pytest.mark.parametrize("mode", FOREIGN)
+def test_foreign_authorization_runs_no_hook(bins, tmp_path, double_factory, mode):
+    ca = double_factory(mode)
+    prefix, marker = tmp_path / "root", tmp_path / "hook-ran"
+    hook = "echo \"$CERTBOT_DOMAIN\" >> %s" % marker
+    r = subprocess.run([str(bins.need_agent()), "--prefix", str(prefix), "issue", "-d", DOMAIN,
+                        "--server", ca.directory, "--ca-file", str(ca.ca_file), "--agree-tos",
+                        "--no-preflight", "--json", "--preferred-challenges", "dns-01",
+                        "--manual-auth-hook", hook, "--manual-cleanup-hook", hook,
+                        "--dns-timeout", "2"],
+                       capture_output=True, text=True, timeout=60)
+    # a non-DNS identifier is refused by the parser already
+    _assert_nothing_done(ca, r, prefix, "PROTOCOL_ERROR" if mode == "authz_ip" else "CA_ERROR")
+    assert not marker.exists(), marker.read_text()
+
+
+def test_foreign_authorization_writes_no_challenge_file(bins, tmp_path, double_factory):
+    ca = double_factory("authz_foreign")
+    prefix, webroot = tmp_path / "root", tmp_path / "www"
+    webroot.mkdir()
+    r = subprocess.run([str(bins.need_agent()), "--prefix", str(prefix), "issue", "-d", DOMAIN,
+                        "--server", ca.directory, "--ca-file", str(ca.ca_file), "--agree-tos",
+                        "--no-preflight", "--json", "--webroot", str(webroot)],
+                       capture_output=True, text=True, timeout=60)
+    _assert_nothing_done(ca, r, prefix, "CA_ERROR")
+    assert "victim.example.org" in json.loads(r.stdout)["detail"]
+    assert list(webroot.rglob("*")) == []
+
+
+def test_foreign_authorization_adds_no_fe_record(bins, tmp_path, double_factory, feemu):
+    ca = double_factory("authz_foreign_zone")   # a name inside the FE zone
+    prefix = tmp_path / "root"
+    env = dict(os.environ)
+    env.update(feemu.env())
+    r = subprocess.run([str(bins.need_agent()), "--prefix", str(prefix), "issue", "-d", DOMAIN,
+                        "--server", ca.directory, "--ca-file", str(ca.ca_file), "--agree-tos",
+                        "--no-preflight", "--json", "--dns", "fe", "--dns-timeout", "2"],
+                       capture_output=True, text=True, timeout=60, env=env)
+    _assert_nothing_done(ca, r, prefix, "CA_ERROR")
+    st = feemu.state()
+    assert not [e for e in st["log"] if "recordsets" in e["path"] and e["method"] != "GET"], st["log"]
+    for z in st["zones"].values():
+        assert z["recordsets"] == {}, z
+
+
+def test_ca_text_reaches_no_terminal_raw(bins, tmp_path, double_factory):
+    """Issue 14 item 5: the CA's problem detail (and type) full of escape
+    sequences, C1, CR/LF and bidi controls: issue's stderr and --json, status
+    and log (text and --json) show it, inert."""
+    ca = double_factory("evil_detail")
+    prefix = tmp_path / "root"
+    agent = str(bins.need_agent())
+    base = [agent, "--prefix", str(prefix)]
+    issue = ["issue", "-d", DOMAIN, "--server", ca.directory, "--ca-file", str(ca.ca_file),
+             "--agree-tos", "--no-preflight", "--standalone", "--http-port", str(free_port())]
+
+    def run(*args):
+        return subprocess.run(base + list(args), capture_output=True, timeout=60)
+
+    r = run(*issue)
+    assert r.returncode == 71, r       # CA_ERROR (the type is not one it knows)
+    err = r.stderr.decode("utf-8")
+    assert "go " in err and "pwned" in err and "txt.exe" in err, err   # the words are shown
+    assert_inert(err + r.stdout.decode(), "issue's output")
+    r = run(*issue, "--json")
+    out = r.stdout.decode("utf-8")
+    assert_inert(out, "issue --json")
+    assert "pwned" in json.loads(out)["detail"]
+    for args in (["status"], ["status", "--json"], ["log"], ["log", "--json"]):
+        r = run(*args)
+        assert r.returncode == 0, r
+        text = r.stdout.decode("utf-8") + r.stderr.decode("utf-8")
+        assert "pwned" in text, (args, text)
+        assert_inert(text, " ".join(args))
+        if "--json" in args:
+            json.loads(r.stdout)
+
+    # an activity log line written raw (by an older agent, or by hand) is shown inert too
+    log = prefix / "var/lib/certfleet/activity.log"
+    with open(log, "a", encoding="utf-8") as f:
+        f.write(json.dumps({"time": "2026-01-01T00:00:00Z", "level": "error", "lineage": DOMAIN,
+                            "event": "issue\u202e", "outcome": "failed", "code": "CA_ERROR",
+                            "detail": EVIL_DETAIL}, ensure_ascii=False) + "\n")
+    for args in (["log"], ["log", "--json"]):
+        r = run(*args)
+        assert r.returncode == 0, r
+        assert_inert(r.stdout.decode("utf-8"), " ".join(args) + " of a raw line")

@@ -676,7 +676,37 @@ TEST(json_writer_escaping)
 	CHECK_INT(json_w_str(&w, "q\" b\\ s/ \x01\x1f\n\t\x7f \xc3\xa9"), 0);
 	CHECK_INT(json_w_finish(&w), 0);
 	CHECK_STR(cf_buf_str(&b),
-	    "\"q\\\" b\\\\ s/ \\u0001\\u001f\\u000a\\u0009\x7f \xc3\xa9\"");
+	    "\"q\\\" b\\\\ s/ \\u0001\\u001f\\u000a\\u0009\\u007f \xc3\xa9\"");
+	cf_buf_free(&b);
+}
+
+/* Issue 14 item 5: C1 controls and bidi/format marks are escaped too, so a
+ * JSON viewer shows them inert; other non-ASCII text passes as it is. */
+TEST(json_writer_escapes_c1_and_bidi)
+{
+	struct cf_buf b;
+	struct json_w w;
+	struct json_doc d;
+	const char *raw;
+	static const char in[] = "a\xc2\x9b" "31mb\xc2\x85\xe2\x80\xaeRLO\xe2\x81\xa6\xe2\x81\xa9"
+	    "\xe2\x80\x8e\xe2\x80\x8f\xd8\x9c\xe2\x80\xa8 \xe2\x82\xac \xe2\x80\x8b \xc2\xa0";
+
+	cf_buf_init(&b, 4096);
+	json_w_init(&w, &b);
+	CHECK_INT(json_w_str(&w, in), 0);
+	CHECK_INT(json_w_finish(&w), 0);
+	CHECK_STR(cf_buf_str(&b), "\"a\\u009b31mb\\u0085\\u202eRLO\\u2066\\u2069\\u200e\\u200f"
+	    "\\u061c\\u2028 \xe2\x82\xac \xe2\x80\x8b \xc2\xa0\"");
+	CHECK_INT(parsen(&d, (char *)b.data, b.len), 0);
+	CHECK_STR(json_str(d.root), in);
+	json_doc_free(&d);
+	/* a raw value is written again with the same escapes */
+	cf_buf_reset(&b);
+	json_w_init(&w, &b);
+	raw = "{\"k\":[\"\xe2\x80\xae\",1.5e3,true,null,{}]}";
+	CHECK_INT(json_w_raw(&w, raw, strlen(raw)), 0);
+	CHECK_INT(json_w_finish(&w), 0);
+	CHECK_STR(cf_buf_str(&b), "{\"k\":[\"\\u202e\",1.5e3,true,null,{}]}");
 	cf_buf_free(&b);
 }
 
@@ -703,9 +733,9 @@ TEST(json_writer_roundtrip)
 		json_w_int(&w, (int64_t)i * 1000000007);
 	json_w_end_arr(&w);
 	json_w_key(&w, "deep");
-	for (i = 0; i < JSON_W_MAX_DEPTH - 1; i++)
+	for (i = 0; i < JSON_MAX_DEPTH - 1; i++)   /* as deep as the parser takes */
 		json_w_begin_arr(&w);
-	for (i = 0; i < JSON_W_MAX_DEPTH - 1; i++)
+	for (i = 0; i < JSON_MAX_DEPTH - 1; i++)
 		json_w_end_arr(&w);
 	json_w_key(&w, "t");
 	json_w_bool(&w, 7);
@@ -728,7 +758,7 @@ TEST(json_writer_roundtrip)
 	CHECK_INT(t, 1);
 	CHECK_STR(json_get_str(d.root, "empty"), "");
 	arr = json_get(d.root, "deep");
-	for (i = 0; i < JSON_W_MAX_DEPTH - 2; i++)
+	for (i = 0; i < JSON_MAX_DEPTH - 2; i++)
 		arr = json_arr_at(arr, 0);
 	CHECK_INT(json_type(arr), JSON_ARRAY);
 	CHECK_INT(json_arr_len(arr), 0);
