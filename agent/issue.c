@@ -1192,6 +1192,11 @@ issue_run(struct store *s, struct issue_opts *o, const char *event, int *changed
 
 	if (changed)
 		*changed = 0;
+	/* nginx: the names' addresses from the same DNS as the preflight;
+	 * --no-preflight skips the look-ups and the probe through nginx too */
+	o->nginx.resolve = !o->no_preflight;
+	o->nginx.resolver = o->resolver;
+	o->nginx.no_probe = o->no_preflight;
 	store_state_init(&st);
 	issue_lineage_name(o, lineage, sizeof lineage);
 	if (store_prepare(s) < 0 || store_lock(s, lineage, &lk) < 0 ||
@@ -1523,8 +1528,12 @@ parse(int argc, char **argv, struct issue_opts *o, struct agent_conf *conf)
 		goto fail;
 	}
 	for (i = 0; i < nraw; i++)
-		if (domain_list_add(&o->names, &o->nnames, raw[i], DOMAIN_ALLOW_WILDCARD) < 0)
+		if (domain_list_add(&o->names, &o->nnames, raw[i], DOMAIN_ALLOW_WILDCARD) < 0) {
+			if (domain_is_single_label(raw[i]))
+				cf_seterr(CF_E_SINGLE_LABEL, "\"%s\" is a single-label name: CAs issue only for "
+				    "fully qualified names (like www.example.com)", raw[i]);
 			goto fail;
+		}
 	free(raw);
 	raw = NULL;
 	if (o->dry_run && !o->server_given)

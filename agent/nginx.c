@@ -13,9 +13,12 @@
 #include "bearssl/bearssl.h"
 #include <errno.h>
 #include <fcntl.h>
+#include <grp.h>
+#include <ifaddrs.h>
 #include <limits.h>
 #include <netdb.h>
 #include <poll.h>
+#include <pwd.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -30,6 +33,7 @@
 
 #include "agent.h"
 #include "cf.h"
+#include "dns.h"
 #include "domain.h"
 #include "http.h"
 #include "http01.h"
@@ -359,6 +363,8 @@ struct record {
 	char conf[NGX_PATH_MAX], bin[NGX_PATH_MAX];
 	int http_port, https_port;
 	char https_addr[64];
+	int resolve;                   /* the names' addresses were looked up ... */
+	char resolver[128];            /* ... at this server ("" resolv.conf's) */
 	size_t nfiles;
 	char path[NGX_MAX_FILES_EDITED][NGX_PATH_MAX];
 	int exists;
@@ -414,6 +420,10 @@ record_load(struct store *s, const char *lineage, struct record *r)
 	cf_strlcpy(r->bin, json_get_str(doc.root, "bin") ? json_get_str(doc.root, "bin") : "nginx", sizeof r->bin);
 	cf_strlcpy(r->https_addr, json_get_str(doc.root, "httpsAddress") ? json_get_str(doc.root, "httpsAddress") : "",
 	    sizeof r->https_addr);
+	if (json_get_str(doc.root, "resolver")) {
+		r->resolve = 1;
+		cf_strlcpy(r->resolver, json_get_str(doc.root, "resolver"), sizeof r->resolver);
+	}
 	r->http_port = json_get_int(doc.root, "httpPort", &v) == 0 ? (int)v : 80;
 	r->https_port = json_get_int(doc.root, "httpsPort", &v) == 0 ? (int)v : 443;
 	{
@@ -467,6 +477,10 @@ record_save(struct store *s, const char *lineage, const struct record *r)
 	json_w_int(&w, r->https_port);
 	json_w_key(&w, "httpsAddress");
 	json_w_str(&w, r->https_addr);
+	if (r->resolve) {
+		json_w_key(&w, "resolver");
+		json_w_str(&w, r->resolver);
+	}
 	if (r->pending) {
 		json_w_key(&w, "pending");
 		json_w_bool(&w, 1);
@@ -799,28 +813,277 @@ nginx_unlock(int fd)
 
 /* ---- probing through nginx ---- */
 
+/* 1 when addr is an address of this host (a socket can be bound to it). */
+static int
+addr_is_local(const char *addr)
+{
+	struct sockaddr_storage ss;
+	struct sockaddr_in *s4 = (struct sockaddr_in *)&ss;
+	struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)&ss;
+	socklen_t len;
+	int fd, ok;
+
+	memset(&ss, 0, sizeof ss);
+	if (inet_pton(AF_INET, addr, &s4->sin_addr) == 1) {
+		s4->sin_family = AF_INET;
+		len = sizeof *s4;
+	} else if (inet_pton(AF_INET6, addr, &s6->sin6_addr) == 1) {
+		s6->sin6_family = AF_INET6;
+		len = sizeof *s6;
+	} else {
+		return 0;
+	}
+	if ((fd = socket(ss.ss_family, SOCK_DGRAM | SOCK_CLOEXEC, 0)) < 0)
+		return 0;
+	ok = bind(fd, (struct sockaddr *)&ss, len) == 0;
+	close(fd);
+	return ok;
+}
+
+/* The name's A and AAAA records as o->resolver answers them (the CA asks
+ * DNS too); 0 addresses when there is no resolver to ask or no answer. */
+static size_t
+name_addrs(const struct ngx_opts *o, const char *name, char out[][64], size_t max)
+{
+	struct dns_answer *ans;
+	size_t n = 0, i;
+
+	if (!o->resolve || (ans = cf_xalloc(sizeof *ans)) == NULL) {
+		cf_clearerr();
+		return 0;
+	}
+	if (dns_query(o->resolver, name, DNS_T_A, 3000, ans) == 0)
+		for (i = 0; i < ans->n_a && n < max; i++)
+			cf_strlcpy(out[n++], ans->a[i], 64);
+	if (dns_query(o->resolver, name, DNS_T_AAAA, 3000, ans) == 0)
+		for (i = 0; i < ans->n_aaaa && n < max; i++)
+			cf_strlcpy(out[n++], ans->aaaa[i], 64);
+	free(ans);
+	cf_clearerr();
+	return n;
+}
+
+/*
+ * An address of this host where nginx gives server block srv the request
+ * for name on port: the block's own listen addresses, then the loopbacks,
+ * then this host's addresses; one taken by a more specific listen of
+ * another block is skipped (nginx would hand it to that block).  "" when
+ * there is none.
+ */
 static void
-connect_addr(const struct ngx_conf *c, int srv, int port, char *out, size_t len)
+reach_addr(const struct ngx_conf *c, int srv, const char *name, int port, char *out, size_t len)
 {
 	struct ngx_listen l[NGX_MAX_LISTEN];
-	size_t n = ngx_server_listens(c, srv, l, NGX_MAX_LISTEN), i;
-	struct in6_addr a6;
-	struct in_addr a4;
+	size_t n = ngx_server_listens(c, srv, l, NGX_MAX_LISTEN);
+	struct ifaddrs *ifa = NULL, *f;
+	enum ngx_match how;
+	char cand[64];
+	int pass;
 
-	cf_strlcpy(out, "127.0.0.1", len);
-	for (i = 0; i < n; i++) {
-		if (l[i].port != port)
+	out[0] = '\0';
+	if (getifaddrs(&ifa) < 0)
+		ifa = NULL;
+	for (pass = 0; pass < 3 && out[0] == '\0'; pass++) {
+		size_t k = 0, lim = pass == 0 ? n : pass == 1 ? 2 : SIZE_MAX;
+		for (f = ifa; k < lim && out[0] == '\0'; k++) {
+			if (pass == 0) {
+				if (l[k].port != port || l[k].dir < 0)
+					continue;
+				cf_strlcpy(cand, l[k].addr, sizeof cand);
+			} else if (pass == 1) {
+				cf_strlcpy(cand, k == 0 ? "127.0.0.1" : "::1", sizeof cand);
+			} else {
+				if (f == NULL)
+					break;
+				cand[0] = '\0';
+				if (f->ifa_addr && f->ifa_addr->sa_family == AF_INET)
+					inet_ntop(AF_INET, &((struct sockaddr_in *)f->ifa_addr)->sin_addr, cand, sizeof cand);
+				else if (f->ifa_addr && f->ifa_addr->sa_family == AF_INET6 &&
+				    !IN6_IS_ADDR_LINKLOCAL(&((struct sockaddr_in6 *)f->ifa_addr)->sin6_addr))
+					inet_ntop(AF_INET6, &((struct sockaddr_in6 *)f->ifa_addr)->sin6_addr, cand, sizeof cand);
+				f = f->ifa_next;
+			}
+			if (strcmp(cand, "*") == 0 || strcmp(cand, "0.0.0.0") == 0 || strcmp(cand, "::") == 0 ||
+			    cand[0] == '\0')
+				continue;
+			if (ngx_select_server_at(c, name, cand, port, 0, &how, NULL) == srv && addr_is_local(cand))
+				cf_strlcpy(out, cand, len);
+		}
+	}
+	if (ifa)
+		freeifaddrs(ifa);
+}
+
+/* ---- can nginx's workers read the challenge directory? ---- */
+
+struct worker_id {
+	uid_t uid;
+	gid_t gids[64];
+	int ngids;
+	char name[64];
+};
+
+/* The uid and groups of a running worker of the nginx that reads conf. */
+static int
+running_worker(const char *conf, struct worker_id *w)
+{
+	pid_t master = master_pid(conf), kids[8];
+	char path[64], line[512];
+	size_t n;
+	FILE *f;
+	int got = 0;
+
+	if (master == 0 || (n = children_of(master, kids, CF_ARRAY_LEN(kids))) == 0)
+		return 0;
+	snprintf(path, sizeof path, "/proc/%d/status", (int)kids[0]);
+	if ((f = fopen(path, "r")) == NULL)
+		return 0;
+	w->ngids = 0;
+	while (fgets(line, sizeof line, f)) {
+		char *p, *end;
+		long v;
+		if (strncmp(line, "Uid:", 4) == 0) {
+			w->uid = (uid_t)strtol(line + 4, NULL, 10);
+			got = 1;
+		} else if (strncmp(line, "Groups:", 7) == 0 || strncmp(line, "Gid:", 4) == 0) {
+			for (p = strchr(line, ':') + 1; w->ngids < (int)CF_ARRAY_LEN(w->gids); p = end) {
+				v = strtol(p, &end, 10);
+				if (end == p)
+					break;
+				w->gids[w->ngids++] = (gid_t)v;
+				if (line[0] == 'G' && line[1] == 'i')
+					break;            /* Gid: real first */
+			}
+		}
+	}
+	fclose(f);
+	snprintf(w->name, sizeof w->name, "uid %d (worker %d)", (int)w->uid, (int)kids[0]);
+	return got;
+}
+
+/* The worker user nginx would switch to: the "user" directive, else the
+ * compiled-in default (nginx -V --user=), else nobody. */
+static int
+configured_worker(const char *bin, const char *conf, struct worker_id *w)
+{
+	char user[64] = "", group[64] = "";
+	struct ngx_conf c;
+	struct passwd *pw;
+	struct group *gr;
+	int d, ng;
+
+	if (ngx_conf_load(&c, conf) == 0) {
+		for (d = ngx_child(&c, -1); d >= 0; d = ngx_next(&c, d))
+			if (strcmp(ngx_name(&c, d), "user") == 0 && c.d[d].nargs >= 2) {
+				cf_strlcpy(user, c.d[d].args[1].val, sizeof user);
+				if (c.d[d].nargs >= 3)
+					cf_strlcpy(group, c.d[d].args[2].val, sizeof group);
+			}
+		ngx_conf_free(&c);
+	}
+	cf_clearerr();
+	if (user[0] == '\0') {
+		char *argv[] = {(char *)bin, "-V", NULL};
+		struct cf_buf out;
+		const char *u;
+		int st;
+		if (run_prog(argv, &out, &st) == 0 && out.len && (u = strstr((char *)out.data, "--user=")) != NULL)
+			snprintf(user, sizeof user, "%.*s", (int)strcspn(u + 7, " \n"), u + 7);
+		cf_buf_free(&out);
+		cf_clearerr();
+		if (user[0] == '\0')
+			cf_strlcpy(user, "nobody", sizeof user);
+	}
+	if ((pw = getpwnam(user)) == NULL)
+		return 0;
+	w->uid = pw->pw_uid;
+	ng = (int)CF_ARRAY_LEN(w->gids);
+	if (getgrouplist(user, pw->pw_gid, w->gids, &ng) < 0)
+		ng = 1, w->gids[0] = pw->pw_gid;
+	w->ngids = ng;
+	if (group[0] && (gr = getgrnam(group)) != NULL)
+		w->gids[0] = gr->gr_gid;
+	snprintf(w->name, sizeof w->name, "%s", user);
+	return 1;
+}
+
+static int
+in_groups(const struct worker_id *w, gid_t g)
+{
+	int i;
+
+	for (i = 0; i < w->ngids; i++)
+		if (w->gids[i] == g)
+			return 1;
+	return 0;
+}
+
+/*
+ * nginx's workers open the token files by path: each directory from / to
+ * the challenge directory needs search (x) permission for the worker user
+ * (root needs none: the master's user when it does not run as root).
+ * Directories not made yet are made 0755 by the agent.
+ */
+static int
+worker_can_reach(const struct ngx_opts *o, const char *webroot)
+{
+	char dir[STORE_PATH_MAX + 64], *p;
+	struct worker_id w;
+	struct stat sb;
+
+	memset(&w, 0, sizeof w);
+	if (!running_worker(o->conf, &w) && !configured_worker(o->bin, o->conf, &w))
+		return 0;      /* not known: the probe will tell */
+	if (w.uid == 0)
+		return 0;
+	if ((size_t)snprintf(dir, sizeof dir, "%s%s", webroot, NGX_CHALLENGE_PATH) >= sizeof dir)
+		return 0;
+	for (p = dir + 1;; p++) {
+		char c = *p;
+		int bits;
+		if (c != '/' && c != '\0')
 			continue;
-		if (l[i].ipv6)
-			cf_strlcpy(out, strcmp(l[i].addr, "::") == 0 ? "::1" : l[i].addr, len);
-		else if (inet_pton(AF_INET, l[i].addr, &a4) == 1 && strcmp(l[i].addr, "0.0.0.0") != 0)
-			cf_strlcpy(out, l[i].addr, len);
-		else if (inet_pton(AF_INET6, l[i].addr, &a6) == 1)
-			cf_strlcpy(out, l[i].addr, len);
-		else
-			continue;
-		if (!l[i].ipv6)
-			return;   /* prefer IPv4 when there is one */
+		*p = '\0';
+		if (stat(dir, &sb) < 0) {
+			*p = c;
+			break;           /* made later, 0755 */
+		}
+		bits = sb.st_uid == w.uid ? (sb.st_mode >> 6) : in_groups(&w, sb.st_gid) ? (sb.st_mode >> 3)
+		                                                                          : sb.st_mode;
+		if (S_ISDIR(sb.st_mode) && !(bits & 1))
+			return cf_seterr(CF_E_NGINX_WORKER_ACCESS, "nginx's worker user %s cannot enter %s "
+			    "(mode %04o, owner uid %d gid %d), so it cannot serve the challenge files under %s%s",
+			    w.name, dir, (unsigned)(sb.st_mode & 07777), (int)sb.st_uid, (int)sb.st_gid, webroot,
+			    NGX_CHALLENGE_PATH);
+		*p = c;
+		if (c == '\0' || p[1] == '\0')
+			break;
+	}
+	return 0;
+}
+
+/* What an HTTP status from the probe most likely means. */
+static const char *
+probe_cause(int status)
+{
+	switch (status) {
+	case 0:
+		return ": no HTTP answer";
+	case 404:
+		return ": another server block or location answered, or nginx serves another directory";
+	case 401:
+		return ": an authentication (auth_basic, auth_request) answers before the challenge "
+		    "location; it must not apply to it";
+	case 403:
+		return ": access is denied: allow/deny or auth rules that apply to the challenge "
+		    "location, or nginx's worker user cannot read the challenge directory (see nginx's "
+		    "error log)";
+	case 301: case 302: case 307: case 308:
+		return ": a redirect answers before the challenge location, e.g. a return or rewrite "
+		    "in a location that matches first";
+	default:
+		return ": something answers before the challenge location, e.g. a return or rewrite "
+		    "in a location that matches first";
 	}
 }
 
@@ -861,9 +1124,7 @@ probe(const char *webroot, const char *name, const char *addr, int port)
 	http01_webroot_remove(file);
 	if (!ok)
 		return cf_seterr(CF_E_NGINX_RELOAD, "nginx at %s port %d did not serve the probe %s "
-		    "for %s (last HTTP status %d%s)", addr, port, url, name, last,
-		    last != 0 && last != 404 ? ": something answers before the challenge location, "
-		    "e.g. a return or rewrite in a location that matches first" : "");
+		    "for %s (last HTTP status %d%s)", addr, port, url, name, last, probe_cause(last));
 	cf_clearerr();
 	return 0;
 }
@@ -877,21 +1138,92 @@ record_from_opts(struct record *r, const struct ngx_opts *o)
 	cf_strlcpy(r->bin, o->bin, sizeof r->bin);
 	r->http_port = o->http_port;
 	r->https_port = o->https_port;
+	if (o->resolve) {
+		r->resolve = 1;
+		cf_strlcpy(r->resolver, o->resolver ? o->resolver : "", sizeof r->resolver);
+	}
 }
 
-static int
-select_80(const struct ngx_conf *c, const char *name, int port)
+/* o, looking the names up the way the lineage's issue did when o says
+ * nothing (nginx install after issue --no-install chooses the same blocks). */
+static void
+opts_with_record(struct ngx_opts *out, const struct ngx_opts *o, const struct record *r)
 {
-	enum ngx_match how;
-	int srv = ngx_select_server(c, name, port, 0, &how);
+	*out = *o;
+	if (!o->resolve && r->resolve) {
+		out->resolve = 1;
+		out->resolver = r->resolver[0] ? r->resolver : NULL;
+	}
+}
 
-	if (srv < 0)
+/* "file:line" of directive d. */
+static const char *
+where(const struct ngx_conf *c, int d, char *buf, size_t len)
+{
+	snprintf(buf, len, "%s:%u", c->files[c->d[d].file].path, c->d[d].line);
+	return buf;
+}
+
+/*
+ * The server block that answers name on port where the CA reaches it: at
+ * the name's A/AAAA addresses that are this host's (nginx tells addresses
+ * apart: a block listening on 127.0.0.1:80 only never sees a request to
+ * another address); when none of them is (NAT), at an address no block
+ * listens on specifically (the wildcard listens); when DNS does not say,
+ * over all of the port's addresses.  via gets the address of this host the
+ * CA's request arrives at ("" when unknown).  Refused: a regex nginx may
+ * try first that the matcher cannot judge (NGINX_REGEX); a name whose
+ * addresses here have no block listening (NGINX_UNREACHABLE).
+ */
+static int
+select_site(const struct ngx_conf *c, const struct ngx_opts *o, const char *name, int port,
+    int by_name_only, char *via, size_t vialen, enum ngx_match *howp)
+{
+	char addrs[16][64], list[400] = "", w[NGX_PATH_MAX + 16];
+	size_t na = name_addrs(o, name, addrs, 16), i, nlocal = 0;
+	enum ngx_match how = NGX_MATCH_NONE;
+	int srv = -1, unj = -1, any = ngx_select_server(c, name, port, 0, &how);
+
+	via[0] = '\0';
+	for (i = 0; i < na && srv < 0; i++) {
+		if (!addr_is_local(addrs[i]))
+			continue;
+		nlocal++;
+		srv = ngx_select_server_at(c, name, addrs[i], port, by_name_only, &how, &unj);
+		if (srv >= 0)
+			cf_strlcpy(via, addrs[i], vialen);
+	}
+	if (srv < 0 && nlocal == 0 && na > 0) {
+		/* NAT: the request arrives at an address of this host DNS does not show */
+		srv = ngx_select_server_at(c, name, strchr(addrs[0], ':') ? "::" : "0.0.0.0", port,
+		    by_name_only, &how, &unj);
+		if (srv < 0 && any >= 0 && !by_name_only)
+			cf_warnx("warning: %s resolves to %s, not an address of this host, and no nginx server "
+			    "block listens on port %d on every address; assuming the traffic is forwarded to one "
+			    "of the port's addresses", name, addrs[0], port);
+	}
+	if (srv < 0 && (na == 0 || nlocal == 0))
+		srv = ngx_select_server_at(c, name, NULL, port, by_name_only, &how, &unj);
+	if (unj >= 0)
+		return cf_seterr(CF_E_NGINX_REGEX, "%s: the server_name regex at %s uses syntax the agent "
+		    "cannot evaluate (look-arounds, back-references, \\Q...\\E, possessive quantifiers, "
+		    "...) and nginx tries it before the block the agent would pick for %s",
+		    name, where(c, unj, w, sizeof w), name);
+	if (howp)
+		*howp = how;
+	if (srv >= 0 || by_name_only) {
+		if (srv >= 0 && how == NGX_MATCH_DEFAULT && howp == NULL)
+			cf_warnx("%s: no server_name matches; nginx answers it with the default server of "
+			    "port %d at %s, which is used", name, port, where(c, srv, w, sizeof w));
+		return srv;
+	}
+	if (any < 0)
 		return cf_seterr(CF_E_INVALID_INPUT, "no nginx server block listens on port %d", port);
-	if (how == NGX_MATCH_DEFAULT)
-		cf_warnx("%s: no server_name matches; nginx answers it with the default server of "
-		    "port %d at %s:%u, which is used", name, port, c->files[c->d[srv].file].path,
-		    c->d[srv].line);
-	return srv;
+	for (i = 0; i < na; i++)
+		snprintf(list + strlen(list), sizeof list - strlen(list), "%s%s", i ? ", " : "", addrs[i]);
+	return cf_seterr(CF_E_NGINX_UNREACHABLE, "%s resolves to %s (this host), where no nginx server "
+	    "block listens on port %d (the port's blocks listen only on other addresses, e.g. %s); the CA "
+	    "could not reach any block for the name", name, list, port, where(c, any, w, sizeof w));
 }
 
 static int
@@ -902,42 +1234,272 @@ ngx_challenge_prepare_locked(struct store *s, const struct ngx_opts *o, const ch
 	struct ngx_plan p;
 	struct record r;
 	int *srv = NULL, changed = 0, rc = -1;
+	char (*via)[64] = NULL, ours[STORE_PATH_MAX], use[NGX_PATH_MAX];
 	size_t i, j;
 
 	if (store_path(s, webroot, len, "/var/lib/certfleet/www") < 0 || record_load(s, lineage, &r) < 0)
 		return -1;
+	cf_strlcpy(ours, webroot, sizeof ours);
 	record_from_opts(&r, o);
 	if (ngx_conf_load(&c, o->conf) < 0)
 		return -1;
 	ngx_plan_init(&p);
-	if ((srv = calloc(n + 1, sizeof *srv)) == NULL) {
+	if ((srv = calloc(n + 1, sizeof *srv)) == NULL || (via = calloc(n + 1, sizeof *via)) == NULL) {
 		cf_seterr(CF_E_NOMEM, "out of memory");
 		goto out;
 	}
 	for (i = 0; i < n; i++) {
-		if ((srv[i] = select_80(&c, names[i], o->http_port)) < 0)
+		if ((srv[i] = select_site(&c, o, names[i], o->http_port, 0, via[i], sizeof via[i], NULL)) < 0)
 			goto out;
 		for (j = 0; j < i && srv[j] != srv[i]; j++)
 			;
-		if (j == i && ngx_plan_challenge(&c, srv[i], webroot, &p) < 0)
+		if (j < i)
+			continue;
+		if (ngx_plan_challenge_at(&c, srv[i], ours, &p, use, sizeof use) < 0)
 			goto out;
+		/* every block must serve the tokens from the one directory they are written to */
+		if (i == 0 && use[0])
+			cf_strlcpy(webroot, use, len);
+		if (strcmp(use[0] ? use : ours, webroot) != 0) {
+			cf_seterr(CF_E_NGINX_CHALLENGE_LOCATION, "%s:%u: the server block for %s serves %s from %s, "
+			    "the one for %s from %s; tokens are written to one directory", c.files[c.d[srv[i]].file].path,
+			    c.d[srv[i]].line, names[i], NGX_CHALLENGE_PATH, use[0] ? use : ours, names[0], webroot);
+			goto out;
+		}
+		if (use[0])
+			cf_warnx("%s: the server block at %s:%u has its own location %s; the tokens are written "
+			    "where it serves them from, %s%s", names[i], c.files[c.d[srv[i]].file].path,
+			    c.d[srv[i]].line, NGX_CHALLENGE_PATH, use, NGX_CHALLENGE_PATH);
 	}
+	if (worker_can_reach(o, webroot) < 0)
+		goto out;
 	if (commit(s, lineage, &r, &c, &p, &changed) < 0)
 		goto out;
 	if (changed && (nginx_reload(o->bin, o->conf) < 0 || record_settled(s, lineage, &r) < 0))
 		goto out;
-	for (i = 0; i < n; i++) {
+	for (i = 0; i < n && !o->no_probe; i++) {
 		char addr[64];
-		connect_addr(&c, srv[i], o->http_port, addr, sizeof addr);
+		/* where the CA's request arrives, else an address nginx gives the same block */
+		if (via[i][0])
+			cf_strlcpy(addr, via[i], sizeof addr);
+		else
+			reach_addr(&c, srv[i], names[i], o->http_port, addr, sizeof addr);
+		if (addr[0] == '\0') {
+			cf_warnx("warning: %s: no address of this host reaches the server block at %s:%u for it; "
+			    "not probed", names[i], c.files[c.d[srv[i]].file].path, c.d[srv[i]].line);
+			continue;
+		}
 		if (probe(webroot, names[i], addr, o->http_port) < 0)
 			goto out;
 	}
 	rc = 0;
 out:
+	free(via);
 	free(srv);
 	ngx_plan_free(&p);
 	ngx_conf_free(&c);
 	return rc;
+}
+
+static int served_serial(const char *addr, int port, const char *sni, char *out, size_t outlen);
+/*
+ * Before anything is written: parse what the plan would make of the
+ * configuration and check that every name of the certificate is then
+ * answered on the HTTPS port, by name, by a block that listens there with
+ * ssl and points at the live certificate.
+ */
+static int
+plan_serves_every_name(const struct ngx_opts *o, const struct ngx_conf *c, const struct ngx_plan *p,
+    const struct x509_info *info, const char *full)
+{
+	struct ngx_file *ov;
+	struct cf_buf *bufs;
+	struct ngx_conf nc;
+	size_t f, nov = 0, i, k, nl;
+	char via[64], w[NGX_PATH_MAX + 16], why[600] = "";
+	int rc = -1;
+
+	if ((ov = calloc(c->nfiles + 1, sizeof *ov)) == NULL || (bufs = calloc(c->nfiles + 1, sizeof *bufs)) == NULL) {
+		free(ov);
+		return cf_seterr(CF_E_NOMEM, "out of memory");
+	}
+	for (f = 0; f < c->nfiles; f++) {
+		if (!ngx_plan_touches(p, (int)f))
+			continue;
+		if (ngx_plan_text(c, p, (int)f, &bufs[nov]) < 0) {
+			cf_buf_free(&bufs[nov]);
+			goto out;
+		}
+		ov[nov].path = c->files[f].path;
+		ov[nov].text = (char *)bufs[nov].data;
+		ov[nov].len = bufs[nov].len;
+		nov++;
+	}
+	if (ngx_conf_load_with(&nc, o->conf, ov, nov) < 0)
+		goto out;
+	for (i = 0; i < info->nsan && why[0] == '\0'; i++) {
+		struct ngx_listen l[NGX_MAX_LISTEN];
+		char norm[DOMAIN_BUFSZ];
+		int srv, cert, ssl = 0;
+		if (domain_normalize(info->san[i], norm, sizeof norm, 0) < 0 || strcmp(norm, info->san[i]) != 0) {
+			cf_clearerr();
+			continue;
+		}
+		cf_clearerr();
+		srv = select_site(&nc, o, info->san[i], o->https_port, 1, via, sizeof via, NULL);
+		if (srv < 0) {
+			snprintf(why, sizeof why, "no server block would answer %s by name on port %d",
+			    info->san[i], o->https_port);
+			break;
+		}
+		nl = ngx_server_listens(&nc, srv, l, NGX_MAX_LISTEN);
+		for (k = 0; k < nl; k++)
+			if (l[k].port == o->https_port && l[k].ssl)
+				ssl = 1;
+		cert = ngx_find(&nc, srv, "ssl_certificate");
+		if (!ssl)
+			snprintf(why, sizeof why, "the server block at %s answers %s on port %d but does not listen "
+			    "there with ssl", where(&nc, srv, w, sizeof w), info->san[i], o->https_port);
+		else if (cert < 0 || nc.d[cert].nargs != 2 || strcmp(nc.d[cert].args[1].val, full) != 0)
+			snprintf(why, sizeof why, "the server block at %s that answers %s on port %d would not use "
+			    "the live certificate", where(&nc, srv, w, sizeof w), info->san[i], o->https_port);
+	}
+	ngx_conf_free(&nc);
+	if (why[0]) {
+		cf_seterr(CF_E_NGINX_INVALID, "%s; nothing was changed", why);
+		goto out;
+	}
+	cf_clearerr();
+	rc = 0;
+out:
+	for (f = 0; f < nov; f++)
+		cf_buf_free(&bufs[f]);
+	free(bufs);
+	free(ov);
+	return rc;
+}
+
+
+/*
+ * Undo this run's install: every file the plan changed gets the bytes it
+ * had before (c's texts), which the record takes as certfleet's last
+ * version; nginx -t, reload.
+ */
+static int
+install_rollback(struct store *s, const char *lineage, const struct record *r, const struct ngx_conf *c,
+    const struct ngx_plan *p)
+{
+	char path[STORE_PATH_MAX + 32];
+	struct change ch;
+	struct cf_buf b;
+	struct stat sb;
+	size_t f, j;
+	int bad = 0;
+
+	for (f = 0; f < c->nfiles; f++) {
+		if (!ngx_plan_touches(p, (int)f))
+			continue;
+		memset(&ch, 0, sizeof ch);
+		if (realpath(c->files[f].path, ch.path) == NULL || stat(ch.path, &sb) < 0) {
+			bad++;
+			continue;
+		}
+		ch.mode = sb.st_mode & 07777;
+		ch.uid = sb.st_uid;
+		ch.gid = sb.st_gid;
+		b.data = (unsigned char *)c->files[f].text;
+		b.len = c->files[f].len;
+		if (write_conf_file(&ch, &b) < 0) {
+			bad++;
+			continue;
+		}
+		for (j = 0; j < r->nfiles && strcmp(r->path[j], ch.path) != 0; j++)
+			;
+		if (j < r->nfiles && (record_file(s, lineage, j, "new", path, sizeof path) < 0 ||
+		        store_write_atomic(path, c->files[f].text, c->files[f].len, 0600) < 0))
+			bad++;
+	}
+	if (bad)
+		return cf_seterr(CF_E_IO_ERROR, "%d file(s) could not be put back", bad);
+	if (nginx_test(r->bin, r->conf) < 0 || nginx_reload(r->bin, r->conf) < 0)
+		return -1;
+	return 0;
+}
+
+/*
+ * After an install is loaded: every name of the certificate completes a
+ * TLS handshake (SNI the name) at the address where nginx serves it over
+ * HTTPS, and the certificate served is the live one.  Otherwise the
+ * install is rolled back and NGINX_INVALID says why (a protocol list with
+ * no version a client takes, another server block answering the name...).
+ * The record gets the first name's HTTPS address (status reads it).
+ */
+static int
+https_check(struct store *s, const struct ngx_opts *o, const char *lineage, struct record *r,
+    const struct ngx_conf *old, const struct ngx_plan *p, const struct x509_info *info)
+{
+	struct ngx_conf c;
+	char addr[64], served[256], why[700] = "", w[NGX_PATH_MAX + 16];
+	enum ngx_match how;
+	int64_t deadline;
+	size_t i;
+	int srv, ok;
+
+	if (ngx_conf_load(&c, o->conf) < 0)
+		return -1;
+	r->https_addr[0] = '\0';
+	for (i = 0; i < info->nsan && why[0] == '\0'; i++) {
+		char norm[DOMAIN_BUFSZ];
+		if (domain_normalize(info->san[i], norm, sizeof norm, 0) < 0 || strcmp(norm, info->san[i]) != 0 ||
+		    domain_is_wildcard(info->san[i])) {
+			cf_clearerr();
+			continue;
+		}
+		srv = select_site(&c, o, info->san[i], o->https_port, 0, addr, sizeof addr, &how);
+		cf_clearerr();
+		if (srv < 0 || (ngx_select_server(&c, info->san[i], o->https_port, 1, &how) < 0)) {
+			snprintf(why, sizeof why, "no server block answers %s on port %d by name",
+			    info->san[i], o->https_port);
+			break;
+		}
+		if (addr[0] == '\0')
+			reach_addr(&c, srv, info->san[i], o->https_port, addr, sizeof addr);
+		if (addr[0] == '\0') {
+			cf_warnx("warning: %s: no address of this host reaches the HTTPS server at %s; not checked",
+			    info->san[i], where(&c, srv, w, sizeof w));
+			continue;
+		}
+		if (r->https_addr[0] == '\0')
+			cf_strlcpy(r->https_addr, addr, sizeof r->https_addr);
+		/* an old worker may still answer for a moment after the reload (it
+		 * finishes its connections), and a loaded host may be slow: retry
+		 * for a while before calling it a failure */
+		for (deadline = cf_now_ms() + NGX_PROBE_WAIT_MS;; usleep(200 * 1000)) {
+			cf_clearerr();
+			if ((ok = served_serial(addr, o->https_port, info->san[i], served, sizeof served)) == 0 &&
+			    strcasecmp(served, info->serial_hex) == 0)
+				break;
+			/* a handshake that fails fails again: 3 s for those */
+			if (cf_now_ms() > deadline - (ok < 0 ? NGX_PROBE_WAIT_MS - 3000 : 0))
+				break;
+		}
+		if (ok < 0)
+			snprintf(why, sizeof why, "the HTTPS server at %s does not complete a TLS handshake for %s "
+			    "at %s port %d (%s): check its ssl_protocols and ssl_ciphers", where(&c, srv, w, sizeof w),
+			    info->san[i], addr, o->https_port, cf_lasterr_detail());
+		else if (strcasecmp(served, info->serial_hex) != 0)
+			snprintf(why, sizeof why, "%s port %d serves %s a certificate with serial %s, not the live "
+			    "one (%s); the server block at %s answers it", addr, o->https_port, info->san[i], served,
+			    info->serial_hex, where(&c, srv, w, sizeof w));
+		cf_clearerr();
+	}
+	ngx_conf_free(&c);
+	if (why[0] == '\0')
+		return record_save(s, lineage, r);
+	if (install_rollback(s, lineage, r, old, p) < 0)
+		return cf_seterr(CF_E_NGINX_INVALID, "%s; PUTTING THE CONFIGURATION BACK FAILED: %s", why,
+		    cf_lasterr_detail());
+	return cf_seterr(CF_E_NGINX_INVALID, "%s; the install was rolled back (files as before, reloaded)", why);
 }
 
 static int
@@ -948,9 +1510,11 @@ ngx_install_locked(struct store *s, const struct ngx_opts *o, const char *lineag
 	struct ngx_plan p;
 	struct record r;
 	char full[STORE_PATH_MAX], key[STORE_PATH_MAX];
-	const char *names[X509_MAX_SAN];
-	int srv80[X509_MAX_SAN], done[X509_MAX_SAN];
-	size_t i, j, nn;
+	const char *names[X509_MAX_SAN], *newnames[X509_MAX_SAN], *one[1];
+	struct ngx_opts oo;
+	char via[64];
+	int srv80[X509_MAX_SAN], srv443[X509_MAX_SAN], done[X509_MAX_SAN], repointed[X509_MAX_SAN];
+	size_t i, j, k, nn, nrepointed = 0;
 	int rc = -1, have;
 
 	*changed = 0;
@@ -965,6 +1529,8 @@ ngx_install_locked(struct store *s, const struct ngx_opts *o, const char *lineag
 		free(info);
 		return -1;
 	}
+	opts_with_record(&oo, o, &r);
+	o = &oo;
 	record_from_opts(&r, o);
 	if (store_path(s, full, sizeof full, "/etc/certfleet/live/%s/fullchain.pem", lineage) < 0 ||
 	    store_path(s, key, sizeof key, "/etc/certfleet/live/%s/privkey.pem", lineage) < 0 ||
@@ -984,47 +1550,79 @@ ngx_install_locked(struct store *s, const struct ngx_opts *o, const char *lineag
 			done[i] = 1;
 			continue;
 		}
-		if ((srv80[i] = select_80(&c, info->san[i], o->http_port)) < 0)
+		if ((srv80[i] = select_site(&c, o, info->san[i], o->http_port, 0, via, sizeof via, NULL)) < 0)
 			goto out;
 	}
-	/* one plan per port-80 server, with the certificate's names it answers */
+	/*
+	 * Every name is served over HTTPS by the server block that answers it
+	 * on the HTTPS port by name (re-pointed at the live files, each block
+	 * once), or else by a new server made from its port-80 block with the
+	 * names that have none.  Each port-80 block redirects all its names.
+	 */
+	for (i = 0; i < info->nsan; i++) {
+		cf_clearerr();
+		srv443[i] = -1;
+		if (!done[i] && (srv443[i] = select_site(&c, o, info->san[i], o->https_port, 1, via,
+		        sizeof via, NULL)) < 0 && cf_lasterr() != CF_OK)
+			goto out;
+	}
 	for (i = 0; i < info->nsan; i++) {
 		struct ngx_site site;
-		enum ngx_match how;
-		int s443 = -1;
+		size_t nnew = 0;
 		if (done[i])
 			continue;
-		nn = 0;
-		for (j = i; j < info->nsan; j++)
-			if (srv80[j] == srv80[i]) {
-				names[nn++] = info->san[j];
-				done[j] = 1;
-				if (s443 < 0)
-					s443 = ngx_select_server(&c, info->san[j], o->https_port, 1, &how);
-			}
 		memset(&site, 0, sizeof site);
 		site.lineage = lineage;
-		site.names = names;
-		site.nnames = nn;
 		site.fullchain = full;
 		site.privkey = key;
 		site.http_port = o->http_port;
 		site.https_port = o->https_port;
 		site.hsts = o->hsts;
 		site.redirect = !o->no_redirect;
-		if (s443 >= 0)
-			cf_debug("%s: pointing the HTTPS server at %s:%u at the live certificate", lineage,
-			    c.files[c.d[s443].file].path, c.d[s443].line);
-		if (ngx_plan_install(&c, srv80[i], s443, &site, &p) < 0)
+		nn = 0;
+		for (j = i; j < info->nsan; j++) {
+			if (done[j] || srv80[j] != srv80[i])
+				continue;
+			names[nn++] = info->san[j];
+			done[j] = 1;
+			if (srv443[j] < 0) {
+				newnames[nnew++] = info->san[j];
+				continue;
+			}
+			for (k = 0; k < nrepointed && repointed[k] != srv443[j]; k++)
+				;
+			if (k < nrepointed)
+				continue;
+			repointed[nrepointed++] = srv443[j];
+			cf_debug("%s: pointing the HTTPS server at %s:%u at the live certificate (for %s)",
+			    lineage, c.files[c.d[srv443[j]].file].path, c.d[srv443[j]].line, info->san[j]);
+			one[0] = info->san[j];
+			site.names = one;
+			site.nnames = 1;
+			if (ngx_plan_repoint(&c, srv443[j], &site, &p) < 0)
+				goto out;
+		}
+		if (nnew > 0) {
+			site.names = newnames;
+			site.nnames = nnew;
+			if (ngx_plan_new_server(&c, srv80[i], &site, &p) < 0)
+				goto out;
+		}
+		site.names = names;
+		site.nnames = nn;
+		if (site.redirect && ngx_plan_redirect(&c, srv80[i], &site, &p) < 0)
 			goto out;
-		if (r.https_addr[0] == '\0')
-			connect_addr(&c, s443 >= 0 ? s443 : srv80[i], s443 >= 0 ? o->https_port : o->http_port,
-			    r.https_addr, sizeof r.https_addr);
 	}
+	if (plan_serves_every_name(o, &c, &p, info, full) < 0)
+		goto out;
 	if (commit(s, lineage, &r, &c, &p, changed) < 0)
 		goto out;
 	if (*changed && (nginx_reload(o->bin, o->conf) < 0 || record_settled(s, lineage, &r) < 0))
 		goto out;
+	if (*changed && https_check(s, o, lineage, &r, &c, &p, info) < 0) {
+		*changed = 0;
+		goto out;
+	}
 	if (!*changed && r.exists == 0 && r.nfiles == 0) {
 		rc = 0;   /* nothing edited, nothing to remember */
 		goto out;
@@ -1400,6 +1998,8 @@ usage(FILE *f)
 	    "  --nginx-bin PATH    the nginx binary (default nginx from PATH)\n"
 	    "  --http-port N       the port the site serves plain HTTP on (default 80)\n"
 	    "  --https-port N      the HTTPS port (default 443)\n"
+	    "  --resolver ADDR     look the names' A/AAAA records up there and choose server blocks by\n"
+	    "                      the addresses they reach (install: default, what issue used)\n"
 	    "  --hsts              add Strict-Transport-Security to a new HTTPS server\n"
 	    "  --no-redirect       do not redirect HTTP to HTTPS\n"
 	    "Every file edited is backed up under PREFIX/var/lib/certfleet/nginx/DOMAIN/; when\n"
@@ -1428,13 +2028,23 @@ show(const struct ngx_opts *o, char **names, size_t n)
 	size_t i;
 	int srv;
 
+	char via[64];
+	int k, port;
+
 	if (ngx_conf_load(&c, o->conf) < 0)
 		return -1;
 	for (i = 0; i < n; i++) {
-		srv = ngx_select_server(&c, names[i], o->http_port, 0, &how);
-		print_server(&c, names[i], o->http_port, srv, how);
-		srv = ngx_select_server(&c, names[i], o->https_port, 0, &how);
-		print_server(&c, names[i], o->https_port, srv, how);
+		for (k = 0; k < 2; k++) {
+			port = k == 0 ? o->http_port : o->https_port;
+			cf_clearerr();
+			srv = select_site(&c, o, names[i], port, 0, via, sizeof via, &how);
+			if (srv < 0 && cf_lasterr() != CF_E_INVALID_INPUT) {
+				ngx_conf_free(&c);
+				return -1;
+			}
+			cf_clearerr();
+			print_server(&c, names[i], port, srv, how);
+		}
 	}
 	ngx_conf_free(&c);
 	return 0;
@@ -1469,6 +2079,7 @@ cmd_nginx(int argc, char **argv)
 	static const struct option longopts[] = {
 		{"domain", required_argument, NULL, 'd'},
 		{"http-port", required_argument, NULL, 'P'},
+		{"resolver", required_argument, NULL, 'R'},
 		{"help", no_argument, NULL, 'h'},
 		NGX_LONGOPTS,
 		{NULL, 0, NULL, 0},
@@ -1497,12 +2108,23 @@ cmd_nginx(int argc, char **argv)
 			continue;
 		switch (ch) {
 		case 'd':
-			if (domain_list_add(&names, &n, optarg, 0) < 0)
+			if (domain_list_add(&names, &n, optarg, 0) < 0) {
+				if (domain_is_single_label(optarg))
+					cf_seterr(CF_E_SINGLE_LABEL, "\"%s\" is a single-label name: nginx may serve it, "
+					    "but no CA issues a certificate for it; use the name's fully qualified form",
+					    optarg);
 				goto fail;
+			}
 			break;
 		case 'P':
 			if (port_arg(optarg, &o.http_port, "--http-port") < 0)
 				goto fail;
+			break;
+		case 'R':
+			if (dns_server_check(optarg) < 0)
+				goto fail;
+			o.resolve = 1;
+			o.resolver = optarg;
 			break;
 		case 'h':
 			usage(stdout);

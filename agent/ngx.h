@@ -33,6 +33,9 @@ struct ngx_opts {
 	int hsts;                   /* --hsts */
 	int no_redirect;            /* --no-redirect */
 	int no_install;             /* issue --nginx --no-install: only issue */
+	int no_probe;               /* issue --no-preflight: no probe through nginx */
+	int resolve;                /* look the names' A/AAAA records up (issue; nginx --resolver) */
+	const char *resolver;       /* DNS server for them (NULL: resolv.conf's) */
 };
 
 #define NGX_SAVED_PATH_MAX 4096

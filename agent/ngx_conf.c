@@ -5,6 +5,7 @@
  * Reads files only; never writes.  Every size it handles is capped; input
  * it cannot follow exactly as nginx would is refused, never guessed at.
  */
+#include <arpa/inet.h>
 #include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -48,8 +49,18 @@ read_conf_file(struct ngx_conf *c, const char *path)
 {
 	struct stat sb;
 	char *text;
-	size_t got = 0;
+	size_t got = 0, i;
 	int fd;
+
+	for (i = 0; i < c->nov; i++)
+		if (strcmp(c->ov[i].path, path) == 0) {
+			/* a text planned for this file instead of its bytes */
+			if ((text = malloc(c->ov[i].len + 1)) == NULL)
+				return cf_seterr(CF_E_NOMEM, "out of memory");
+			memcpy(text, c->ov[i].text, c->ov[i].len);
+			text[c->ov[i].len] = '\0';
+			return add_file(c, path, text, c->ov[i].len);
+		}
 
 	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0)
 		return cf_seterr(CF_E_IO_ERROR, "%s:", path);
@@ -572,10 +583,18 @@ parse_main(struct ngx_conf *c, int f)
 int
 ngx_conf_load(struct ngx_conf *c, const char *path)
 {
+	return ngx_conf_load_with(c, path, NULL, 0);
+}
+
+int
+ngx_conf_load_with(struct ngx_conf *c, const char *path, const struct ngx_file *ov, size_t nov)
+{
 	const char *slash;
 	int f;
 
 	memset(c, 0, sizeof *c);
+	c->ov = ov;
+	c->nov = nov;
 	c->follow_includes = 1;
 	if (path[0] != '/' || strlen(path) >= sizeof c->conf_prefix)
 		return cf_seterr(CF_E_INVALID_INPUT, "the nginx configuration must be an absolute path");
@@ -787,34 +806,87 @@ ngx_server_has_name(const struct ngx_conf *c, int srv, const char *name)
 	return 0;
 }
 
+/* addr ("127.0.0.1", "::1") as bytes; 4 or 16, 0 when it is not an IP. */
 static int
-listens_on(const struct ngx_conf *c, int srv, int port, int *is_default)
+ip_bytes(const char *addr, unsigned char *out)
+{
+	if (inet_pton(AF_INET, addr, out) == 1)
+		return 4;
+	if (inet_pton(AF_INET6, addr, out) == 1)
+		return 16;
+	return 0;
+}
+
+/* A listen's address: 1 the wildcard of its family, 0 an IP (bytes in
+ * out, length in *n), -1 something else (a host name: never matched). */
+static int
+listen_addr(const struct ngx_listen *l, unsigned char *out, int *n)
+{
+	*n = 0;
+	if (strcmp(l->addr, "*") == 0 || strcmp(l->addr, "0.0.0.0") == 0 || strcmp(l->addr, "::") == 0)
+		return 1;
+	*n = ip_bytes(l->addr, out);
+	return *n ? 0 : -1;
+}
+
+/*
+ * Does server srv accept connections to addr:port?  addr NULL: any address
+ * (on port at all).  nginx takes a connection to A:P to the servers that
+ * listen on A:P exactly when there are any (specific), else to the
+ * wildcard listens of A's family on P.  *is_default: one of those listens
+ * has default_server.
+ */
+static int
+listens_at(const struct ngx_conf *c, int srv, const char *addr, int port, int specific, int *is_default)
 {
 	struct ngx_listen l[NGX_MAX_LISTEN];
 	size_t n = ngx_server_listens(c, srv, l, NGX_MAX_LISTEN), i;
-	int on = 0;
+	unsigned char want[16], have[16];
+	int on = 0, wn = addr ? ip_bytes(addr, want) : 0, hn, w;
 
 	*is_default = 0;
 	for (i = 0; i < n; i++) {
-		if (l[i].port == port) {
-			on = 1;
-			if (l[i].default_server)
-				*is_default = 1;
+		if (l[i].port != port)
+			continue;
+		if (addr != NULL) {
+			if ((w = listen_addr(&l[i], have, &hn)) < 0)
+				continue;
+			if (specific ? (w || hn != wn || memcmp(have, want, (size_t)wn) != 0)
+			             : (!w || (wn == 16) != (l[i].ipv6 != 0)))
+				continue;
 		}
+		on = 1;
+		if (l[i].default_server)
+			*is_default = 1;
 	}
 	return on;
 }
 
-/* Score how pattern matches name: kind and length (longer wins). */
+int
+ngx_listens_specific(const struct ngx_conf *c, const char *addr, int port)
+{
+	int srv[1024], d;
+	size_t n = ngx_servers(c, srv, CF_ARRAY_LEN(srv)), i;
+
+	for (i = 0; i < n; i++)
+		if (listens_at(c, srv[i], addr, port, 1, &d))
+			return srv[i];
+	return -1;
+}
+
+/* Score how pattern matches name: kind and length (longer wins).  A regex
+ * the matcher cannot judge is NGX_MATCH_NONE with *unknown set. */
 static enum ngx_match
-match_one(const char *pat, const char *name, size_t *len)
+match_one(const char *pat, const char *name, size_t *len, int *unknown)
 {
 	size_t pl = strlen(pat), nl = strlen(name);
 
 	*len = pl;
+	*unknown = 0;
 	if (pat[0] == '~') {
-		/* outside the PCRE subset ngx_re knows: cannot judge it */
-		return ngx_re_match(pat + 1, name) == 1 ? NGX_MATCH_REGEX : NGX_MATCH_NONE;
+		int m = ngx_re_match(pat + 1, name);
+		*unknown = m < 0;
+		return m == 1 ? NGX_MATCH_REGEX : NGX_MATCH_NONE;
 	}
 	if (strcasecmp(pat, name) == 0)
 		return NGX_MATCH_EXACT;
@@ -833,10 +905,11 @@ match_one(const char *pat, const char *name, size_t *len)
 }
 
 int
-ngx_select_server(const struct ngx_conf *c, const char *name, int port, int by_name_only,
-    enum ngx_match *how)
+ngx_select_server_at(const struct ngx_conf *c, const char *name, const char *addr, int port,
+    int by_name_only, enum ngx_match *how, int *unjudged)
 {
-	int srv[1024], best[NGX_MATCH_DEFAULT + 1], first = -1, deflt = -1, isdef;
+	int srv[1024], best[NGX_MATCH_DEFAULT + 1], first = -1, deflt = -1, isdef, unknown, specific = 0;
+	int first_unknown = -1;     /* the first regex the matcher could not judge */
 	size_t bestlen[NGX_MATCH_DEFAULT + 1], n, i, j, len;
 	int k;
 
@@ -844,9 +917,13 @@ ngx_select_server(const struct ngx_conf *c, const char *name, int port, int by_n
 		best[k] = -1;
 		bestlen[k] = 0;
 	}
+	if (unjudged)
+		*unjudged = -1;
 	n = ngx_servers(c, srv, CF_ARRAY_LEN(srv));
+	if (addr != NULL)
+		specific = ngx_listens_specific(c, addr, port) >= 0;
 	for (i = 0; i < n; i++) {
-		if (!listens_on(c, srv[i], port, &isdef))
+		if (!listens_at(c, srv[i], addr, port, specific, &isdef))
 			continue;
 		if (first < 0)
 			first = srv[i];
@@ -856,7 +933,9 @@ ngx_select_server(const struct ngx_conf *c, const char *name, int port, int by_n
 			if (strcmp(ngx_name(c, k), "server_name") != 0)
 				continue;
 			for (j = 1; j < c->d[k].nargs; j++) {
-				enum ngx_match m = match_one(c->d[k].args[j].val, name, &len);
+				enum ngx_match m = match_one(c->d[k].args[j].val, name, &len, &unknown);
+				if (unknown && first_unknown < 0 && best[NGX_MATCH_REGEX] < 0)
+					first_unknown = k;
 				if (m == NGX_MATCH_NONE)
 					continue;
 				/* exact and regex: the first wins; wildcards: the longest */
@@ -869,6 +948,11 @@ ngx_select_server(const struct ngx_conf *c, const char *name, int port, int by_n
 		}
 	}
 	for (k = NGX_MATCH_EXACT; k <= NGX_MATCH_REGEX; k++) {
+		if (k == NGX_MATCH_REGEX && first_unknown >= 0) {
+			/* a regex before any that matches could match: nginx may pick it */
+			if (unjudged)
+				*unjudged = first_unknown;
+		}
 		if (best[k] >= 0) {
 			*how = (enum ngx_match)k;
 			return best[k];
@@ -880,4 +964,11 @@ ngx_select_server(const struct ngx_conf *c, const char *name, int port, int by_n
 	}
 	*how = NGX_MATCH_DEFAULT;
 	return deflt >= 0 ? deflt : first;
+}
+
+int
+ngx_select_server(const struct ngx_conf *c, const char *name, int port, int by_name_only,
+    enum ngx_match *how)
+{
+	return ngx_select_server_at(c, name, NULL, port, by_name_only, how, NULL);
 }

@@ -63,12 +63,19 @@ struct ngx_conf {
 	struct ngx_dir *d;                /* every directive, in document order */
 	size_t nd, capd;
 	int first;                        /* first top-level directive, -1 if none */
+	const struct ngx_file *ov;        /* ngx_conf_load_with: texts read instead of files */
+	size_t nov;
 };
 
 /* Parse the main file at path and everything it includes.  On failure the
  * conf is freed and the error (CF_E_NGINX_PARSE, CF_E_IO_ERROR) names the
  * file and line. */
 int ngx_conf_load(struct ngx_conf *c, const char *path);
+
+/* The same with ov[i].text read instead of the file ov[i].path (the path
+ * as the include tree opens it): what a planned edit would make of the
+ * configuration, before anything is written.  ov is not copied. */
+int ngx_conf_load_with(struct ngx_conf *c, const char *path, const struct ngx_file *ov, size_t nov);
 
 /* Parse len bytes of text as a main file called name; includes are listed
  * as directives but never read (what the fuzz target uses). */
@@ -111,7 +118,7 @@ enum ngx_match {
 	NGX_MATCH_EXACT,
 	NGX_MATCH_WILD_LEAD,           /* *.example.com, .example.com */
 	NGX_MATCH_WILD_TRAIL,          /* www.example.* */
-	NGX_MATCH_REGEX,               /* ~... (POSIX ERE; PCRE-only syntax does not match) */
+	NGX_MATCH_REGEX,               /* ~... (a PCRE subset: ngx_re.c) */
 	NGX_MATCH_DEFAULT,             /* nothing matched: the port's default server */
 };
 
@@ -122,11 +129,25 @@ const char *ngx_match_name(enum ngx_match m);
  * regex; else the default_server of the port, else its first server.
  * Returns the server's directive index (or -1: nothing listens on port)
  * and the kind of match in *how.  With by_name_only, no default.
- * Listen addresses are not told apart (the client's address is not known
- * here): every server listening on port is a candidate, i.e. the best
- * answer over all of the port's addresses. */
+ * Listen addresses are not told apart here: every server listening on port
+ * is a candidate, i.e. the best answer over all of the port's addresses. */
 int ngx_select_server(const struct ngx_conf *c, const char *name, int port, int by_name_only,
     enum ngx_match *how);
+
+/* The same for a connection to addr:port (an IP in text form; NULL: any
+ * address, as ngx_select_server).  Like nginx: when some server listens on
+ * addr:port exactly, only those servers are candidates (and the default
+ * is theirs); else the servers with a wildcard listen ("port", "*:port",
+ * "0.0.0.0:port"; "[::]:port" for an IPv6 addr).  *unjudged (may be NULL)
+ * gets the server_name directive of a regex that comes before the answer
+ * in nginx's order and that the matcher could not judge (ngx_re_match -1),
+ * else -1: when it is set, nginx may pick that regex's server instead. */
+int ngx_select_server_at(const struct ngx_conf *c, const char *name, const char *addr, int port,
+    int by_name_only, enum ngx_match *how, int *unjudged);
+
+/* The first server that listens on addr:port exactly (not by a wildcard),
+ * or -1. */
+int ngx_listens_specific(const struct ngx_conf *c, const char *addr, int port);
 
 /* 1 when server block srv lists name (case-insensitive) exactly. */
 int ngx_server_has_name(const struct ngx_conf *c, int srv, const char *name);

@@ -66,6 +66,24 @@ cmp_splice(const void *a, const void *b)
 	return *x < *y ? -1 : *x > *y;   /* planned order at one offset */
 }
 
+/* Inserted text with "\n" made "\r\n" in a CRLF file (bytes copied from
+ * the file already have their "\r"). */
+static int
+add_ins(struct cf_buf *out, const char *ins, int crlf)
+{
+	const char *p;
+
+	if (!crlf)
+		return cf_buf_addstr(out, ins);
+	for (p = ins; *p; p++) {
+		if (*p == '\n' && (p == ins || p[-1] != '\r') && cf_buf_add(out, "\r", 1) < 0)
+			return -1;
+		if (cf_buf_add(out, p, 1) < 0)
+			return -1;
+	}
+	return 0;
+}
+
 int
 ngx_plan_text(const struct ngx_conf *c, const struct ngx_plan *p, int file, struct cf_buf *out)
 {
@@ -73,6 +91,9 @@ ngx_plan_text(const struct ngx_conf *c, const struct ngx_plan *p, int file, stru
 	size_t pos = 0, i, n = 0, len = c->files[file].len;
 	const struct ngx_splice **v;
 	int rc = -1;
+
+	const char *nl = memchr(t, '\n', len);
+	int crlf = nl != NULL && nl > t && nl[-1] == '\r';   /* the file's first line ending rules */
 
 	cf_buf_init(out, EDIT_MAX);
 	if ((v = calloc(p->n + 1, sizeof *v)) == NULL)
@@ -86,7 +107,7 @@ ngx_plan_text(const struct ngx_conf *c, const struct ngx_plan *p, int file, stru
 			cf_seterr(CF_E_INTERNAL, "overlapping edits in %s", c->files[file].path);
 			goto out;
 		}
-		if (cf_buf_add(out, t + pos, v[i]->off - pos) < 0 || cf_buf_addstr(out, v[i]->ins) < 0)
+		if (cf_buf_add(out, t + pos, v[i]->off - pos) < 0 || add_ins(out, v[i]->ins, crlf) < 0)
 			goto out;
 		pos = v[i]->off + v[i]->del;
 	}
@@ -172,35 +193,122 @@ find_comment(const struct ngx_conf *c, int b, const char *marker)
 
 /* ---- the challenge location ---- */
 
-static int
-challenge_location(const struct ngx_conf *c, int srv)
+/* The location of server srv whose prefix is exactly NGX_CHALLENGE_PATH
+ * (plain or ^~: nginx refuses a second one), and ours (the regex form we
+ * insert beside a plain one); -1 when none. */
+static void
+challenge_locations(const struct ngx_conf *c, int srv, int *same, int *ours_re)
 {
 	int i;
 
+	*same = *ours_re = -1;
 	for (i = ngx_child(c, srv); i >= 0; i = ngx_next(c, i)) {
 		const struct ngx_dir *d = &c->d[i];
-		if (strcmp(ngx_name(c, i), "location") == 0 && d->nargs >= 2 &&
-		    strncmp(d->args[d->nargs - 1].val, "/.well-known/acme-challenge",
-		        strlen("/.well-known/acme-challenge")) == 0)
-			return i;
+		if (strcmp(ngx_name(c, i), "location") != 0 || d->nargs < 2)
+			continue;
+		if (d->nargs == 2 && strcmp(d->args[1].val, NGX_CHALLENGE_PATH) == 0 && *same < 0)
+			*same = i;
+		else if (d->nargs == 3 && strcmp(d->args[1].val, "^~") == 0 &&
+		    strcmp(d->args[2].val, NGX_CHALLENGE_PATH) == 0 && *same < 0)
+			*same = i;
+		else if (d->nargs == 3 && strcmp(d->args[1].val, "~") == 0 &&
+		    strcmp(d->args[2].val, NGX_CHALLENGE_URI_RE_LOC) == 0 && *ours_re < 0)
+			*ours_re = i;
 	}
+}
+
+/* root's value in block b or the blocks around it (nginx's inheritance). */
+static int
+inherited(const struct ngx_conf *c, int b, const char *name)
+{
+	int r;
+
+	for (; b >= 0; b = c->d[b].parent)
+		if ((r = ngx_find(c, b, name)) >= 0)
+			return r;
 	return -1;
+}
+
+/* Can location loc serve the token files, and from which webroot (the
+ * directory that has .well-known/acme-challenge/ in it)? */
+static int
+location_webroot(const struct ngx_conf *c, int loc, char *out, size_t len)
+{
+	static const char *const no[] = {"return", "rewrite", "try_files", "proxy_pass", "fastcgi_pass",
+		"uwsgi_pass", "scgi_pass", "grpc_pass", "memcached_pass", "internal", "stub_status", "if"};
+	const struct ngx_dir *d = &c->d[loc];
+	const char *path = c->files[d->file].path, *v;
+	size_t i, n, k = strlen(NGX_CHALLENGE_PATH);
+	int r;
+
+	for (i = 0; i < CF_ARRAY_LEN(no); i++)
+		if ((r = ngx_find(c, loc, no[i])) >= 0)
+			return cf_seterr(CF_E_NGINX_CHALLENGE_LOCATION, "%s:%u: the server's own location %s "
+			    "does not serve files (it has \"%s\" at line %u)", path, d->line, NGX_CHALLENGE_PATH,
+			    no[i], c->d[r].line);
+	if ((r = ngx_find(c, loc, "alias")) >= 0) {
+		/* alias DIR/.well-known/acme-challenge/ is root DIR */
+		char a[NGX_PATH_MAX + 2];
+		v = c->d[r].nargs == 2 ? c->d[r].args[1].val : "";
+		n = (size_t)snprintf(a, sizeof a, "%s%s", v, v[0] && v[strlen(v) - 1] == '/' ? "" : "/");
+		if (v[0] != '/' || strchr(v, '$') || n >= sizeof a || n <= k ||
+		    strcmp(a + n - k, NGX_CHALLENGE_PATH) != 0 || n - k >= len)
+			return cf_seterr(CF_E_NGINX_CHALLENGE_LOCATION, "%s:%u: the server's own location %s "
+			    "serves \"alias %s\", a directory the agent cannot write the tokens into as a webroot "
+			    "(it must end in %s)", path, d->line, NGX_CHALLENGE_PATH, v, NGX_CHALLENGE_PATH);
+		memcpy(out, a, n - k);
+		out[n - k] = '\0';
+		return 0;
+	}
+	if ((r = inherited(c, loc, "root")) < 0 || c->d[r].nargs != 2)
+		return cf_seterr(CF_E_NGINX_CHALLENGE_LOCATION, "%s:%u: the server's own location %s has "
+		    "no root of its own or inherited (nginx's compiled-in default is not known here)",
+		    path, d->line, NGX_CHALLENGE_PATH);
+	v = c->d[r].args[1].val;
+	if (v[0] != '/' || strchr(v, '$') || strlen(v) >= len)
+		return cf_seterr(CF_E_NGINX_CHALLENGE_LOCATION, "%s:%u: the server's own location %s "
+		    "serves root \"%s\" (%s:%u), not an absolute directory without variables",
+		    path, d->line, NGX_CHALLENGE_PATH, v, c->files[c->d[r].file].path, c->d[r].line);
+	cf_strlcpy(out, v, len);
+	return 0;
 }
 
 int
 ngx_plan_challenge(const struct ngx_conf *c, int srv, const char *webroot, struct ngx_plan *p)
 {
-	char ind[64], text[1024 + NGX_PATH_MAX], brk[200];
-	int loc = challenge_location(c, srv), r;
+	char use[NGX_PATH_MAX];
 
-	if (loc >= 0) {
-		r = ngx_find(c, loc, "root");
+	if (ngx_plan_challenge_at(c, srv, webroot, p, use, sizeof use) < 0)
+		return -1;
+	if (use[0] && strcmp(use, webroot) != 0)
+		return cf_seterr(CF_E_NGINX_CHALLENGE_LOCATION, "the server's own location %s serves %s, "
+		    "not %s", NGX_CHALLENGE_PATH, use, webroot);
+	return 0;
+}
+
+int
+ngx_plan_challenge_at(const struct ngx_conf *c, int srv, const char *webroot, struct ngx_plan *p,
+    char *use, size_t uselen)
+{
+	char ind[64], text[1024 + NGX_PATH_MAX], brk[200], loc_head[200];
+	int same, ours_re, r;
+
+	use[0] = '\0';
+	challenge_locations(c, srv, &same, &ours_re);
+	if (ours_re >= 0)
+		return 0;          /* ours, beside the server's plain one */
+	snprintf(loc_head, sizeof loc_head, "location ^~ %s", NGX_CHALLENGE_PATH);
+	if (same >= 0) {
+		const struct ngx_dir *d = &c->d[same];
+		r = ngx_find(c, same, "root");
 		if (r >= 0 && c->d[r].nargs == 2 && strcmp(c->d[r].args[1].val, webroot) == 0)
-			return 0;
-		return cf_seterr(CF_E_INVALID_INPUT,
-		    "%s:%u: this server already has a location for %s that does not serve %s; "
-		    "remove it, or issue with --webroot set to its root",
-		    c->files[c->d[loc].file].path, c->d[loc].line, NGX_CHALLENGE_PATH, webroot);
+			return 0;  /* ours */
+		if (d->nargs == 3)
+			/* ^~ wins over every regex: use it when it serves files */
+			return location_webroot(c, same, use, uselen);
+		/* a plain prefix location: a regex location is tried after it and
+		 * wins (nginx refuses a second location with the same prefix) */
+		snprintf(loc_head, sizeof loc_head, "location ~ \"%s\"", NGX_CHALLENGE_URI_RE_LOC);
 	}
 	child_indent(c, srv, ind, sizeof ind);
 	/* Server-level return/rewrite/if run before any location is chosen (a
@@ -211,10 +319,14 @@ ngx_plan_challenge(const struct ngx_conf *c, int srv, const char *webroot, struc
 		if (strcmp(ngx_name(c, r), "return") == 0 || strcmp(ngx_name(c, r), "rewrite") == 0 ||
 		    strcmp(ngx_name(c, r), "if") == 0)
 			break;
-	snprintf(brk, sizeof brk, "\n%sif ($uri ~ \"^/\\.well-known/acme-challenge/\") { break; }", ind);
+	snprintf(brk, sizeof brk, "\n%sif ($request_uri ~ \"%s\") { break; }", ind, NGX_CHALLENGE_URI_RE);
+	/* The location opens itself: the server's allow/deny, auth_basic or
+	 * auth_request would answer the CA 403/401 ("satisfy any" with "allow
+	 * all" grants access whatever the other access modules say). */
 	snprintf(text, sizeof text,
-	    "\n%s# certfleet: ACME HTTP-01 challenges%s\n%slocation ^~ %s { root %s; default_type text/plain; }",
-	    ind, r >= 0 ? brk : "", ind, NGX_CHALLENGE_PATH, webroot);
+	    "\n%s# certfleet: ACME HTTP-01 challenges%s\n%s%s { root %s; default_type text/plain; "
+	    "satisfy any; allow all; auth_basic off; }",
+	    ind, r >= 0 ? brk : "", ind, loc_head, webroot);
 	return ngx_plan_splice(p, c->d[srv].file, c->d[srv].open + 1, 0, text);
 }
 
@@ -232,8 +344,8 @@ add_regex_name(struct cf_buf *b, const char *name)
 	return 0;
 }
 
-static int
-plan_redirect(const struct ngx_conf *c, int srv, const struct ngx_site *s, struct ngx_plan *p)
+int
+ngx_plan_redirect(const struct ngx_conf *c, int srv, const struct ngx_site *s, struct ngx_plan *p)
 {
 	char ind[64], marker[300], port[16] = "";
 	struct cf_buf b;
@@ -255,10 +367,10 @@ plan_redirect(const struct ngx_conf *c, int srv, const struct ngx_site *s, struc
 		if ((i && cf_buf_add(&b, "|", 1) < 0) || add_regex_name(&b, s->names[i]) < 0)
 			goto out;
 	if (cf_buf_addf(&b, ")$\") { set $certfleet_https 1; }\n"
-	        "%sif ($uri ~ \"^/\\.well-known/acme-challenge/\") { set $certfleet_https \"\"; }\n"
+	        "%sif ($request_uri ~ \"%s\") { set $certfleet_https \"\"; }\n"
 	        "%sif ($scheme = https) { set $certfleet_https \"\"; }\n"
 	        "%sif ($certfleet_https) { return 301 https://$host%s$request_uri; }",
-	        ind, ind, ind, port) < 0)
+	        ind, NGX_CHALLENGE_URI_RE, ind, ind, port) < 0)
 		goto out;
 	rc = ngx_plan_splice(p, c->d[srv].file, c->d[srv].open + 1, 0, cf_buf_str(&b));
 out:
@@ -267,8 +379,8 @@ out:
 }
 
 /* Point an existing server's certificate at the live files. */
-static int
-plan_repoint(const struct ngx_conf *c, int srv, const struct ngx_site *s, struct ngx_plan *p)
+int
+ngx_plan_repoint(const struct ngx_conf *c, int srv, const struct ngx_site *s, struct ngx_plan *p)
 {
 	static const char *names[2] = {"ssl_certificate", "ssl_certificate_key"};
 	const char *want[2] = {s->fullchain, s->privkey};
@@ -377,8 +489,8 @@ copy_body(const struct ngx_conf *c, int srv, struct cf_buf *out)
 	return cf_buf_add(out, t + pos, sv->close - pos);
 }
 
-static int
-plan_new_server(const struct ngx_conf *c, int srv80, const struct ngx_site *s, struct ngx_plan *p)
+int
+ngx_plan_new_server(const struct ngx_conf *c, int srv80, const struct ngx_site *s, struct ngx_plan *p)
 {
 	struct ngx_listen l[NGX_MAX_LISTEN];
 	char ind[64], cind[80], line[4096], seen[NGX_MAX_LISTEN][128];
@@ -447,12 +559,12 @@ ngx_plan_install(const struct ngx_conf *c, int srv80, int srv443, const struct n
     struct ngx_plan *p)
 {
 	if (srv443 >= 0) {
-		if (plan_repoint(c, srv443, site, p) < 0)
+		if (ngx_plan_repoint(c, srv443, site, p) < 0)
 			return -1;
-	} else if (plan_new_server(c, srv80, site, p) < 0) {
+	} else if (ngx_plan_new_server(c, srv80, site, p) < 0) {
 		return -1;
 	}
-	if (site->redirect && plan_redirect(c, srv80, site, p) < 0)
+	if (site->redirect && ngx_plan_redirect(c, srv80, site, p) < 0)
 		return -1;
 	return 0;
 }

@@ -18,6 +18,14 @@
 #include "ngx_conf.h"
 
 #define NGX_CHALLENGE_PATH "/.well-known/acme-challenge/"
+/* What the redirect exempts, tested on $request_uri (the request line as
+ * the client sent it: unlike $uri it stays the same after try_files,
+ * error_page and other internal redirects, which run the server's rewrite
+ * phase again).  Tokens are base64url: no "..", no query. */
+#define NGX_CHALLENGE_URI_RE "^/\\.well-known/acme-challenge/[-_A-Za-z0-9]+$"
+/* The same for a location beside a server's own plain-prefix one (the
+ * location sees the normalised $uri: no query) */
+#define NGX_CHALLENGE_URI_RE_LOC "^/\\.well-known/acme-challenge/[-_A-Za-z0-9]+$"
 
 struct ngx_splice {
 	int file;
@@ -41,11 +49,24 @@ int ngx_plan_text(const struct ngx_conf *c, const struct ngx_plan *p, int file, 
 /* 1 when the plan changes file. */
 int ngx_plan_touches(const struct ngx_plan *p, int file);
 
-/* Make server srv serve NGX_CHALLENGE_PATH from webroot:
- *   location ^~ /.well-known/acme-challenge/ { root WEBROOT; default_type text/plain; }
- * right after its '{'.  Nothing when such a location with that root is
- * there; a location for that path with another root or alias is
- * CF_E_INVALID_INPUT (adding ours would make nginx -t fail). */
+/*
+ * Make server srv serve NGX_CHALLENGE_PATH from webroot:
+ *   location ^~ /.well-known/acme-challenge/ { root WEBROOT; default_type text/plain;
+ *       satisfy any; allow all; auth_basic off; }
+ * right after its '{'.  Nothing when ours is there.  When the server has
+ * its own location for exactly that prefix (nginx refuses two):
+ *  - a plain prefix one: ours is a regex location for the token names
+ *    instead, which nginx tries after the prefixes and which wins;
+ *  - a "^~" one (no regex is tried after it): it is used as it is when it
+ *    serves files: *use gets the webroot it serves (its alias minus the
+ *    challenge path, or its own or inherited root) and nothing is added;
+ *    when it cannot (return, proxy_pass, try_files, a relative root...)
+ *    CF_E_NGINX_CHALLENGE_LOCATION.
+ * use[0] is '\0' when webroot is served.
+ */
+int ngx_plan_challenge_at(const struct ngx_conf *c, int srv, const char *webroot, struct ngx_plan *p,
+    char *use, size_t uselen);
+/* The same when only webroot will do (another directory is refused). */
 int ngx_plan_challenge(const struct ngx_conf *c, int srv, const char *webroot, struct ngx_plan *p);
 
 struct ngx_site {
@@ -72,6 +93,16 @@ struct ngx_site {
  * Parts already in place are not added again.
  */
 int ngx_plan_install(const struct ngx_conf *c, int srv80, int srv443, const struct ngx_site *site,
+    struct ngx_plan *p);
+
+/* The parts of ngx_plan_install, for a caller that decides per name: point
+ * srv443's certificate at the live files; a new HTTPS server from srv80
+ * for site->names; the redirect in srv80 for site->names. */
+int ngx_plan_repoint(const struct ngx_conf *c, int srv443, const struct ngx_site *site,
+    struct ngx_plan *p);
+int ngx_plan_new_server(const struct ngx_conf *c, int srv80, const struct ngx_site *site,
+    struct ngx_plan *p);
+int ngx_plan_redirect(const struct ngx_conf *c, int srv80, const struct ngx_site *site,
     struct ngx_plan *p);
 
 #endif

@@ -13,9 +13,10 @@
  * Supported: literals, ".", "^", "$", classes [...] / [^...] with ranges
  * and \d \w \s inside, escapes \d \D \w \W \s \S and escaped punctuation,
  * groups (...), (?:...), (?<name>...), (?P<name>...), (?'name'...),
- * alternation, * + ? {n} {n,} {n,m} (lazy "?" and possessive "+" suffixes
- * are accepted and matched greedily: only whether it matches is asked),
- * and a leading (?i).  No allocation, no I/O.
+ * alternation, * + ? {n} {n,} {n,m} (a lazy "?" suffix is matched greedily:
+ * only whether it matches is asked; a possessive "+" suffix is refused),
+ * a leading (?i), and nginx's own rule: a pattern with a capital letter
+ * anywhere is caseless.  No allocation, no I/O.
  */
 #include <ctype.h>
 #include <stdint.h>
@@ -350,8 +351,10 @@ parse_quant(struct re *r, int start)
 	} else {
 		return;
 	}
-	if (*r->p == '?' || *r->p == '+')
-		r->p++;                               /* lazy/possessive: same answer */
+	if (*r->p == '?')
+		r->p++;                               /* lazy: same answer */
+	else if (*r->p == '+')
+		r->bad = 1;                           /* possessive: can fail where greedy matches */
 	len = r->n - start;
 	/* the atom is there once; make it min copies, then the optional rest */
 	for (i = 1; i < min && !r->bad; i++)
@@ -483,6 +486,12 @@ ngx_re_match(const char *pattern, const char *subject)
 		r.icase = 1;
 		r.p += 4;
 	}
+	/* nginx compiles a server_name regex with a capital letter anywhere
+	 * in it (even in an escape such as \D) caseless (NGX_REGEX_CASELESS,
+	 * ngx_http_core_server_name), and matches it against the lower-cased
+	 * Host */
+	if (strpbrk(pattern, "ABCDEFGHIJKLMNOPQRSTUVWXYZ") != NULL)
+		r.icase = 1;
 	parse_alt(&r);
 	if (r.bad || *r.p != '\0' || emit(&r, OP_MATCH, 0, 0, 0) < 0)
 		return -1;

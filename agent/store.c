@@ -501,8 +501,20 @@ tmp_name(const char *name, char *out, size_t outlen)
  * writer's: whoever gets the exclusive lock first sweeps them.  A directory
  * that cannot be locked (a file system without flock) is written unswept.
  * Everything goes through dfd: nothing here follows a symbolic link. */
+static int write_at_owned(int dfd, const char *dir, const char *name, const void *data, size_t len,
+    mode_t mode, uid_t uid, gid_t gid);
+
+int
+store_write_atomic_at(int dfd, const char *dir, const char *name, const void *data,
+    size_t len, mode_t mode)
+{
+	return write_at_owned(dfd, dir, name, data, len, mode, (uid_t)-1, (gid_t)-1);
+}
+
+/* store_write_atomic_at, the temp file given to uid:gid (unless -1) by its
+ * descriptor before any byte is written and before the rename. */
 static int
-write_at(int dfd, const char *dir, const char *name, const void *data, size_t len,
+write_at_owned(int dfd, const char *dir, const char *name, const void *data, size_t len,
     mode_t mode, uid_t uid, gid_t gid)
 {
 	char tmp[NAME_MAX + 1], path[STORE_PATH_MAX];
@@ -568,13 +580,6 @@ fail:
 }
 
 int
-store_write_atomic_at(int dfd, const char *dir, const char *name, const void *data,
-    size_t len, mode_t mode)
-{
-	return write_at(dfd, dir, name, data, len, mode, (uid_t)-1, (gid_t)-1);
-}
-
-int
 store_write_atomic(const char *path, const void *data, size_t len, mode_t mode)
 {
 	return store_write_atomic_owned(path, data, len, mode, (uid_t)-1, (gid_t)-1);
@@ -596,7 +601,7 @@ store_write_atomic_owned(const char *path, const void *data, size_t len, mode_t 
 			cf_seterr(CF_E_IO_ERROR, "creating a temporary file for %s:", path);
 		return -1;
 	}
-	rc = write_at(dfd, dir, base, data, len, mode, uid, gid);
+	rc = write_at_owned(dfd, dir, base, data, len, mode, uid, gid);
 	close(dfd);
 	return rc;
 }

@@ -93,16 +93,16 @@ int store_prepare(struct store *s);
  * root's or the caller's followed); the rest goes through its descriptor.
  * Failures are CF_E_IO_ERROR naming the path. */
 int store_write_atomic(const char *path, const void *data, size_t len, mode_t mode);
-/* The same for the file name (no '/') in the directory dfd, which dir
- * names in messages.  Nothing here follows a symbolic link. */
-int store_write_atomic_at(int dfd, const char *dir, const char *name, const void *data,
-    size_t len, mode_t mode);
-/* store_write_atomic, the temp file given to uid:gid (fchown, then fchmod) before any
+/* The same, the temp file given to uid:gid (fchown, then fchmod) before any
  * byte is written and before the rename: nothing is changed by path after
  * it, so a symlink swapped in by the owner of the directory leads nowhere.
  * A refused fchown (not root) is a warning, as it was. */
 int store_write_atomic_owned(const char *path, const void *data, size_t len, mode_t mode,
     uid_t uid, gid_t gid);
+/* The same for the file name (no '/') in the directory dfd, which dir
+ * names in messages.  Nothing here follows a symbolic link. */
+int store_write_atomic_at(int dfd, const char *dir, const char *name, const void *data,
+    size_t len, mode_t mode);
 
 /* Read a regular file (symlinks followed) of at most max bytes into out,
  * which the call initialises (cf_buf_init(out, max)); free it with

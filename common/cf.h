@@ -59,6 +59,13 @@ enum cf_err {
 	CF_E_NGINX_RELOAD,      /* nginx did not take a tested configuration */
 	CF_E_NO_HOST_CERT,      /* controller: no valid certificate for a name on a host */
 	CF_E_BAD_OUTPUT,        /* controller: a host's output is unusable (size, JSON) */
+	CF_E_ARCH_UNSUPPORTED,  /* controller: no agent for the host's architecture */
+	CF_E_NGINX_CHALLENGE_LOCATION, /* a server's own acme-challenge location cannot serve the tokens */
+	CF_E_NGINX_REGEX,       /* a server_name regex the agent cannot evaluate may take the name */
+	CF_E_NGINX_UNREACHABLE, /* no nginx server block answers the name at the addresses it resolves to */
+	CF_E_NGINX_WORKER_ACCESS, /* nginx's worker user cannot reach the challenge directory */
+	CF_E_SINGLE_LABEL,      /* a name without a dot (localhost): no CA issues for it */
+	CF_E_SSH_NO_COMMON_ALGORITHM, /* controller: no SSH algorithm in common with a server */
 	CF_E__COUNT
 };
 

@@ -201,3 +201,19 @@ domain_list_free(char **list, size_t n)
 		free(list[i]);
 	free(list);
 }
+
+int
+domain_is_single_label(const char *d)
+{
+	size_t n = strlen(d), i;
+
+	if (n > 0 && d[n - 1] == '.')
+		n--;
+	if (n == 0 || n > 63)
+		return 0;
+	for (i = 0; i < n; i++)
+		if (!((d[i] >= 'a' && d[i] <= 'z') || (d[i] >= 'A' && d[i] <= 'Z') ||
+		        (d[i] >= '0' && d[i] <= '9') || d[i] == '-'))
+			return 0;
+	return 1;
+}

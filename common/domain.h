@@ -38,6 +38,10 @@
  */
 int domain_normalize(const char *in, char *out, size_t outlen, unsigned flags);
 
+/* 1 if d is one DNS label (letters, digits, '-'; a trailing dot allowed):
+ * "localhost", "intranet" -- names no public CA issues for. */
+int domain_is_single_label(const char *d);
+
 /* 1 if d (normalised) is a wildcard name ("*.example.com"), else 0. */
 int domain_is_wildcard(const char *d);
 

@@ -44,7 +44,7 @@ static const struct {
 	[CF_E_NOT_DUE] = {"NOT_DUE", "nothing to do: no certificate is due for renewal (use --force to renew anyway)", 2},
 	[CF_E_CONNECT_TIMEOUT] = {"CONNECT_TIMEOUT", "the host did not answer on its SSH port: check that it is up and the address/port", 86},
 	[CF_E_AUTH_FAILED] = {"AUTH_FAILED", "authorize one of the keys tried for that user, or load the right key into ssh-agent", 87},
-	[CF_E_UNKNOWN_HOST_KEY] = {"UNKNOWN_HOST_KEY", "check the fingerprint on the host, then rerun with --accept-new", 88},
+	[CF_E_UNKNOWN_HOST_KEY] = {"UNKNOWN_HOST_KEY", "check the host key's fingerprint on the host; the detail says how to record it", 88},
 	[CF_E_HOST_KEY_MISMATCH] = {"HOST_KEY_MISMATCH", "possible man-in-the-middle: verify the host's key out of band before touching known_hosts", 89},
 	[CF_E_AGENT_MISSING] = {"AGENT_MISSING", "install the agent there first: certfleet deploy", 90},
 	[CF_E_AGENT_FAILED] = {"AGENT_FAILED", "see the agent's own error code and detail", 91},
@@ -59,6 +59,24 @@ static const struct {
 	[CF_E_NO_HOST_CERT] = {"NO_HOST_CERT", "that host holds no unexpired certificate for the name: issue or renew it there first (certfleet issue|renew HOST), or check -d and the host's certfleet_prefix", 105},
 	[CF_E_BAD_OUTPUT] = {"BAD_AGENT_OUTPUT", "the host answered with output certfleet cannot use (too large, not JSON, "
 	    "or cut off): run the agent there by hand, or reinstall it with certfleet deploy", 106},
+	[CF_E_ARCH_UNSUPPORTED] = {"ARCH_UNSUPPORTED", "certfleet carries agents for x86_64 and aarch64 "
+	    "Linux only; see certfleet agent-binary --help", 101},
+	[CF_E_NGINX_CHALLENGE_LOCATION] = {"NGINX_CHALLENGE_LOCATION", "the server block has its own "
+	    "/.well-known/acme-challenge/ location that cannot serve files (a return, proxy_pass...): "
+	    "remove it or make it serve a directory (root/alias); nothing was changed", 93},
+	[CF_E_NGINX_REGEX] = {"NGINX_REGEX", "a server_name regular expression uses PCRE syntax the agent "
+	    "cannot evaluate, so it cannot tell which server block nginx picks for the name: give the name "
+	    "an exact server_name, or rewrite the regex; nothing was changed", 94},
+	[CF_E_NGINX_UNREACHABLE] = {"NGINX_UNREACHABLE", "no nginx server block listens where the name "
+	    "resolves to: fix the DNS record or add a listen for that address; nothing was changed", 95},
+	[CF_E_NGINX_WORKER_ACCESS] = {"NGINX_WORKER_ACCESS", "nginx's worker user cannot reach the "
+	    "challenge directory under the agent's prefix: give that user search (x) permission on the "
+	    "directory named, or use a prefix it can traverse", 102},
+	[CF_E_SINGLE_LABEL] = {"SINGLE_LABEL_NAME", "a name without a dot (localhost, an intranet host "
+	    "name) cannot get a certificate from a public CA: use the name's fully qualified form", 103},
+	[CF_E_SSH_NO_COMMON_ALGORITHM] = {"SSH_NO_COMMON_ALGORITHM", "the server allows no algorithm certfleet "
+	    "implements for what the detail names (it lists both sides): allow one of certfleet's in the "
+	    "server's sshd_config; certfleet(1) SSH lists them all", 109},
 };
 
 static enum cf_err last_err;

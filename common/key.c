@@ -152,7 +152,7 @@ drbg_seed(br_hmac_drbg_context *rng)
 static int
 set_ec(struct key *k, int curve, const unsigned char *x, size_t xlen)
 {
-	const br_ec_impl *impl = br_ec_get_default();
+	const br_ec_impl *impl = CF_EC_IMPL;
 	const unsigned char *order;
 	unsigned char *px, *q;
 	size_t olen, qlen;
@@ -221,7 +221,7 @@ key_generate(struct key *k, enum key_type t)
 	if (key_types[i].curve != 0) {
 		unsigned char x[BR_EC_KBUF_PRIV_MAX_SIZE];
 
-		n = br_ec_keygen(&rng.vtable, br_ec_get_default(), NULL, x,
+		n = br_ec_keygen(&rng.vtable, CF_EC_IMPL, NULL, x,
 		    key_types[i].curve);
 		if (n == 0)
 			cf_seterr(CF_E_INTERNAL, "EC key generation failed");
@@ -707,10 +707,9 @@ key_sign(const struct key *k, enum key_sigfmt fmt, const void *msg, size_t len,
 	hf->update(&hc.vtable, msg, len);
 	hf->out(&hc.vtable, hash);
 	if (k->pub.key_type == BR_KEYTYPE_EC) {
-		br_ecdsa_sign sign = fmt == KEY_SIG_JOSE ? br_ecdsa_sign_raw_get_default()
-		    : br_ecdsa_sign_asn1_get_default();
+		br_ecdsa_sign sign = fmt == KEY_SIG_JOSE ? &br_ecdsa_i31_sign_raw : &br_ecdsa_i31_sign_asn1;
 
-		n = sign(br_ec_get_default(), hf, hash, &k->sk.ec, tmp);
+		n = sign(CF_EC_IMPL, hf, hash, &k->sk.ec, tmp);
 	} else if (k->pub.key_type == BR_KEYTYPE_RSA) {
 		const unsigned char *oid = hf == &br_sha384_vtable
 		    ? BR_HASH_OID_SHA384 : BR_HASH_OID_SHA256;

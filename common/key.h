@@ -22,6 +22,13 @@
 #include "bearssl/bearssl.h"
 #include "cf.h"
 
+/* The one elliptic-curve implementation both programs use (keys, JWS, TLS
+ * key exchange and certificate signatures): BearSSL's generic i31 code for
+ * P-256, P-384 and P-521, constant-time.  Not br_ec_get_default(), which
+ * also links the P-256-specialised and Curve25519 code (12 KB of the agent,
+ * which has a size budget) for a few milliseconds per run. */
+#define CF_EC_IMPL (&br_ec_prime_i31)
+
 enum key_type {
 	KEY_NONE = 0,
 	KEY_EC256,       /* "ec256": ECDSA P-256, the default */

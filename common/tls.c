@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "cf.h"
+#include "key.h"
 #include "tls.h"
 
 #define TLS_MAX_BUNDLE (8u << 20)   /* a CA bundle larger than 8 MiB is refused */
@@ -372,8 +373,6 @@ tls_client_init(br_ssl_client_context *cc, br_x509_minimal_context *xc,
     const br_x509_trust_anchor *ta, size_t n)
 {
 	static const uint16_t suites[] = {
-		BR_TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305_SHA256,
-		BR_TLS_ECDHE_RSA_WITH_CHACHA20_POLY1305_SHA256,
 		BR_TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256,
 		BR_TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256,
 		BR_TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384,
@@ -389,7 +388,8 @@ tls_client_init(br_ssl_client_context *cc, br_x509_minimal_context *xc,
 	br_x509_minimal_init(xc, &br_sha256_vtable, ta, n);
 	br_ssl_engine_set_suites(&cc->eng, suites, CF_ARRAY_LEN(suites));
 	br_ssl_engine_set_default_rsavrfy(&cc->eng);
-	br_ssl_engine_set_default_ecdsa(&cc->eng);
+	br_ssl_engine_set_ec(&cc->eng, CF_EC_IMPL);
+	br_ssl_engine_set_ecdsa(&cc->eng, &br_ecdsa_i31_vrfy_asn1);
 	br_x509_minimal_set_rsa(xc, br_ssl_engine_get_rsavrfy(&cc->eng));
 	br_x509_minimal_set_ecdsa(xc, br_ssl_engine_get_ec(&cc->eng), br_ssl_engine_get_ecdsa(&cc->eng));
 	for (i = 0; i < CF_ARRAY_LEN(hashes); i++) {
@@ -400,15 +400,13 @@ tls_client_init(br_ssl_client_context *cc, br_x509_minimal_context *xc,
 	br_ssl_engine_set_x509(&cc->eng, &xc->vtable);
 	br_ssl_engine_set_prf_sha256(&cc->eng, &br_tls12_sha256_prf);
 	br_ssl_engine_set_prf_sha384(&cc->eng, &br_tls12_sha384_prf);
-	/* One portable constant-time implementation of each, not BearSSL's
-	 * defaults (which link every CPU-specific variant and pick one at run
-	 * time): the agent sends a few kilobytes per run, so AES-NI/PCLMUL/SSE2
-	 * buy nothing measurable, and leaving them out keeps both agents
-	 * (x86_64, aarch64) within their size budget. */
+	/* AES-GCM only (every ACME CA and FE endpoint offers it with ECDHE),
+	 * one portable constant-time implementation, not BearSSL's defaults
+	 * (which link every CPU-specific variant and pick one at run time):
+	 * the agent sends a few kilobytes per run, so AES-NI/PCLMUL buy nothing
+	 * measurable, and leaving them and ChaCha20-Poly1305 out keeps both
+	 * agents (x86_64, aarch64) within their size budget. */
 	br_ssl_engine_set_gcm(&cc->eng, &br_sslrec_in_gcm_vtable, &br_sslrec_out_gcm_vtable);
 	br_ssl_engine_set_aes_ctr(&cc->eng, &br_aes_ct64_ctr_vtable);
 	br_ssl_engine_set_ghash(&cc->eng, &br_ghash_ctmul64);
-	br_ssl_engine_set_chapol(&cc->eng, &br_sslrec_in_chapol_vtable, &br_sslrec_out_chapol_vtable);
-	br_ssl_engine_set_chacha20(&cc->eng, &br_chacha20_ct_run);
-	br_ssl_engine_set_poly1305(&cc->eng, &br_poly1305_ctmul_run);
 }

@@ -17,8 +17,12 @@ cf_print_version(FILE *f, const char *prog, const char *libssh2, const char *mbe
 {
 	fprintf(f, "%s %s\n", prog, CF_VERSION);
 	fprintf(f, "  BearSSL 0.6 (Debian source %s, built without RDRAND seeding)\n", CF_VENDOR_BEARSSL);
+#ifndef CF_VENDOR_LIBSSH2_PATCHES
+#define CF_VENDOR_LIBSSH2_PATCHES "none"
+#endif
 	if (libssh2)
-		fprintf(f, "  libssh2 %s (Debian source %s)\n", libssh2, CF_VENDOR_LIBSSH2);
+		fprintf(f, "  libssh2 %s (Debian source %s; certfleet patches: %s)\n", libssh2,
+		    CF_VENDOR_LIBSSH2, CF_VENDOR_LIBSSH2_PATCHES);
 	else
 		fprintf(f, "  libssh2: not linked (SSH is the controller's; it carries %s)\n", CF_VENDOR_LIBSSH2);
 	if (mbedtls)

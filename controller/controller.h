@@ -12,9 +12,20 @@ struct ctl_cmd {
 	const char *summary;
 };
 
-/* The agent binary carried inside the controller (build-aux/payload.S). */
+/* The agent binaries carried inside the controller (build-aux/payload.S):
+ * ctl_payload() is the x86_64 one; ctl_payload_for() the one for an
+ * architecture as `uname -m` names it (x86_64/amd64, aarch64/arm64), or -1
+ * with CF_E_ARCH_UNSUPPORTED when this controller carries none for it. */
+struct ctl_agent {
+	const char *arch;             /* "x86_64", "aarch64" */
+	const unsigned char *data;
+	size_t len;
+};
 const unsigned char *ctl_payload(void);
 size_t ctl_payload_size(void);
+int ctl_payload_for(const char *arch, struct ctl_agent *out);
+const char *ctl_payload_archs(void);          /* "x86_64, aarch64" */
+void ctl_payload_sha256(const struct ctl_agent *a, char hex[65]);
 
 int cmd_agent_binary(int argc, char **argv);
 int cmd_elb(int argc, char **argv);          /* elb.c */

@@ -71,13 +71,25 @@ usage(FILE *f)
 static int
 cmd_version(int argc, char **argv)
 {
+	static const char *const archs[] = {"x86_64", "aarch64"};
 	char mbed[32];
+	size_t i;
 
 	(void)argc;
 	(void)argv;
 	mbedtls_version_get_string(mbed);
 	cf_print_version(stdout, "certfleet", libssh2_version(0), mbed);
-	printf("  embedded agent: %zu bytes\n", ctl_payload_size());
+	for (i = 0; i < CF_ARRAY_LEN(archs); i++) {
+		struct ctl_agent a;
+		char h[65];
+		if (ctl_payload_for(archs[i], &a) < 0) {
+			cf_clearerr();
+			printf("  embedded agent %-7s: not carried (built without its cross tool chain)\n", archs[i]);
+			continue;
+		}
+		ctl_payload_sha256(&a, h);
+		printf("  embedded agent %-7s: %zu bytes, sha256 %s\n", a.arch, a.len, h);
+	}
 	return 0;
 }
 

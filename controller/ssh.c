@@ -19,6 +19,7 @@
 #include "b64.h"
 #include "cf.h"
 #include "ssh.h"
+#include "sshalgo.h"
 #include "sshkey.h"
 #include "sshsign.h"
 
@@ -69,6 +70,9 @@ struct ssh_conn {
 	/* what recv_cb lets libssh2 read: per ssh_run() call, and before login */
 	size_t budget;
 	uint64_t preauth;
+	/* the first bytes the server sent (its KEXINIT), kept during the key
+	 * exchange to explain a failed negotiation (sshalgo.c) */
+	struct cf_buf first;
 };
 
 int
@@ -143,6 +147,9 @@ recv_cb(libssh2_socket_t fd, void *buf, size_t len, int flags, void **abstract)
 		len = c->budget;
 	if ((n = recv(fd, buf, len, flags)) < 0)
 		return errno == EWOULDBLOCK || errno == EINTR ? -EAGAIN : -errno;
+	if (c->st == S_HANDSHAKE && c->first.len < c->first.max)
+		cf_buf_add(&c->first, buf, (size_t)n < c->first.max - c->first.len ? (size_t)n :
+		    c->first.max - c->first.len);
 	c->budget -= (size_t)n;
 	if (!c->authenticated)
 		c->preauth += (size_t)n;
@@ -167,6 +174,7 @@ ssh_open(const struct ssh_target *t, struct ssh_ctx *ctx, int64_t now)
 	c->deadline = now + ctx->total_timeout_ms;
 	cf_buf_init(&c->out, SSH_STDOUT_MAX);
 	cf_buf_init(&c->err, SSH_STDERR_MAX);
+	cf_buf_init(&c->first, SSH_KEXINIT_INPUT_MAX);
 	memset(&hints, 0, sizeof hints);
 	hints.ai_family = AF_UNSPEC;
 	hints.ai_socktype = SOCK_STREAM;
@@ -215,6 +223,7 @@ ssh_close(struct ssh_conn *c)
 		freeaddrinfo(c->ai);
 	cf_buf_free(&c->out);
 	cf_buf_free(&c->err);
+	cf_buf_free(&c->first);
 	free(c->cmd);
 	free(c->up_path);
 	free(c);
@@ -331,28 +340,38 @@ set_nonblock(int fd)
 	return fl < 0 ? -1 : fcntl(fd, F_SETFL, fl | O_NONBLOCK);
 }
 
-/* Host key algorithms, those known_hosts has for this host first (as
- * OpenSSH orders them), so a host known by its RSA key is asked for that. */
+/* Host key algorithms in OpenSSH's order, those known_hosts has for this
+ * host first, so a host known by its RSA key is asked for that, and one known
+ * by nothing is asked for what OpenSSH would record (Ed25519).  Host
+ * certificates are asked for (first) only when a @cert-authority line names
+ * the host and no key of its own is known: nothing checks a certificate
+ * against its CA yet (check_hostkey refuses them), so a host trusted by its
+ * own key must keep being asked for that key. */
 static void
 hostkey_prefs(struct ssh_conn *c, char *out, size_t sz)
 {
-	static const char *const all[] = {
-		"ecdsa-sha2-nistp256", "ecdsa-sha2-nistp384", "ecdsa-sha2-nistp521",
-		"rsa-sha2-512", "rsa-sha2-256",
-	};
-	size_t i;
-	int pass;
+	int pass, own = 0;
 
 	out[0] = '\0';
 	for (pass = 0; pass < 2; pass++) {
-		for (i = 0; i < CF_ARRAY_LEN(all); i++) {
-			const char *kt = strncmp(all[i], "rsa", 3) == 0 ? "ssh-rsa" : all[i];
-			int known = kh_has_type(&c->ctx->kh, c->t.addr, c->t.port, kt);
+		const char *a = ssh_algo_hostkeys;
+		/* (nothing known: out is still empty) */
+		if (pass == 1 && !own && kh_has_cert_authority(&c->ctx->kh, c->t.addr, c->t.port))
+			snprintf(out, sz, "%s", ssh_algo_hostcerts);
+		while (*a) {
+			char alg[64];
+			size_t k = strcspn(a, ",");
+			int known;
+			snprintf(alg, sizeof alg, "%.*s", (int)k, a);
+			a += k + (a[k] == ',');
+			known = kh_has_type(&c->ctx->kh, c->t.addr, c->t.port,
+			    strncmp(alg, "rsa-sha2", 8) == 0 ? "ssh-rsa" : alg);
 			if (known != (pass == 0))
 				continue;
+			own |= known;
 			if (*out)
 				strncat(out, ",", sz - strlen(out) - 1);
-			strncat(out, all[i], sz - strlen(out) - 1);
+			strncat(out, alg, sz - strlen(out) - 1);
 		}
 	}
 }
@@ -369,6 +388,18 @@ type_label(const char *t)
 	return t;
 }
 
+/* the -t argument of ssh-keyscan and the NAME of /etc/ssh/ssh_host_NAME_key
+ * for a key blob type */
+static const char *
+type_short(const char *t)
+{
+	if (strncmp(t, "ecdsa", 5) == 0)
+		return "ecdsa";
+	if (strcmp(t, "ssh-ed25519") == 0)
+		return "ed25519";
+	return "rsa";
+}
+
 static enum ssh_status
 check_hostkey(struct ssh_conn *c)
 {
@@ -382,6 +413,15 @@ check_hostkey(struct ssh_conn *c)
 		return fail(c, CF_E_PROTOCOL, "no host key from %s", c->t.name);
 	kh_fingerprint((const unsigned char *)key, len, fp, sizeof fp);
 	kh_hostname(hn, sizeof hn, c->t.addr, c->t.port);
+	/* libssh2 verified the key exchange with the key inside the certificate
+	 * (vendor/patches/libssh2/0003); its CA signature, principals and
+	 * validity are not checked here: never trusted */
+	if (strstr(ktype, "-cert-v01@openssh.com") != NULL)
+		return fail(c, CF_E_UNKNOWN_HOST_KEY, "%s offered the host certificate %s (%s) as a "
+		    "@cert-authority line in %s allows, but this certfleet does not check host "
+		    "certificates against their CA; nothing was sent. Add the host's own key after "
+		    "checking it: ssh-keyscan -p %d %s >> %s", hn, ktype, fp, c->ctx->kh_path,
+		    c->t.port, c->t.addr, c->ctx->kh_path);
 	r = kh_check(&c->ctx->kh, c->t.addr, c->t.port, (const unsigned char *)key, len,
 	    types, sizeof types, &line);
 	switch (r) {
@@ -397,18 +437,11 @@ check_hostkey(struct ssh_conn *c)
 		    "the old line: ssh-keygen -R '%s' -f %s", hn, type_label(ktype), fp,
 		    c->ctx->kh_path, line, hn, c->ctx->kh_path);
 	case KH_OTHER_TYPES:
-		if (strcmp(types, "ssh-ed25519") == 0)
-			return fail(c, CF_E_UNKNOWN_HOST_KEY, "%s has only an Ed25519 key for %s (line %d), "
-			    "which certfleet cannot verify (libssh2 with mbedTLS has no Ed25519 host "
-			    "keys); it offered the %s key %s. Add that key after checking its fingerprint "
-			    "on the host (ssh-keygen -lf /etc/ssh/ssh_host_ecdsa_key.pub): "
-			    "ssh-keyscan -t ecdsa -p %d %s >> %s", c->ctx->kh_path, hn, line,
-			    type_label(ktype), fp, c->t.port, c->t.addr, c->ctx->kh_path);
 		return fail(c, CF_E_UNKNOWN_HOST_KEY, "%s knows %s only by %s keys (line %d); it offered "
-		    "the %s key %s. Check it on the host, then add it: ssh-keyscan -t %s -p %d %s >> %s",
-		    c->ctx->kh_path, hn, types, line, type_label(ktype), fp,
-		    strncmp(ktype, "ecdsa", 5) == 0 ? "ecdsa" : "rsa", c->t.port, c->t.addr,
-		    c->ctx->kh_path);
+		    "the %s key %s. Check that fingerprint on the host (ssh-keygen -lf "
+		    "/etc/ssh/ssh_host_%s_key.pub), then add it: ssh-keyscan -t %s -p %d %s >> %s",
+		    c->ctx->kh_path, hn, types, line, type_label(ktype), fp, type_short(ktype),
+		    type_short(ktype), c->t.port, c->t.addr, c->ctx->kh_path);
 	case KH_UNKNOWN:
 		break;
 	}
@@ -416,7 +449,7 @@ check_hostkey(struct ssh_conn *c)
 		return fail(c, CF_E_UNKNOWN_HOST_KEY, "%s is not in %s; it offered the %s key %s. "
 		    "Check that fingerprint on the host (ssh-keygen -lf /etc/ssh/ssh_host_%s_key.pub), "
 		    "then rerun with --accept-new to record it", hn, c->ctx->kh_path,
-		    type_label(ktype), fp, strncmp(ktype, "ecdsa", 5) == 0 ? "ecdsa" : "rsa");
+		    type_label(ktype), fp, type_short(ktype));
 	if (kh_append(c->ctx->kh_path, c->t.addr, c->t.port, (const unsigned char *)key, len) < 0)
 		return fail(c, cf_lasterr(), "recording the key of %s: %s", hn, cf_lasterr_detail());
 	/* keep the in-memory list in step so later hosts see it too */
@@ -658,7 +691,7 @@ step_auth(struct ssh_conn *c)
 static enum ssh_status
 step_connect(struct ssh_conn *c)
 {
-	char prefs[256];
+	char prefs[512], why[1024];
 	int r, one = 1;
 
 	if (c->st == S_CONNECT) {
@@ -700,12 +733,28 @@ step_connect(struct ssh_conn *c)
 		libssh2_session_callback_set2(c->s, LIBSSH2_CALLBACK_RECV, (libssh2_cb_generic *)recv_cb);
 		libssh2_session_set_blocking(c->s, 0);
 		hostkey_prefs(c, prefs, sizeof prefs);
-		libssh2_session_method_pref(c->s, LIBSSH2_METHOD_HOSTKEY, prefs);
+		if (libssh2_session_method_pref(c->s, LIBSSH2_METHOD_HOSTKEY, prefs) != 0 ||
+		    libssh2_session_method_pref(c->s, LIBSSH2_METHOD_KEX, ssh_algo_kex) != 0 ||
+		    libssh2_session_method_pref(c->s, LIBSSH2_METHOD_CRYPT_CS, ssh_algo_ciphers) != 0 ||
+		    libssh2_session_method_pref(c->s, LIBSSH2_METHOD_CRYPT_SC, ssh_algo_ciphers) != 0 ||
+		    libssh2_session_method_pref(c->s, LIBSSH2_METHOD_MAC_CS, ssh_algo_macs) != 0 ||
+		    libssh2_session_method_pref(c->s, LIBSSH2_METHOD_MAC_SC, ssh_algo_macs) != 0)
+			return fail(c, CF_E_INTERNAL, "setting SSH algorithm preferences: %s", lasterr(c));
 		c->st = S_HANDSHAKE;
 	}
 	r = libssh2_session_handshake(c->s, c->fd);
 	if (r == LIBSSH2_ERROR_EAGAIN)
 		return SSH_WAIT;
+	if (r != 0 && c->first.len > 0) {
+		struct ssh_kexinit *ki = malloc(sizeof *ki);
+		int none = ki && ssh_kexinit_parse(c->first.data, c->first.len, ki) == 0 &&
+		    ssh_algo_explain(ki, why, sizeof why);
+		free(ki);
+		if (none)
+			return fail(c, CF_E_SSH_NO_COMMON_ALGORITHM, "%s port %d: %s", c->t.addr,
+			    c->t.port, why);
+	}
+	cf_buf_free(&c->first);
 	if (r == LIBSSH2_ERROR_SOCKET_RECV || r == LIBSSH2_ERROR_SOCKET_SEND ||
 	    r == LIBSSH2_ERROR_SOCKET_DISCONNECT)
 		return fail(c, CF_E_NETWORK, "SSH handshake with %s port %d failed: %s", c->t.addr,

@@ -10,10 +10,12 @@
 #       Debian's musl-dev:arm64 specs, -Os, static; BearSSL only)
 #       --fetch-only: download and verify, build nothing
 #   Environment (for tests): CF_VENDOR_DIR replaces build/vendor,
-#   CF_VENDOR_MANIFEST replaces vendor/manifest.
+#   CF_VENDOR_MANIFEST replaces vendor/manifest, CF_VENDOR_PATCHES vendor/patches.
 #
 # Downloads go to build/vendor/dl, output to build/vendor/<VARIANT>/{include,lib}
-# plus versions.h and versions.mk.  Each library is rebuilt only when its
+# plus versions.h and versions.mk.  After Debian's series, certfleet's own
+# patches vendor/patches/<name>/NNNN-*.patch are applied in order (each one is
+# first checked to apply exactly, without fuzz); versions.h names them.  Each library is rebuilt only when its
 # manifest line changed (stamp files), so a second run does nothing.
 # Must not: use a tarball whose sha256 differs from the manifest, or commit anything.
 set -eu
@@ -24,6 +26,7 @@ fetch_only=0
 if [ "${1:-}" = --fetch-only ]; then fetch_only=1; shift; fi
 variant=${1:-musl}
 manifest=${CF_VENDOR_MANIFEST:-$here/manifest}
+patchdir=${CF_VENDOR_PATCHES:-$here/patches}
 vroot=${CF_VENDOR_DIR:-$top/build/vendor}
 dl=$vroot/dl
 out=$vroot/$variant
@@ -101,6 +104,20 @@ extract() { # SOURCE UPSTREAM REV DIR
     say "$1 $2-$3 unpacked, $n Debian patch(es) applied"
 }
 
+# certfleet's patches for library NAME, in order
+patches_of() { ls "$patchdir/$1"/*.patch 2>/dev/null | sort || true; }
+
+apply_patches() { # NAME DIR
+    for p in $(patches_of "$1"); do
+        b=$(basename "$p")
+        patch -d "$2" -p1 -F0 -N --dry-run <"$p" >"$2.patch.log" 2>&1 ||
+            { cat "$2.patch.log" >&2; die "vendor/patches/$1/$b does not apply to $1"; }
+        patch -d "$2" -p1 -F0 -N -s --no-backup-if-mismatch <"$p" >>"$2.patch.log" 2>&1 ||
+            { cat "$2.patch.log" >&2; die "vendor/patches/$1/$b failed to apply"; }
+        say "$1: applied vendor/patches/$1/$b"
+    done
+}
+
 build_bearssl() { # DIR
     # brssl (the trust-anchor generator's tool) only where it runs: natively
     what="lib tools"; [ "$variant" = aarch64 ] && what=lib
@@ -124,7 +141,10 @@ build_mbedtls() {
 build_libssh2() {
     # Debian's patches touch configure.ac; keep the shipped configure (no autotools here).
     (cd "$1" && touch aclocal.m4 && touch configure Makefile.in */Makefile.in src/libssh2_config.h.in 2>/dev/null) || true
-    (cd "$1" && CC="$CC" CFLAGS="$VCFLAGS" ./configure --disable-shared --enable-static \
+    # libsodium's headers: vendor/patches/libssh2 use them (manifest order
+    # builds libsodium first)
+    [ -f "$out/include/sodium.h" ] || die "libssh2 needs libsodium built first (vendor/manifest order)"
+    (cd "$1" && CC="$CC" CFLAGS="$VCFLAGS" CPPFLAGS="-I$out/include" ./configure --disable-shared --enable-static \
         --with-crypto=mbedtls --with-libmbedcrypto-prefix="$out" --without-libz \
         --disable-examples-build --disable-docker-tests --disable-sshd-tests \
         --disable-dependency-tracking >build.log 2>&1 &&
@@ -175,18 +195,22 @@ while read -r name source upstream rev tarball sha; do
         continue
     fi
     stamp="$out/$name.stamp"
-    want="$name $source $upstream-$used $sha $variant $CC $VCFLAGS"
+    psums=$(for p in $(patches_of "$name"); do sha256sum "$p" | cut -c1-16; done | tr '\n' ' ')
+    want="$name $source $upstream-$used $sha $variant $CC $VCFLAGS $psums"
     if [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$want" ]; then
         :
     else
         dir="$out/src/$name"
         extract "$source" "$upstream" "$used" "$dir"
+        apply_patches "$name" "$dir"
         say "building $name ($variant)"
         "build_$name" "$dir"
         printf '%s\n' "$want" >"$stamp"
     fi
     NAME=$(echo "$name" | tr a-z A-Z)
     printf '#define CF_VENDOR_%s "%s %s-%s"\n' "$NAME" "$source" "$upstream" "$used" >>"$vh"
+    plist=$(for p in $(patches_of "$name"); do basename "$p" .patch; done | paste -sd, - | sed 's/,/, /g')
+    printf '#define CF_VENDOR_%s_PATCHES "%s"\n' "$NAME" "${plist:-none}" >>"$vh"
     printf 'VENDOR_%s = %s-%s\n' "$NAME" "$upstream" "$used" >>"$vm"
 done
 [ $fetch_only = 1 ] && { rm -f "$vh" "$vm"; exit 0; }

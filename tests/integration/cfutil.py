@@ -796,8 +796,11 @@ def ensure_privsep_dir():
 class Sshd(Service):
     """One sshd -D -e on HOST:PORT with its own host keys and authorized_keys.
 
-    known_hosts   ECDSA + RSA host keys as "[host]:port type key"
+    known_hosts   ECDSA + RSA host keys as "[host]:port type key" (those served)
     host_keys     {"ecdsa": "type base64", "rsa": ..., "ed25519": ...}
+    host_key_types  the host keys sshd serves (default all three; e.g.
+                  ("ed25519",) for a host with only an Ed25519 key)
+    extra_config  more sshd_config lines (KexAlgorithms, Ciphers, ...)
     client_key    ClientKey authorized to log in as root
     ssh(cmd)      run CMD through OpenSSH with strict host key checking
     """
@@ -807,7 +810,7 @@ class Sshd(Service):
     # prepare() and launch() are split so many servers can be set up in parallel
     def __init__(self, workdir, host="127.0.0.2", port=None, client_key=None,
                  authorized_keys=(), rsa_bits=2048, extra_config="", timeout=15,
-                 _defer=False):
+                 host_key_types=("ecdsa", "rsa", "ed25519"), _defer=False):
         super().__init__()
         self.workdir = Path(workdir)
         self.workdir.mkdir(parents=True, exist_ok=True)
@@ -817,6 +820,7 @@ class Sshd(Service):
         self.client_key = client_key
         self.timeout = timeout
         self.extra_config = extra_config
+        self.host_key_types = tuple(host_key_types)
         self.authorized_keys_file = self.workdir / "authorized_keys"
         lines = ([client_key.pub] if client_key else []) + list(authorized_keys)
         self.authorized_keys_file.write_text("".join(l.strip() + "\n" for l in lines))
@@ -849,11 +853,14 @@ class Sshd(Service):
             os.chmod(p, 0o600)
             self.host_keys[t] = " ".join(Path(str(p) + ".pub").read_text().split()[:2])
         self.known_hosts.write_text("".join("%s %s\n" % (self.hostport, self.host_keys[t])
-                                            for t in ("ecdsa", "rsa")))
+                                            for t in ("ecdsa", "rsa")
+                                            if t in self.host_key_types) or
+                                    "%s %s\n" % (self.hostport, self.host_keys["ed25519"]))
         self.config_path.write_text(_SSHD_CONFIG.format(
             host=self.host, port=self.port,
             hostkeys="\n".join("HostKey %s" % self.hostkey_paths[t]
-                               for t in ("ecdsa", "rsa", "ed25519")),
+                               for t in ("ecdsa", "rsa", "ed25519")
+                               if t in self.host_key_types),
             authorized_keys=self.authorized_keys_file, extra=self.extra_config,
             sanitizer_env=_sanitizer_env()))
         ensure_privsep_dir()

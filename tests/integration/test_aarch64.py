@@ -87,3 +87,39 @@ def test_issue_webroot(a64, nginx_factory, tmp_path):
     assert list((webroot / ".well-known/acme-challenge").iterdir()) == []
     [st] = a64.status("armweb.example.test")
     assert st["state"]["sslStatus"] == "active"
+
+
+def test_release_agent_talks_tls_and_reads_its_store(tmp_path, pebble):
+    """The release aarch64 agent (size-optimised, link-time optimised) runs
+    the commands that need no network process: TLS + HTTP + JSON through
+    `directory`, and status/log on an empty store."""
+    env = dict(os.environ)
+    root = tmp_path / "root"
+    r = subprocess.run([QEMU, str(A64_RELEASE), "--prefix", str(root), "directory", "--server",
+                        pebble.directory, "--ca-file", str(pebble.ca_file)],
+                       capture_output=True, text=True, timeout=120, env=env)
+    assert r.returncode == 0, r.stderr
+    assert json.loads(r.stdout)["newOrder"].startswith(pebble.url)
+    r = subprocess.run([QEMU, str(A64_RELEASE), "--prefix", str(root), "status", "--json"],
+                       capture_output=True, text=True, timeout=60, env=env)
+    assert r.returncode == 0 and json.loads(r.stdout)["certificates"] == [], r.stdout + r.stderr
+
+
+def test_controller_carries_both_agents(bins, tmp_path):
+    ctl = str(bins.need_controller())
+    for arch, ref in (("aarch64", A64_RELEASE), ("arm64", A64_RELEASE),
+                      ("x86_64", ROOT / "bin/certfleet-agent"), ("amd64", ROOT / "bin/certfleet-agent")):
+        out = tmp_path / ("agent-" + arch)
+        with open(out, "wb") as f:
+            subprocess.run([ctl, "agent-binary", "--arch", arch], stdout=f, check=True)
+        assert out.read_bytes() == ref.read_bytes(), arch
+    r = subprocess.run([ctl, "agent-binary", "--arch", "riscv64"], capture_output=True, text=True)
+    assert r.returncode == 101 and "ARCH_UNSUPPORTED" in r.stderr and "x86_64, aarch64" in r.stderr
+    v = subprocess.run([ctl, "--version"], capture_output=True, text=True, check=True).stdout
+    import hashlib
+    for arch, ref in (("x86_64", ROOT / "bin/certfleet-agent"), ("aarch64", A64_RELEASE)):
+        data = ref.read_bytes()
+        assert ("embedded agent %-7s: %d bytes, sha256 %s" % (arch, len(data),
+                hashlib.sha256(data).hexdigest())) in v, v
+    # issue 18: the controller with both agents <= 1.6 MiB
+    assert (ROOT / "bin/certfleet").stat().st_size <= 1.6 * 1024 * 1024

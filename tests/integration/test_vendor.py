@@ -17,8 +17,10 @@ def manifest_line(name):
     raise AssertionError(f"{name} not in vendor/manifest")
 
 
-def run_vendor(tmp_path, *args, manifest=None):
+def run_vendor(tmp_path, *args, manifest=None, patches=None):
     env = dict(os.environ, CF_VENDOR_DIR=str(tmp_path / "vendor"))
+    if patches:
+        env["CF_VENDOR_PATCHES"] = str(patches)
     if manifest:
         env["CF_VENDOR_MANIFEST"] = str(manifest)
     return subprocess.run([str(ROOT / "vendor" / "build.sh"), *args], env=env,
@@ -82,6 +84,41 @@ def test_versions_name_the_libraries():
     out = subprocess.run([str(ROOT / "bin" / "certfleet"), "--version"], capture_output=True,
                          text=True, check=True).stdout
     assert "libssh2 1.11.1" in out and "mbedTLS 3.6" in out
+    # certfleet's own patches to libssh2, each by name
+    for p in sorted((ROOT / "vendor" / "patches" / "libssh2").glob("*.patch")):
+        assert p.stem in out, (p.stem, out)
+
+
+def test_patches_say_what_why_and_what_they_mirror():
+    patches = sorted((ROOT / "vendor" / "patches").glob("*/*.patch"))
+    assert patches
+    for p in patches:
+        head = p.read_text().split("\ndiff ", 1)[0]
+        for field in ("What:", "Why:", "Mirrors:"):
+            assert field in head, (p.name, field)
+
+
+def test_patch_that_does_not_apply_stops_the_build(tmp_path):
+    name, source, upstream, rev, tarball, sha = manifest_line("libssh2")
+    dl = tmp_path / "vendor" / "dl"
+    dl.mkdir(parents=True)
+    for f in DL.glob("libssh2_*"):
+        shutil.copy(f, dl / f.name)
+    m = tmp_path / "manifest"
+    m.write_text(" ".join([name, source, upstream, rev, tarball, sha]) + "\n")
+    pdir = tmp_path / "patches" / "libssh2"
+    pdir.mkdir(parents=True)
+    good = sorted((ROOT / "vendor" / "patches" / "libssh2").glob("*.patch"))[0]
+    # one context line that is not in the source: patch must refuse, not fuzz
+    text = good.read_text().replace("\n #include <stdlib.h>\n", "\n #include <stdlib.h> /* not there */\n", 1)
+    assert text != good.read_text()
+    (pdir / good.name).write_text(text)
+    r = run_vendor(tmp_path, "musl", manifest=m, patches=tmp_path / "patches")
+    assert r.returncode != 0
+    assert "vendor/patches/libssh2/%s does not apply" % good.name in r.stderr, r.stderr
+    assert not (tmp_path / "vendor" / "musl" / "lib" / "libssh2.a").exists()
+    # libssh2's own test sources hold example private keys (the leak scan)
+    shutil.rmtree(tmp_path / "vendor")
 
 
 def test_agent_binary_is_byte_identical(tmp_path):

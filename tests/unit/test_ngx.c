@@ -374,16 +374,55 @@ TEST(ngx_edit_existing_443_repointed)
 
 TEST(ngx_edit_foreign_challenge_location)
 {
+	static const struct {
+		const char *conf, *use, *err;
+		size_t splices;
+	} t[] = {
+		/* a plain prefix location: ours goes beside it as a regex location */
+		{"http { server { listen 80; location /.well-known/acme-challenge/ { root /x; } } }", "", NULL, 1},
+		{"http { server { listen 80; root /site; location /.well-known/acme-challenge/ { allow all; } } }",
+		    "", NULL, 1},
+		/* a ^~ one is used when it serves files */
+		{"http { server { listen 80; location ^~ /.well-known/acme-challenge/ { root /x; } } }", "/x", NULL, 0},
+		{"http { server { location ^~ /.well-known/acme-challenge/ { default_type text/plain; } } root /h; }",
+		    "/h", NULL, 0},
+		{"http { server { location ^~ /.well-known/acme-challenge/ { alias /srv/a/.well-known/acme-challenge/; } } }",
+		    "/srv/a", NULL, 0},
+		{"http { server { location ^~ /.well-known/acme-challenge/ { alias /srv/a/.well-known/acme-challenge; } } }",
+		    "/srv/a", NULL, 0},
+		{"http { server { location ^~ /.well-known/acme-challenge/ { alias /srv/acme/; } } }", "",
+		    "NGINX_CHALLENGE_LOCATION", 0},
+		{"http { server { location ^~ /.well-known/acme-challenge/ { return 404; } } }", "",
+		    "NGINX_CHALLENGE_LOCATION", 0},
+		{"http { server { location ^~ /.well-known/acme-challenge/ { proxy_pass http://x; } } }", "",
+		    "NGINX_CHALLENGE_LOCATION", 0},
+		{"http { server { location ^~ /.well-known/acme-challenge/ { root html; } } }", "",
+		    "NGINX_CHALLENGE_LOCATION", 0},
+		/* another prefix or an exact location does not clash: ours (^~) as usual */
+		{"http { server { location = /.well-known/acme-challenge/ { return 404; } } }", "", NULL, 1},
+		{"http { server { location /.well-known/acme-challenge { return 404; } } }", "", NULL, 1},
+	};
 	struct ngx_conf c;
 	struct ngx_plan p;
+	char use[256];
+	size_t i;
 
-	CHECK_INT(parse(&c, "http { server { listen 80; location /.well-known/acme-challenge/ { root /x; } } }"), 0);
-	ngx_plan_init(&p);
-	CHECK_INT(ngx_plan_challenge(&c, ngx_child(&c, ngx_child(&c, -1)), "/w", &p), -1);
-	CHECK_STR(cf_err_code(cf_lasterr()), "INVALID_INPUT");
-	CHECK_INT(p.n, 0);
-	ngx_plan_free(&p);
-	ngx_conf_free(&c);
+	for (i = 0; i < CF_ARRAY_LEN(t); i++) {
+		int rc;
+		CHECK_INT(parse(&c, t[i].conf), 0);
+		ngx_plan_init(&p);
+		cf_clearerr();
+		rc = ngx_plan_challenge_at(&c, ngx_child(&c, ngx_child(&c, -1)), "/w", &p, use, sizeof use);
+		if (rc != (t[i].err ? -1 : 0) || strcmp(use, t[i].use) != 0 || p.n != t[i].splices)
+			printf("  case %zu: rc %d use \"%s\" splices %zu (%s)\n", i, rc, use, p.n, cf_lasterr_detail());
+		CHECK_INT(rc, t[i].err ? -1 : 0);
+		if (t[i].err)
+			CHECK_STR(cf_err_code(cf_lasterr()), t[i].err);
+		CHECK_STR(use, t[i].use);
+		CHECK_INT(p.n, t[i].splices);
+		ngx_plan_free(&p);
+		ngx_conf_free(&c);
+	}
 }
 
 TEST(ngx_edit_hsts_no_redirect_https_port)

@@ -42,6 +42,12 @@ TEST(ngx_re_matches_like_pcre)
 		{"^\\S+$", "a b", 0},
 		{"^.*$", "", 1},
 		{"^$", "a", 0},
+		/* nginx: a capital letter anywhere makes the regex caseless */
+		{"^WWW\\.EXAMPLE\\.TEST$", "www.example.test", 1},
+		{"^[A-Z]+\\.test$", "abc.test", 1},
+		{"^www\\d*\\.exAmple$", "www1.example", 1},
+		{"^\\D+\\.test$", "Abc.test", 1},
+		{"^abc\\.test$", "ABC.test", 0},
 	};
 	size_t i;
 
@@ -58,6 +64,7 @@ TEST(ngx_re_refuses_what_it_cannot_judge)
 	static const char *const bad[] = {
 		"^(?=www)", "(?!x)", "(?<=a)b", "(a)\\1", "\\bword", "[[:alpha:]]", "a**", "*a",
 		"(ab", "ab)", "[abc", "a{3,1}", "(?i", "\\A", "a{999}",
+		"^a++b$", "^a?+b", "^a{1,2}+b", "^\\Qa.b\\E$", "^(?<n>a)\\k<n>$",
 	};
 	size_t i;
 
