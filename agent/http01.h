@@ -5,7 +5,8 @@
  *
  * Neither reads key material: the caller passes key authorizations it
  * computed.  The standalone child never touches the file system; the webroot
- * functions write only WEBROOT/.well-known/acme-challenge/<token>.
+ * functions write only WEBROOT/.well-known/acme-challenge/<token>, from a
+ * child that has become the directory's owner (webroot.c).
  */
 #ifndef CF_HTTP01_H
 #define CF_HTTP01_H
@@ -57,12 +58,12 @@ int http01_standalone_start(struct http01_srv *s, const char *addr, int port,
  * The same server in two steps, so that the serving process never holds
  * key bytes: prepare forks it at once (call it before loading any private
  * key); it waits, holding nothing but two pipes.  publish sends it the
- * tokens; it binds addr:port, then (as root) becomes user/group 65534 with
- * PR_SET_NO_NEW_PRIVS, a zero file-size and process limit, and serves.
+ * tokens; it binds addr:port, then (as root) becomes a uid/gid of its own
+ * (netproc_drop_privileges: unused, not nobody's) with PR_SET_NO_NEW_PRIVS,
+ * a zero core and process limit, and serves.
  * A bind failure comes back from publish as it would from start
  * (CF_E_PORT_IN_USE ...).  http01_standalone_stop ends it in either state.
  */
-#define HTTP01_UNPRIV_ID 65534
 int http01_standalone_prepare(struct http01_srv *s);
 int http01_standalone_publish(struct http01_srv *s, const char *addr, int port,
     const struct http01_token *tokens, size_t ntokens);

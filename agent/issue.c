@@ -468,6 +468,8 @@ dns01_wait(const struct challenges *ch, const struct issue_opts *o)
 			if (dns_query(server[0] ? server : NULL, fqdn, DNS_T_TXT, 3000, ans) == 0)
 				for (k = 0; k < ans->n_txt && !seen; k++)
 					seen = strcmp(dns_txt(ans, k, NULL), ch->dns[i].value) == 0;
+			else if (netproc_killed())
+				goto out;          /* stopped or late: NETWORK_ERROR, no retry */
 			if (seen)
 				break;
 			if (cf_now_ms() + 2000 > deadline) {
@@ -1375,6 +1377,7 @@ read_eab_key(const char *path, struct issue_opts *o)
 	key[n] = '\0';
 	cf_buf_free_secret(&b);
 	o->eab_hmac = key;
+	netproc_forget(key, sizeof key);   /* read before the fork: not the child's */
 	return 0;
 }
 

@@ -6,6 +6,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
 
 #include "agent.h"
 #include "cf.h"
@@ -99,6 +101,14 @@ main(int argc, char **argv)
 	int ch;
 
 	cf_progname = "certfleet-agent";
+	/* it holds keys: no core file, and not dumpable (no core through a
+	 * core_pattern pipe either, no /proc/PID/mem for a process of its uid
+	 * without CAP_SYS_PTRACE) */
+	{
+		struct rlimit zero = {0, 0};
+		if (setrlimit(RLIMIT_CORE, &zero) < 0 || prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) < 0)
+			cf_debug("could not disable core dumps");
+	}
 	/* '+': stop at the command name; its options are its own. */
 	while ((ch = getopt_long(argc, argv, "+vhV", longopts, NULL)) != -1) {
 		switch (ch) {

@@ -12,9 +12,11 @@
  * (the parent reads the settings and FE_CA_FILE, which only root may, and
  * sends them) and the plain-HTTP probes issue makes (NP_HTTP_GET).
  */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <grp.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -29,6 +31,7 @@
 #include <unistd.h>
 
 #include "agent.h"
+#include "b64.h"
 #include "cf.h"
 #include "dns.h"
 #include "jws.h"
@@ -45,17 +48,32 @@ enum np_type {
 };
 
 #define NP_MAX_FRAME (9u << 20)
-#define NP_NOBODY 65534
+#define NP_TICK_MS 250                 /* how often a waiting parent looks for a stopped child */
+#define NP_START_MS 30000
+#define NP_STOP_MS 5000
+#define NP_DEADLINE_S 300              /* one exchange: a few requests of at most 30 s */
+#define NP_WAIT_DEADLINE_S 900         /* polling an authorization or order (acme: 300 s) */
 #define NP_CA_MAX (8u << 20)           /* a --ca-file or FE_CA_FILE */
 #define NP_HTTP_BODY_MAX (1u << 20)    /* NP_HTTP_GET caps */
 #define NP_HTTP_HEAD_MAX (64u * 1024)
 
 static int np_fd = -1;
 static pid_t np_child;
+static int np_killed;                  /* a late or stopped child was killed */
+static struct {
+	void *p;
+	size_t n;
+} np_forget[8];                        /* wiped in the child after the fork */
+static size_t np_nforget;
 
 struct nacme {
 	struct acme_dir dir;
 	const struct key *acct;        /* parent: signs for the engine */
+	/* external account binding: the MAC key stays here; the child gets
+	 * the finished JWS (NP_EAB) */
+	char eab_kid[256];
+	unsigned char eab_key[128];
+	size_t eab_len;
 };
 static struct nacme *np_cur;
 
@@ -145,8 +163,26 @@ get_fixed(struct rd *r, void *dst, size_t size)
 	return 0;
 }
 
+#define NP_GONE (-1)
+#define NP_LATE (-2)                   /* the exchange's deadline passed */
+#define NP_STOPPED (-3)                /* the child is stopped (SIGSTOP, ...) */
+
+/* Is the network process stopped?  (Left waitable: netproc_stop reaps.) */
 static int
-io_all(int fd, void *p, size_t n, int wr)
+child_stopped(void)
+{
+	siginfo_t si;
+
+	memset(&si, 0, sizeof si);
+	return np_child > 0 && waitid(P_PID, (id_t)np_child, &si, WSTOPPED | WNOHANG | WNOWAIT) == 0 &&
+	    si.si_pid == np_child && (si.si_code == CLD_STOPPED || si.si_code == CLD_TRAPPED);
+}
+
+/* Read or write n bytes.  deadline 0: blocking (the child's side).  Else
+ * (the parent's non-blocking side) until the deadline, looking every tick
+ * whether the child was stopped: NP_LATE, NP_STOPPED; NP_GONE at EOF. */
+static int
+io_all(int fd, void *p, size_t n, int wr, int64_t deadline)
 {
 	unsigned char *c = p;
 
@@ -154,37 +190,64 @@ io_all(int fd, void *p, size_t n, int wr)
 		ssize_t k = wr ? write(fd, c, n) : read(fd, c, n);
 		if (k < 0 && errno == EINTR)
 			continue;
+		if (k < 0 && (errno == EAGAIN || errno == EWOULDBLOCK) && deadline != 0) {
+			struct pollfd pfd = {.fd = fd, .events = wr ? POLLOUT : POLLIN};
+			int64_t left = deadline - cf_now_ms();
+
+			if (left <= 0)
+				return NP_LATE;
+			if (poll(&pfd, 1, left < NP_TICK_MS ? (int)left : NP_TICK_MS) == 0 &&
+			    child_stopped())
+				return NP_STOPPED;
+			continue;
+		}
 		if (k <= 0)
-			return -1;
+			return NP_GONE;
 		c += k;
 		n -= (size_t)k;
 	}
 	return 0;
 }
 
+/* The error for what io_all returned. */
 static int
-send_frame(int fd, uint32_t type, const struct cf_buf *b)
+io_err(int rc)
+{
+	if (rc == NP_LATE)
+		return cf_seterr(CF_E_NETWORK, "the network process did not answer within its "
+		    "deadline; it was stopped");
+	if (rc == NP_STOPPED)
+		return cf_seterr(CF_E_NETWORK, "the network process was stopped by a signal; "
+		    "it was killed and this run ended");
+	return cf_seterr(CF_E_INTERNAL, "the network process went away");
+}
+
+static int
+send_frame(int fd, uint32_t type, const struct cf_buf *b, int64_t deadline)
 {
 	uint32_t h[2] = {type, b ? (uint32_t)b->len : 0};
+	int rc;
 
-	if (io_all(fd, h, sizeof h, 1) < 0 || (h[1] && io_all(fd, b->data, b->len, 1) < 0))
-		return cf_seterr(CF_E_INTERNAL, "the network process went away");
+	if ((rc = io_all(fd, h, sizeof h, 1, deadline)) < 0 ||
+	    (h[1] && (rc = io_all(fd, b->data, b->len, 1, deadline)) < 0))
+		return io_err(rc);
 	return 0;
 }
 
 /* Read one frame into b (reset first); its type in *type. */
 static int
-recv_frame(int fd, uint32_t *type, struct cf_buf *b)
+recv_frame(int fd, uint32_t *type, struct cf_buf *b, int64_t deadline)
 {
 	uint32_t h[2];
+	int rc;
 
 	cf_buf_reset(b);
-	if (io_all(fd, h, sizeof h, 0) < 0)
-		return cf_seterr(CF_E_INTERNAL, "the network process went away");
+	if ((rc = io_all(fd, h, sizeof h, 0, deadline)) < 0)
+		return io_err(rc);
 	if (h[0] == 0 || h[0] >= NP__COUNT || h[1] > NP_MAX_FRAME || cf_buf_reserve(b, h[1]) < 0)
 		return cf_seterr(CF_E_INTERNAL, "malformed message on the network process channel");
-	if (io_all(fd, b->data, h[1], 0) < 0)
-		return cf_seterr(CF_E_INTERNAL, "the network process went away");
+	if ((rc = io_all(fd, b->data, h[1], 0, deadline)) < 0)
+		return io_err(rc);
 	b->len = h[1];
 	*type = h[0];
 	return 0;
@@ -212,8 +275,8 @@ child_sign(const struct key *k, const void *msg, size_t len, unsigned char *sig,
 
 	(void)k;
 	cf_buf_init(&b, NP_MAX_FRAME);
-	if (put(&b, msg, len) < 0 || send_frame(np_fd, NP_SIGN, &b) < 0 ||
-	    recv_frame(np_fd, &type, &b) < 0)
+	if (put(&b, msg, len) < 0 || send_frame(np_fd, NP_SIGN, &b, 0) < 0 ||
+	    recv_frame(np_fd, &type, &b, 0) < 0)
 		goto out;
 	r.p = b.data;
 	r.n = b.len;
@@ -284,12 +347,12 @@ h_directory(struct rd *r, struct cf_buf *out)
 static int
 h_eab(struct rd *r, struct cf_buf *out)
 {
-	const char *kid, *mac;
+	const char *jws;
 
 	(void)out;
-	if (get_str(r, &kid) < 0 || get_str(r, &mac) < 0 || !kid || !mac)
+	if (get_str(r, &jws) < 0 || !jws)
 		return cf_seterr(CF_E_INTERNAL, "bad request");
-	return acme_set_eab(C.a, kid, mac);
+	return acme_set_eab_jws(C.a, jws);
 }
 
 static int
@@ -586,7 +649,7 @@ child_main(void)
 	cf_buf_init(&req, NP_MAX_FRAME);
 	cf_buf_init(&res, NP_MAX_FRAME);
 	cf_buf_init(&rep, NP_MAX_FRAME);
-	while (recv_frame(np_fd, &type, &req) == 0) {
+	while (recv_frame(np_fd, &type, &req, 0) == 0) {
 		struct rd r = {req.data, req.len};
 		int rc;
 
@@ -599,7 +662,7 @@ child_main(void)
 		if (put_u32(&rep, rc < 0 ? (uint32_t)(cf_lasterr() ? cf_lasterr() : CF_E_INTERNAL) : 0) < 0 ||
 		    put_str(&rep, rc < 0 ? cf_lasterr_detail() : "") < 0 ||
 		    cf_buf_add(&rep, res.data, res.len) < 0 ||
-		    send_frame(np_fd, NP_REPLY, &rep) < 0)
+		    send_frame(np_fd, NP_REPLY, &rep, 0) < 0)
 			break;
 	}
 	_exit(0);
@@ -782,6 +845,114 @@ netproc_seccomp_responder(void)
 	return np_seccomp(more, CF_ARRAY_LEN(more));
 }
 
+/* Does the text (NUL-terminated) hold id as a whole decimal number, in the
+ * field after each line's prefix: "Uid:"/"Gid:" lines of /proc/PID/status
+ * (field 0: any of the four), or the third ':' field of passwd/group lines
+ * (field 2)?  Plain scanning: no stdio scanf, no NSS in the agent. */
+static int
+id_listed(const char *text, const char *prefix, int field, unsigned long id)
+{
+	const char *l, *p;
+	unsigned long v;
+	size_t plen = strlen(prefix);
+	int f;
+
+	for (l = text; l != NULL && *l != '\0'; l = (l = strchr(l, '\n')) ? l + 1 : NULL) {
+		if (strncmp(l, prefix, plen) != 0)
+			continue;
+		p = l + plen;
+		for (f = 0; f < field && p != NULL; f++)
+			p = (p = strpbrk(p, ":\n")) && *p == ':' ? p + 1 : NULL;
+		while (p != NULL && *p != '\0' && *p != '\n') {
+			while (*p == ' ' || *p == '\t')
+				p++;
+			if (*p < '0' || *p > '9')
+				break;
+			for (v = 0; *p >= '0' && *p <= '9'; p++)
+				v = v * 10 + (unsigned long)(*p - '0');
+			if (v == id)
+				return 1;
+			if (field > 0)
+				break;
+		}
+	}
+	return 0;
+}
+
+/* Read a small text file (at most cap-1 bytes) into buf; 0 or -1. */
+static int
+slurp(const char *path, char *buf, size_t cap)
+{
+	size_t len = 0;
+	ssize_t n;
+	int fd;
+
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0)
+		return -1;
+	while (len < cap - 1 && (n = read(fd, buf + len, cap - 1 - len)) > 0)
+		len += (size_t)n;
+	close(fd);
+	buf[len] = '\0';
+	return 0;
+}
+
+/* Does a running process use id as a uid or gid (real, effective, saved,
+ * file system)?  Read from /proc/PID/status: /proc/PID itself is root's
+ * for a process that is not dumpable. */
+static int
+id_running(unsigned long id)
+{
+	char path[64], buf[2048];
+	struct dirent *de;
+	DIR *d;
+	int found = 0;
+
+	if ((d = opendir("/proc")) == NULL)
+		return 1;              /* cannot tell: take another */
+	while (!found && (de = readdir(d)) != NULL) {
+		if (de->d_name[0] < '1' || de->d_name[0] > '9')
+			continue;
+		snprintf(path, sizeof path, "/proc/%.20s/status", de->d_name);
+		if (slurp(path, buf, sizeof buf) == 0)
+			found = id_listed(buf, "Uid:", 0, id) || id_listed(buf, "Gid:", 0, id);
+	}
+	closedir(d);
+	return found;
+}
+
+/* Is id named in /etc/passwd or /etc/group (an unreadable or huge file
+ * counts as yes)? */
+static int
+id_known(unsigned long id)
+{
+	static char buf[1 << 20];
+	static const char *const files[] = {"/etc/passwd", "/etc/group"};
+	size_t i;
+
+	for (i = 0; i < CF_ARRAY_LEN(files); i++)
+		if (slurp(files[i], buf, sizeof buf) < 0 || strlen(buf) >= sizeof buf - 1 ||
+		    id_listed(buf, "", 2, id))
+			return 1;
+	return 0;
+}
+
+unsigned long
+netproc_pick_id(void)
+{
+	uint32_t r;
+	unsigned long id;
+	int tries;
+
+	for (tries = 0; tries < 64; tries++) {
+		if (cf_random(&r, sizeof r) < 0)
+			break;
+		id = NETPROC_ID_BASE + r % NETPROC_ID_SPAN;
+		if (!id_known(id) && !id_running(id))
+			return id;
+	}
+	return 0;
+}
+
 int
 netproc_drop_privileges(void)
 {
@@ -789,11 +960,17 @@ netproc_drop_privileges(void)
 	 * written there would be SIGXFSZ; the filter keeps files unopened */
 	static const int limits[] = {RLIMIT_CORE, RLIMIT_NPROC};
 	struct rlimit zero = {0, 0};
+	unsigned long id;
 	size_t i;
 
 	if (geteuid() == 0) {
-		if (setgroups(0, NULL) < 0 || setgid(NP_NOBODY) < 0 || setuid(NP_NOBODY) < 0 ||
-		    getuid() != NP_NOBODY)
+		/* an id of its own: no other process may signal or trace it */
+		if ((id = netproc_pick_id()) == 0)
+			return cf_seterr(CF_E_INTERNAL, "no unused uid/gid in %lu..%lu",
+			    (unsigned long)NETPROC_ID_BASE,
+			    (unsigned long)NETPROC_ID_BASE + NETPROC_ID_SPAN - 1);
+		if (setgroups(0, NULL) < 0 || setgid((gid_t)id) < 0 || setuid((uid_t)id) < 0 ||
+		    getuid() != (uid_t)id)
 			return cf_seterr(CF_E_INTERNAL, "cannot drop privileges:");
 		if (setuid(0) == 0)
 			return cf_seterr(CF_E_INTERNAL, "root privileges could be regained");
@@ -802,7 +979,8 @@ netproc_drop_privileges(void)
 		if (setrlimit(limits[i], &zero) < 0)
 			return cf_seterr(CF_E_INTERNAL, "setrlimit:");
 	/* after the uid change, which clears it */
-	if (prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) < 0 || prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
+	if (prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) < 0 || prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0 ||
+	    prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) < 0)
 		return cf_seterr(CF_E_INTERNAL, "prctl:");
 	if (chdir("/") < 0)
 		return cf_seterr(CF_E_INTERNAL, "chdir /:");
@@ -823,6 +1001,32 @@ netproc_sandbox(int keep_fd)
 static int np_dns(const char *server, const char *name, int qtype, int timeout_ms,
     struct dns_answer *out);
 
+void
+netproc_forget(void *p, size_t n)
+{
+	if (np_nforget < CF_ARRAY_LEN(np_forget)) {
+		np_forget[np_nforget].p = p;
+		np_forget[np_nforget++].n = n;
+	}
+}
+
+/* In the child, before anything else: the secrets the parent read before
+ * the fork, and the EAB MAC key in the environment, are wiped. */
+static void
+child_forget(void)
+{
+	static const char eab[] = "CERTFLEET_EAB_HMAC_KEY=";
+	extern char **environ;
+	char **e;
+	size_t i;
+
+	for (i = 0; i < np_nforget; i++)
+		cf_wipe(np_forget[i].p, np_forget[i].n);
+	for (e = environ; e && *e; e++)
+		if (strncmp(*e, eab, sizeof eab - 1) == 0)
+			cf_wipe(*e + sizeof eab - 1, strlen(*e + sizeof eab - 1));
+}
+
 int
 netproc_start(void)
 {
@@ -842,6 +1046,7 @@ netproc_start(void)
 		return cf_seterr(CF_E_INTERNAL, "fork:");
 	}
 	if (np_child == 0) {
+		child_forget();
 		close(sv[0]);
 		np_fd = sv[1];
 		prctl(PR_SET_NAME, "certfleet-net", 0, 0, 0);
@@ -850,7 +1055,7 @@ netproc_start(void)
 			cf_warnx("network process: %s", cf_lasterr_detail());
 			_exit(1);
 		}
-		if (send_frame(np_fd, NP_REPLY, NULL) < 0)   /* ready, confined */
+		if (send_frame(np_fd, NP_REPLY, NULL, 0) < 0)   /* ready, confined */
 			_exit(1);
 		child_main();
 	}
@@ -860,7 +1065,9 @@ netproc_start(void)
 		struct cf_buf b;
 		uint32_t t = 0;
 		cf_buf_init(&b, 64);
-		if (recv_frame(np_fd, &t, &b) < 0 || t != NP_REPLY) {
+		if (fcntl(np_fd, F_SETFL, O_NONBLOCK) < 0 ||
+		    recv_frame(np_fd, &t, &b, cf_now_ms() + NP_START_MS) < 0 || t != NP_REPLY) {
+			kill(np_child, SIGKILL);
 			cf_buf_free(&b);
 			netproc_stop();
 			return cf_seterr(CF_E_INTERNAL, "the network process could not start");
@@ -875,14 +1082,34 @@ netproc_start(void)
 void
 netproc_stop(void)
 {
+	int64_t until = cf_now_ms() + NP_STOP_MS;
+	pid_t r;
+
 	if (np_fd < 0)
 		return;
 	close(np_fd);
 	np_fd = -1;
+	np_killed = 0;
 	dns_query_hook = NULL;
-	while (waitpid(np_child, NULL, 0) < 0 && errno == EINTR)
-		;
+	if (np_child <= 0)
+		return;
+	/* it exits at EOF; a stopped or stuck one is killed */
+	if (child_stopped())
+		kill(np_child, SIGKILL);
+	while ((r = waitpid(np_child, NULL, WNOHANG)) == 0 && cf_now_ms() < until)
+		usleep(5000);
+	if (r == 0) {
+		kill(np_child, SIGKILL);
+		while (waitpid(np_child, NULL, 0) < 0 && errno == EINTR)
+			;
+	}
 	np_child = 0;
+}
+
+int
+netproc_killed(void)
+{
+	return np_killed;
 }
 
 int
@@ -895,7 +1122,7 @@ netproc_pid(void)
 
 /* Answer a SIGN request with the account key: JOSE signatures only. */
 static int
-parent_sign(struct rd *r, struct cf_buf *b)
+parent_sign(struct rd *r, struct cf_buf *b, int64_t deadline)
 {
 	unsigned char sig[KEY_SIG_MAX];
 	const void *msg;
@@ -908,7 +1135,7 @@ parent_sign(struct rd *r, struct cf_buf *b)
 	if (put_u32(b, (uint32_t)ok) < 0 || put(b, sig, ok ? siglen : 0) < 0)
 		return -1;
 	cf_wipe(sig, sizeof sig);
-	return send_frame(np_fd, NP_SIG, b);
+	return send_frame(np_fd, NP_SIG, b, deadline);
 }
 
 /*
@@ -918,22 +1145,37 @@ parent_sign(struct rd *r, struct cf_buf *b)
 static int
 np_call(uint32_t type, const struct cf_buf *req, struct cf_buf *res, struct rd *r)
 {
+	int64_t deadline = cf_now_ms() + 1000 * (int64_t)(type == NP_WAIT_AUTHZ ||
+	    type == NP_WAIT_ORDER ? NP_WAIT_DEADLINE_S : NP_DEADLINE_S);
 	const char *detail;
 	uint32_t t, code;
+	int rc;
 
+	if (np_killed)
+		return cf_seterr(CF_E_NETWORK, "the network process was killed earlier in this run "
+		    "(stopped or late)");
 	if (np_fd < 0)
 		return cf_seterr(CF_E_INTERNAL, "the network process is not running");
-	if (send_frame(np_fd, type, req) < 0)
-		return -1;
-	for (;;) {
-		if (recv_frame(np_fd, &t, res) < 0)
-			return -1;
+	rc = send_frame(np_fd, type, req, deadline);
+	while (rc == 0) {
+		if ((rc = recv_frame(np_fd, &t, res, deadline)) < 0)
+			break;
 		r->p = res->data;
 		r->n = res->len;
 		if (t != NP_SIGN)
 			break;
-		if (parent_sign(r, res) < 0)
-			return -1;
+		rc = parent_sign(r, res, deadline);
+	}
+	if (rc < 0) {
+		/* late or stopped: it may never answer; it must not hold the run */
+		if (cf_lasterr() == CF_E_NETWORK && np_child > 0) {
+			kill(np_child, SIGKILL);
+			while (waitpid(np_child, NULL, 0) < 0 && errno == EINTR)
+				;
+			np_child = 0;
+			np_killed = 1;
+		}
+		return -1;
 	}
 	if (t != NP_REPLY || get_u32(r, &code) < 0 || get_str(r, &detail) < 0 || !detail)
 		return cf_seterr(CF_E_INTERNAL, "malformed reply from the network process");
@@ -1069,6 +1311,7 @@ nacme_free(struct nacme *n)
 	}
 	if (np_cur == n)
 		np_cur = NULL;
+	cf_wipe(n, sizeof *n);
 	free(n);
 }
 
@@ -1089,13 +1332,38 @@ nacme_dir(const struct nacme *n)
 int
 nacme_set_eab(struct nacme *n, const char *kid, const char *hmac_b64url)
 {
-	struct cf_buf req;
+	size_t i;
+
+	if (kid == NULL || *kid == '\0' || strlen(kid) >= sizeof n->eab_kid)
+		return cf_seterr(CF_E_INVALID_INPUT, "--eab-kid must be 1..255 characters");
+	for (i = 0; kid[i]; i++)
+		if ((unsigned char)kid[i] < 0x21 || (unsigned char)kid[i] > 0x7e)
+			return cf_seterr(CF_E_INVALID_INPUT, "--eab-kid holds a character that is not printable ASCII");
+	if (hmac_b64url == NULL || b64_url_decode_to(n->eab_key, sizeof n->eab_key, &n->eab_len,
+	        hmac_b64url, strlen(hmac_b64url)) < 0 || n->eab_len < 16) {
+		cf_wipe(n->eab_key, sizeof n->eab_key);
+		n->eab_len = 0;
+		return cf_seterr(CF_E_INVALID_INPUT, "--eab-hmac-key must be base64url, 16..128 bytes once decoded");
+	}
+	cf_strlcpy(n->eab_kid, kid, sizeof n->eab_kid);
+	return 0;
+}
+
+/* The externalAccountBinding for a new account of k, MACed here and handed
+ * to the engine ready made. */
+static int
+send_eab(struct nacme *n, const struct key *k)
+{
+	struct cf_buf jws, req;
 	int rc;
 
-	(void)n;
-	cf_buf_init(&req, 4096);
-	rc = put_str(&req, kid) < 0 || put_str(&req, hmac_b64url) < 0 ? -1 : call_fixed(NP_EAB, &req, NULL, 0);
-	cf_buf_free_secret(&req);
+	cf_buf_init(&jws, ACME_EAB_JWS_MAX);
+	cf_buf_init(&req, ACME_EAB_JWS_MAX + 64);
+	rc = jws_eab(key_pub(k), n->eab_kid, n->eab_key, n->eab_len, n->dir.new_account, &jws) < 0 ||
+	    cf_buf_addstr(&jws, "") < 0 || put_str(&req, (const char *)jws.data) < 0
+	    ? -1 : call_fixed(NP_EAB, &req, NULL, 0);
+	cf_buf_free(&jws);
+	cf_buf_free(&req);
 	return rc;
 }
 
@@ -1111,6 +1379,8 @@ nacme_account(struct nacme *n, const struct key *k, const char *known_url,
 	int rc;
 
 	n->acct = k;
+	if (n->eab_len > 0 && !only_existing && send_eab(n, k) < 0)
+		return -1;
 	cf_buf_init(&req, 4096);
 	cf_buf_init(&res, NP_MAX_FRAME);
 	rc = put_u32(&req, (uint32_t)k->type) < 0 || put_u32(&req, ec ? (uint32_t)pk->key.ec.curve : 0) < 0 ||

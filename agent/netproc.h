@@ -24,16 +24,38 @@
 
 /* Fork the network process.  0, or -1 with CF_E_INTERNAL/IO_ERROR. */
 int netproc_start(void);
-/* Close the channel and reap the child (idempotent). */
+/* Memory the network process must not keep (a secret read before the
+ * fork, such as the EAB MAC key): wiped in the child right after the fork,
+ * with CERTFLEET_EAB_HMAC_KEY's value in its environment.  Up to 8. */
+void netproc_forget(void *p, size_t n);
+
+/* Close the channel and reap the child (idempotent; a stopped child, or one
+ * that has not exited 5 s after EOF, is killed). */
 void netproc_stop(void);
+/* 1 when the child was killed because it was stopped (SIGSTOP, ptrace) or
+ * missed an exchange's deadline: every call since failed with
+ * CF_E_NETWORK, and loops that retry failed calls must give up. */
+int netproc_killed(void);
 /* The child's pid (0 when not running), for tests and messages. */
 int netproc_pid(void);
 
-/* When root, become uid/gid 65534 with no supplementary groups for good;
- * then PR_SET_NO_NEW_PRIVS, no core files, no new processes, death with the
- * parent (set after the uid change, which clears it), cwd "/".  The network
- * process and the port-80 responder both start with this. */
+/* When root, become a uid/gid of its own for good (netproc_pick_id) with no
+ * supplementary groups; then PR_SET_NO_NEW_PRIVS, not dumpable, no core
+ * files, no new processes, death with the parent (set after the uid change,
+ * which clears it), cwd "/".  The network process and the port-80
+ * responder both start with this. */
 int netproc_drop_privileges(void);
+
+/* Ids for them: NETPROC_ID_BASE + a random number below NETPROC_ID_SPAN,
+ * far above what useradd and systemd hand out (regular and system users,
+ * systemd's dynamic users 61184-65519 and container ranges 524288-
+ * 1879048191, nobody 65534), and checked: no passwd or group entry, no
+ * running process with it as a real, effective, saved or file-system uid
+ * or gid.  So no "nobody" daemon can signal or trace the process.  0 when
+ * none was found in 64 tries. */
+#define NETPROC_ID_BASE 2046820352UL   /* 0x7a000000 */
+#define NETPROC_ID_SPAN 16777216UL     /* 2^24 */
+unsigned long netproc_pick_id(void);
 /* Confine the calling process as the network process is confined:
  * netproc_drop_privileges() and the seccomp filter.  keep_fd stays open;
  * every other descriptor above 2 is closed. */

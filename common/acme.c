@@ -40,6 +40,7 @@ struct acme {
 	char eab_kid[256];            /* external account binding, or "" */
 	unsigned char eab_key[128];
 	size_t eab_len;
+	char *eab_jws;                /* or the binding ready made (acme_set_eab_jws) */
 };
 
 struct acme *
@@ -75,6 +76,7 @@ acme_free(struct acme *a)
 		return;
 	http_client_free(a->http);
 	cf_wipe(a->eab_key, sizeof a->eab_key);
+	free(a->eab_jws);
 	free(a);
 }
 
@@ -92,6 +94,20 @@ acme_set_eab(struct acme *a, const char *kid, const char *hmac_b64url)
 	        strlen(hmac_b64url)) < 0 || a->eab_len < 16)
 		return cf_seterr(CF_E_INVALID_INPUT, "--eab-hmac-key must be base64url, 16..128 bytes once decoded");
 	cf_strlcpy(a->eab_kid, kid, sizeof a->eab_kid);
+	return 0;
+}
+
+int
+acme_set_eab_jws(struct acme *a, const char *jws)
+{
+	char *copy;
+
+	if (jws == NULL || jws[0] != '{' || strlen(jws) > ACME_EAB_JWS_MAX)
+		return cf_seterr(CF_E_INTERNAL, "not an externalAccountBinding JWS");
+	if ((copy = cf_strdup(jws)) == NULL)
+		return -1;
+	free(a->eab_jws);
+	a->eab_jws = copy;
 	return 0;
 }
 
@@ -487,7 +503,10 @@ acme_account(struct acme *a, const struct key *k, const char *known_url,
 		}
 		json_w_key(&w, "termsOfServiceAgreed");
 		json_w_bool(&w, agree_tos);
-		if (a->eab_kid[0]) {
+		if (a->eab_jws) {
+			json_w_key(&w, "externalAccountBinding");
+			json_w_raw(&w, a->eab_jws, strlen(a->eab_jws));
+		} else if (a->eab_kid[0]) {
 			struct cf_buf eab;
 			int erc;
 			cf_buf_init(&eab, 8192);

@@ -97,6 +97,11 @@ int acme_account(struct acme *a, const struct key *k, const char *known_url,
 /* External account binding for new accounts (RFC 8555 §7.3.4, HS256):
  * kid and the base64url MAC key the CA gave.  Call before acme_account. */
 int acme_set_eab(struct acme *a, const char *kid, const char *hmac_b64url);
+/* Or the binding ready made: jws_eab's output for the account key and the
+ * directory's newAccount URL, computed where the MAC key is (the agent's
+ * parent), so the engine never holds the key.  Used instead of the above. */
+#define ACME_EAB_JWS_MAX 16384
+int acme_set_eab_jws(struct acme *a, const char *jws);
 
 /* GET renewalInfo/<ari_id> (x509_ari_id) into out; the CA must have ARI. */
 int acme_renewal_info(struct acme *a, const char *ari_id, struct acme_ari *out);

@@ -6,6 +6,8 @@
 #include <getopt.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
 
 #include "cf.h"
 #include "controller.h"
@@ -119,6 +121,14 @@ main(int argc, char **argv)
 	int ch;
 
 	cf_progname = "certfleet";
+	/* it holds keys: no core file, and not dumpable (no core through a
+	 * core_pattern pipe either, no /proc/PID/mem for a process of its uid
+	 * without CAP_SYS_PTRACE) */
+	{
+		struct rlimit zero = {0, 0};
+		if (setrlimit(RLIMIT_CORE, &zero) < 0 || prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) < 0)
+			cf_debug("could not disable core dumps");
+	}
 	while ((ch = getopt_long(argc, argv, "+vhV" FLEET_SHORTOPTS, longopts, NULL)) != -1) {
 		switch (ch) {
 		case 'v':

@@ -128,7 +128,10 @@ def test_network_process_is_confined_and_never_holds_keys(bins, tmp_path, pebble
         assert all(t.startswith("socket:") for fd, t in rec["fds"].items()
                    if fd not in ("0", "1", "2")), rec
         if os.geteuid() == 0:
-            assert rec["uid"] == ["65534"] * 4 and rec["gid"] == ["65534"] * 4, rec
+            # a uid/gid of its own (agent/netproc.h NETPROC_ID_BASE), not nobody's
+            uid = int(rec["uid"][0])
+            assert 0x7a000000 <= uid < 0x7b000000, rec
+            assert rec["uid"] == [str(uid)] * 4 and rec["gid"] == [str(uid)] * 4, rec
             assert rec["groups"] == [], rec
         assert rec["net_holds"] is False, rec
     # the scan finds a key where one is: the agent holds the account key
@@ -351,3 +354,223 @@ def test_verbose_output_to_a_log_file(bins, tmp_path, pebble, challtestsrv):
     text = log.read_text()
     assert r.returncode == 0, text
     assert "DNS: cronlog.example.test" in text           # a line from the network process
+
+
+# ---- issue 14 item 8: the EAB MAC key stays in the parent; no core dumps ----
+
+EAB_KEY = "zWNDZM6eQGHWpSRTPal5eIUYFTu7EajVIoguysqZ9wG44nMEtx3MUAsUDkMTQ12W"
+
+EAB_INSPECT = textwrap.dedent(r'''
+    import base64, json, os, subprocess, sys
+
+    def comm(pid):
+        try:
+            return open("/proc/%d/comm" % pid).read().strip()
+        except OSError:
+            return ""
+
+    def ppid(pid):
+        stat = open("/proc/%d/stat" % pid).read()
+        return int(stat[stat.rindex(")") + 2:].split()[1])
+
+    def holds(pid, secrets):
+        found = set()
+        with open("/proc/%d/maps" % pid) as maps, open("/proc/%d/mem" % pid, "rb", 0) as mem:
+            for line in maps:
+                f = line.split()
+                if "r" not in f[1] or (len(f) > 5 and f[5] in ("[vvar]", "[vsyscall]")):
+                    continue
+                lo, hi = (int(x, 16) for x in f[0].split("-"))
+                if hi - lo > 1 << 32:
+                    continue
+                for off in range(lo, hi, 1 << 24):
+                    try:
+                        mem.seek(off)
+                        chunk = mem.read(min(hi - off, (1 << 24) + 64))
+                    except OSError:
+                        continue
+                    found |= {name for name, s in secrets.items() if s in chunk}
+        return sorted(found)
+
+    key_b64, out, mgmt = open(sys.argv[1]).read().strip(), sys.argv[2], sys.argv[3]
+    raw = base64.urlsafe_b64decode(key_b64 + "=" * (-len(key_b64) % 4))
+    secrets = {"raw": raw, "b64": key_b64.encode()}
+    agent = os.getpid()
+    while comm(agent) != "certfleet-agent":
+        agent = ppid(agent)
+    [net] = [int(p) for p in os.listdir("/proc") if p.isdigit()
+             and comm(int(p)) == "certfleet-net" and ppid(int(p)) == agent]
+    limits = open("/proc/%d/limits" % agent).read()
+    core = [l.split()[4:6] for l in limits.splitlines() if l.startswith("Max core file size")]
+    rec = {"net_holds": holds(net, secrets), "agent_holds": holds(agent, secrets),
+           "core": core[0]}
+    json.dump(rec, open(out, "w"))
+    subprocess.run(["curl", "-sf", "-X", "POST", "-d", json.dumps(
+        {"host": "_acme-challenge.%s." % os.environ["CERTBOT_DOMAIN"],
+         "value": os.environ["CERTBOT_VALIDATION"]}), mgmt + "/set-txt"], check=True)
+''')
+
+
+@not_under_valgrind
+def test_eab_key_stays_in_the_parent_and_no_core_dumps(bins, tmp_path, pebble_factory,
+                                                       challtestsrv):
+    """The EAB MAC is computed in the parent: during an EAB issuance the
+    network process's memory holds neither the key's bytes nor its base64url
+    text (the parent does: the scan works).  The agent is not dumpable and
+    its core limit is 0 (not dumpable: the next test)."""
+    if os.geteuid() != 0:
+        pytest.skip("needs root (reads another process's memory)")
+    p = pebble_factory(config={"externalAccountBindingRequired": True,
+                               "externalAccountMACKeys": {"kid-1": EAB_KEY}})
+    agent = Agent(bins, tmp_path / "root", p, challtestsrv)
+    keyfile = tmp_path / "eab.key"
+    keyfile.write_text(EAB_KEY + "\n")
+    keyfile.chmod(0o600)
+    script = tmp_path / "eab_inspect.py"
+    script.write_text(EAB_INSPECT)
+    out = tmp_path / "eab_seen.json"
+    # the key reaches the hook as a file name: the agent's argv is the child's too
+    hook = "%s %s %s %s %s" % (sys.executable, script, keyfile, out, challtestsrv.mgmt_url)
+    r = agent.run("issue", "-d", "eabmem.example.test", "--preferred-challenges", "dns-01",
+                  "--manual-auth-hook", hook, "--dns-timeout", "20", "--eab-kid", "kid-1",
+                  "--eab-hmac-key-file", str(keyfile), *agent.ca_args())
+    assert r.returncode == 0, r.stdout + r.stderr
+    rec = json.loads(out.read_text())
+    assert rec["net_holds"] == [], rec            # neither form of the key
+    assert "raw" in rec["agent_holds"], rec       # the parent's copy: the scan works
+    assert rec["core"] == ["0", "0"], rec
+
+
+PEEK = textwrap.dedent(r'''
+    import json, os, sys
+
+    def comm(pid):
+        try:
+            return open("/proc/%d/comm" % pid).read().strip()
+        except OSError:
+            return ""
+
+    def ppid(pid):
+        stat = open("/proc/%d/stat" % pid).read()
+        return int(stat[stat.rindex(")") + 2:].split()[1])
+
+    agent = os.getpid()
+    while comm(agent) != "certfleet-agent":
+        agent = ppid(agent)
+    try:
+        open("/proc/%d/environ" % agent, "rb").read()
+        readable = True
+    except PermissionError:
+        readable = False
+    json.dump({"agent": agent, "uid": os.getuid(), "environ_readable": readable},
+              open(sys.argv[1], "w"))
+    sys.exit(1)                          # enough: end the run here
+''')
+
+
+@not_under_valgrind
+def test_agent_is_not_dumpable(bins, tmp_path, pebble, challtestsrv):
+    """Run as an ordinary user (created here), the agent's /proc/PID/environ
+    and mem are not open to other processes of that user (a dumpable process's
+    are): PR_SET_DUMPABLE 0, which also stops cores through a core_pattern
+    pipe, where RLIMIT_CORE does not apply."""
+    if os.geteuid() != 0:
+        pytest.skip("needs root (creates a user)")
+    import pwd
+    import shutil
+    import tempfile
+    name = "cfd%d" % os.getpid()
+    subprocess.run(["userdel", name], capture_output=True)
+    subprocess.run(["useradd", "--system", "--no-create-home", "--user-group",
+                    "--shell", "/usr/sbin/nologin", name], check=True)
+    base = Path(tempfile.mkdtemp(prefix="cf-dump-", dir="/tmp"))
+    try:
+        user = pwd.getpwnam(name)
+        base.chmod(0o755)
+        ca = base / "ca.pem"
+        shutil.copy(pebble.ca_file, ca)
+        ca.chmod(0o644)
+        hook = base / "peek.py"
+        hook.write_text(PEEK)
+        hook.chmod(0o644)
+        out = base / "out"
+        out.mkdir()
+        prefix = base / "root"
+        prefix.mkdir()
+        for d in (out, prefix):
+            os.chown(d, user.pw_uid, user.pw_gid)
+        r = subprocess.run([str(bins.need_agent()), "--prefix", str(prefix), "issue", "-d",
+                            "dump.example.test", "--preferred-challenges", "dns-01",
+                            "--manual-auth-hook", "%s %s %s" % (sys.executable, hook,
+                                                                  out / "seen.json"),
+                            "--server", pebble.directory, "--ca-file", str(ca), "--resolver",
+                            challtestsrv.dns_addr, "--agree-tos"],
+                           capture_output=True, text=True, timeout=120, user=user.pw_uid,
+                           group=user.pw_gid, extra_groups=[], cwd=str(base))
+        rec = json.loads((out / "seen.json").read_text())
+        assert rec["uid"] == user.pw_uid, rec
+        assert rec["environ_readable"] is False, (rec, r.stderr)
+    finally:
+        shutil.rmtree(base, ignore_errors=True)
+        subprocess.run(["userdel", name], capture_output=True)
+        subprocess.run(["groupdel", name], capture_output=True)
+
+
+@not_under_valgrind
+def test_controller_is_not_dumpable(bins, tmp_path):
+    """The controller holds SSH keys and FE credentials: run as an ordinary
+    user (created here) and waiting on a host that never answers, another
+    process of that user cannot read its /proc/PID/environ; its core limit is 0."""
+    if os.geteuid() != 0:
+        pytest.skip("needs root (creates a user)")
+    import pwd
+    import shutil
+    import socket
+    import tempfile
+    name = "cfc%d" % os.getpid()
+    subprocess.run(["userdel", name], capture_output=True)
+    subprocess.run(["useradd", "--system", "--no-create-home", "--user-group",
+                    "--shell", "/usr/sbin/nologin", name], check=True)
+    base = Path(tempfile.mkdtemp(prefix="cf-dump-", dir="/tmp"))
+    silent = socket.socket()
+    silent.bind(("127.0.0.1", 0))
+    silent.listen(4)                        # accepts, never says a word
+    proc = None
+    try:
+        user = pwd.getpwnam(name)
+        base.chmod(0o755)
+        inv = base / "inventory"
+        inv.write_text("mute ansible_host=127.0.0.1 ansible_port=%d\n" % silent.getsockname()[1])
+        inv.chmod(0o644)
+        proc = subprocess.Popen([str(bins.need_controller()), "-i", str(inv), "--timeout", "20",
+                                 "--known-hosts", str(base / "kh"), "status"],
+                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                                user=user.pw_uid, group=user.pw_gid, extra_groups=[],
+                                cwd=str(base))
+        conn, _ = silent.accept()           # it is connected and waiting now
+
+        def peek():
+            try:
+                open("/proc/%d/environ" % proc.pid, "rb").read()
+                os._exit(0)
+            except PermissionError:
+                os._exit(13)
+        pid = os.fork()
+        if pid == 0:
+            os.setgroups([])
+            os.setgid(user.pw_gid)
+            os.setuid(user.pw_uid)
+            peek()
+        assert os.waitstatus_to_exitcode(os.waitpid(pid, 0)[1]) == 13   # EPERM
+        limits = Path("/proc/%d/limits" % proc.pid).read_text()
+        core = [l.split()[4:6] for l in limits.splitlines() if l.startswith("Max core file size")]
+        assert core == [["0", "0"]], limits
+        conn.close()
+    finally:
+        if proc is not None:
+            proc.kill()
+            proc.wait()
+        silent.close()
+        shutil.rmtree(base, ignore_errors=True)
+        subprocess.run(["userdel", name], capture_output=True)
+        subprocess.run(["groupdel", name], capture_output=True)
