@@ -59,6 +59,8 @@ enum cf_err {
 	CF_E_NGINX_RELOAD,      /* nginx did not take a tested configuration */
 	CF_E_NO_HOST_CERT,      /* controller: no valid certificate for a name on a host */
 	CF_E_BAD_OUTPUT,        /* controller: a host's output is unusable (size, JSON) */
+	CF_E_PROXY_FAILED,      /* controller: a jump host or ProxyCommand did not carry the connection */
+	CF_E_SSH_OPTION,        /* controller: an ssh option certfleet does not support */
 	CF_E__COUNT
 };
 

@@ -57,6 +57,11 @@ static const struct {
 	[CF_E_NO_HOST_CERT] = {"NO_HOST_CERT", "that host holds no unexpired certificate for the name: issue or renew it there first (certfleet issue|renew HOST), or check -d and the host's certfleet_prefix", 105},
 	[CF_E_BAD_OUTPUT] = {"BAD_AGENT_OUTPUT", "the host answered with output certfleet cannot use (too large, not JSON, "
 	    "or cut off): run the agent there by hand, or reinstall it with certfleet deploy", 106},
+	[CF_E_PROXY_FAILED] = {"PROXY_FAILED", "the jump host or ProxyCommand named above could not reach the host: "
+	    "check that host's address and port from the jump host (ssh -J), AllowTcpForwarding there, or the command", 114},
+	[CF_E_SSH_OPTION] = {"SSH_OPTION_UNSUPPORTED", "certfleet does not honour that ssh option: remove it from "
+	    "ansible_ssh_common_args/ansible_ssh_extra_args or ~/.ssh/config, or use the inventory variable "
+	    "that says the same (ansible_host, ansible_port, ansible_user, ansible_ssh_private_key_file)", 115},
 };
 
 static enum cf_err last_err;

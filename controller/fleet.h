@@ -20,6 +20,7 @@
 #include "inventory.h"
 #include "json.h"
 #include "ssh.h"
+#include "sshjump.h"
 
 struct fleet_opts {
 	const char *inventory;        /* -i; $CERTFLEET_INVENTORY; ./inventory */
@@ -75,6 +76,9 @@ struct job {
 	int become;
 	char tmpname[96];
 	int deployed;                 /* deploy: 1 uploaded, 0 same build already there */
+	size_t jump_via;              /* reached through this jump host (sshjump.h), 0: not */
+	char *proxy_cmd;              /* or by this ProxyCommand (expanded, malloc'd) */
+	struct jump_link link;        /* what carries the connection, while it runs */
 	job_next_fn next;
 	void *arg;                    /* the command's per-run data */
 	int64_t t_start, t_end;
@@ -85,6 +89,7 @@ struct fleet {
 	struct job *jobs;
 	size_t njobs;
 	struct ssh_ctx ctx;
+	struct jump_set jump;         /* jump hosts, shared by the jobs behind them */
 };
 
 /* Load the inventory, select PATTERN (NULL: all), fill f->jobs with each

@@ -180,6 +180,39 @@ ssh_open(const struct ssh_target *t, struct ssh_ctx *ctx, int64_t now)
 	return c;
 }
 
+struct ssh_conn *
+ssh_open_fd(const struct ssh_target *t, struct ssh_ctx *ctx, int64_t now, int fd, int hops)
+{
+	struct ssh_conn *c = cf_xalloc(sizeof *c);
+
+	if (c == NULL) {
+		close(fd);
+		return NULL;
+	}
+	c->t = *t;
+	c->ctx = ctx;
+	c->fd = fd;
+	c->st = S_CONNECTING;   /* connected already: SO_ERROR is 0, then the handshake */
+	c->connect_deadline = now + (int64_t)ctx->connect_timeout_ms * (1 + hops);
+	c->deadline = now + ctx->total_timeout_ms;
+	cf_buf_init(&c->out, SSH_STDOUT_MAX);
+	cf_buf_init(&c->err, SSH_STDERR_MAX);
+	return c;
+}
+
+LIBSSH2_SESSION *
+ssh_session(struct ssh_conn *c)
+{
+	return c->st == S_IDLE ? c->s : NULL;
+}
+
+void
+ssh_extend_deadline(struct ssh_conn *c, int64_t deadline)
+{
+	if (deadline > c->deadline)
+		c->deadline = deadline;
+}
+
 void
 ssh_close(struct ssh_conn *c)
 {

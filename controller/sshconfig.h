@@ -21,7 +21,12 @@ struct sshcfg_block {
 	char hostname[SSHCFG_STR], user[SSHCFG_STR], port[16];
 	char ids[SSHCFG_MAX_IDS][SSHCFG_STR];
 	size_t nids;
+	char proxy[SSHCFG_STR];   /* ProxyJump or ProxyCommand (rest of the line), first of the two */
+	int proxy_kind;           /* SSHCFG_PROXY_*; 0 not set */
 };
+
+#define SSHCFG_PROXY_JUMP 1
+#define SSHCFG_PROXY_COMMAND 2
 
 struct sshcfg {
 	struct sshcfg_block *b;
@@ -34,6 +39,8 @@ struct sshcfg_result {
 	int port;                    /* 0 if not set */
 	char ids[SSHCFG_MAX_IDS][SSHCFG_STR];
 	size_t nids;
+	char proxy[SSHCFG_STR];      /* as in sshcfg_block; "none" is a value */
+	int proxy_kind;
 };
 
 int sshcfg_parse(struct sshcfg *c, const char *text, size_t len, const char *srcname);

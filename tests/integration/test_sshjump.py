@@ -1,0 +1,214 @@
+"""Jump hosts (issue 13 item 3): ProxyJump (one hop, chains, from ~/.ssh/config and from
+the inventory's ansible_ssh_common_args / ansible_ssh_extra_args), ProxyCommand, one
+shared session per jump host, and the failures (unknown jump host key, jump host down,
+target unreachable from it) named after the jump host.
+
+The network, all in namespaces this module creates:
+
+    this machine --veth-- cfjb<pid>: the jump host's sshd (10.X.Y.2:22)
+                          cfjb<pid> --veth-- cfjt<pid>: the targets' sshds (10.X.Y.6:22,
+                                                        :2201, :2202; 127.0.0.1:2222)
+
+This machine has a route to 10.X.Y.0/30 only (and an `unreachable` route for
+10.X.Y.4/30, so a direct attempt fails at once and nothing leaves by a default
+route): a target is reached only through the jump host.  A direct host on
+127.0.0.x is in every run too, so each run mixes direct and jumped hosts.
+"""
+
+import json
+import os
+import subprocess
+from pathlib import Path
+
+import pytest
+
+import cfutil
+from cfutil import ClientKey, Sshd
+
+PID = os.getpid()
+NS_B = "cfjb%d" % PID
+NS_T = "cfjt%d" % PID
+_A = 100 + PID % 100
+_B = (PID // 100) % 250 + 1
+NET = "10.%d.%d" % (_A, _B)
+HOST_IP, BASTION_IP, BSIDE_IP, TARGET_IP = (NET + ".1", NET + ".2", NET + ".5", NET + ".6")
+
+
+def sh(*cmd, check=True):
+    return subprocess.run([str(c) for c in cmd], capture_output=True, text=True, check=check)
+
+
+class NsSshd(Sshd):
+    """An sshd started inside a network namespace (ready when it says it listens)."""
+
+    def __init__(self, workdir, ns, **kw):
+        self.ns = ns
+        super().__init__(workdir, _defer=True, rsa_bits=1024, **kw)
+
+    def _spawn(self, cmd, log_path, env=None, cwd=None):
+        return super()._spawn(["ip", "netns", "exec", self.ns] + list(cmd), log_path, env, cwd)
+
+    def _banner(self):
+        return self.log_path is not None and self.log_path.exists() and \
+            "Server listening on" in self.log_path.read_text(errors="replace")
+
+    def kh_line(self, key_type="ecdsa"):
+        name = self.host if self.port == 22 else "[%s]:%d" % (self.host, self.port)
+        return "%s %s\n" % (name, self.host_keys[key_type])
+
+    def log(self):
+        return self.log_path.read_text(errors="replace")
+
+    def accepted(self):
+        return self.log().count("Accepted publickey")
+
+    def connections(self):
+        return self.log().count("Connection from")
+
+
+def _netns_up():
+    veth = ("cfh%d" % PID, "cfb%d" % PID, "cfc%d" % PID, "cft%d" % PID)
+    cmds = [
+        ["ip", "netns", "add", NS_B], ["ip", "netns", "add", NS_T],
+        ["ip", "link", "add", veth[0], "type", "veth", "peer", "name", veth[1]],
+        ["ip", "link", "set", veth[1], "netns", NS_B],
+        ["ip", "addr", "add", HOST_IP + "/30", "dev", veth[0]],
+        ["ip", "link", "set", veth[0], "up"],
+        ["ip", "route", "add", "unreachable", NET + ".4/30"],
+        ["ip", "-n", NS_B, "addr", "add", BASTION_IP + "/30", "dev", veth[1]],
+        ["ip", "-n", NS_B, "link", "set", veth[1], "up"],
+        ["ip", "-n", NS_B, "link", "set", "lo", "up"],
+        ["ip", "-n", NS_B, "link", "add", veth[2], "type", "veth", "peer", "name", veth[3]],
+        ["ip", "-n", NS_B, "link", "set", veth[3], "netns", NS_T],
+        ["ip", "-n", NS_B, "addr", "add", BSIDE_IP + "/30", "dev", veth[2]],
+        ["ip", "-n", NS_B, "link", "set", veth[2], "up"],
+        ["ip", "-n", NS_T, "addr", "add", TARGET_IP + "/30", "dev", veth[3]],
+        ["ip", "-n", NS_T, "link", "set", veth[3], "up"],
+        ["ip", "-n", NS_T, "link", "set", "lo", "up"],
+    ]
+    for c in cmds:
+        sh(*c)
+    return veth
+
+
+def _netns_down(veth):
+    sh("ip", "route", "del", "unreachable", NET + ".4/30", check=False)
+    sh("ip", "link", "del", veth[0], check=False)
+    sh("ip", "netns", "del", NS_B, check=False)
+    sh("ip", "netns", "del", NS_T, check=False)
+
+
+class Net:
+    pass
+
+
+@pytest.fixture(scope="module")
+def net(tmp_path_factory):
+    base = tmp_path_factory.mktemp("jump")
+    os.chmod(base, 0o755)
+    key = ClientKey.generate(base / "id_ecdsa", "ecdsa")
+    veth = _netns_up()
+    servers = []
+    try:
+        n = Net()
+        n.base, n.key = base, key
+        n.bastion = NsSshd(base / "bastion", NS_B, host=BASTION_IP, port=22, client_key=key)
+        n.t1 = NsSshd(base / "t1", NS_T, host=TARGET_IP, port=22, client_key=key)
+        n.t2 = NsSshd(base / "t2", NS_T, host=TARGET_IP, port=2201, client_key=key)
+        n.t3 = NsSshd(base / "t3", NS_T, host=TARGET_IP, port=2202, client_key=key)
+        # only reachable from inside cfjt: a second hop (t1) is needed
+        n.inner = NsSshd(base / "inner", NS_T, host="127.0.0.1", port=2222, client_key=key)
+        host = cfutil.random_loopback()
+        n.direct = Sshd(base / "direct", host=host, client_key=key, rsa_bits=1024, _defer=True)
+        servers = [n.bastion, n.t1, n.t2, n.t3, n.inner, n.direct]
+        for s in servers:
+            s.launch()
+        for s in servers:
+            s.wait_ready()
+        n.known_hosts = "".join(s.kh_line() for s in servers[:5]) + n.direct.known_hosts_line()
+        yield n
+    finally:
+        for s in servers:
+            s.stop()
+        _netns_down(veth)
+
+
+class Ctl:
+    """bin/certfleet with its own HOME (~/.ssh/config), inventory and known_hosts."""
+
+    def __init__(self, bins, net, tmp_path, ssh_config="", inventory="", known_hosts=None):
+        self.bin = str(bins.need_controller())
+        self.dir = tmp_path
+        home = tmp_path / "home"
+        (home / ".ssh").mkdir(parents=True)
+        (home / ".ssh" / "config").write_text(ssh_config)
+        self.inv = tmp_path / "inventory"
+        self.inv.write_text(inventory)
+        self.kh = tmp_path / "known_hosts"
+        self.kh.write_text(net.known_hosts if known_hosts is None else known_hosts)
+        self.env = {k: v for k, v in os.environ.items()
+                    if k not in ("SSH_AUTH_SOCK", "CERTFLEET_INVENTORY")}
+        self.env.update({"HOME": str(home), "XDG_STATE_HOME": str(tmp_path / "state")})
+        self.key = net.key.path
+
+    def run(self, *args, timeout=60):
+        return subprocess.run([self.bin, "-i", self.inv, "--known-hosts", self.kh,
+                               "--identity", self.key, "--timeout", "5"] + [str(a) for a in args],
+                              env=self.env, stdin=subprocess.DEVNULL, capture_output=True,
+                              text=True, timeout=timeout)
+
+    def json(self, *args, check=None):
+        p = self.run("--json", *args)
+        if check is not None:
+            assert p.returncode == check, (p.returncode, p.stdout, p.stderr)
+        try:
+            doc = json.loads(p.stdout)
+        except ValueError:
+            raise AssertionError("not JSON (exit %d):\n%s\n%s" % (p.returncode, p.stdout, p.stderr))
+        return p, {h["host"]: h for h in doc["hosts"]}
+
+
+def host_line(name, s=None, prefix=None, extra=""):
+    v = name
+    if s is not None:
+        v += " ansible_host=%s ansible_port=%d" % (s.host, s.port)
+    v += " ansible_user=root"
+    if prefix:
+        v += " certfleet_prefix=%s/%s" % (prefix, name)
+    return v + (" " + extra if extra else "")
+
+
+def deploy_status(ctl, names):
+    """deploy then status: every host in names ok, the agent reachable through the jump."""
+    p, hosts = ctl.json("deploy", check=0)
+    for n in names:
+        assert hosts[n]["ok"], hosts[n]
+        assert hosts[n]["agent"]["installed"] is True, hosts[n]
+    p, hosts = ctl.json("status", check=0)
+    for n in names:
+        assert hosts[n]["ok"] and hosts[n]["agent"] == {"certificates": []}, hosts[n]
+
+
+# ---------------------------------------------------------------- ProxyJump, one hop
+
+def test_proxyjump_one_hop_from_ssh_config(bins, net, tmp_path):
+    cfg = ("Host bastion\n  HostName %s\n  User root\n\n"
+           "Host t1\n  HostName %s\n  ProxyJump bastion\n" % (BASTION_IP, TARGET_IP))
+    pre = tmp_path / "hosts"
+    inv = "\n".join(["[fleet]", host_line("t1", prefix=pre), host_line("d", net.direct, pre),
+                     # the same target, straight: no route from here
+                     host_line("straight", net.t1, pre)]) + "\n"
+    ctl = Ctl(bins, net, tmp_path, cfg, inv)
+    before = net.bastion.accepted()
+    p, hosts = ctl.json("deploy", check=1)
+    assert hosts["t1"]["ok"] and hosts["t1"]["agent"]["installed"] is True, hosts["t1"]
+    assert hosts["d"]["ok"], hosts["d"]
+    assert hosts["straight"]["error"]["code"] == "NETWORK_ERROR", hosts["straight"]
+    assert (pre / "t1/usr/local/bin/certfleet-agent").read_bytes() == \
+        subprocess.run([ctl.bin, "agent-binary"], capture_output=True).stdout
+    p, hosts = ctl.json("status", "t1:d", check=0)
+    assert hosts["t1"]["agent"] == {"certificates": []}
+    assert net.bastion.accepted() == before + 2     # one login per run
+    # the target saw the connection come from the jump host
+    assert "Connection from %s" % BSIDE_IP in net.t1.log()
+
