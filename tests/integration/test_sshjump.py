@@ -212,3 +212,80 @@ def test_proxyjump_one_hop_from_ssh_config(bins, net, tmp_path):
     # the target saw the connection come from the jump host
     assert "Connection from %s" % BSIDE_IP in net.t1.log()
 
+
+# ---------------------------------------------------------------- chains and sharing
+
+def test_two_hop_chain_and_shared_jump_session(bins, net, tmp_path):
+    """bastion -> t1 -> inner (127.0.0.1 inside cfjt): a chain of two; t2, t3 and t1
+    behind the same bastion: one TCP connection and one login on the bastion for all."""
+    cfg = ("Host bastion\n  HostName %s\n  User root\n\n"
+           "Host hop2\n  HostName %s\n  User root\n\n"
+           "Host %s\n  ProxyJump bastion\n" % (BASTION_IP, TARGET_IP, TARGET_IP))
+    pre = tmp_path / "hosts"
+    inv = "\n".join(["[fleet]", host_line("t1", net.t1, pre), host_line("t2", net.t2, pre),
+                     host_line("t3", net.t3, pre), host_line("d", net.direct, pre),
+                     host_line("inner", net.inner, pre, "ansible_ssh_common_args='-J bastion,hop2'")]) + "\n"
+    ctl = Ctl(bins, net, tmp_path, cfg, inv)
+    b_acc, b_conn, t1_acc = net.bastion.accepted(), net.bastion.connections(), net.t1.accepted()
+    deploy_status(ctl, ["t1", "t2", "t3", "d", "inner"])
+    # two runs (deploy, status): each one connection and one login on the bastion for
+    # the four hosts behind it (t1, t2, t3 and the chain through hop2 = t1)
+    assert net.bastion.connections() - b_conn == 2
+    assert net.bastion.accepted() - b_acc == 2
+    # t1 as a host and t1 as the chain's second hop are two logins (as with ssh)
+    assert net.t1.accepted() - t1_acc == 4
+    assert "Connection from 127.0.0.1" in net.inner.log()
+    assert "Connection from %s" % BSIDE_IP in net.t2.log()
+
+
+def test_jump_host_unknown_key_nothing_sent_behind_it(bins, net, tmp_path):
+    cfg = "Host %s\n  ProxyJump root@%s\n" % (TARGET_IP, BASTION_IP)
+    inv = "\n".join(["[fleet]", host_line("t1", net.t1), host_line("t2", net.t2),
+                     host_line("d", net.direct)]) + "\n"
+    kh = "".join(s.kh_line() for s in (net.t1, net.t2)) + net.direct.known_hosts_line()
+    ctl = Ctl(bins, net, tmp_path, cfg, inv, known_hosts=kh)
+    b_acc, t_conn = net.bastion.accepted(), net.t1.connections() + net.t2.connections()
+    b_conn = net.bastion.connections()
+    p, hosts = ctl.json("status")
+    assert p.returncode == 1
+    fp = subprocess.run(["ssh-keygen", "-lf", str(net.bastion.hostkey_paths["ecdsa"]) + ".pub"],
+                        capture_output=True, text=True).stdout.split()[1]
+    for n in ("t1", "t2"):
+        e = hosts[n]["error"]
+        assert e["code"] == "UNKNOWN_HOST_KEY", e
+        assert e["detail"].startswith("via jump host %s: UNKNOWN_HOST_KEY: " % BASTION_IP), e
+        assert fp in e["detail"]
+    assert hosts["d"]["error"]["code"] == "AGENT_MISSING"     # the direct host went on
+    # one attempt for both, no login, nothing reached the targets
+    assert net.bastion.connections() - b_conn == 1
+    assert net.bastion.accepted() == b_acc
+    assert net.t1.connections() + net.t2.connections() == t_conn
+    assert ctl.kh.read_text() == kh
+
+
+def test_jump_host_down_and_target_unreachable_from_it(bins, net, tmp_path):
+    cfg = ("Host deadbastion\n  HostName %s\n  Port 2999\n  User root\n\n"
+           "Host bastion\n  HostName %s\n  User root\n" % (BASTION_IP, BASTION_IP))
+    inv = "\n".join(["[fleet]",
+                     host_line("t1", net.t1, extra="ansible_ssh_common_args='-J deadbastion'"),
+                     host_line("t2", net.t2, extra="ansible_ssh_common_args='-J deadbastion'"),
+                     # nothing listens on that port of the target
+                     "nolisten ansible_host=%s ansible_port=2998 ansible_user=root "
+                     "ansible_ssh_common_args='-o ProxyJump=bastion'" % TARGET_IP,
+                     host_line("t3", net.t3, extra="ansible_ssh_common_args='-o ProxyJump=bastion'"),
+                     host_line("d", net.direct)]) + "\n"
+    ctl = Ctl(bins, net, tmp_path, cfg, inv)
+    p, hosts = ctl.json("status")
+    assert p.returncode == 1
+    for n in ("t1", "t2"):
+        e = hosts[n]["error"]
+        assert e["code"] == "CONNECTION_REFUSED", e
+        assert e["detail"].startswith("via jump host deadbastion: CONNECTION_REFUSED: "), e
+    e = hosts["nolisten"]["error"]
+    assert e["code"] == "PROXY_FAILED", e
+    assert "via jump host bastion: it could not open a connection to %s port 2998" % TARGET_IP \
+        in e["detail"], e
+    # the same bastion session went on carrying t3
+    assert hosts["t3"]["error"]["code"] == "AGENT_MISSING", hosts["t3"]
+    assert hosts["d"]["error"]["code"] == "AGENT_MISSING"
+
