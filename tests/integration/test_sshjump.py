@@ -289,3 +289,48 @@ def test_jump_host_down_and_target_unreachable_from_it(bins, net, tmp_path):
     assert hosts["t3"]["error"]["code"] == "AGENT_MISSING", hosts["t3"]
     assert hosts["d"]["error"]["code"] == "AGENT_MISSING"
 
+
+# ---------------------------------------------------------------- ProxyCommand
+
+def _ns_commands(ns, name):
+    pids = sh("ip", "netns", "pids", ns, check=False).stdout.split()
+    out = []
+    for p in pids:
+        try:
+            if Path("/proc/%s/comm" % p).read_text().strip() == name:
+                out.append(p)
+        except OSError:
+            pass
+    return out
+
+
+def test_proxycommand(bins, net, tmp_path):
+    mark = tmp_path / "injected"
+    cfg = ("Host pc1\n  HostName %s\n  ProxyCommand ip netns exec %s nc %%h %%p\n\n"
+           "Host pc2\n  HostName %s\n  Port 2201\n  ProxyCommand exec ip netns exec %s nc %%h %%p\n\n"
+           "Host pcfail\n  HostName %s\n"
+           "  ProxyCommand sh -c 'echo cannot reach %%h port %%p as %%r >&2; exit 3'\n\n"
+           "Host inj\n  HostName a;touch${IFS}%s\n  ProxyCommand nc %%h %%p\n\n"
+           "Host badtok\n  HostName %s\n  ProxyCommand nc %%h %%p %%C\n\n"
+           # none: no proxy for the direct host, whatever comes after
+           "Host %s\n  ProxyCommand none\n\nHost *\n  ProxyCommand false\n"
+           % (TARGET_IP, NS_B, TARGET_IP, NS_B, TARGET_IP, mark, TARGET_IP, net.direct.host))
+    pre = tmp_path / "hosts"
+    inv = "\n".join(["[fleet]", host_line("pc1", prefix=pre), host_line("pc2", prefix=pre),
+                     host_line("d", net.direct, pre)]) + "\n"
+    ctl = Ctl(bins, net, tmp_path, cfg, inv)
+    deploy_status(ctl, ["pc1", "pc2", "d"])
+    assert "Connection from %s" % BSIDE_IP in net.t2.log()
+    assert _ns_commands(NS_B, "nc") == []           # every command was ended and reaped
+
+    (tmp_path / "inventory").write_text("[fleet]\npcfail ansible_user=root\ninj\nbadtok\n")
+    p, hosts = ctl.json("status")
+    assert p.returncode == 1
+    e = hosts["pcfail"]["error"]
+    assert e["code"] == "PROXY_FAILED", e
+    assert "exited 3: cannot reach %s port 22 as root" % TARGET_IP in e["detail"], e
+    e = hosts["inj"]["error"]
+    assert e["code"] == "INVALID_INPUT" and "may not be put into a shell command" in e["detail"], e
+    assert not mark.exists()
+    e = hosts["badtok"]["error"]
+    assert e["code"] == "SSH_OPTION_UNSUPPORTED" and "%C" in e["detail"], e
