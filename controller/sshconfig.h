@@ -1,7 +1,8 @@
 /*
  * sshconfig.h — the part of ssh_config(5) the controller honours: for the
- * first "Host" blocks matching a name, HostName (with %h), User, Port and
- * IdentityFile (all of them, in order, ~ expanded by the caller).  Lines
+ * first "Host" blocks matching a name, HostName (with %h), User, Port,
+ * IdentityFile (all of them, in order, ~ expanded by the caller) and the
+ * first of ProxyJump / ProxyCommand (used by fleet.c and sshjump.c).  Lines
  * before the first Host apply to every host; "Match" blocks are skipped
  * (never matched); Include is ignored.  First value obtained wins, as in
  * OpenSSH.  Parses from memory; no I/O except sshcfg_load().

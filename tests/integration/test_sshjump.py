@@ -334,3 +334,61 @@ def test_proxycommand(bins, net, tmp_path):
     assert not mark.exists()
     e = hosts["badtok"]["error"]
     assert e["code"] == "SSH_OPTION_UNSUPPORTED" and "%C" in e["detail"], e
+
+
+# ---------------------------------------------------------------- the inventory's ssh arguments
+
+def test_inventory_ssh_args(bins, net, tmp_path):
+    # ssh_config would send everything through a dead jump host: the inventory's
+    # arguments come first, as ssh's command line does
+    cfg = "Host %s %s\n  ProxyJump root@%s:2999\n" % (TARGET_IP, net.direct.host, BASTION_IP)
+    pre = tmp_path / "hosts"
+    pc = "ip netns exec %s nc %%h %%p" % NS_B
+    inv = "\n".join([
+        "[behind]",
+        host_line("t1", net.t1, pre),
+        host_line("t2", net.t2, pre, "ansible_ssh_extra_args='-J root@%s'" % BASTION_IP),
+        host_line("t3", net.t3, pre, "ansible_ssh_common_args=\"-o 'ProxyCommand %s' "
+                  "-o ControlMaster=auto -C\"" % pc),
+        "[direct]",
+        host_line("d", net.direct, pre, "ansible_ssh_common_args='-o ProxyJump=none'"),
+        "[refused]",
+        host_line("shk", net.t1, extra="ansible_ssh_common_args='-o StrictHostKeyChecking=no'"),
+        host_line("ukh", net.t1, extra="ansible_ssh_extra_args='-o UserKnownHostsFile=/dev/null'"),
+        host_line("port", net.t1, extra="ansible_ssh_common_args='-p 2222'"),
+        host_line("quote", net.t1, extra="ansible_ssh_common_args=\"-o 'ProxyJump=x\""),
+        "[behind:vars]",
+        # group-wide; t2's -J in extra args comes after it: common args win
+        "ansible_ssh_common_args='-o ProxyJump=root@%s -o ServerAliveInterval=5'" % BASTION_IP,
+        ""])
+    ctl = Ctl(bins, net, tmp_path, cfg, inv)
+    b_acc = net.bastion.accepted()
+    p, hosts = ctl.json("deploy", "behind:direct", check=0)
+    assert all(h["agent"]["installed"] for h in hosts.values()), hosts
+    p, hosts = ctl.json("status", check=1)
+    for n in ("t1", "t2", "t3", "d"):
+        assert hosts[n]["ok"], hosts[n]
+    # t3 went by its ProxyCommand: one bastion login a run for t1 and t2
+    assert net.bastion.accepted() - b_acc == 2
+    e = hosts["shk"]["error"]
+    assert e["code"] == "SSH_OPTION_UNSUPPORTED", e
+    assert "StrictHostKeyChecking=no" in e["detail"] and "ansible_ssh_common_args" in e["detail"]
+    e = hosts["ukh"]["error"]
+    assert e["code"] == "SSH_OPTION_UNSUPPORTED" and "UserKnownHostsFile" in e["detail"], e
+    assert "ansible_ssh_extra_args" in e["detail"]
+    e = hosts["port"]["error"]
+    assert e["code"] == "SSH_OPTION_UNSUPPORTED" and "-p" in e["detail"], e
+    e = hosts["quote"]["error"]
+    assert e["code"] == "INVALID_INPUT" and "quote" in e["detail"], e
+    for n in ("shk", "ukh", "port", "quote"):
+        assert hosts[n]["ms"] == 0 or hosts[n]["agent"] is None
+
+
+def test_jump_host_loop_refused(bins, net, tmp_path):
+    # the jump host matches its own Host * block: ssh says "jumphost loop", so do we
+    cfg = "Host *\n  ProxyJump root@%s\n" % BASTION_IP
+    ctl = Ctl(bins, net, tmp_path, cfg, "[fleet]\n%s\n" % host_line("t1", net.t1))
+    p, hosts = ctl.json("status", check=1)
+    e = hosts["t1"]["error"]
+    assert e["code"] == "INVALID_INPUT" and "more than 8 jump hosts" in e["detail"], e
+    assert hosts["t1"]["ms"] == 0
