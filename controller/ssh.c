@@ -44,6 +44,7 @@ struct ssh_conn {
 	int agent_keys;
 	size_t id_next;
 	int authenticated;
+	int no_keepalive;
 	int64_t connect_deadline, deadline, next_keepalive;
 	/* current operation */
 	char *cmd;
@@ -204,6 +205,12 @@ LIBSSH2_SESSION *
 ssh_session(struct ssh_conn *c)
 {
 	return c->st == S_IDLE ? c->s : NULL;
+}
+
+void
+ssh_no_keepalive(struct ssh_conn *c)
+{
+	c->no_keepalive = 1;
 }
 
 void
@@ -1021,7 +1028,7 @@ ssh_run(struct ssh_conn *c, int64_t now)
 			return r == SSH_FAIL ? flooded(c) : r;
 		c->authenticated = 1;
 		c->st = S_IDLE;
-		if (c->ctx->keepalive_s > 0) {
+		if (c->ctx->keepalive_s > 0 && !c->no_keepalive) {
 			libssh2_keepalive_config(c->s, 0, (unsigned)c->ctx->keepalive_s);
 			c->next_keepalive = now + c->ctx->keepalive_s * 1000;
 		}

@@ -101,6 +101,9 @@ const char *ssh_auth_used(const struct ssh_conn *c);
  * own on it), and a later end for a connection many hosts share. */
 struct _LIBSSH2_SESSION *ssh_session(struct ssh_conn *c);
 void ssh_extend_deadline(struct ssh_conn *c, int64_t deadline_ms);
+/* No keepalives of its own: a keepalive packet half sent would hold up
+ * every channel of a shared session until the next one is due. */
+void ssh_no_keepalive(struct ssh_conn *c);
 
 /* Library set-up/tear-down, once per process. */
 int ssh_global_init(void);

@@ -47,6 +47,7 @@ struct jump_tunnel {
 	unsigned char down[JUMP_PUMP_BUF];   /* channel -> socketpair */
 	size_t downlen, downoff;
 	int fd_eof, ch_eof, eof_sent, shut_wr;
+	int wpending;                  /* the last channel write said EAGAIN */
 };
 
 struct jump_proc {
@@ -349,6 +350,8 @@ hop_start(struct jump_set *s, struct jump_hop *h, int64_t now, int depth)
 	}
 	if (h->c == NULL)
 		hop_fail(s, h, now, CF_E_NOMEM, "out of memory");
+	else
+		ssh_no_keepalive(h->c);   /* the hosts' own keepalives cross it */
 }
 
 static int
@@ -592,6 +595,15 @@ pump(struct jump_set *s, struct jump_tunnel *t, int64_t now)
 		t->st = t->released ? T_CLOSING : T_OPEN;
 		return 1;
 	case T_CLOSING:
+		/* a packet of this channel half sent blocks every other packet of
+		 * the session until it is finished: finish it before the close */
+		if (t->ch && h->c && !h->failed && t->wpending && t->uplen > 0 &&
+		    libssh2_channel_window_write(t->ch) > 0) {
+			n = libssh2_channel_write(t->ch, (const char *)t->up, t->uplen);
+			if (n == LIBSSH2_ERROR_EAGAIN)
+				return 0;
+			t->wpending = 0;
+		}
 		if (t->ch && h->c && !h->failed && libssh2_channel_free(t->ch) == LIBSSH2_ERROR_EAGAIN)
 			return 0;
 		t->ch = NULL;
@@ -646,6 +658,7 @@ pump(struct jump_set *s, struct jump_tunnel *t, int64_t now)
 	}
 	if (t->uplen > 0) {
 		n = libssh2_channel_write(t->ch, (const char *)t->up, t->uplen);
+		t->wpending = n == LIBSSH2_ERROR_EAGAIN;
 		if (n > 0) {
 			memmove(t->up, t->up + n, t->uplen - (size_t)n);
 			t->uplen -= (size_t)n;

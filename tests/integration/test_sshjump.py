@@ -261,6 +261,15 @@ def test_jump_host_unknown_key_nothing_sent_behind_it(bins, net, tmp_path):
     assert net.bastion.accepted() == b_acc
     assert net.t1.connections() + net.t2.connections() == t_conn
     assert ctl.kh.read_text() == kh
+    # --accept-new records the jump host's key under its own name, as for any host
+    p = ctl.run("--json", "--accept-new", "status")
+    hosts = {h["host"]: h for h in json.loads(p.stdout)["hosts"]}
+    for n in ("t1", "t2", "d"):
+        assert hosts[n]["error"]["code"] == "AGENT_MISSING", hosts[n]
+    assert ctl.kh.read_text().startswith(kh)
+    added = ctl.kh.read_text()[len(kh):].splitlines()
+    assert len(added) == 1 and added[0].startswith(BASTION_IP + " ecdsa-sha2-nistp256 "), added
+    assert added[0].split()[2] == net.bastion.host_keys["ecdsa"].split()[1]
 
 
 def test_jump_host_down_and_target_unreachable_from_it(bins, net, tmp_path):
