@@ -301,13 +301,14 @@ def test_jump_host_down_and_target_unreachable_from_it(bins, net, tmp_path):
 
 # ---------------------------------------------------------------- ProxyCommand
 
-def _ns_commands(ns, name):
-    pids = sh("ip", "netns", "pids", ns, check=False).stdout.split()
+def _our_nc():
+    """nc processes still running for this module's network (none once certfleet is done)."""
     out = []
-    for p in pids:
+    for d in Path("/proc").iterdir():
         try:
-            if Path("/proc/%s/comm" % p).read_text().strip() == name:
-                out.append(p)
+            if d.name.isdigit() and (d / "comm").read_text().strip() == "nc" and \
+                    (NET + ".").encode() in (d / "cmdline").read_bytes():
+                out.append(d.name)
         except OSError:
             pass
     return out
@@ -321,16 +322,22 @@ def test_proxycommand(bins, net, tmp_path):
            "  ProxyCommand sh -c 'echo cannot reach %%h port %%p as %%r >&2; exit 3'\n\n"
            "Host inj\n  HostName a;touch${IFS}%s\n  ProxyCommand nc %%h %%p\n\n"
            "Host badtok\n  HostName %s\n  ProxyCommand nc %%h %%p %%C\n\n"
+           # the jump host itself reached by its own ProxyCommand (as ssh -W would)
+           "Host ncbastion\n  HostName %s\n  User root\n  ProxyCommand nc %%h %%p\n\n"
+           "Host pc3\n  HostName %s\n  Port 2202\n  ProxyJump ncbastion\n\n"
            # none: no proxy for the direct host, whatever comes after
            "Host %s\n  ProxyCommand none\n\nHost *\n  ProxyCommand false\n"
-           % (TARGET_IP, NS_B, TARGET_IP, NS_B, TARGET_IP, mark, TARGET_IP, net.direct.host))
+           % (TARGET_IP, NS_B, TARGET_IP, NS_B, TARGET_IP, mark, TARGET_IP, BASTION_IP, TARGET_IP,
+              net.direct.host))
     pre = tmp_path / "hosts"
     inv = "\n".join(["[fleet]", host_line("pc1", prefix=pre), host_line("pc2", prefix=pre),
-                     host_line("d", net.direct, pre)]) + "\n"
+                     host_line("pc3", prefix=pre), host_line("d", net.direct, pre)]) + "\n"
     ctl = Ctl(bins, net, tmp_path, cfg, inv)
-    deploy_status(ctl, ["pc1", "pc2", "d"])
+    b_acc = net.bastion.accepted()
+    deploy_status(ctl, ["pc1", "pc2", "pc3", "d"])
+    assert net.bastion.accepted() - b_acc == 2
     assert "Connection from %s" % BSIDE_IP in net.t2.log()
-    assert _ns_commands(NS_B, "nc") == []           # every command was ended and reaped
+    assert _our_nc() == []                          # every command was ended and reaped
 
     (tmp_path / "inventory").write_text("[fleet]\npcfail ansible_user=root\ninj\nbadtok\n")
     p, hosts = ctl.json("status")
