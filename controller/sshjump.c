@@ -135,7 +135,8 @@ proc_start(struct jump_set *s, const char *cmd, struct jump_proc **out)
 		free(p);
 		return cf_seterr(CF_E_PROXY_FAILED, "ProxyCommand: socketpair:");
 	}
-	if (pipe2(ep, O_CLOEXEC) < 0) {
+	if (pipe(ep) < 0 || fcntl(ep[0], F_SETFD, FD_CLOEXEC) < 0 ||
+	    fcntl(ep[1], F_SETFD, FD_CLOEXEC) < 0) {
 		close(sv[0]);
 		close(sv[1]);
 		free(p);
