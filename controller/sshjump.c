@@ -48,6 +48,7 @@ struct jump_tunnel {
 	size_t downlen, downoff;
 	int fd_eof, ch_eof, eof_sent, shut_wr;
 	int wpending;                  /* the last channel write said EAGAIN */
+	int wwindow;                   /* ... or wrote nothing: no window left */
 };
 
 struct jump_proc {
@@ -660,6 +661,7 @@ pump(struct jump_set *s, struct jump_tunnel *t, int64_t now)
 	if (t->uplen > 0) {
 		n = libssh2_channel_write(t->ch, (const char *)t->up, t->uplen);
 		t->wpending = n == LIBSSH2_ERROR_EAGAIN;
+		t->wwindow = n <= 0 && libssh2_channel_window_write(t->ch) == 0;
 		if (n > 0) {
 			memmove(t->up, t->up + n, t->uplen - (size_t)n);
 			t->uplen -= (size_t)n;
@@ -677,6 +679,29 @@ pump(struct jump_set *s, struct jump_tunnel *t, int64_t now)
 		}
 	}
 	return progress;
+}
+
+/*
+ * Work libssh2 holds without the socket saying so: every channel write
+ * first reads all that arrived on the session, so data and window room
+ * for any channel of it can wait in libssh2's queue with nothing left to
+ * read on the socket.  poll() would not wake for it.
+ */
+static int
+queued(const struct jump_set *s)
+{
+	const struct jump_tunnel *t;
+
+	for (t = s->tun; t; t = t->next) {
+		if (t->st != T_OPEN || t->failed || t->ch == NULL)
+			continue;
+		if (t->downlen == 0 && !t->ch_eof &&
+		    (libssh2_poll_channel_read(t->ch, 0) || libssh2_channel_eof(t->ch)))
+			return 1;
+		if (t->uplen > 0 && t->wwindow && libssh2_channel_window_write(t->ch) > 0)
+			return 1;
+	}
+	return 0;
 }
 
 void
@@ -713,7 +738,7 @@ jump_run(struct jump_set *s, int64_t now)
 				    cf_err_code(ssh_err(h->c)), ssh_detail(h->c));
 		}
 	}
-	for (round = 0; progress && round < 64; round++) {
+	for (round = 0; (progress || queued(s)) && round < 64; round++) {
 		progress = 0;
 		/* a channel freed may take others with it (a hop closed): then
 		 * the list is walked again from its start */
@@ -728,7 +753,7 @@ jump_run(struct jump_set *s, int64_t now)
 			}
 		}
 	}
-	s->busy = progress;
+	s->busy = progress || queued(s);
 	for (p = s->proc; p; p = p->next)
 		if (!p->released)
 			proc_read_err(p);
