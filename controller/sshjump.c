@@ -158,7 +158,15 @@ proc_start(struct jump_set *s, const char *cmd, struct jump_proc **out)
 		signal(SIGPIPE, SIG_DFL);
 		if (dup2(sv[1], 0) < 0 || dup2(sv[1], 1) < 0 || dup2(ep[1], 2) < 0)
 			_exit(127);
-		execl("/bin/sh", "sh", "-c", cmd, (char *)NULL);
+		/* as OpenSSH does: the command replaces the shell, so what is
+		 * stopped and reaped is the command itself */
+		if (strncmp(cmd, "exec ", 5) != 0) {
+			char line[JUMP_CMD_MAX + 8];
+			snprintf(line, sizeof line, "exec %s", cmd);
+			execl("/bin/sh", "sh", "-c", line, (char *)NULL);
+		} else {
+			execl("/bin/sh", "sh", "-c", cmd, (char *)NULL);
+		}
 		_exit(127);
 	}
 	setpgid(pid, pid);

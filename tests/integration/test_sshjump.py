@@ -152,10 +152,15 @@ class Ctl:
         self.key = net.key.path
 
     def run(self, *args, timeout=60):
-        return subprocess.run([self.bin, "-i", self.inv, "--known-hosts", self.kh,
-                               "--identity", self.key, "--timeout", "5"] + [str(a) for a in args],
-                              env=self.env, stdin=subprocess.DEVNULL, capture_output=True,
-                              text=True, timeout=timeout)
+        v = ["-v"] if os.environ.get("CFJ_VERBOSE") else []
+        try:
+            return subprocess.run([self.bin] + v + ["-i", self.inv, "--known-hosts", self.kh,
+                                   "--identity", self.key, "--timeout", "5"] + [str(a) for a in args],
+                                  env=self.env, stdin=subprocess.DEVNULL, capture_output=True,
+                                  text=True, timeout=timeout)
+        except subprocess.TimeoutExpired as e:
+            print("STDERR", e.stderr)
+            raise
 
     def json(self, *args, check=None):
         p = self.run("--json", *args)
@@ -337,7 +342,8 @@ def test_proxycommand(bins, net, tmp_path):
     deploy_status(ctl, ["pc1", "pc2", "pc3", "d"])
     assert net.bastion.accepted() - b_acc == 2
     assert "Connection from %s" % BSIDE_IP in net.t2.log()
-    assert _our_nc() == []                          # every command was ended and reaped
+    # every command was ended (it replaced its shell, as with OpenSSH's exec) and reaped
+    cfutil.wait_for(lambda: _our_nc() == [], 2, "the ProxyCommand processes to end")
 
     (tmp_path / "inventory").write_text("[fleet]\npcfail ansible_user=root\ninj\nbadtok\n")
     p, hosts = ctl.json("status")
