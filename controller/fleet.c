@@ -803,15 +803,20 @@ fleet_run(struct fleet *f)
 	size_t *map = calloc(f->njobs + 1, sizeof *map);
 	size_t next = 0, done = 0, failed = 0, active = 0, i, npfd = f->njobs + 1, nj;
 	int64_t last_progress = 0;
-	size_t jobs = (size_t)fleet_opts.jobs;
+	size_t jobs = (size_t)fleet_opts.jobs, per = 2;
 	struct rlimit rl;
 
 	signal(SIGPIPE, SIG_IGN);
 	raise_nofile();
-	/* two descriptors a connection (socket, ssh-agent) and some slack */
+	/* two descriptors a connection (socket, ssh-agent) and some slack;
+	 * four through a jump host or ProxyCommand (both ends of a socketpair,
+	 * the command's stderr) */
+	for (i = 0; i < f->njobs; i++)
+		if (f->jobs[i].jump_via || f->jobs[i].proxy_cmd)
+			per = 4;
 	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY &&
-	    jobs > (rl.rlim_cur - 32) / 2)
-		jobs = rl.rlim_cur > 40 ? (rl.rlim_cur - 32) / 2 : 4;
+	    jobs > (rl.rlim_cur - 32) / per)
+		jobs = rl.rlim_cur > 40 ? (rl.rlim_cur - 32) / per : 4;
 	if (pfd == NULL || map == NULL) {
 		for (i = 0; i < f->njobs; i++)
 			job_fail(&f->jobs[i], CF_E_NOMEM, "out of memory");

@@ -155,7 +155,7 @@ class Ctl:
         v = ["-v"] if os.environ.get("CFJ_VERBOSE") else []
         try:
             return subprocess.run([self.bin] + v + ["-i", self.inv, "--known-hosts", self.kh,
-                                   "--identity", self.key, "--timeout", "5"] + [str(a) for a in args],
+                                   "--identity", self.key, "--timeout", "20"] + [str(a) for a in args],
                                   env=self.env, stdin=subprocess.DEVNULL, capture_output=True,
                                   text=True, timeout=timeout)
         except subprocess.TimeoutExpired as e:
@@ -164,6 +164,9 @@ class Ctl:
 
     def json(self, *args, check=None):
         p = self.run("--json", *args)
+        if check is not None and p.returncode != check:
+            print("STDOUT", p.stdout)
+            print("STDERR", p.stderr)
         if check is not None:
             assert p.returncode == check, (p.returncode, p.stdout, p.stderr)
         try:
