@@ -516,6 +516,12 @@ jump_link_err(struct jump_set *s, struct jump_link *l, enum cf_err inner, const 
 		    "answer the channel open" : "no session with the jump host yet");
 		return CF_E_PROXY_FAILED;
 	}
+	if (t && (networkish(inner) || inner == CF_E_TIMEOUT)) {
+		/* the path went silent or broke past the jump host: say which */
+		snprintf(detail, dsz, "via jump host %s: %s", t->hop->t.name,
+		    inner_detail ? inner_detail : "");
+		return inner;
+	}
 	if (p == NULL || !networkish(inner))
 		return CF_OK;
 	/* the command's end is what the session saw: its exit follows closely */

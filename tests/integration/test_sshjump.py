@@ -417,3 +417,39 @@ def test_jump_host_loop_refused(bins, net, tmp_path):
     e = hosts["t1"]["error"]
     assert e["code"] == "INVALID_INPUT" and "more than 8 jump hosts" in e["detail"], e
     assert hosts["t1"]["ms"] == 0
+
+
+
+
+def test_jump_host_connection_lost(bins, net, tmp_path):
+    """The jump host's transport ends after its login (its ProxyCommand passes the
+    first 6000 bytes it receives only): the hosts behind it fail naming it."""
+    cfg = ("Host cutbastion\n  HostName %s\n  User root\n"
+           "  ProxyCommand nc %%h %%p | (dd bs=1 count=6000 2>/dev/null; kill 0)\n\n"
+           "Host %s\n  ProxyJump cutbastion\n" % (BASTION_IP, TARGET_IP))
+    pre = tmp_path / "hosts"
+    inv = "\n".join(["[fleet]", host_line("t1", net.t1, pre), host_line("t2", net.t2, pre),
+                     host_line("d", net.direct, pre)]) + "\n"
+    ctl = Ctl(bins, net, tmp_path, cfg, inv)
+    p, hosts = ctl.json("deploy", check=1)
+    assert hosts["d"]["ok"], hosts["d"]
+    for n in ("t1", "t2"):
+        e = hosts[n]["error"]
+        assert e["code"] == "PROXY_FAILED", e
+        assert e["detail"].startswith("via jump host cutbastion: the connection to it was lost"), e
+
+
+def test_jump_host_gone_silent(bins, net, tmp_path):
+    """The jump host's transport stops carrying anything (without an end): the hosts
+    behind it time out, and the message says which jump host they were behind."""
+    cfg = ("Host mutebastion\n  HostName %s\n  User root\n"
+           "  ProxyCommand nc %%h %%p | (dd bs=1 count=6000 2>/dev/null; sleep 30)\n\n"
+           "Host %s\n  ProxyJump mutebastion\n" % (BASTION_IP, TARGET_IP))
+    inv = "[fleet]\n%s\n%s\n" % (host_line("t1", net.t1), host_line("d", net.direct))
+    ctl = Ctl(bins, net, tmp_path, cfg, inv)
+    p, hosts = ctl.json("--timeout", "2", "--command-timeout", "4", "status", check=1)
+    assert hosts["d"]["error"]["code"] == "AGENT_MISSING", hosts["d"]
+    e = hosts["t1"]["error"]
+    assert e["code"] in ("CONNECT_TIMEOUT", "TIMEOUT"), e
+    assert e["detail"].startswith("via jump host mutebastion: "), e
+    cfutil.wait_for(lambda: _our_nc() == [], 2, "the ProxyCommand processes to end")
