@@ -54,7 +54,7 @@ fi
 
 pkgs="build-essential musl-tools dpkg-dev ca-certificates curl openssl xz-utils
       nginx-light openssh-server openssh-client python3 python3-pytest
-      iproute2 procps file binutils cron sudo time clang libclang-rt-dev valgrind jq strace
+      iproute2 procps file binutils cron sudo time clang libclang-rt-dev valgrind jq strace netcat-openbsd
       gcc-aarch64-linux-gnu musl-dev:arm64 qemu-user-static ansible-core"
 missing=""
 for p in $pkgs; do

@@ -71,6 +71,8 @@ enum cf_err {
 	CF_E_NO_AGENT_PATH,     /* controller deploy: no place the agent can be written and run */
 	CF_E_UPLOAD_CORRUPT,    /* controller deploy: the file written on the host differs */
 	CF_E_AGENT_WONT_RUN,    /* controller deploy: the uploaded agent does not run there */
+	CF_E_PROXY_FAILED,      /* controller: a jump host or ProxyCommand did not carry the connection */
+	CF_E_SSH_OPTION,        /* controller: an ssh option certfleet does not support */
 	CF_E__COUNT
 };
 

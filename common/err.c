@@ -85,6 +85,11 @@ static const struct {
 	    "in the way?); nothing was replaced: retry, and check the host's free space", 117},
 	[CF_E_AGENT_WONT_RUN] = {"AGENT_WONT_RUN", "the uploaded agent did not start on the host (another CPU "
 	    "architecture, or a noexec mount); nothing was replaced", 118},
+	[CF_E_PROXY_FAILED] = {"PROXY_FAILED", "the jump host or ProxyCommand named above could not reach the host: "
+	    "check that host's address and port from the jump host (ssh -J), AllowTcpForwarding there, or the command", 114},
+	[CF_E_SSH_OPTION] = {"SSH_OPTION_UNSUPPORTED", "certfleet does not honour that ssh option: remove it from "
+	    "ansible_ssh_common_args/ansible_ssh_extra_args or ~/.ssh/config, or use the inventory variable "
+	    "that says the same (ansible_host, ansible_port, ansible_user, ansible_ssh_private_key_file)", 115},
 };
 
 static enum cf_err last_err;

@@ -301,6 +301,102 @@ load_become_pw(void)
 	return 0;
 }
 
+/* A jump host's target: its own ssh_config block (HostName, User, Port,
+ * IdentityFile) as ssh reads it for ProxyJump, then the identities the
+ * host behind it is tried with. */
+static void
+hop_target(const struct sshcfg *cfg, const struct jump_dest *d, const struct ssh_target *dest,
+    struct ssh_target *t, struct sshcfg_result *r)
+{
+	struct passwd *pw;
+	size_t i;
+
+	memset(t, 0, sizeof *t);
+	sshcfg_lookup(cfg, d->host, r);
+	cf_strlcpy(t->name, d->host, sizeof t->name);
+	cf_strlcpy(t->addr, r->hostname[0] ? r->hostname : d->host, sizeof t->addr);
+	t->port = d->port ? d->port : r->port ? r->port : 22;
+	if (d->user[0])
+		cf_strlcpy(t->user, d->user, sizeof t->user);
+	else if (r->user[0])
+		cf_strlcpy(t->user, r->user, sizeof t->user);
+	else if ((pw = getpwuid(getuid())) != NULL)
+		cf_strlcpy(t->user, pw->pw_name, sizeof t->user);
+	else
+		cf_strlcpy(t->user, "root", sizeof t->user);
+	for (i = 0; i < r->nids; i++)
+		add_id(t, r->ids[i]);
+	if (fleet_opts.identity)
+		add_id(t, fleet_opts.identity);
+	for (i = 0; i < dest->nids; i++)
+		add_id(t, dest->ids[i]);
+}
+
+/* The jump host (id) through which dest is reached with ProxyJump spec:
+ * each hop through the one before it, the first one as its own ssh_config
+ * says (its ProxyJump or ProxyCommand: ssh -W does the same).  0 for
+ * "none", -1 with cf_seterr. */
+static long
+route_jump(struct fleet *f, const struct sshcfg *cfg, const char *spec,
+    const struct ssh_target *dest, size_t depth)
+{
+	struct jump_dest d[JUMP_MAX_HOPS];
+	struct ssh_target t;
+	struct sshcfg_result r;
+	char cmd[JUMP_CMD_MAX];
+	size_t n, i;
+	long via = 0;
+
+	if (jump_parse_list(spec, d, JUMP_MAX_HOPS, &n) < 0)
+		return -1;
+	if (depth + n > JUMP_MAX_HOPS)
+		return cf_seterr(CF_E_INVALID_INPUT, "ProxyJump: more than %d jump hosts on the way to "
+		    "%s (a loop between Host blocks?)", JUMP_MAX_HOPS, dest->name);
+	for (i = 0; i < n; i++) {
+		const char *c = NULL;
+		hop_target(cfg, &d[i], dest, &t, &r);
+		if (i == 0 && r.proxy_kind == SSHCFG_PROXY_JUMP && strcasecmp(r.proxy, "none") != 0) {
+			if ((via = route_jump(f, cfg, r.proxy, &t, depth + n)) < 0)
+				return -1;
+		} else if (i == 0 && r.proxy_kind == SSHCFG_PROXY_COMMAND &&
+		    strcasecmp(r.proxy, "none") != 0) {
+			if (jump_expand_command(cmd, sizeof cmd, r.proxy, t.addr, t.port, t.user, t.name) < 0)
+				return -1;
+			c = cmd;
+		}
+		if ((via = jump_define(&f->jump, &t, c, (size_t)via)) < 0)
+			return -1;
+	}
+	return via;
+}
+
+/* ProxyJump / ProxyCommand for a host: the inventory's ssh arguments
+ * first (ssh's command line), then ssh_config. */
+static int
+job_route(struct fleet *f, struct job *j, const struct sshcfg *cfg, const struct sshcfg_result *r)
+{
+	const char *ca = inv_host_var(&f->inv, j->host, "ansible_ssh_common_args");
+	const char *ea = inv_host_var(&f->inv, j->host, "ansible_ssh_extra_args");
+	char pj[SSHCFG_STR] = "", pc[SSHCFG_STR] = "", cmd[JUMP_CMD_MAX];
+	long via;
+
+	if ((ca && jump_parse_ssh_args(ca, "ansible_ssh_common_args", pj, sizeof pj, pc, sizeof pc) < 0) ||
+	    (ea && jump_parse_ssh_args(ea, "ansible_ssh_extra_args", pj, sizeof pj, pc, sizeof pc) < 0))
+		return -1;
+	if (!pj[0] && !pc[0] && r->proxy_kind)
+		cf_strlcpy(r->proxy_kind == SSHCFG_PROXY_JUMP ? pj : pc, r->proxy, sizeof pj);
+	if (pj[0]) {
+		if ((via = route_jump(f, cfg, pj, &j->t, 0)) < 0)
+			return -1;
+		j->jump_via = (size_t)via;
+	} else if (pc[0] && strcasecmp(pc, "none") != 0) {
+		if (jump_expand_command(cmd, sizeof cmd, pc, j->t.addr, j->t.port, j->t.user, j->name) < 0 ||
+		    (j->proxy_cmd = cf_strdup(cmd)) == NULL)
+			return -1;
+	}
+	return 0;
+}
+
 /* A host's target and validated variables; -1 (with the job failed) when
  * a variable is invalid: such a host gets nothing sent at all. */
 /* A template or vault value in a variable certfleet reads is refused by
@@ -374,6 +470,11 @@ job_init(struct fleet *f, struct job *j, const struct sshcfg *cfg)
 		add_id(&j->t, "~/.ssh/id_rsa");
 		add_id(&j->t, "~/.ssh/id_ed25519");
 	}
+	if (!j->local && job_route(f, j, cfg, &r) < 0) {
+		job_fail(j, cf_lasterr(), "%s", cf_lasterr_detail());
+		cf_clearerr();
+		return;
+	}
 	j->become = ab && (!strcmp(ab, "true") || !strcmp(ab, "True") || !strcmp(ab, "yes") ||
 	    !strcmp(ab, "1"));
 	if (j->become && become_init(inv, j) < 0)
@@ -424,6 +525,7 @@ setup(struct fleet *f, const char *pattern, int need_ssh)
 	size_t i, k;
 
 	memset(f, 0, sizeof *f);
+	jump_init(&f->jump, &f->ctx);
 	if (path == NULL)
 		path = getenv("CERTFLEET_INVENTORY");
 	if (path == NULL || *path == '\0')
@@ -515,6 +617,7 @@ fleet_free(struct fleet *f)
 	for (i = 0; i < f->njobs; i++) {
 		ssh_close(f->jobs[i].c);
 		lproc_close(f->jobs[i].lp);
+		free(f->jobs[i].proxy_cmd);
 		free(f->jobs[i].agent_json);
 		free(f->jobs[i].text);
 		free(f->jobs[i].cmdline);
@@ -522,6 +625,7 @@ fleet_free(struct fleet *f)
 	}
 	cf_buf_free_secret(&become_pw_file);
 	free(f->jobs);
+	jump_free(&f->jump);
 	kh_free(&f->ctx.kh);
 	inv_free(&f->inv);
 	memset(f, 0, sizeof *f);
@@ -1110,7 +1214,7 @@ progress(struct fleet *f, size_t done, size_t failed, int final)
 }
 
 static void
-finish(struct job *j, size_t *done, size_t *failed, size_t *active)
+finish(struct fleet *f, struct job *j, size_t *done, size_t *failed, size_t *active)
 {
 	if (j->c || j->lp) {
 		ssh_close(j->c);
@@ -1119,6 +1223,7 @@ finish(struct job *j, size_t *done, size_t *failed, size_t *active)
 		j->lp = NULL;
 		(*active)--;
 	}
+	jump_release(&f->jump, &j->link);
 	j->finished = 1;
 	j->t_end = cf_now_ms();
 	(*done)++;
@@ -1128,26 +1233,37 @@ finish(struct job *j, size_t *done, size_t *failed, size_t *active)
 
 /* Run a job's connection as far as it goes; returns when it waits or ends. */
 static void
-drive(struct job *j, int64_t now, size_t *done, size_t *failed, size_t *active)
+drive(struct fleet *f, struct job *j, int64_t now, size_t *done, size_t *failed, size_t *active)
 {
 	for (;;) {
-		enum ssh_status st = j->lp ? lproc_run(j->lp, now) : ssh_run(j->c, now);
+		enum ssh_status st = j->lp ? lproc_run(j->lp, now) :
+		    jump_link_failed(&j->link) ? SSH_FAIL : ssh_run(j->c, now);
 		if (st == SSH_WAIT)
 			return;
 		if (st == SSH_FAIL) {
-			if (j->err == CF_OK && j->lp)
-				job_fail(j, lproc_err(j->lp), "%s", lproc_detail(j->lp));
-			else if (j->err == CF_OK)
-				job_fail(j, ssh_err(j->c), "%s", ssh_detail(j->c));
+			if (j->lp) {
+				if (j->err == CF_OK)
+					job_fail(j, lproc_err(j->lp), "%s", lproc_detail(j->lp));
+			} else {
+				char d[sizeof j->detail];
+				enum cf_err e = jump_link_err(&f->jump, &j->link, ssh_err(j->c), ssh_detail(j->c),
+				    d, sizeof d);
+				/* a jump host's or ProxyCommand's failure says more than
+				 * the end of the connection it carried */
+				if (e != CF_OK)
+					job_fail(j, e, "%s", d);
+				else if (j->err == CF_OK)
+					job_fail(j, ssh_err(j->c), "%s", ssh_detail(j->c));
+			}
 			cf_debug("%s: %s: %s", j->name, cf_err_code(j->err), j->detail);
-			finish(j, done, failed, active);
+			finish(f, j, done, failed, active);
 			return;
 		}
 		/* idle: the last operation (or the login) is done */
-		if (job_exec_done(j))
+		if (!j->lp && job_exec_done(j))
 			continue;
 		if (!j->next(j) || j->finished) {
-			finish(j, done, failed, active);
+			finish(f, j, done, failed, active);
 			return;
 		}
 	}
@@ -1156,20 +1272,27 @@ drive(struct job *j, int64_t now, size_t *done, size_t *failed, size_t *active)
 void
 fleet_run(struct fleet *f)
 {
-	/* two descriptors for a local job (stdout, stderr), one for SSH */
-	struct pollfd *pfd = calloc(2 * f->njobs + 1, sizeof *pfd);
+	/* two descriptors for a local job (stdout, stderr), one for SSH; the
+	 * jump hosts' come after them (the array grows for those) */
+	size_t npfd = 2 * f->njobs + 1;
+	struct pollfd *pfd = calloc(npfd, sizeof *pfd);
 	size_t *map = calloc(2 * f->njobs + 1, sizeof *map);
-	size_t next = 0, done = 0, failed = 0, active = 0, i;
+	size_t next = 0, done = 0, failed = 0, active = 0, i, nj;
 	int64_t last_progress = 0;
-	size_t jobs = (size_t)fleet_opts.jobs;
+	size_t jobs = (size_t)fleet_opts.jobs, per = 2;
 	struct rlimit rl;
 
 	signal(SIGPIPE, SIG_IGN);
 	raise_nofile();
-	/* two descriptors a connection (socket, ssh-agent) and some slack */
+	/* two descriptors a connection (socket, ssh-agent) and some slack;
+	 * four through a jump host or ProxyCommand (both ends of a socketpair,
+	 * the command's stderr) */
+	for (i = 0; i < f->njobs; i++)
+		if (f->jobs[i].jump_via || f->jobs[i].proxy_cmd)
+			per = 4;
 	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY &&
-	    jobs > (rl.rlim_cur - 32) / 2)
-		jobs = rl.rlim_cur > 40 ? (rl.rlim_cur - 32) / 2 : 4;
+	    jobs > (rl.rlim_cur - 32) / per)
+		jobs = rl.rlim_cur > 40 ? (rl.rlim_cur - 32) / per : 4;
 	if (pfd == NULL || map == NULL) {
 		for (i = 0; i < f->njobs; i++)
 			job_fail(&f->jobs[i], CF_E_NOMEM, "out of memory");
@@ -1186,6 +1309,7 @@ fleet_run(struct fleet *f)
 		size_t np = 0;
 		int timeout;
 
+		jump_run(&f->jump, now);
 		while (active < jobs && next < f->njobs) {
 			struct job *j = &f->jobs[next++];
 			if (j->finished)
@@ -1195,20 +1319,49 @@ fleet_run(struct fleet *f)
 			if (j->local && !f->local_ok) {
 				job_fail(j, CF_E_INVENTORY, "%s: ansible_connection=local: this command does not "
 				    "run on local hosts", j->name);
-				finish(j, &done, &failed, &active);
+				finish(f, j, &done, &failed, &active);
 				continue;
 			}
-			if (j->local ? (j->lp = lproc_open(j->name, f->ctx.total_timeout_ms, now)) == NULL :
-			    (j->c = ssh_open(&j->t, &f->ctx, now)) == NULL) {
-				job_fail(j, CF_E_NOMEM, "out of memory");
-				finish(j, &done, &failed, &active);
-				continue;
+			if (j->local) {
+				j->lp = lproc_open(j->name, f->ctx.total_timeout_ms, now);
+				if (j->lp == NULL) {
+					job_fail(j, CF_E_NOMEM, "out of memory");
+					finish(f, j, &done, &failed, &active);
+					continue;
+				}
+			} else {
+				if (j->jump_via || j->proxy_cmd) {
+					int fd = jump_connect(&f->jump, j->jump_via, j->proxy_cmd, &j->t, now, &j->link);
+					if (fd < 0) {
+						job_fail(j, cf_lasterr(), "%s", cf_lasterr_detail());
+						cf_clearerr();
+						finish(f, j, &done, &failed, &active);
+						continue;
+					}
+					j->c = ssh_open_fd(&j->t, &f->ctx, now, fd,
+					    j->jump_via ? jump_route_len(&f->jump, j->jump_via) : 0);
+				} else {
+					j->c = ssh_open(&j->t, &f->ctx, now);
+				}
+				if (j->c == NULL) {
+					job_fail(j, CF_E_NOMEM, "out of memory");
+					finish(f, j, &done, &failed, &active);
+					continue;
+				}
 			}
 			active++;
-			drive(j, now, &done, &failed, &active);
+			drive(f, j, now, &done, &failed, &active);
 		}
 		if (done >= f->njobs)
 			break;
+		if (2 * f->njobs + jump_npoll(&f->jump) + 1 > npfd) {
+			size_t want = 2 * f->njobs + jump_npoll(&f->jump) + 16;
+			struct pollfd *p = realloc(pfd, want * sizeof *pfd);
+			if (p == NULL)
+				break;
+			pfd = p;
+			npfd = want;
+		}
 		wake = now + 1000;
 		for (i = 0; i < f->njobs; i++) {
 			struct job *j = &f->jobs[i];
@@ -1235,6 +1388,9 @@ fleet_run(struct fleet *f)
 			if ((d = ssh_deadline(j->c)) < wake)
 				wake = d;
 		}
+		nj = np;
+		np += jump_pollfds(&f->jump, pfd + np, npfd - np);
+		wake = jump_deadline(&f->jump, wake);
 		timeout = wake > now ? (int)(wake - now) : 0;
 		if (now - last_progress >= 200) {
 			progress(f, done, failed, 0);
@@ -1243,12 +1399,15 @@ fleet_run(struct fleet *f)
 		if (poll(pfd, np, timeout) < 0 && errno != EINTR)
 			break;
 		now = cf_now_ms();
-		for (i = 0; i < np; i++) {
+		/* the jump hosts first: what they carry then reaches the hosts */
+		jump_run(&f->jump, now);
+		for (i = 0; i < nj; i++) {
 			struct job *j = &f->jobs[map[i]];
 			if (j->finished || (j->c == NULL && j->lp == NULL))
 				continue;
-			if (pfd[i].revents || now >= (j->lp ? lproc_deadline(j->lp) : ssh_deadline(j->c)))
-				drive(j, now, &done, &failed, &active);
+			if (pfd[i].revents || jump_link_failed(&j->link) ||
+			    now >= (j->lp ? lproc_deadline(j->lp) : ssh_deadline(j->c)))
+				drive(f, j, now, &done, &failed, &active);
 		}
 	}
 	progress(f, done, failed, 1);

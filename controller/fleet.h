@@ -20,6 +20,7 @@
 #include "inventory.h"
 #include "json.h"
 #include "ssh.h"
+#include "sshjump.h"
 
 struct fleet_opts {
 	const char *inventory;        /* -i; $CERTFLEET_INVENTORY; ./inventory */
@@ -92,6 +93,9 @@ struct job {
 	struct cf_buf *out;           /* stdout into this buffer of the caller's, else NULL */
 	char tmpname[96];
 	int deployed;                 /* deploy: 1 uploaded, 0 same build already there */
+	size_t jump_via;              /* reached through this jump host (sshjump.h), 0: not */
+	char *proxy_cmd;              /* or by this ProxyCommand (expanded, malloc'd) */
+	struct jump_link link;        /* what carries the connection, while it runs */
 	job_next_fn next;
 	void *arg;                    /* the command's per-run data */
 	int64_t t_start, t_end;
@@ -103,6 +107,7 @@ struct fleet {
 	size_t njobs;
 	struct ssh_ctx ctx;
 	int local_ok;                 /* the command runs on ansible_connection=local hosts */
+	struct jump_set jump;         /* jump hosts, shared by the jobs behind them */
 };
 
 /* Load the inventory, select PATTERN (NULL: all), fill f->jobs with each

@@ -43,6 +43,7 @@ struct ssh_conn {
 	int agent_keys;
 	size_t id_next;
 	int authenticated;
+	int no_keepalive;
 	int64_t connect_deadline, deadline, next_keepalive;
 	/* current operation */
 	char *cmd;
@@ -182,6 +183,45 @@ ssh_open(const struct ssh_target *t, struct ssh_ctx *ctx, int64_t now)
 	}
 	c->aicur = c->ai;
 	return c;
+}
+
+struct ssh_conn *
+ssh_open_fd(const struct ssh_target *t, struct ssh_ctx *ctx, int64_t now, int fd, int hops)
+{
+	struct ssh_conn *c = cf_xalloc(sizeof *c);
+
+	if (c == NULL) {
+		close(fd);
+		return NULL;
+	}
+	c->t = *t;
+	c->ctx = ctx;
+	c->fd = fd;
+	c->st = S_CONNECTING;   /* connected already: SO_ERROR is 0, then the handshake */
+	c->connect_deadline = now + (int64_t)ctx->connect_timeout_ms * (1 + hops);
+	c->deadline = now + ctx->total_timeout_ms;
+	cf_buf_init(&c->out, SSH_STDOUT_MAX);
+	cf_buf_init(&c->err, SSH_STDERR_MAX);
+	return c;
+}
+
+LIBSSH2_SESSION *
+ssh_session(struct ssh_conn *c)
+{
+	return c->st == S_IDLE ? c->s : NULL;
+}
+
+void
+ssh_no_keepalive(struct ssh_conn *c)
+{
+	c->no_keepalive = 1;
+}
+
+void
+ssh_extend_deadline(struct ssh_conn *c, int64_t deadline)
+{
+	if (deadline > c->deadline)
+		c->deadline = deadline;
 }
 
 void
@@ -983,7 +1023,7 @@ ssh_run(struct ssh_conn *c, int64_t now)
 			return r == SSH_FAIL ? flooded(c) : r;
 		c->authenticated = 1;
 		c->st = S_IDLE;
-		if (c->ctx->keepalive_s > 0) {
+		if (c->ctx->keepalive_s > 0 && !c->no_keepalive) {
 			libssh2_keepalive_config(c->s, 0, (unsigned)c->ctx->keepalive_s);
 			c->next_keepalive = now + c->ctx->keepalive_s * 1000;
 		}

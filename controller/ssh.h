@@ -62,6 +62,12 @@ struct ssh_conn;
 /* Allocates and starts a connection (resolving the address, which may
  * block for DNS names).  NULL only when out of memory. */
 struct ssh_conn *ssh_open(const struct ssh_target *t, struct ssh_ctx *ctx, int64_t now_ms);
+/* The same over a descriptor already connected to the host's SSH server
+ * (a jump host's channel or a ProxyCommand, sshjump.c), which the
+ * connection then owns; hops: the jump hosts on the way, each of which
+ * gets its own share of the connect timeout. */
+struct ssh_conn *ssh_open_fd(const struct ssh_target *t, struct ssh_ctx *ctx, int64_t now_ms,
+    int fd, int hops);
 void ssh_close(struct ssh_conn *c);
 
 /* Drive the connection as far as it goes without blocking. */
@@ -104,6 +110,14 @@ struct cf_buf *ssh_stdout(struct ssh_conn *c);
 struct cf_buf *ssh_stderr(struct ssh_conn *c);
 /* How authentication succeeded ("ssh-agent key COMMENT", "key file PATH"). */
 const char *ssh_auth_used(const struct ssh_conn *c);
+
+/* For sshjump.c: the session of an SSH_IDLE connection (channels of its
+ * own on it), and a later end for a connection many hosts share. */
+struct _LIBSSH2_SESSION *ssh_session(struct ssh_conn *c);
+void ssh_extend_deadline(struct ssh_conn *c, int64_t deadline_ms);
+/* No keepalives of its own: a keepalive packet half sent would hold up
+ * every channel of a shared session until the next one is due. */
+void ssh_no_keepalive(struct ssh_conn *c);
 
 /* Library set-up/tear-down, once per process. */
 int ssh_global_init(void);

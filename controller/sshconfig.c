@@ -174,6 +174,19 @@ sshcfg_parse(struct sshcfg *c, const char *text, size_t len, const char *srcname
 			cf_strlcpy(b->port, val, sizeof b->port);
 		else if (strcasecmp(kw, "IdentityFile") == 0 && b->nids < SSHCFG_MAX_IDS)
 			cf_strlcpy(b->ids[b->nids++], val, sizeof b->ids[0]);
+		else if ((strcasecmp(kw, "ProxyJump") == 0 || strcasecmp(kw, "ProxyCommand") == 0) &&
+		    !b->proxy_kind) {
+			/* ProxyCommand is the rest of the line; the first of the two wins */
+			int cmd = strcasecmp(kw, "ProxyCommand") == 0;
+			while (*s == ' ' || *s == '\t')
+				s++;
+			if (*s == '=')
+				s++;
+			while (*s == ' ' || *s == '\t')
+				s++;
+			cf_strlcpy(b->proxy, cmd ? s : val, sizeof b->proxy);
+			b->proxy_kind = cmd ? SSHCFG_PROXY_COMMAND : SSHCFG_PROXY_JUMP;
+		}
 	}
 	return 0;
 }
@@ -257,6 +270,10 @@ sshcfg_lookup(const struct sshcfg *c, const char *host, struct sshcfg_result *r)
 			long p = strtol(b->port, &e, 10);
 			if (*e == '\0' && p > 0 && p < 65536)
 				r->port = (int)p;
+		}
+		if (!r->proxy_kind && b->proxy_kind) {
+			cf_strlcpy(r->proxy, b->proxy, sizeof r->proxy);
+			r->proxy_kind = b->proxy_kind;
 		}
 		for (j = 0; j < b->nids && r->nids < SSHCFG_MAX_IDS; j++)
 			cf_strlcpy(r->ids[r->nids++], b->ids[j], sizeof r->ids[0]);

@@ -1,7 +1,8 @@
 /*
  * sshconfig.h — the part of ssh_config(5) the controller honours: for the
- * first "Host" blocks matching a name, HostName (with %h), User, Port and
- * IdentityFile (all of them, in order, ~ expanded by the caller).  Lines
+ * first "Host" blocks matching a name, HostName (with %h), User, Port,
+ * IdentityFile (all of them, in order, ~ expanded by the caller) and the
+ * first of ProxyJump / ProxyCommand (used by fleet.c and sshjump.c).  Lines
  * before the first Host apply to every host; "Match" blocks are skipped
  * (never matched); Include is ignored.  First value obtained wins, as in
  * OpenSSH.  Parses from memory; no I/O except sshcfg_load().
@@ -21,7 +22,12 @@ struct sshcfg_block {
 	char hostname[SSHCFG_STR], user[SSHCFG_STR], port[16];
 	char ids[SSHCFG_MAX_IDS][SSHCFG_STR];
 	size_t nids;
+	char proxy[SSHCFG_STR];   /* ProxyJump or ProxyCommand (rest of the line), first of the two */
+	int proxy_kind;           /* SSHCFG_PROXY_*; 0 not set */
 };
+
+#define SSHCFG_PROXY_JUMP 1
+#define SSHCFG_PROXY_COMMAND 2
 
 struct sshcfg {
 	struct sshcfg_block *b;
@@ -34,6 +40,8 @@ struct sshcfg_result {
 	int port;                    /* 0 if not set */
 	char ids[SSHCFG_MAX_IDS][SSHCFG_STR];
 	size_t nids;
+	char proxy[SSHCFG_STR];      /* as in sshcfg_block; "none" is a value */
+	int proxy_kind;
 };
 
 int sshcfg_parse(struct sshcfg *c, const char *text, size_t len, const char *srcname);
