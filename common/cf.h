@@ -59,6 +59,9 @@ enum cf_err {
 	CF_E_NGINX_RELOAD,      /* nginx did not take a tested configuration */
 	CF_E_NO_HOST_CERT,      /* controller: no valid certificate for a name on a host */
 	CF_E_BAD_OUTPUT,        /* controller: a host's output is unusable (size, JSON) */
+	CF_E_SSH_CONFIG,        /* controller: ssh_config says what certfleet cannot do */
+	CF_E_TOO_MANY_AUTH_FAILURES, /* controller: sshd's MaxAuthTries hit before the right key */
+	CF_E_HOST_CERT_INVALID, /* controller: a host certificate or known_hosts policy refused it */
 	CF_E__COUNT
 };
 

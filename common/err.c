@@ -57,6 +57,13 @@ static const struct {
 	[CF_E_NO_HOST_CERT] = {"NO_HOST_CERT", "that host holds no unexpired certificate for the name: issue or renew it there first (certfleet issue|renew HOST), or check -d and the host's certfleet_prefix", 105},
 	[CF_E_BAD_OUTPUT] = {"BAD_AGENT_OUTPUT", "the host answered with output certfleet cannot use (too large, not JSON, "
 	    "or cut off): run the agent there by hand, or reinstall it with certfleet deploy", 106},
+	[CF_E_SSH_CONFIG] = {"SSH_CONFIG", "ssh_config asks for something certfleet does not do: change or scope the line named "
+	    "(file:line), or give another file with -F; see SSH in certfleet(1)", 111},
+	[CF_E_TOO_MANY_AUTH_FAILURES] = {"TOO_MANY_AUTH_FAILURES", "the host closed the login after too many keys "
+	    "(sshd MaxAuthTries): set IdentitiesOnly yes and the right IdentityFile for the host in ssh_config, "
+	    "or load fewer keys into ssh-agent", 112},
+	[CF_E_HOST_CERT_INVALID] = {"HOST_CERT_INVALID", "the host's key or certificate is refused by known_hosts "
+	    "(@revoked, @cert-authority) or StrictHostKeyChecking: see the file:line named", 113},
 };
 
 static enum cf_err last_err;

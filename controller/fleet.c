@@ -12,9 +12,11 @@
 #include <pwd.h>
 #include <signal.h>
 #include <stdarg.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/resource.h>
 #include <unistd.h>
 
@@ -24,7 +26,7 @@
 #include "json.h"
 #include "sshconfig.h"
 
-struct fleet_opts fleet_opts = {NULL, 50, 10, 300, NULL, 0, NULL, NULL, 0};
+struct fleet_opts fleet_opts = {.jobs = 50, .timeout_s = 10, .command_timeout_s = 300};
 
 static int
 posint(const char *s, int lo, int hi, int *out)
@@ -57,6 +59,7 @@ fleet_global_opt(int ch, const char *arg)
 	case 0x101:
 		if (posint(arg, 1, 3600, &fleet_opts.timeout_s) < 0)
 			goto bad;
+		fleet_opts.timeout_set = 1;
 		return 1;
 	case 0x102:
 		if (posint(arg, 1, 86400, &fleet_opts.command_timeout_s) < 0)
@@ -73,6 +76,9 @@ fleet_global_opt(int ch, const char *arg)
 		return 1;
 	case 0x106:
 		fleet_opts.json = 1;
+		return 1;
+	case 'F':
+		fleet_opts.ssh_config = arg;
 		return 1;
 	default:
 		return 0;
@@ -172,33 +178,98 @@ home(void)
 	return pw ? pw->pw_dir : "/";
 }
 
+/* One line of `hosts -v`: keyword, value, where it came from. */
 static void
-tilde(char *out, size_t outsz, const char *p)
+say(FILE *out, const char *kw, const char *val, const char *from, const char *expanded)
 {
-	if (p[0] == '~' && (p[1] == '/' || p[1] == '\0'))
-		snprintf(out, outsz, "%s%s", home(), p + 1);
-	else
-		snprintf(out, outsz, "%s", p);
+	if (out == NULL)
+		return;
+	fprintf(out, "\t%s %s\t%s", kw, val, from);
+	if (expanded && strcmp(expanded, val) != 0)
+		fprintf(out, "\t%s", expanded);
+	fputc('\n', out);
 }
 
 static void
-add_id(struct ssh_target *t, const char *p)
+local_info(struct sshcfg_local *loc, char *user, size_t usersz, char *host, size_t hostsz)
 {
-	size_t i;
+	struct passwd *pw = getpwuid(getuid());
+
+	cf_strlcpy(user, pw ? pw->pw_name : "root", usersz);
+	if (gethostname(host, hostsz) < 0)
+		cf_strlcpy(host, "localhost", hostsz);
+	host[hostsz - 1] = '\0';
+	loc->user = user;
+	loc->home = home();
+	loc->hostname = host;
+	loc->uid = (unsigned long)getuid();
+}
+
+/* Expand one ssh_config path into dst (deduplicated); -1 fails the job.
+ * GlobalKnownHostsFile is not expanded (tok NULL), as ssh does not. */
+static int
+add_path(struct job *j, char (*dst)[512], size_t *n, size_t max, const char *tmpl,
+    const struct sshcfg_tokens *tok, const char *kw, const char *from, FILE *out)
+{
 	char path[512];
+	size_t i;
 
-	tilde(path, sizeof path, p);
-	for (i = 0; i < t->nids; i++)
-		if (strcmp(t->ids[i], path) == 0)
-			return;
-	if (t->nids < SSH_MAX_IDS)
-		cf_strlcpy(t->ids[t->nids++], path, sizeof t->ids[0]);
+	if (tok == NULL) {
+		if (strlen(tmpl) >= sizeof path) {   /* tok NULL: taken as written */
+			job_fail(j, CF_E_SSH_CONFIG, "%s: %s is too long", from, kw);
+			return -1;
+		}
+		cf_strlcpy(path, tmpl, sizeof path);
+	} else if (sshcfg_expand(tmpl, tok, path, sizeof path) < 0) {
+		job_fail(j, CF_E_SSH_CONFIG, "%s (%s %s)", cf_lasterr_detail(), kw, from);
+		return -1;
+	}
+	say(out, kw, tmpl, from, path);
+	for (i = 0; i < *n; i++)
+		if (strcmp(dst[i], path) == 0)
+			return 0;
+	if (*n >= max) {
+		job_fail(j, CF_E_SSH_CONFIG, "more than %zu %s files apply to %s (%s)", max, kw, j->name, from);
+		return -1;
+	}
+	cf_strlcpy(dst[(*n)++], path, sizeof dst[0]);
+	return 0;
 }
 
-/* A host's target and validated variables; -1 (with the job failed) when
- * a variable is invalid: such a host gets nothing sent at all. */
+/* a list of words: several paths (UserKnownHostsFile a b) */
+static int
+add_paths(struct job *j, char (*dst)[512], size_t *n, size_t max, const char *words,
+    const struct sshcfg_tokens *tok, const char *kw, const char *from, FILE *out)
+{
+	char w[512];
+
+	while (*words) {
+		size_t l = strcspn(words, " ");
+		if (l > 0 && l < sizeof w) {
+			memcpy(w, words, l);
+			w[l] = '\0';
+			if (add_path(j, dst, n, max, w, tok, kw, from, out) < 0)
+				return -1;
+		}
+		words += l;
+		words += strspn(words, " ");
+	}
+	return 0;
+}
+
+static int
+seconds(const char *v)
+{
+	return strcmp(v, "none") == 0 ? 0 : atoi(v);
+}
+
+/* A host's target and validated variables, as ssh would connect to it
+ * given ssh_config (looked up by ansible_host, else the inventory name, as
+ * Ansible calls ssh) with the inventory's and command line's values first.
+ * A bad value or a refused ssh_config line fails the job: such a host gets
+ * nothing sent at all.  With out, says where each value came from. */
 static void
-job_init(struct fleet *f, struct job *j, const struct sshcfg *cfg)
+job_init(struct fleet *f, struct job *j, FILE *out)
 {
 	const struct inv *inv = &f->inv;
 	const char *ah = inv_host_var(inv, j->host, "ansible_host");
@@ -207,41 +278,173 @@ job_init(struct fleet *f, struct job *j, const struct sshcfg *cfg)
 	const char *ak = inv_host_var(inv, j->host, "ansible_ssh_private_key_file");
 	const char *ab = inv_host_var(inv, j->host, "ansible_become");
 	const char *pf = inv_host_var(inv, j->host, "certfleet_prefix");
-	struct sshcfg_result r;
-	struct passwd *pw;
+	static struct sshcfg_result r;   /* large; job_init is not re-entered */
+	struct sshcfg_local loc;
+	struct sshcfg_tokens tok;
+	char luser[256], lhost[256];
+	const char *v, *from;
 	size_t i;
 	int port = 0;
 
 	j->name = inv->hosts[j->host].name;
 	cf_strlcpy(j->t.name, j->name, sizeof j->t.name);
-	sshcfg_lookup(cfg, ah ? ah : j->name, &r);
-	cf_strlcpy(j->t.addr, ah ? ah : r.hostname[0] ? r.hostname : j->name, sizeof j->t.addr);
+	local_info(&loc, luser, sizeof luser, lhost, sizeof lhost);
+	if (sshcfg_lookup(&f->cfg, ah ? ah : j->name, &loc, &r) < 0) {
+		job_fail(j, cf_lasterr(), "%s", cf_lasterr_detail());
+		say(out, "error", cf_lasterr_detail(), "", NULL);
+		return;
+	}
+	cf_strlcpy(j->t.addr, r.hostname, sizeof j->t.addr);
+	say(out, "hostname", r.hostname, r.opt[SO_HOSTNAME].v[0] ? r.opt[SO_HOSTNAME].src :
+	    ah ? "inventory ansible_host" : "inventory name", NULL);
 	if (ap && posint(ap, 1, 65535, &port) < 0) {
 		job_fail(j, CF_E_INVALID_INPUT, "ansible_port \"%.20s\" is not a port number", ap);
 		return;
 	}
 	j->t.port = port ? port : r.port ? r.port : 22;
-	if (au)
-		cf_strlcpy(j->t.user, au, sizeof j->t.user);
-	else if (fleet_opts.user)
-		cf_strlcpy(j->t.user, fleet_opts.user, sizeof j->t.user);
-	else if (r.user[0])
-		cf_strlcpy(j->t.user, r.user, sizeof j->t.user);
-	else if ((pw = getpwuid(getuid())) != NULL)
-		cf_strlcpy(j->t.user, pw->pw_name, sizeof j->t.user);
-	else
-		cf_strlcpy(j->t.user, "root", sizeof j->t.user);
-	if (ak)
-		add_id(&j->t, ak);
-	if (fleet_opts.identity)
-		add_id(&j->t, fleet_opts.identity);
-	for (i = 0; i < r.nids; i++)
-		add_id(&j->t, r.ids[i]);
-	if (j->t.nids == 0) {
-		add_id(&j->t, "~/.ssh/id_ecdsa");
-		add_id(&j->t, "~/.ssh/id_rsa");
-		add_id(&j->t, "~/.ssh/id_ed25519");
+	if (out) {
+		char pv[16];
+		snprintf(pv, sizeof pv, "%d", j->t.port);
+		say(out, "port", pv, port ? "inventory ansible_port" : r.port ? r.opt[SO_PORT].src :
+		    "(default)", NULL);
 	}
+	if (au)
+		cf_strlcpy(j->t.user, au, sizeof j->t.user), from = "inventory ansible_user";
+	else if (fleet_opts.user)
+		cf_strlcpy(j->t.user, fleet_opts.user, sizeof j->t.user), from = "-u";
+	else if (r.user[0])
+		cf_strlcpy(j->t.user, r.user, sizeof j->t.user), from = r.opt[SO_USER].src;
+	else
+		cf_strlcpy(j->t.user, luser, sizeof j->t.user), from = "(local user)";
+	say(out, "user", j->t.user, from, NULL);
+	memset(&tok, 0, sizeof tok);
+	tok.loc = &loc;
+	tok.orighost = ah ? ah : j->name;
+	tok.hostname = r.hostname;
+	tok.port = j->t.port;
+	tok.ruser = j->t.user;
+
+	if (ak && add_path(j, j->t.ids, &j->t.nids, SSH_MAX_IDS, ak, &tok, "identityfile",
+	    "inventory ansible_ssh_private_key_file", out) < 0)
+		return;
+	if (fleet_opts.identity && add_path(j, j->t.ids, &j->t.nids, SSH_MAX_IDS, fleet_opts.identity,
+	    &tok, "identityfile", "--identity", out) < 0)
+		return;
+	for (i = 0; i < r.nids; i++)
+		if (add_path(j, j->t.ids, &j->t.nids, SSH_MAX_IDS, r.ids[i].v, &tok, "identityfile",
+		    r.ids[i].src, out) < 0)
+			return;
+	if (j->t.nids == 0) {
+		static const char *const defaults[] = {"~/.ssh/id_ecdsa", "~/.ssh/id_rsa", "~/.ssh/id_ed25519"};
+		for (i = 0; i < CF_ARRAY_LEN(defaults); i++)
+			if (add_path(j, j->t.ids, &j->t.nids, SSH_MAX_IDS, defaults[i], &tok, "identityfile",
+			    "(default)", out) < 0)
+				return;
+	}
+	for (i = 0; i < r.ncerts; i++)
+		if (add_path(j, j->t.certs, &j->t.ncerts, SSH_MAX_CERTS, r.certs[i].v, &tok,
+		    "certificatefile", r.certs[i].src, out) < 0)
+			return;
+	j->t.identities_only = strcmp(r.opt[SO_IDENTITIESONLY].v, "yes") == 0;
+	say(out, "identitiesonly", j->t.identities_only ? "yes" : "no",
+	    r.opt[SO_IDENTITIESONLY].v[0] ? r.opt[SO_IDENTITIESONLY].src : "(default)", NULL);
+	if ((v = r.opt[SO_IDENTITYAGENT].v)[0]) {
+		if (strcasecmp(v, "none") == 0)
+			cf_strlcpy(j->t.agent_sock, "none", sizeof j->t.agent_sock);
+		else if (strcmp(v, "SSH_AUTH_SOCK") == 0)
+			j->t.agent_sock[0] = '\0';
+		else if (v[0] == '$') {
+			const char *e = getenv(v + 1);
+			cf_strlcpy(j->t.agent_sock, e && *e ? e : "none", sizeof j->t.agent_sock);
+		} else if (sshcfg_expand(v, &tok, j->t.agent_sock, sizeof j->t.agent_sock) < 0) {
+			job_fail(j, CF_E_SSH_CONFIG, "%s (IdentityAgent %s)", cf_lasterr_detail(),
+			    r.opt[SO_IDENTITYAGENT].src);
+			return;
+		}
+		say(out, "identityagent", v, r.opt[SO_IDENTITYAGENT].src, j->t.agent_sock);
+	}
+
+	if (r.opt[SO_CONNECTTIMEOUT].v[0] && !fleet_opts.timeout_set) {
+		j->t.connect_timeout_ms = seconds(r.opt[SO_CONNECTTIMEOUT].v) * 1000;
+		say(out, "connecttimeout", r.opt[SO_CONNECTTIMEOUT].v, r.opt[SO_CONNECTTIMEOUT].src, NULL);
+	} else if (out) {
+		char tv[16];
+		snprintf(tv, sizeof tv, "%d", fleet_opts.timeout_s);
+		say(out, "connecttimeout", tv, fleet_opts.timeout_set ? "--timeout" : "(default)", NULL);
+	}
+	if (r.opt[SO_SERVERALIVEINTERVAL].v[0]) {
+		j->t.keepalive_s = seconds(r.opt[SO_SERVERALIVEINTERVAL].v);
+		if (j->t.keepalive_s == 0)
+			j->t.keepalive_s = -1;   /* 0 in ssh_config: none */
+		say(out, "serveraliveinterval", r.opt[SO_SERVERALIVEINTERVAL].v,
+		    r.opt[SO_SERVERALIVEINTERVAL].src, NULL);
+	}
+
+	if (fleet_opts.known_hosts) {
+		if (add_path(j, j->t.kh_user, &j->t.nkh_user, SSH_MAX_KH, fleet_opts.known_hosts, &tok,
+		    "userknownhostsfile", "--known-hosts", out) < 0)
+			return;
+	} else if (add_paths(j, j->t.kh_user, &j->t.nkh_user, SSH_MAX_KH,
+	    r.opt[SO_USERKNOWNHOSTSFILE].v[0] ? r.opt[SO_USERKNOWNHOSTSFILE].v :
+	    "~/.ssh/known_hosts ~/.ssh/known_hosts2", &tok, "userknownhostsfile",
+	    r.opt[SO_USERKNOWNHOSTSFILE].v[0] ? r.opt[SO_USERKNOWNHOSTSFILE].src : "(default)", out) < 0)
+		return;
+	if (add_paths(j, j->t.kh_global, &j->t.nkh_global, SSH_MAX_KH,
+	    r.opt[SO_GLOBALKNOWNHOSTSFILE].v[0] ? r.opt[SO_GLOBALKNOWNHOSTSFILE].v :
+	    "/etc/ssh/ssh_known_hosts /etc/ssh/ssh_known_hosts2", NULL, "globalknownhostsfile",
+	    r.opt[SO_GLOBALKNOWNHOSTSFILE].v[0] ? r.opt[SO_GLOBALKNOWNHOSTSFILE].src : "(default)", out) < 0)
+		return;
+	j->t.accept_new = fleet_opts.accept_new;
+	if ((v = r.opt[SO_STRICTHOSTKEYCHECKING].v)[0]) {
+		say(out, "stricthostkeychecking", v, r.opt[SO_STRICTHOSTKEYCHECKING].src, NULL);
+		if (strcmp(v, "no") == 0) {
+			job_fail(j, CF_E_SSH_CONFIG, "%s: StrictHostKeyChecking no applies to %s: certfleet "
+			    "never connects to a host it cannot verify. Use accept-new (records new hosts, "
+			    "refuses changed keys), or record the key: ssh-keyscan -p %d %s >> %s",
+			    r.opt[SO_STRICTHOSTKEYCHECKING].src, j->name, j->t.port, j->t.addr,
+			    j->t.nkh_user ? j->t.kh_user[0] : "~/.ssh/known_hosts");
+			return;
+		}
+		if (strcmp(v, "accept-new") == 0)
+			j->t.accept_new = 1;
+	} else if (out) {
+		say(out, "stricthostkeychecking", fleet_opts.accept_new ? "accept-new" : "yes",
+		    fleet_opts.accept_new ? "--accept-new" : "(default)", NULL);
+	}
+	{
+		static const struct { int opt; size_t off; const char *kw; } algs[] = {
+			{SO_HOSTKEYALGORITHMS, offsetof(struct ssh_target, hostkey_algs), "hostkeyalgorithms"},
+			{SO_KEXALGORITHMS, offsetof(struct ssh_target, kex_algs), "kexalgorithms"},
+			{SO_CIPHERS, offsetof(struct ssh_target, ciphers), "ciphers"},
+			{SO_MACS, offsetof(struct ssh_target, macs), "macs"},
+		};
+		for (i = 0; i < CF_ARRAY_LEN(algs); i++) {
+			const struct sshcfg_val *a = &r.opt[algs[i].opt];
+			if (!a->v[0])
+				continue;
+			if (strlen(a->v) >= sizeof j->t.kex_algs) {
+				job_fail(j, CF_E_SSH_CONFIG, "%s: %s is too long", a->src, algs[i].kw);
+				return;
+			}
+			cf_strlcpy((char *)&j->t + algs[i].off, a->v, sizeof j->t.kex_algs);
+			say(out, algs[i].kw, a->v, a->src, NULL);
+		}
+	}
+
+	/* ProxyJump/ProxyCommand change where the connection goes: until
+	 * jump hosts are implemented, refused rather than connecting directly */
+	for (i = 0; i < 2; i++) {
+		int o = i ? SO_PROXYCOMMAND : SO_PROXYJUMP;
+		if (r.opt[o].v[0])
+			say(out, i ? "proxycommand" : "proxyjump", r.opt[o].v, r.opt[o].src, NULL);
+		if (r.opt[o].v[0] && strcasecmp(r.opt[o].v, "none") != 0) {
+			job_fail(j, CF_E_SSH_CONFIG, "%s: %s %.200s applies to %s: jump hosts are not "
+			    "supported by this certfleet; certfleet does not connect around them",
+			    r.opt[o].src, i ? "ProxyCommand" : "ProxyJump", r.opt[o].v, j->name);
+			return;
+		}
+	}
+
 	j->become = ab && (!strcmp(ab, "true") || !strcmp(ab, "True") || !strcmp(ab, "yes") ||
 	    !strcmp(ab, "1"));
 	if (pf && strcmp(pf, "/") != 0) {
@@ -254,6 +457,43 @@ job_init(struct fleet *f, struct job *j, const struct sshcfg *cfg)
 			j->prefix[strlen(j->prefix) - 1] = '\0';
 	}
 	snprintf(j->agent_path, sizeof j->agent_path, "%s/usr/local/bin/certfleet-agent", j->prefix);
+}
+
+void
+fleet_describe(struct fleet *f, struct job *j, FILE *out)
+{
+	struct job *tmp = calloc(1, sizeof *tmp);
+
+	if (tmp == NULL)
+		return;
+	tmp->host = j->host;
+	job_init(f, tmp, out);
+	free(tmp);
+}
+
+/* ssh's files: -F (or $CERTFLEET_SSH_CONFIG) alone, else ~/.ssh/config then
+ * /etc/ssh/ssh_config ($CERTFLEET_SSH_SYSTEM_CONFIG, for tests). */
+static int
+load_ssh_config(struct sshcfg *cfg)
+{
+	const char *path = fleet_opts.ssh_config, *sys;
+	char user[600];
+
+	if (path == NULL && (path = getenv("CERTFLEET_SSH_CONFIG")) != NULL && *path == '\0')
+		path = NULL;
+	if (path) {
+		if (strcmp(path, "none") == 0)
+			return 0;
+		if (access(path, R_OK) < 0)
+			return cf_seterr(CF_E_SSH_CONFIG, "ssh_config %s (-F):", path);
+		return sshcfg_load(cfg, path, 1, home());
+	}
+	snprintf(user, sizeof user, "%s/.ssh/config", home());
+	if (sshcfg_load(cfg, user, 1, home()) < 0)
+		return -1;
+	if ((sys = getenv("CERTFLEET_SSH_SYSTEM_CONFIG")) == NULL || *sys == '\0')
+		sys = "/etc/ssh/ssh_config";
+	return sshcfg_load(cfg, sys, 0, home());
 }
 
 static int setup(struct fleet *f, const char *pattern, int need_ssh);
@@ -274,8 +514,7 @@ setup(struct fleet *f, const char *pattern, int need_ssh)
 {
 	const char *path = fleet_opts.inventory;
 	unsigned char *sel = NULL;
-	struct sshcfg cfg;
-	char cfgpath[600], khpath[600];
+	char khpath[600];
 	static char khstore[600];
 	long n;
 	size_t i, k;
@@ -307,21 +546,20 @@ setup(struct fleet *f, const char *pattern, int need_ssh)
 		fprintf(stderr, "certfleet: out of memory\n");
 		return 1;
 	}
-	snprintf(cfgpath, sizeof cfgpath, "%s/.ssh/config", home());
-	if (sshcfg_load(&cfg, cfgpath) < 0) {
-		fprintf(stderr, "certfleet: %s: %s\n", cf_err_code(cf_lasterr()), cf_lasterr_detail());
+	if (load_ssh_config(&f->cfg) < 0) {
+		fprintf(stderr, "certfleet: %s: %s\n  hint: %s\n", cf_err_code(cf_lasterr()),
+		    cf_lasterr_detail(), cf_err_hint(cf_lasterr()));
 		free(sel);
-		return 1;
+		return cf_err_exit(cf_lasterr());
 	}
 	for (i = 0, k = 0; i < f->inv.nhosts; i++) {
 		if (!sel[i])
 			continue;
 		f->jobs[k].host = i;
-		job_init(f, &f->jobs[k], &cfg);
+		job_init(f, &f->jobs[k], NULL);
 		k++;
 	}
 	f->njobs = k;
-	sshcfg_free(&cfg);
 	free(sel);
 	if (!need_ssh)
 		return 0;
@@ -359,6 +597,7 @@ fleet_free(struct fleet *f)
 	}
 	free(f->jobs);
 	kh_free(&f->ctx.kh);
+	sshcfg_free(&f->cfg);
 	inv_free(&f->inv);
 	memset(f, 0, sizeof *f);
 }

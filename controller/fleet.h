@@ -20,6 +20,7 @@
 #include "inventory.h"
 #include "json.h"
 #include "ssh.h"
+#include "sshconfig.h"
 
 struct fleet_opts {
 	const char *inventory;        /* -i; $CERTFLEET_INVENTORY; ./inventory */
@@ -31,12 +32,14 @@ struct fleet_opts {
 	const char *identity;         /* --identity */
 	const char *user;             /* -u */
 	int json;                     /* --json */
+	int timeout_set;              /* --timeout given: wins over ConnectTimeout */
+	const char *ssh_config;       /* -F; $CERTFLEET_SSH_CONFIG; ~/.ssh/config + /etc/ssh/ssh_config */
 };
 extern struct fleet_opts fleet_opts;
 
 /* getopt_long tables the controller's main() and every fleet command use,
  * so global options work before and after the command name. */
-#define FLEET_SHORTOPTS "i:j:u:"
+#define FLEET_SHORTOPTS "i:j:u:F:"
 #define FLEET_LONGOPTS                                                      \
 	{"inventory", required_argument, NULL, 'i'},                        \
 	{"jobs", required_argument, NULL, 'j'},                             \
@@ -46,7 +49,8 @@ extern struct fleet_opts fleet_opts;
 	{"known-hosts", required_argument, NULL, 0x103},                    \
 	{"accept-new", no_argument, NULL, 0x104},                           \
 	{"identity", required_argument, NULL, 0x105},                       \
-	{"json", no_argument, NULL, 0x106}
+	{"json", no_argument, NULL, 0x106},                                 \
+	{"ssh-config", required_argument, NULL, 'F'}
 /* The first getopt value free for a command's own long options: the ones
  * above use 0x101..0x106, and a command's table is searched with them. */
 #define FLEET_OPT_FREE 0x200
@@ -85,6 +89,7 @@ struct fleet {
 	struct job *jobs;
 	size_t njobs;
 	struct ssh_ctx ctx;
+	struct sshcfg cfg;            /* ssh_config as loaded (hosts -v reads it again) */
 };
 
 /* Load the inventory, select PATTERN (NULL: all), fill f->jobs with each
@@ -92,6 +97,9 @@ struct fleet {
  * status on failure (> 0), 0 on success. */
 int fleet_setup(struct fleet *f, const char *pattern, int need_ssh);
 void fleet_free(struct fleet *f);
+/* hosts -v: how job j's target was decided, one line per value with where it
+ * came from (ssh_config file:line, inventory variable, option, default). */
+void fleet_describe(struct fleet *f, struct job *j, FILE *out);
 /* Drive every job to its end (at most -j connections at once). */
 void fleet_run(struct fleet *f);
 

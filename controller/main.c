@@ -40,7 +40,8 @@ usage(FILE *f)
 
 	fprintf(f,
 	    "usage: certfleet [-v] [-i INVENTORY] [-j N] [--timeout SEC] [--known-hosts FILE]\n"
-	    "                 [--accept-new] [--identity FILE] [-u USER] [--json] COMMAND [ARGS]\n"
+	    "                 [--accept-new] [--identity FILE] [-u USER] [-F SSH_CONFIG] [--json]\n"
+	    "                 COMMAND [ARGS]\n"
 	    "\n"
 	    "Deploys and drives certfleet-agent on fleets of servers over SSH, and rotates\n"
 	    "certificates on FlexibleEngine load balancers.\n"
@@ -59,6 +60,7 @@ usage(FILE *f)
 	    "  --identity FILE        also try this private key file\n"
 	    "  -u, --user USER        login user unless ansible_user says otherwise\n"
 	    "  --json                 one JSON document instead of the table\n"
+	    "  -F, --ssh-config FILE  ssh_config instead of ~/.ssh/config + /etc/ssh/ssh_config\n"
 	    "\n"
 	    "Commands:\n");
 	for (i = 0; i < CF_ARRAY_LEN(commands); i++)

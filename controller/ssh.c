@@ -9,6 +9,7 @@
 #include <netdb.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -19,6 +20,7 @@
 #include "b64.h"
 #include "cf.h"
 #include "ssh.h"
+#include "sshconfig.h"
 #include "sshkey.h"
 #include "sshsign.h"
 
@@ -149,6 +151,19 @@ recv_cb(libssh2_socket_t fd, void *buf, size_t len, int flags, void **abstract)
 	return n;
 }
 
+/* ConnectTimeout and ServerAliveInterval from ssh_config, else the context's */
+static int
+connect_timeout_ms(const struct ssh_conn *c)
+{
+	return c->t.connect_timeout_ms > 0 ? c->t.connect_timeout_ms : c->ctx->connect_timeout_ms;
+}
+
+static int
+keepalive_s(const struct ssh_conn *c)
+{
+	return c->t.keepalive_s < 0 ? 0 : c->t.keepalive_s > 0 ? c->t.keepalive_s : c->ctx->keepalive_s;
+}
+
 struct ssh_conn *
 ssh_open(const struct ssh_target *t, struct ssh_ctx *ctx, int64_t now)
 {
@@ -163,7 +178,7 @@ ssh_open(const struct ssh_target *t, struct ssh_ctx *ctx, int64_t now)
 	c->ctx = ctx;
 	c->fd = -1;
 	c->st = S_CONNECT;
-	c->connect_deadline = now + ctx->connect_timeout_ms;
+	c->connect_deadline = now + connect_timeout_ms(c);
 	c->deadline = now + ctx->total_timeout_ms;
 	cf_buf_init(&c->out, SSH_STDOUT_MAX);
 	cf_buf_init(&c->err, SSH_STDERR_MAX);
@@ -355,6 +370,54 @@ hostkey_prefs(struct ssh_conn *c, char *out, size_t sz)
 			strncat(out, all[i], sz - strlen(out) - 1);
 		}
 	}
+}
+
+/* HostKeyAlgorithms, KexAlgorithms, Ciphers, MACs from ssh_config narrow
+ * what certfleet would offer; they never add an algorithm. */
+static enum ssh_status
+narrow_methods(struct ssh_conn *c, const char *hostkeys)
+{
+	static const struct {
+		size_t off;
+		int m1, m2;
+		const char *kw;
+	} tab[] = {
+		{offsetof(struct ssh_target, hostkey_algs), LIBSSH2_METHOD_HOSTKEY, -1, "HostKeyAlgorithms"},
+		{offsetof(struct ssh_target, kex_algs), LIBSSH2_METHOD_KEX, -1, "KexAlgorithms"},
+		{offsetof(struct ssh_target, ciphers), LIBSSH2_METHOD_CRYPT_CS, LIBSSH2_METHOD_CRYPT_SC, "Ciphers"},
+		{offsetof(struct ssh_target, macs), LIBSSH2_METHOD_MAC_CS, LIBSSH2_METHOD_MAC_SC, "MACs"},
+	};
+	size_t i;
+
+	for (i = 0; i < CF_ARRAY_LEN(tab); i++) {
+		const char *cfg = (const char *)&c->t + tab[i].off;
+		char ours[1024] = "", out[1024];
+		const char **algs = NULL;
+		int n, k;
+		if (cfg[0] == '\0')
+			continue;
+		if (tab[i].m1 == LIBSSH2_METHOD_HOSTKEY) {
+			cf_strlcpy(ours, hostkeys, sizeof ours);
+		} else {
+			n = libssh2_session_supported_algs(c->s, tab[i].m1, &algs);
+			for (k = 0; k < n; k++) {
+				if (strlen(ours) + strlen(algs[k]) + 2 > sizeof ours)
+					break;
+				if (ours[0])
+					strcat(ours, ",");
+				strcat(ours, algs[k]);
+			}
+			if (algs)
+				libssh2_free(c->s, algs);
+		}
+		if (sshcfg_narrow(ours, cfg, out, sizeof out) < 0)
+			return fail(c, CF_E_SSH_CONFIG, "ssh_config %s %.200s for %s leaves none of the "
+			    "algorithms certfleet has (%.400s)", tab[i].kw, cfg, c->t.name, ours);
+		libssh2_session_method_pref(c->s, tab[i].m1, out);
+		if (tab[i].m2 >= 0)
+			libssh2_session_method_pref(c->s, tab[i].m2, out);
+	}
+	return SSH_IDLE;
 }
 
 static const char *
@@ -701,6 +764,8 @@ step_connect(struct ssh_conn *c)
 		libssh2_session_set_blocking(c->s, 0);
 		hostkey_prefs(c, prefs, sizeof prefs);
 		libssh2_session_method_pref(c->s, LIBSSH2_METHOD_HOSTKEY, prefs);
+		if (narrow_methods(c, prefs) == SSH_FAIL)
+			return SSH_FAIL;
 		c->st = S_HANDSHAKE;
 	}
 	r = libssh2_session_handshake(c->s, c->fd);
@@ -973,7 +1038,7 @@ ssh_run(struct ssh_conn *c, int64_t now)
 		return SSH_FAIL;
 	if (!c->authenticated && now >= c->connect_deadline)
 		return fail(c, CF_E_CONNECT_TIMEOUT, "%s port %d: no SSH session within %d s (%s)",
-		    c->t.addr, c->t.port, c->ctx->connect_timeout_ms / 1000,
+		    c->t.addr, c->t.port, connect_timeout_ms(c) / 1000,
 		    c->st <= S_CONNECTING ? "TCP connect" : c->st == S_HANDSHAKE ? "SSH handshake" :
 		    "authentication");
 	if (now >= c->deadline)
@@ -988,16 +1053,16 @@ ssh_run(struct ssh_conn *c, int64_t now)
 			return r == SSH_FAIL ? flooded(c) : r;
 		c->authenticated = 1;
 		c->st = S_IDLE;
-		if (c->ctx->keepalive_s > 0) {
-			libssh2_keepalive_config(c->s, 0, (unsigned)c->ctx->keepalive_s);
-			c->next_keepalive = now + c->ctx->keepalive_s * 1000;
+		if (keepalive_s(c) > 0) {
+			libssh2_keepalive_config(c->s, 0, (unsigned)keepalive_s(c));
+			c->next_keepalive = now + keepalive_s(c) * 1000;
 		}
 		return SSH_IDLE;
 	}
 	if (c->authenticated && c->next_keepalive && now >= c->next_keepalive) {
 		int next = 0;
 		if (libssh2_keepalive_send(c->s, &next) == 0)
-			c->next_keepalive = now + (next > 0 ? next : c->ctx->keepalive_s) * 1000;
+			c->next_keepalive = now + (next > 0 ? next : keepalive_s(c)) * 1000;
 		else
 			c->next_keepalive = now + 1000;
 	}

@@ -24,6 +24,8 @@
 #include "knownhosts.h"
 
 #define SSH_MAX_IDS 8
+#define SSH_MAX_CERTS 4
+#define SSH_MAX_KH 4                       /* known_hosts files of each kind */
 #define SSH_STDOUT_MAX (1024u * 1024)      /* more: the command is stopped */
 #define SSH_STDERR_MAX (64u * 1024)        /* more: drained and dropped */
 #define SSH_RUN_BUDGET (256u * 1024)       /* bytes one ssh_run() call reads */
@@ -36,6 +38,19 @@ struct ssh_target {
 	char user[64];
 	char ids[SSH_MAX_IDS][512]; /* key files to try after the agent */
 	size_t nids;
+	/* from ssh_config (sshconfig.h), "" / 0 when not set there */
+	char certs[SSH_MAX_CERTS][512];   /* CertificateFile */
+	size_t ncerts;
+	int identities_only;        /* only agent keys an IdentityFile's .pub names */
+	char agent_sock[512];       /* IdentityAgent: "" $SSH_AUTH_SOCK, "none" no agent */
+	int connect_timeout_ms;     /* ConnectTimeout, else the context's */
+	int keepalive_s;            /* ServerAliveInterval, else the context's */
+	char kh_user[SSH_MAX_KH][512];    /* UserKnownHostsFile; [0] gets accept-new */
+	size_t nkh_user;
+	char kh_global[SSH_MAX_KH][512];  /* GlobalKnownHostsFile, read only */
+	size_t nkh_global;
+	int accept_new;             /* StrictHostKeyChecking accept-new (or --accept-new) */
+	char hostkey_algs[256], kex_algs[256], ciphers[256], macs[256];   /* narrow ours */
 };
 
 /* What all connections share. */
