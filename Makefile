@@ -75,7 +75,7 @@ AGENT_OBJ  = $(AGENT_SRC:%.c=$(B)/%.o)
 CTRL_OBJ   = $(CTRL_SRC:%.c=$(B)/%.o)
 UNIT_OBJ   = $(UNIT_SRC:%.c=$(B)/%.o) $(B)/agent/store.o $(B)/agent/http01.o $(B)/agent/netproc.o \
             $(B)/controller/inventory.o $(B)/controller/sshconfig.o $(B)/controller/knownhosts.o \
-            $(B)/controller/sshkey.o \
+            $(B)/controller/sshkey.o $(B)/controller/sshcert.o $(B)/controller/sshcertsig.o \
             $(B)/agent/ngx_conf.o $(B)/agent/ngx_edit.o $(B)/agent/ngx_re.o
 VENDOR     = $(V)/versions.h
 BEARSSL    = $(V)/lib/libbearssl.a
@@ -132,7 +132,7 @@ bin/%: $(B)/%
 	cp $< $@.tmp && mv -f $@.tmp $@
 
 $(B)/unit-tests: $(UNIT_OBJ) $(SAN_OBJ) $(B)/libcommon.a
-	$(CC) $(LDFLAGS) -o $@ $(UNIT_OBJ) $(SAN_OBJ) $(B)/libcommon.a $(BEARSSL)
+	$(CC) $(LDFLAGS) -o $@ $(UNIT_OBJ) $(SAN_OBJ) $(B)/libcommon.a $(SSHLIBS) $(BEARSSL)
 
 unit: $(B)/unit-tests
 	$(B)/unit-tests

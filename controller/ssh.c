@@ -20,6 +20,7 @@
 #include "b64.h"
 #include "cf.h"
 #include "ssh.h"
+#include "sshcert.h"
 #include "sshconfig.h"
 #include "sshkey.h"
 #include "sshsign.h"
@@ -68,6 +69,17 @@ struct ssh_conn {
 	char auth_used[600];
 	struct sshkey *own;           /* a key file loaded by sshkey.c */
 	void *own_abstract;
+	/* authentication: each IdentityFile's public key blob (empty when
+	 * unknown), whether ssh-agent already offered it, the certificates of
+	 * the key file being tried (then the plain key: phase == ncert) */
+	struct cf_buf idpub[SSH_MAX_IDS];
+	unsigned char id_offered[SSH_MAX_IDS];
+	int ids_ready;
+	char certpath[SSH_MAX_CERTS + 1][512];
+	int ncert, phase;
+	int refusals;                 /* keys the host refused */
+	int disconnected;             /* the host sent SSH_MSG_DISCONNECT */
+	char disc_msg[256];
 	/* what recv_cb lets libssh2 read: per ssh_run() call, and before login */
 	size_t budget;
 	uint64_t preauth;
@@ -164,6 +176,27 @@ keepalive_s(const struct ssh_conn *c)
 	return c->t.keepalive_s < 0 ? 0 : c->t.keepalive_s > 0 ? c->t.keepalive_s : c->ctx->keepalive_s;
 }
 
+/* The host's SSH_MSG_DISCONNECT: its words say why (sshd's MaxAuthTries:
+ * "Too many authentication failures"). */
+static void
+disconnect_cb(LIBSSH2_SESSION *session, int reason, const char *message, int message_len,
+    const char *language, int language_len, void **abstract)
+{
+	struct ssh_conn *c = *abstract;
+
+	(void)session;
+	(void)reason;
+	(void)language;
+	(void)language_len;
+	c->disconnected = 1;
+	if (message && message_len > 0)
+		snprintf(c->disc_msg, sizeof c->disc_msg, "%.*s",
+		    message_len < 200 ? message_len : 200, message);
+	for (char *p = c->disc_msg; *p; p++)
+		if ((unsigned char)*p < 0x20 || (unsigned char)*p >= 0x7f)
+			*p = '?';
+}
+
 struct ssh_conn *
 ssh_open(const struct ssh_target *t, struct ssh_ctx *ctx, int64_t now)
 {
@@ -178,6 +211,7 @@ ssh_open(const struct ssh_target *t, struct ssh_ctx *ctx, int64_t now)
 	c->ctx = ctx;
 	c->fd = -1;
 	c->st = S_CONNECT;
+	c->phase = -1;
 	c->connect_deadline = now + connect_timeout_ms(c);
 	c->deadline = now + ctx->total_timeout_ms;
 	cf_buf_init(&c->out, SSH_STDOUT_MAX);
@@ -226,6 +260,8 @@ ssh_close(struct ssh_conn *c)
 		sshkey_free(c->own);
 		free(c->own);
 	}
+	for (size_t i = 0; i < SSH_MAX_IDS; i++)
+		cf_buf_free(&c->idpub[i]);
 	if (c->ai)
 		freeaddrinfo(c->ai);
 	cf_buf_free(&c->out);
@@ -577,6 +613,10 @@ sign_cb(LIBSSH2_SESSION *session, unsigned char **sig, size_t *sig_len,
 	(void)session;
 	if (sshsign_request_alg(data, data_len, alg, sizeof alg) < 0)
 		return -1;
+	/* a certificate's algorithm signs as its plain key's ("rsa-sha2-512-
+	 * cert-v01@openssh.com": rsa-sha2-512) */
+	if (strlen(alg) > 21 && strcmp(alg + strlen(alg) - 21, "-cert-v01@openssh.com") == 0)
+		alg[strlen(alg) - 21] = '\0';
 	return sshsign(c->own, alg, data, data_len, sig, sig_len) < 0 ? -1 : 0;
 }
 
@@ -619,101 +659,284 @@ auth_failed(struct ssh_conn *c)
 	    c->tried[0] ? c->tried : "no keys (no ssh-agent, no key files)");
 }
 
+/* After an attempt failed: the host may have hung up on us.  sshd does
+ * when MaxAuthTries keys were refused; that is its own error with its fix. */
 static enum ssh_status
-step_auth(struct ssh_conn *c)
+auth_cut(struct ssh_conn *c)
+{
+	if (!c->disconnected && libssh2_session_last_errno(c->s) != LIBSSH2_ERROR_SOCKET_DISCONNECT)
+		return SSH_WAIT;   /* not cut: go on */
+	if (strstr(c->disc_msg, "Too many authentication failures"))
+		return fail(c, CF_E_TOO_MANY_AUTH_FAILURES, "%s closed the login as user %s after %d "
+		    "refused key%s (\"Too many authentication failures\": sshd's MaxAuthTries) before "
+		    "certfleet reached the right one: tried %s. Fix: IdentitiesOnly yes and the host's "
+		    "IdentityFile in ssh_config (only that key is then offered), or fewer keys in "
+		    "ssh-agent", c->t.name, c->t.user, c->refusals, c->refusals == 1 ? "" : "s",
+		    c->tried[0] ? c->tried : "(none)");
+	return fail(c, CF_E_NETWORK, "%s closed the connection during login%s%s: tried %s", c->t.name,
+	    c->disc_msg[0] ? ": " : "", c->disc_msg, c->tried[0] ? c->tried : "(none)");
+}
+
+/* "type base64 [comment]" (a .pub or -cert.pub file) into out; 0 / -1 */
+static int
+read_pub(const char *path, struct cf_buf *out)
+{
+	char buf[16384], *p, *e;
+	size_t n;
+	FILE *f;
+
+	if ((f = fopen(path, "re")) == NULL)
+		return -1;
+	n = fread(buf, 1, sizeof buf - 1, f);
+	fclose(f);
+	buf[n] = '\0';
+	p = buf + strspn(buf, " \t");
+	p += strcspn(p, " \t");                 /* the type */
+	p += strspn(p, " \t");
+	e = p + strcspn(p, " \t\r\n");
+	cf_buf_init(out, SSHCERT_MAX_BLOB);
+	if (e == p || b64_decode(out, p, (size_t)(e - p)) < 0) {
+		cf_buf_free(out);
+		cf_clearerr();
+		return -1;
+	}
+	return 0;
+}
+
+/* each IdentityFile's public key: its .pub, else the OpenSSH key file's own */
+static void
+prepare_ids(struct ssh_conn *c)
+{
+	size_t i;
+
+	for (i = 0; i < c->t.nids; i++) {
+		char pub[600], buf[SSHKEY_MAX_TEXT];
+		struct sshkey k;
+		size_t n;
+		FILE *f;
+
+		snprintf(pub, sizeof pub, "%s.pub", c->t.ids[i]);
+		if (read_pub(pub, &c->idpub[i]) == 0)
+			continue;
+		cf_buf_init(&c->idpub[i], SSHCERT_MAX_BLOB);
+		if ((f = fopen(c->t.ids[i], "re")) == NULL)
+			continue;
+		n = fread(buf, 1, sizeof buf, f);
+		fclose(f);
+		if (sshkey_parse(&k, buf, n) == 0)
+			cf_buf_add(&c->idpub[i], k.pub, k.publen);
+		sshkey_free(&k);
+		cf_wipe(buf, n);
+		cf_clearerr();
+	}
+	c->ids_ready = 1;
+}
+
+/* the plain public key of a key blob (a certificate's certified key) */
+static int
+same_key(const unsigned char *blob, size_t len, const struct cf_buf *pub)
+{
+	struct sshcert cert;
+
+	if (pub->len == 0)
+		return 0;
+	if (sshcert_is_cert(blob, len))
+		return sshcert_parse(&cert, blob, len) == 0 && cert.publen == pub->len &&
+		    memcmp(cert.pub, pub->data, pub->len) == 0;
+	return len == pub->len && memcmp(blob, pub->data, len) == 0;
+}
+
+/* IdentitiesOnly: an agent key is offered only if an IdentityFile names it */
+static int
+agent_key_allowed(struct ssh_conn *c, const struct libssh2_agent_publickey *id)
+{
+	size_t i;
+	int ok = !c->t.identities_only;
+
+	for (i = 0; i < c->t.nids; i++)
+		if (same_key(id->blob, id->blob_len, &c->idpub[i])) {
+			c->id_offered[i] = 1;
+			ok = 1;
+		}
+	return ok;
+}
+
+/* The certificates for key file i, offered before the plain key: the
+ * -cert.pub beside it, then each CertificateFile certifying that key. */
+static void
+prepare_certs(struct ssh_conn *c, size_t i)
+{
+	char p[600];
+	size_t k;
+
+	c->ncert = 0;
+	c->phase = 0;
+	snprintf(p, sizeof p, "%s-cert.pub", c->t.ids[i]);
+	if (access(p, R_OK) == 0)
+		cf_strlcpy(c->certpath[c->ncert++], p, sizeof c->certpath[0]);
+	for (k = 0; k < c->t.ncerts && c->ncert < SSH_MAX_CERTS + 1; k++) {
+		struct cf_buf b;
+		if (strcmp(c->t.certs[k], p) == 0 || read_pub(c->t.certs[k], &b) < 0)
+			continue;
+		if (same_key(b.data, b.len, &c->idpub[i]))
+			cf_strlcpy(c->certpath[c->ncert++], c->t.certs[k], sizeof c->certpath[0]);
+		cf_buf_free(&b);
+	}
+}
+
+static enum ssh_status
+step_agent(struct ssh_conn *c)
 {
 	int r;
 
-	if (c->st == S_AGENT) {
-		if (c->agent == NULL) {
-			if ((c->agent = libssh2_agent_init(c->s)) == NULL ||
-			    libssh2_agent_connect(c->agent) != 0 ||
-			    libssh2_agent_list_identities(c->agent) != 0) {
-				tried(c, "ssh-agent (unreachable: %s)", lasterr(c));
-				c->st = S_KEYFILE;
-				return step_auth(c);
-			}
-			c->ident = NULL;
-			if (libssh2_agent_get_identity(c->agent, &c->ident, NULL) != 0) {
-				tried(c, "ssh-agent (no keys)");
-				c->st = S_KEYFILE;
-				return step_auth(c);
-			}
-		}
-		for (;;) {
-			r = libssh2_agent_userauth(c->agent, c->t.user, c->ident);
-			if (r == LIBSSH2_ERROR_EAGAIN)
-				return SSH_WAIT;
-			c->agent_keys++;
-			if (r == 0) {
-				snprintf(c->auth_used, sizeof c->auth_used, "ssh-agent key %.200s",
-				    c->ident->comment ? c->ident->comment : "");
-				return SSH_IDLE;
-			}
-			if (libssh2_agent_get_identity(c->agent, &c->ident, c->ident) != 0)
-				break;
-		}
-		tried(c, "ssh-agent (%d key%s refused)", c->agent_keys, c->agent_keys == 1 ? "" : "s");
-		libssh2_agent_disconnect(c->agent);
-		libssh2_agent_free(c->agent);
-		c->agent = NULL;
-		c->st = S_KEYFILE;
-	}
-	while (c->id_next < c->t.nids) {
-		const char *path = c->t.ids[c->id_next];
-		char why[256] = "", pub[600];
-		enum keyfile_kind k = keyfile_kind(path, why, sizeof why);
-		if (k == KF_OWN) {
-			if (c->own == NULL && !load_own(c, path)) {
-				c->id_next++;
-				continue;
-			}
-			r = libssh2_userauth_publickey(c->s, c->t.user, c->own->pub, c->own->publen, sign_cb,
-			    &c->own_abstract);
-			if (r == LIBSSH2_ERROR_EAGAIN)
-				return SSH_WAIT;
-			c->id_next++;
-			sshkey_free(c->own);
-			free(c->own);
-			c->own = NULL;
-			if (r == 0) {
-				snprintf(c->auth_used, sizeof c->auth_used, "key file %.500s", path);
-				return SSH_IDLE;
-			}
-			if (r == LIBSSH2_ERROR_PUBLICKEY_UNVERIFIED)
-				tried(c, "%s (could not sign: %s)", path, cf_lasterr_detail());
-			else
-				tried(c, "%s (refused)", path);
-			continue;
-		}
-		if (k != KF_TRY) {
-			if (k == KF_ENCRYPTED)
-				tried(c, "%s (encrypted: certfleet takes no passphrases; load it into "
-				    "ssh-agent with ssh-add)", path);
-			else if (k != KF_MISSING || c->t.nids == 1)
-				tried(c, "%s (%s)", path, why);
-			c->id_next++;
-			continue;
-		}
-		/* libssh2's mbedTLS backend derives a public key only from PEM
-		 * RSA files; give it the .pub beside the key when there is one */
-		snprintf(pub, sizeof pub, "%s.pub", path);
-		r = libssh2_userauth_publickey_fromfile_ex(c->s, c->t.user, (unsigned)strlen(c->t.user),
-		    access(pub, R_OK) == 0 ? pub : NULL, path, NULL);
-		if (r == LIBSSH2_ERROR_EAGAIN)
-			return SSH_WAIT;
-		c->id_next++;
-		if (r == 0) {
-			snprintf(c->auth_used, sizeof c->auth_used, "key file %.500s", path);
+	if (c->agent == NULL) {
+		if ((c->agent = libssh2_agent_init(c->s)) == NULL)
+			goto unreachable;
+		if (c->t.agent_sock[0])
+			libssh2_agent_set_identity_path(c->agent, c->t.agent_sock);
+		if (libssh2_agent_connect(c->agent) != 0 || libssh2_agent_list_identities(c->agent) != 0)
+			goto unreachable;
+		c->ident = NULL;
+		if (libssh2_agent_get_identity(c->agent, &c->ident, NULL) != 0) {
+			tried(c, "ssh-agent (no keys)");
 			return SSH_IDLE;
 		}
-		if (r == LIBSSH2_ERROR_FILE || r == LIBSSH2_ERROR_METHOD_NOT_SUPPORTED)
-			tried(c, "%s (libssh2 cannot load this key file)", path);
-		else
-			tried(c, "%s (refused)", path);
-		if (r == LIBSSH2_ERROR_SOCKET_DISCONNECT || r == LIBSSH2_ERROR_SOCKET_RECV ||
-		    r == LIBSSH2_ERROR_SOCKET_SEND)
-			return auth_failed(c);
+		while (!agent_key_allowed(c, c->ident))
+			if (libssh2_agent_get_identity(c->agent, &c->ident, c->ident) != 0) {
+				tried(c, "ssh-agent (no key matching an IdentityFile: IdentitiesOnly)");
+				return SSH_IDLE;
+			}
+	}
+	for (;;) {
+		r = libssh2_agent_userauth(c->agent, c->t.user, c->ident);
+		if (r == LIBSSH2_ERROR_EAGAIN)
+			return SSH_WAIT;
+		c->agent_keys++;
+		if (r == 0) {
+			snprintf(c->auth_used, sizeof c->auth_used, "ssh-agent key %.200s",
+			    c->ident->comment ? c->ident->comment : "");
+			c->authenticated = 1;
+			return SSH_IDLE;
+		}
+		c->refusals++;
+		if (c->disconnected || libssh2_session_last_errno(c->s) == LIBSSH2_ERROR_SOCKET_DISCONNECT) {
+			tried(c, "ssh-agent (%d key%s refused)", c->agent_keys, c->agent_keys == 1 ? "" : "s");
+			return auth_cut(c);
+		}
+		do {
+			if (libssh2_agent_get_identity(c->agent, &c->ident, c->ident) != 0) {
+				tried(c, "ssh-agent (%d key%s refused%s)", c->agent_keys,
+				    c->agent_keys == 1 ? "" : "s",
+				    c->t.identities_only ? ", IdentitiesOnly" : "");
+				return SSH_IDLE;
+			}
+		} while (!agent_key_allowed(c, c->ident));
+	}
+unreachable:
+	tried(c, "ssh-agent (unreachable: %s)", lasterr(c));
+	return SSH_IDLE;
+}
+
+/* One attempt with key file path (its certificate when cert is set). */
+static enum ssh_status
+try_keyfile(struct ssh_conn *c, const char *path, const char *cert)
+{
+	char why[256] = "", pub[600], label[1200];
+	enum keyfile_kind k = keyfile_kind(path, why, sizeof why);
+	struct cf_buf cb;
+	int r;
+
+	snprintf(label, sizeof label, cert ? "%s with certificate %s" : "%s%s", path, cert ? cert : "");
+	if (k == KF_ENCRYPTED) {
+		tried(c, "%s (encrypted: certfleet takes no passphrases; load it into ssh-agent "
+		    "with ssh-add)", path);
+		return SSH_IDLE;
+	}
+	if (k == KF_MISSING) {
+		if (c->t.nids == 1)
+			tried(c, "%s (%s)", path, why);
+		return SSH_IDLE;
+	}
+	if (k == KF_OWN) {
+		if (c->own == NULL && !load_own(c, path))
+			return SSH_IDLE;
+		if (cert) {
+			if (read_pub(cert, &cb) < 0) {
+				tried(c, "%s (unreadable)", cert);
+				return SSH_IDLE;
+			}
+			r = libssh2_userauth_publickey(c->s, c->t.user, cb.data, cb.len, sign_cb,
+			    &c->own_abstract);
+			cf_buf_free(&cb);
+		} else {
+			r = libssh2_userauth_publickey(c->s, c->t.user, c->own->pub, c->own->publen, sign_cb,
+			    &c->own_abstract);
+		}
+		if (r == LIBSSH2_ERROR_EAGAIN)
+			return SSH_WAIT;
+		sshkey_free(c->own);
+		free(c->own);
+		c->own = NULL;
+	} else {
+		/* libssh2's mbedTLS backend derives a public key only from PEM
+		 * RSA files; give it the .pub (or certificate) beside the key */
+		snprintf(pub, sizeof pub, "%s.pub", path);
+		r = libssh2_userauth_publickey_fromfile_ex(c->s, c->t.user, (unsigned)strlen(c->t.user),
+		    cert ? cert : access(pub, R_OK) == 0 ? pub : NULL, path, NULL);
+		if (r == LIBSSH2_ERROR_EAGAIN)
+			return SSH_WAIT;
+	}
+	if (r == 0) {
+		snprintf(c->auth_used, sizeof c->auth_used, "key file %.580s", label);
+		c->authenticated = 1;
+		return SSH_IDLE;
+	}
+	if (r == LIBSSH2_ERROR_FILE || r == LIBSSH2_ERROR_METHOD_NOT_SUPPORTED)
+		tried(c, "%s (libssh2 cannot load this key file)", label);
+	else if (r == LIBSSH2_ERROR_PUBLICKEY_UNVERIFIED && !c->disconnected && k == KF_OWN &&
+	    cf_lasterr_detail()[0])
+		tried(c, "%s (could not sign: %s)", label, cf_lasterr_detail());
+	else {
+		tried(c, "%s (refused)", label);
+		c->refusals++;
+	}
+	return auth_cut(c) == SSH_FAIL ? SSH_FAIL : SSH_IDLE;
+}
+
+static enum ssh_status
+step_auth(struct ssh_conn *c)
+{
+	enum ssh_status st;
+
+	if (!c->ids_ready)
+		prepare_ids(c);
+	if (c->st == S_AGENT) {
+		if ((st = step_agent(c)) != SSH_IDLE || c->authenticated)
+			return st;
+		if (c->agent) {
+			libssh2_agent_disconnect(c->agent);
+			libssh2_agent_free(c->agent);
+			c->agent = NULL;
+		}
+		c->st = S_KEYFILE;
+		c->phase = -1;
+	}
+	while (c->id_next < c->t.nids) {
+		size_t i = c->id_next;
+		if (c->phase < 0)
+			prepare_certs(c, i);
+		/* a key the agent already offered is not offered again (each
+		 * refusal counts against the host's MaxAuthTries) */
+		if (c->phase < c->ncert || !c->id_offered[i]) {
+			cf_clearerr();
+			st = try_keyfile(c, c->t.ids[i], c->phase < c->ncert ? c->certpath[c->phase] : NULL);
+			if (st != SSH_IDLE || c->authenticated)
+				return st;
+		}
+		if (++c->phase > c->ncert) {
+			c->id_next++;
+			c->phase = -1;
+		}
 	}
 	return auth_failed(c);
 }
@@ -761,6 +984,8 @@ step_connect(struct ssh_conn *c)
 		if ((c->s = libssh2_session_init_ex(NULL, NULL, NULL, c)) == NULL)
 			return fail(c, CF_E_NOMEM, "libssh2_session_init failed");
 		libssh2_session_callback_set2(c->s, LIBSSH2_CALLBACK_RECV, (libssh2_cb_generic *)recv_cb);
+		libssh2_session_callback_set2(c->s, LIBSSH2_CALLBACK_DISCONNECT,
+		    (libssh2_cb_generic *)disconnect_cb);
 		libssh2_session_set_blocking(c->s, 0);
 		hostkey_prefs(c, prefs, sizeof prefs);
 		libssh2_session_method_pref(c->s, LIBSSH2_METHOD_HOSTKEY, prefs);
@@ -780,7 +1005,8 @@ step_connect(struct ssh_conn *c)
 		    "server, or none certfleet can talk to)", c->t.addr, c->t.port, lasterr(c));
 	if (check_hostkey(c) == SSH_FAIL)
 		return SSH_FAIL;
-	c->st = c->ctx->use_agent ? S_AGENT : S_KEYFILE;
+	c->st = strcmp(c->t.agent_sock, "none") == 0 ? S_KEYFILE :
+	    c->t.agent_sock[0] || c->ctx->use_agent ? S_AGENT : S_KEYFILE;
 	return SSH_IDLE;
 }
 
@@ -1051,7 +1277,6 @@ ssh_run(struct ssh_conn *c, int64_t now)
 	if (c->st == S_AGENT || c->st == S_KEYFILE) {
 		if ((r = step_auth(c)) != SSH_IDLE)
 			return r == SSH_FAIL ? flooded(c) : r;
-		c->authenticated = 1;
 		c->st = S_IDLE;
 		if (keepalive_s(c) > 0) {
 			libssh2_keepalive_config(c->s, 0, (unsigned)keepalive_s(c));

@@ -522,6 +522,8 @@ load_file(struct sshcfg *c, const char *path, int userconf, const char *home, in
 	if (depth > SSHCFG_MAX_DEPTH)
 		return cf_seterr(CF_E_SSH_CONFIG, "%.200s: Include nested more than %d deep", path,
 		    SSHCFG_MAX_DEPTH);
+	if (strcmp(path, "/dev/null") == 0)
+		return 0;   /* ssh -F /dev/null: nothing (any other device is refused) */
 	if ((f = fopen(path, "re")) == NULL) {
 		if (errno == ENOENT)
 			return 0;
