@@ -75,7 +75,7 @@ AGENT_OBJ  = $(AGENT_SRC:%.c=$(B)/%.o)
 CTRL_OBJ   = $(CTRL_SRC:%.c=$(B)/%.o)
 UNIT_OBJ   = $(UNIT_SRC:%.c=$(B)/%.o) $(B)/agent/store.o $(B)/agent/http01.o $(B)/agent/netproc.o \
             $(B)/controller/inventory.o $(B)/controller/sshconfig.o $(B)/controller/knownhosts.o \
-            $(B)/controller/sshkey.o $(B)/controller/sshcert.o $(B)/controller/sshcertsig.o \
+            $(B)/controller/sshkey.o $(B)/controller/sshcert.o $(B)/controller/sshcertsig.o $(B)/controller/sshtrust.o \
             $(B)/agent/ngx_conf.o $(B)/agent/ngx_edit.o $(B)/agent/ngx_re.o
 VENDOR     = $(V)/versions.h
 BEARSSL    = $(V)/lib/libbearssl.a

@@ -514,8 +514,6 @@ setup(struct fleet *f, const char *pattern, int need_ssh)
 {
 	const char *path = fleet_opts.inventory;
 	unsigned char *sel = NULL;
-	char khpath[600];
-	static char khstore[600];
 	long n;
 	size_t i, k;
 
@@ -563,17 +561,23 @@ setup(struct fleet *f, const char *pattern, int need_ssh)
 	free(sel);
 	if (!need_ssh)
 		return 0;
-	if (fleet_opts.known_hosts)
-		cf_strlcpy(khpath, fleet_opts.known_hosts, sizeof khpath);
-	else
-		snprintf(khpath, sizeof khpath, "%s/.ssh/known_hosts", home());
-	cf_strlcpy(khstore, khpath, sizeof khstore);
-	if (kh_load(&f->ctx.kh, khstore) < 0) {
-		fprintf(stderr, "certfleet: %s: %s\n", cf_err_code(cf_lasterr()), cf_lasterr_detail());
-		return 1;
+	{
+		const struct ssh_target **t = calloc(f->njobs + 1, sizeof *t);
+		size_t n = 0;
+		if (t == NULL) {
+			fprintf(stderr, "certfleet: out of memory\n");
+			return 1;
+		}
+		for (i = 0; i < f->njobs; i++)
+			if (!f->jobs[i].finished)
+				t[n++] = &f->jobs[i].t;
+		if (ssh_ctx_load_known_hosts(&f->ctx, t, n) < 0) {
+			free(t);
+			fprintf(stderr, "certfleet: %s: %s\n", cf_err_code(cf_lasterr()), cf_lasterr_detail());
+			return 1;
+		}
+		free(t);
 	}
-	f->ctx.kh_path = khstore;
-	f->ctx.accept_new = fleet_opts.accept_new;
 	f->ctx.use_agent = getenv("SSH_AUTH_SOCK") && *getenv("SSH_AUTH_SOCK");
 	f->ctx.connect_timeout_ms = fleet_opts.timeout_s * 1000;
 	f->ctx.total_timeout_ms = fleet_opts.command_timeout_s * 1000;
@@ -596,7 +600,7 @@ fleet_free(struct fleet *f)
 		free(f->jobs[i].text);
 	}
 	free(f->jobs);
-	kh_free(&f->ctx.kh);
+	ssh_ctx_free(&f->ctx);
 	sshcfg_free(&f->cfg);
 	inv_free(&f->inv);
 	memset(f, 0, sizeof *f);

@@ -55,7 +55,7 @@ usage(FILE *f)
 	    "  -j, --jobs N           at most N hosts at once (default 50)\n"
 	    "  --timeout SEC          connect+handshake+login deadline per host (default 10)\n"
 	    "  --command-timeout SEC  total deadline per host (default 300)\n"
-	    "  --known-hosts FILE     default ~/.ssh/known_hosts\n"
+	    "  --known-hosts FILE     host keys (default: ssh_config UserKnownHostsFile, ~/.ssh/known_hosts)\n"
 	    "  --accept-new           record the keys of hosts not yet known (never changed keys)\n"
 	    "  --identity FILE        also try this private key file\n"
 	    "  -u, --user USER        login user unless ansible_user says otherwise\n"

@@ -15,6 +15,7 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "b64.h"
@@ -382,8 +383,83 @@ set_nonblock(int fd)
 	return fl < 0 ? -1 : fcntl(fd, F_SETFL, fl | O_NONBLOCK);
 }
 
+/* The known_hosts files of the target, as sshtrust.h takes them. */
+static size_t
+target_files(const struct ssh_conn *c, struct trust_file *out)
+{
+	size_t n = 0, i, k;
+
+	for (i = 0; i < c->t.nkh_user + c->t.nkh_global && n < TRUST_MAX_FILES; i++) {
+		const char *p = i < c->t.nkh_user ? c->t.kh_user[i] : c->t.kh_global[i - c->t.nkh_user];
+		for (k = 0; k < c->ctx->nkhf; k++)
+			if (strcmp(c->ctx->khf[k].path, p) == 0) {
+				out[n].path = c->ctx->khf[k].path;
+				out[n++].kh = &c->ctx->khf[k].kh;
+				break;
+			}
+	}
+	return n;
+}
+
+static int
+known_type(const struct ssh_conn *c, const char *kt)
+{
+	struct trust_file f[TRUST_MAX_FILES];
+	size_t i, n = target_files(c, f);
+
+	for (i = 0; i < n; i++)
+		if (kt ? kh_has_type(f[i].kh, c->t.addr, c->t.port, kt) :
+		    kh_has_ca(f[i].kh, c->t.addr, c->t.port))
+			return 1;
+	return 0;
+}
+
+int
+ssh_ctx_load_known_hosts(struct ssh_ctx *ctx, const struct ssh_target *const *t, size_t n)
+{
+	size_t i, j, k;
+
+	for (i = 0; i < n; i++) {
+		for (j = 0; j < t[i]->nkh_user + t[i]->nkh_global; j++) {
+			const char *p = j < t[i]->nkh_user ? t[i]->kh_user[j] : t[i]->kh_global[j - t[i]->nkh_user];
+			void *nf;
+			for (k = 0; k < ctx->nkhf; k++)
+				if (strcmp(ctx->khf[k].path, p) == 0)
+					break;
+			if (k < ctx->nkhf)
+				continue;
+			if ((nf = realloc(ctx->khf, (ctx->nkhf + 1) * sizeof *ctx->khf)) == NULL)
+				return cf_seterr(CF_E_NOMEM, "out of memory");
+			ctx->khf = nf;
+			memset(&ctx->khf[ctx->nkhf], 0, sizeof *ctx->khf);
+			cf_strlcpy(ctx->khf[ctx->nkhf].path, p, sizeof ctx->khf[0].path);
+			if (kh_load(&ctx->khf[ctx->nkhf].kh, p) < 0)
+				return -1;
+			ctx->nkhf++;
+		}
+	}
+	return 0;
+}
+
+void
+ssh_ctx_free(struct ssh_ctx *ctx)
+{
+	size_t i;
+
+	for (i = 0; i < ctx->nkhf; i++)
+		kh_free(&ctx->khf[i].kh);
+	free(ctx->khf);
+	ctx->khf = NULL;
+	ctx->nkhf = 0;
+}
+
 /* Host key algorithms, those known_hosts has for this host first (as
- * OpenSSH orders them), so a host known by its RSA key is asked for that. */
+ * OpenSSH orders them), so a host known by its RSA key is asked for that.
+ * Host certificates (*-cert-v01@openssh.com) are not asked for yet: libssh2
+ * 1.11 lists them but cannot verify them (no sig_verify), so a server that
+ * picked one would fail the key exchange.  Once it can, they go first when
+ * known_type(c, NULL) says a @cert-authority line names the host, and
+ * check_hostkey() already decides them (sshtrust.c). */
 static void
 hostkey_prefs(struct ssh_conn *c, char *out, size_t sz)
 {
@@ -398,7 +474,7 @@ hostkey_prefs(struct ssh_conn *c, char *out, size_t sz)
 	for (pass = 0; pass < 2; pass++) {
 		for (i = 0; i < CF_ARRAY_LEN(all); i++) {
 			const char *kt = strncmp(all[i], "rsa", 3) == 0 ? "ssh-rsa" : all[i];
-			int known = kh_has_type(&c->ctx->kh, c->t.addr, c->t.port, kt);
+			int known = known_type(c, kt);
 			if (known != (pass == 0))
 				continue;
 			if (*out)
@@ -457,6 +533,16 @@ narrow_methods(struct ssh_conn *c, const char *hostkeys)
 }
 
 static const char *
+type_short(const char *t)
+{
+	if (strncmp(t, "ecdsa", 5) == 0)
+		return "ecdsa";
+	if (strncmp(t, "ssh-ed25519", 11) == 0)
+		return "ed25519";
+	return "rsa";
+}
+
+static const char *
 type_label(const char *t)
 {
 	if (strncmp(t, "ecdsa", 5) == 0)
@@ -468,61 +554,102 @@ type_label(const char *t)
 	return t;
 }
 
+/* The files named in messages: "FILE" or "FILE (and N more)" */
+static void
+files_label(const struct ssh_conn *c, char *out, size_t sz)
+{
+	size_t n = c->t.nkh_user + c->t.nkh_global;
+
+	if (n == 0)
+		snprintf(out, sz, "(no known_hosts file)");
+	else if (n == 1)
+		snprintf(out, sz, "%s", c->t.nkh_user ? c->t.kh_user[0] : c->t.kh_global[0]);
+	else
+		snprintf(out, sz, "%s (nor %zu other known_hosts file%s)", c->t.nkh_user ? c->t.kh_user[0] :
+		    c->t.kh_global[0], n - 1, n == 2 ? "" : "s");
+}
+
 static enum ssh_status
 check_hostkey(struct ssh_conn *c)
 {
-	size_t len = 0;
-	int type = 0, line = 0;
+	size_t len = 0, nf;
+	int type = 0;
 	const char *key = libssh2_session_hostkey(c->s, &len, &type);
-	char fp[80], types[128], ktype[48], hn[300];
-	enum kh_result r;
+	char fp[80], ktype[64], hn[300], files[700];
+	const char *add = c->t.nkh_user ? c->t.kh_user[0] : "~/.ssh/known_hosts";
+	struct trust_file f[TRUST_MAX_FILES];
+	struct trust_info ti;
+	enum trust_result r;
+	struct ssh_khfile *mine = NULL;
+	size_t k;
 
 	if (key == NULL || kh_blob_type((const unsigned char *)key, len, ktype, sizeof ktype) < 0)
 		return fail(c, CF_E_PROTOCOL, "no host key from %s", c->t.name);
 	kh_fingerprint((const unsigned char *)key, len, fp, sizeof fp);
 	kh_hostname(hn, sizeof hn, c->t.addr, c->t.port);
-	r = kh_check(&c->ctx->kh, c->t.addr, c->t.port, (const unsigned char *)key, len,
-	    types, sizeof types, &line);
+	files_label(c, files, sizeof files);
+	nf = target_files(c, f);
+	r = trust_check(f, nf, c->t.addr, c->t.port, (const unsigned char *)key, len,
+	    (uint64_t)time(NULL), &ti);
 	switch (r) {
-	case KH_OK:
+	case TRUST_OK:
 		return SSH_IDLE;
-	case KH_REVOKED_KEY:
-		return fail(c, CF_E_HOST_KEY_MISMATCH, "%s offered the %s key %s, which %s marks @revoked; "
-		    "nothing was sent", hn, type_label(ktype), fp, c->ctx->kh_path);
-	case KH_MISMATCH:
+	case TRUST_REVOKED:
+		return fail(c, CF_E_HOST_KEY_MISMATCH, "%s offered the %s key %s%s%s%s, which %s line %d "
+		    "marks @revoked; nothing was sent. If the host has a new key, check it on the host "
+		    "and record it: ssh-keyscan -p %d %s >> %s", hn, type_label(ktype), fp,
+		    ti.cert ? " (certificate \"" : "", ti.cert ? ti.keyid : "", ti.cert ? "\")" : "",
+		    ti.file, ti.line, c->t.port, c->t.addr, add);
+	case TRUST_CERT_INVALID:
+		return fail(c, CF_E_HOST_CERT_INVALID, "%s offered the host certificate %s (\"%s\"), "
+		    "signed by the CA of %s line %d, which certfleet refuses: %s; nothing was sent. "
+		    "Have the host's certificate reissued: ssh-keygen -s CA_KEY -h -n %s -I %s "
+		    "/etc/ssh/ssh_host_%s_key.pub", hn, fp, ti.keyid, ti.file ? ti.file : files, ti.line,
+		    ti.why, c->t.addr, c->t.addr, type_short(ktype));
+	case TRUST_MISMATCH:
 		return fail(c, CF_E_HOST_KEY_MISMATCH, "%s offered the %s key %s, which differs from %s "
 		    "line %d: someone may be intercepting the connection, nothing was sent. "
 		    "If the host was really re-keyed, check the new key out of band and remove "
 		    "the old line: ssh-keygen -R '%s' -f %s", hn, type_label(ktype), fp,
-		    c->ctx->kh_path, line, hn, c->ctx->kh_path);
-	case KH_OTHER_TYPES:
-		if (strcmp(types, "ssh-ed25519") == 0)
+		    ti.file, ti.line, hn, ti.file);
+	case TRUST_OTHER_TYPES:
+		if (strcmp(ti.types, "ssh-ed25519") == 0)
 			return fail(c, CF_E_UNKNOWN_HOST_KEY, "%s has only an Ed25519 key for %s (line %d), "
 			    "which certfleet cannot verify (libssh2 with mbedTLS has no Ed25519 host "
 			    "keys); it offered the %s key %s. Add that key after checking its fingerprint "
 			    "on the host (ssh-keygen -lf /etc/ssh/ssh_host_ecdsa_key.pub): "
-			    "ssh-keyscan -t ecdsa -p %d %s >> %s", c->ctx->kh_path, hn, line,
-			    type_label(ktype), fp, c->t.port, c->t.addr, c->ctx->kh_path);
+			    "ssh-keyscan -t ecdsa -p %d %s >> %s", ti.file, hn, ti.line,
+			    type_label(ktype), fp, c->t.port, c->t.addr, add);
 		return fail(c, CF_E_UNKNOWN_HOST_KEY, "%s knows %s only by %s keys (line %d); it offered "
-		    "the %s key %s. Check it on the host, then add it: ssh-keyscan -t %s -p %d %s >> %s",
-		    c->ctx->kh_path, hn, types, line, type_label(ktype), fp,
-		    strncmp(ktype, "ecdsa", 5) == 0 ? "ecdsa" : "rsa", c->t.port, c->t.addr,
-		    c->ctx->kh_path);
-	case KH_UNKNOWN:
+		    "the %s key %s. Check that fingerprint on the host (ssh-keygen -lf "
+		    "/etc/ssh/ssh_host_%s_key.pub), then add it: ssh-keyscan -t %s -p %d %s >> %s",
+		    ti.file, hn, ti.types, ti.line, type_label(ktype), fp, type_short(ktype),
+		    type_short(ktype), c->t.port, c->t.addr, add);
+	case TRUST_UNKNOWN:
 		break;
 	}
-	if (!c->ctx->accept_new)
+	if (!c->t.accept_new || c->t.nkh_user == 0)
 		return fail(c, CF_E_UNKNOWN_HOST_KEY, "%s is not in %s; it offered the %s key %s. "
 		    "Check that fingerprint on the host (ssh-keygen -lf /etc/ssh/ssh_host_%s_key.pub), "
-		    "then rerun with --accept-new to record it", hn, c->ctx->kh_path,
-		    type_label(ktype), fp, strncmp(ktype, "ecdsa", 5) == 0 ? "ecdsa" : "rsa");
-	if (kh_append(c->ctx->kh_path, c->t.addr, c->t.port, (const unsigned char *)key, len) < 0)
+		    "then rerun with --accept-new to record it (or: ssh-keyscan -t %s -p %d %s >> %s)",
+		    hn, files, type_label(ktype), fp, type_short(ktype), type_short(ktype), c->t.port,
+		    c->t.addr, add);
+	if (sshcert_is_cert((const unsigned char *)key, len))
+		return fail(c, CF_E_UNKNOWN_HOST_KEY, "%s offered a host certificate (%s) and no "
+		    "@cert-authority line of %s names its CA: certfleet records no certificate. Add "
+		    "the CA: echo '@cert-authority %s '\"$(cat CA_KEY.pub)\" >> %s", hn, fp, files,
+		    c->t.addr, add);
+	/* accept-new writes the first UserKnownHostsFile, as ssh does */
+	if (kh_append(c->t.kh_user[0], c->t.addr, c->t.port, (const unsigned char *)key, len) < 0)
 		return fail(c, cf_lasterr(), "recording the key of %s: %s", hn, cf_lasterr_detail());
 	/* keep the in-memory list in step so later hosts see it too */
-	if (kh_add(&c->ctx->kh, c->t.addr, c->t.port, (const unsigned char *)key, len) < 0)
+	for (k = 0; k < c->ctx->nkhf; k++)
+		if (strcmp(c->ctx->khf[k].path, c->t.kh_user[0]) == 0)
+			mine = &c->ctx->khf[k];
+	if (mine && kh_add(&mine->kh, c->t.addr, c->t.port, (const unsigned char *)key, len) < 0)
 		return fail(c, cf_lasterr(), "%s", cf_lasterr_detail());
 	cf_debug("%s: permanently added the %s key %s of %s to %s", c->t.name, type_label(ktype),
-	    fp, hn, c->ctx->kh_path);
+	    fp, hn, c->t.kh_user[0]);
 	return SSH_IDLE;
 }
 

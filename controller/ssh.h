@@ -9,7 +9,9 @@
  * the others.
  *
  * Nothing is sent to a host whose key is unknown or does not match: the
- * check happens right after the key exchange, before authentication.  This
+ * check (sshtrust.h, over the target's UserKnownHostsFile and
+ * GlobalKnownHostsFile files) happens right after the key exchange, before
+ * authentication.  This
  * module never builds remote command lines (fleet.c does, from validated
  * values) and never prints; outcomes are an enum cf_err plus a detail.
  */
@@ -22,6 +24,7 @@
 
 #include "cf.h"
 #include "knownhosts.h"
+#include "sshtrust.h"
 
 #define SSH_MAX_IDS 8
 #define SSH_MAX_CERTS 4
@@ -53,11 +56,16 @@ struct ssh_target {
 	char hostkey_algs[256], kex_algs[256], ciphers[256], macs[256];   /* narrow ours */
 };
 
+/* A known_hosts file, loaded once for every target that names it. */
+struct ssh_khfile {
+	char path[512];
+	struct kh kh;
+};
+
 /* What all connections share. */
 struct ssh_ctx {
-	struct kh kh;                 /* known_hosts, loaded once */
-	const char *kh_path;
-	int accept_new;               /* record unknown hosts (never mismatches) */
+	struct ssh_khfile *khf;       /* every target's known_hosts files */
+	size_t nkhf;
 	int use_agent;                /* SSH_AUTH_SOCK is set */
 	int connect_timeout_ms;       /* TCP connect + handshake + auth */
 	int total_timeout_ms;         /* everything, per host */
@@ -105,6 +113,11 @@ struct cf_buf *ssh_stdout(struct ssh_conn *c);
 struct cf_buf *ssh_stderr(struct ssh_conn *c);
 /* How authentication succeeded ("ssh-agent key COMMENT", "key file PATH"). */
 const char *ssh_auth_used(const struct ssh_conn *c);
+
+/* Load every known_hosts file the targets name into ctx (once each; a
+ * missing file is empty).  0, or -1 with cf_seterr. */
+int ssh_ctx_load_known_hosts(struct ssh_ctx *ctx, const struct ssh_target *const *t, size_t n);
+void ssh_ctx_free(struct ssh_ctx *ctx);
 
 /* Library set-up/tear-down, once per process. */
 int ssh_global_init(void);

@@ -50,7 +50,7 @@ def ssh_add(sock, *keys):
 def test_identities_only_with_seven_agent_keys(bins, sshd_factory, tmp_path, agent):
     keys = [keygen(tmp_path / ("k%d" % i)) for i in range(7)]
     right = keys[6]
-    s = sshd_factory(host="127.0.0.71", client_key=right, extra_config="MaxAuthTries 3\n")
+    s = sshd_factory(host="127.0.0.71", client_key=right, max_auth_tries=3)
     ssh_add(agent, *keys)                       # the right key offered last
     inv = tmp_path / "inventory"
     inv.write_text("[fleet]\nbox ansible_host=%s certfleet_prefix=%s/box\n" % (s.host, tmp_path))
@@ -97,7 +97,7 @@ def test_user_certificates(bins, sshd_factory, tmp_path):
     moved.parent.mkdir()
     os.rename(str(other.pub_path)[:-4] + "-cert.pub", moved)
     servers = sshd_factory.many(3, first_host=72, client_key=keygen(tmp_path / "unused"),
-                                extra_config="TrustedUserCAKeys %s\n" % ca.pub_path)
+                                trusted_user_ca=ca.pub_path)
     inv = tmp_path / "inventory"
     write_inventory(inv, servers, prefix_root=tmp_path / "hosts", names=["ed", "ec", "other"],
                     host_vars={"ed": "ansible_ssh_private_key_file=%s" % ed.path,

@@ -3,11 +3,14 @@
  * host certificates signed by Ed25519, ECDSA P-256 and RSA (rsa-sha2-512)
  * CAs, over Ed25519, ECDSA and RSA host keys, and a user certificate.
  * Parsing (certified key = the host key), the CA signature (and every
- * flipped byte of it failing), principals, validity window, type.
+ * flipped byte of it failing), principals, validity window, type; and the
+ * known_hosts decision (sshtrust.c) over several files with @cert-authority
+ * and @revoked lines.
  */
 #include <string.h>
 
 #include "../../controller/sshcert.h"
+#include "../../controller/sshtrust.h"
 #include "b64.h"
 #include "cf.h"
 #include "unit.h"
@@ -191,4 +194,102 @@ TEST(sshcert_user_certificate)
 	CHECK_INT(sshcert_check_host(&c, "root", NOW), -1);
 	CHECK(strstr(cf_lasterr_detail(), "user certificate") != NULL);
 	CHECK(!sshcert_is_cert((const unsigned char *)"\0\0\0\x0bssh-ed25519", 15));
+}
+
+static enum trust_result
+decide(const char *user, const char *global, const char *cert_b64, const char *host, int port,
+    struct trust_info *ti)
+{
+	static unsigned char b[4096];
+	struct kh k1, k2;
+	struct trust_file f[2];
+	size_t n = blob(cert_b64, b, sizeof b);
+	enum trust_result r;
+
+	CHECK_INT(kh_parse(&k1, user, strlen(user)), 0);
+	CHECK_INT(kh_parse(&k2, global, strlen(global)), 0);
+	f[0].path = "user_kh";
+	f[0].kh = &k1;
+	f[1].path = "global_kh";
+	f[1].kh = &k2;
+	r = trust_check(f, 2, host, port, b, n, NOW, ti);
+	kh_free(&k1);
+	kh_free(&k2);
+	return r;
+}
+
+TEST(sshtrust_cert_authority_and_revoked)
+{
+	char ca[1024], ca_other[1024], rev_ca[1024], rev_key[1024], plain[1024], mism[1024];
+	struct trust_info ti;
+
+	snprintf(ca, sizeof ca, "# CA\n@cert-authority *.example.com,10.0.0.* ssh-ed25519 %s\n",
+	    CA_ED25519);
+	snprintf(ca_other, sizeof ca_other, "@cert-authority *.example.com ecdsa-sha2-nistp256 %s\n",
+	    CA_ECDSA);
+	snprintf(rev_ca, sizeof rev_ca, "@revoked * ssh-ed25519 %s\n", CA_ED25519);
+	snprintf(rev_key, sizeof rev_key, "\n\n@revoked * ssh-ed25519 %s\n", HOST_KEY);
+	snprintf(plain, sizeof plain, "web1.example.com ssh-ed25519 %s\n", HOST_KEY);
+	snprintf(mism, sizeof mism, "web1.example.com ssh-ed25519 %s\n", CA_ED25519);
+
+	/* the CA line in the global file accepts the certificate */
+	CHECK_INT(decide("", ca, HOST_ED25519_CA, "web1.example.com", 22, &ti), TRUST_OK);
+	CHECK_INT(decide(ca, "", HOST_ED25519_CA, "10.0.0.5", 22, &ti), TRUST_OK);
+	/* on another port: [host]:port does not match *.example.com, but ssh then
+	 * checks "without port identifier", and so does certfleet */
+	CHECK_INT(decide(ca, "", HOST_ED25519_CA, "web1.example.com", 2222, &ti), TRUST_OK);
+	/* a CA line for other hosts, or another CA: the certified key is looked up plainly */
+	CHECK_INT(decide(ca, "", HOST_ED25519_CA, "other.test", 22, &ti), TRUST_UNKNOWN);
+	CHECK_INT(decide(ca_other, "", HOST_ED25519_CA, "web1.example.com", 22, &ti), TRUST_UNKNOWN);
+	CHECK_INT(decide(ca_other, plain, HOST_ED25519_CA, "web1.example.com", 22, &ti), TRUST_OK);
+	CHECK_INT(decide(ca_other, mism, HOST_ED25519_CA, "web1.example.com", 22, &ti), TRUST_MISMATCH);
+	CHECK_STR(ti.file, "global_kh");
+	CHECK_INT(ti.line, 1);
+	/* the CA matches but the host is not among the principals */
+	snprintf(ca_other, sizeof ca_other, "@cert-authority * ssh-ed25519 %s\n", CA_ED25519);
+	CHECK_INT(decide(ca_other, "", HOST_ED25519_CA, "web2.example.com", 22, &ti), TRUST_CERT_INVALID);
+	CHECK(strstr(ti.why, "principals") != NULL);
+	CHECK_STR(ti.file, "user_kh");
+	CHECK_STR(ti.keyid, "host-ed");
+	/* a user certificate offered as a host key */
+	CHECK_INT(decide(ca_other, "", USER_ED25519_CA, "web1.example.com", 22, &ti), TRUST_CERT_INVALID);
+	/* @revoked: the CA key, or the certified key, in any file */
+	CHECK_INT(decide(ca, rev_ca, HOST_ED25519_CA, "web1.example.com", 22, &ti), TRUST_REVOKED);
+	CHECK_STR(ti.file, "global_kh");
+	CHECK_INT(ti.line, 1);
+	CHECK_INT(decide(rev_key, ca, HOST_ED25519_CA, "web1.example.com", 22, &ti), TRUST_REVOKED);
+	CHECK_STR(ti.file, "user_kh");
+	CHECK_INT(ti.line, 3);
+}
+
+TEST(sshtrust_plain_keys_over_files)
+{
+	char plain[1024], mism[1024];
+	struct trust_info ti;
+	static unsigned char b[1024];
+	struct kh k1, k2;
+	struct trust_file f[2];
+	size_t n = blob(HOST_KEY, b, sizeof b);
+
+	snprintf(plain, sizeof plain, "[h]:2222 ssh-ed25519 %s\n", HOST_KEY);
+	snprintf(mism, sizeof mism, "[h]:2222 ssh-ed25519 %s\n", CA_ED25519);
+	/* a right line anywhere wins over a wrong one elsewhere, as in ssh */
+	CHECK_INT(kh_parse(&k1, mism, strlen(mism)), 0);
+	CHECK_INT(kh_parse(&k2, plain, strlen(plain)), 0);
+	f[0].path = "a";
+	f[0].kh = &k1;
+	f[1].path = "b";
+	f[1].kh = &k2;
+	CHECK_INT(trust_check(f, 2, "h", 2222, b, n, NOW, &ti), TRUST_OK);
+	CHECK_INT(trust_check(f, 1, "h", 2222, b, n, NOW, &ti), TRUST_MISMATCH);
+	CHECK_STR(ti.file, "a");
+	CHECK_INT(trust_check(f, 2, "h", 22, b, n, NOW, &ti), TRUST_UNKNOWN);
+	kh_free(&k1);
+	kh_free(&k2);
+	/* a key recorded for the plain name serves every port */
+	snprintf(plain, sizeof plain, "h ssh-ed25519 %s\n", HOST_KEY);
+	CHECK_INT(kh_parse(&k1, plain, strlen(plain)), 0);
+	CHECK_INT(trust_check(f, 1, "h", 2222, b, n, NOW, &ti), TRUST_OK);
+	CHECK_INT(trust_check(f, 1, "h2", 2222, b, n, NOW, &ti), TRUST_UNKNOWN);
+	kh_free(&k1);
 }
