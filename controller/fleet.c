@@ -208,37 +208,32 @@ local_info(struct sshcfg_local *loc, char *user, size_t usersz, char *host, size
 /* Expand one ssh_config path into dst (deduplicated); -1 fails the job.
  * GlobalKnownHostsFile is not expanded (tok NULL), as ssh does not. */
 static int
-add_path(struct job *j, char (*dst)[512], size_t *n, size_t max, const char *tmpl,
+add_path(char (*dst)[512], size_t *n, size_t max, const char *tmpl,
     const struct sshcfg_tokens *tok, const char *kw, const char *from, FILE *out)
 {
 	char path[512];
 	size_t i;
 
 	if (tok == NULL) {
-		if (strlen(tmpl) >= sizeof path) {   /* tok NULL: taken as written */
-			job_fail(j, CF_E_SSH_CONFIG, "%s: %s is too long", from, kw);
-			return -1;
-		}
+		if (strlen(tmpl) >= sizeof path)   /* tok NULL: taken as written */
+			return cf_seterr(CF_E_SSH_CONFIG, "%s: %s is too long", from, kw);
 		cf_strlcpy(path, tmpl, sizeof path);
 	} else if (sshcfg_expand(tmpl, tok, path, sizeof path) < 0) {
-		job_fail(j, CF_E_SSH_CONFIG, "%s (%s %s)", cf_lasterr_detail(), kw, from);
-		return -1;
+		return cf_seterr(CF_E_SSH_CONFIG, "%s (%s %s)", cf_lasterr_detail(), kw, from);
 	}
 	say(out, kw, tmpl, from, path);
 	for (i = 0; i < *n; i++)
 		if (strcmp(dst[i], path) == 0)
 			return 0;
-	if (*n >= max) {
-		job_fail(j, CF_E_SSH_CONFIG, "more than %zu %s files apply to %s (%s)", max, kw, j->name, from);
-		return -1;
-	}
+	if (*n >= max)
+		return cf_seterr(CF_E_SSH_CONFIG, "more than %zu %s files apply (%s)", max, kw, from);
 	cf_strlcpy(dst[(*n)++], path, sizeof dst[0]);
 	return 0;
 }
 
 /* a list of words: several paths (UserKnownHostsFile a b) */
 static int
-add_paths(struct job *j, char (*dst)[512], size_t *n, size_t max, const char *words,
+add_paths(char (*dst)[512], size_t *n, size_t max, const char *words,
     const struct sshcfg_tokens *tok, const char *kw, const char *from, FILE *out)
 {
 	char w[512];
@@ -248,7 +243,7 @@ add_paths(struct job *j, char (*dst)[512], size_t *n, size_t max, const char *wo
 		if (l > 0 && l < sizeof w) {
 			memcpy(w, words, l);
 			w[l] = '\0';
-			if (add_path(j, dst, n, max, w, tok, kw, from, out) < 0)
+			if (add_path(dst, n, max, w, tok, kw, from, out) < 0)
 				return -1;
 		}
 		words += l;
@@ -263,150 +258,134 @@ seconds(const char *v)
 	return strcmp(v, "none") == 0 ? 0 : atoi(v);
 }
 
-/* A host's target and validated variables, as ssh would connect to it
- * given ssh_config (looked up by ansible_host, else the inventory name, as
- * Ansible calls ssh) with the inventory's and command line's values first.
- * A bad value or a refused ssh_config line fails the job: such a host gets
- * nothing sent at all.  With out, says where each value came from. */
-static void
-job_init(struct fleet *f, struct job *j, FILE *out)
+int
+fleet_target(struct fleet *f, const struct fleet_over *o, struct ssh_target *t,
+    struct sshcfg_result *r, FILE *out)
 {
-	const struct inv *inv = &f->inv;
-	const char *ah = inv_host_var(inv, j->host, "ansible_host");
-	const char *ap = inv_host_var(inv, j->host, "ansible_port");
-	const char *au = inv_host_var(inv, j->host, "ansible_user");
-	const char *ak = inv_host_var(inv, j->host, "ansible_ssh_private_key_file");
-	const char *ab = inv_host_var(inv, j->host, "ansible_become");
-	const char *pf = inv_host_var(inv, j->host, "certfleet_prefix");
-	static struct sshcfg_result r;   /* large; job_init is not re-entered */
 	struct sshcfg_local loc;
 	struct sshcfg_tokens tok;
 	char luser[256], lhost[256];
 	const char *v, *from;
 	size_t i;
-	int port = 0;
 
-	j->name = inv->hosts[j->host].name;
-	cf_strlcpy(j->t.name, j->name, sizeof j->t.name);
+	memset(t, 0, sizeof *t);
+	cf_strlcpy(t->name, o->name, sizeof t->name);
 	local_info(&loc, luser, sizeof luser, lhost, sizeof lhost);
-	if (sshcfg_lookup(&f->cfg, ah ? ah : j->name, &loc, &r) < 0) {
-		job_fail(j, cf_lasterr(), "%s", cf_lasterr_detail());
+	if (sshcfg_lookup(&f->cfg, o->host, &loc, r) < 0) {
 		say(out, "error", cf_lasterr_detail(), "", NULL);
-		return;
+		return -1;
 	}
-	cf_strlcpy(j->t.addr, r.hostname, sizeof j->t.addr);
-	say(out, "hostname", r.hostname, r.opt[SO_HOSTNAME].v[0] ? r.opt[SO_HOSTNAME].src :
-	    ah ? "inventory ansible_host" : "inventory name", NULL);
-	if (ap && posint(ap, 1, 65535, &port) < 0) {
-		job_fail(j, CF_E_INVALID_INPUT, "ansible_port \"%.20s\" is not a port number", ap);
-		return;
-	}
-	j->t.port = port ? port : r.port ? r.port : 22;
+	cf_strlcpy(t->addr, r->hostname, sizeof t->addr);
+	say(out, "hostname", r->hostname, r->opt[SO_HOSTNAME].v[0] ? r->opt[SO_HOSTNAME].src :
+	    o->host_src, NULL);
+	t->port = o->port ? o->port : r->port ? r->port : 22;
 	if (out) {
 		char pv[16];
-		snprintf(pv, sizeof pv, "%d", j->t.port);
-		say(out, "port", pv, port ? "inventory ansible_port" : r.port ? r.opt[SO_PORT].src :
+		snprintf(pv, sizeof pv, "%d", t->port);
+		say(out, "port", pv, o->port ? o->port_src : r->port ? r->opt[SO_PORT].src :
 		    "(default)", NULL);
 	}
-	if (au)
-		cf_strlcpy(j->t.user, au, sizeof j->t.user), from = "inventory ansible_user";
+	if (o->user)
+		cf_strlcpy(t->user, o->user, sizeof t->user), from = o->user_src;
 	else if (fleet_opts.user)
-		cf_strlcpy(j->t.user, fleet_opts.user, sizeof j->t.user), from = "-u";
-	else if (r.user[0])
-		cf_strlcpy(j->t.user, r.user, sizeof j->t.user), from = r.opt[SO_USER].src;
+		cf_strlcpy(t->user, fleet_opts.user, sizeof t->user), from = "-u";
+	else if (r->user[0])
+		cf_strlcpy(t->user, r->user, sizeof t->user), from = r->opt[SO_USER].src;
 	else
-		cf_strlcpy(j->t.user, luser, sizeof j->t.user), from = "(local user)";
-	say(out, "user", j->t.user, from, NULL);
+		cf_strlcpy(t->user, luser, sizeof t->user), from = "(local user)";
+	say(out, "user", t->user, from, NULL);
 	memset(&tok, 0, sizeof tok);
 	tok.loc = &loc;
-	tok.orighost = ah ? ah : j->name;
-	tok.hostname = r.hostname;
-	tok.port = j->t.port;
-	tok.ruser = j->t.user;
+	tok.orighost = o->host;
+	tok.hostname = r->hostname;
+	tok.port = t->port;
+	tok.ruser = t->user;
+	for (i = 0; i < 2; i++) {
+		int k = i ? SO_PROXYCOMMAND : SO_PROXYJUMP;
+		if (r->opt[k].v[0])
+			say(out, i ? "proxycommand" : "proxyjump", r->opt[k].v, r->opt[k].src, NULL);
+	}
 
-	if (ak && add_path(j, j->t.ids, &j->t.nids, SSH_MAX_IDS, ak, &tok, "identityfile",
-	    "inventory ansible_ssh_private_key_file", out) < 0)
-		return;
-	if (fleet_opts.identity && add_path(j, j->t.ids, &j->t.nids, SSH_MAX_IDS, fleet_opts.identity,
+	if (o->key && add_path(t->ids, &t->nids, SSH_MAX_IDS, o->key, &tok, "identityfile",
+	    o->key_src, out) < 0)
+		return -1;
+	if (fleet_opts.identity && add_path(t->ids, &t->nids, SSH_MAX_IDS, fleet_opts.identity,
 	    &tok, "identityfile", "--identity", out) < 0)
-		return;
-	for (i = 0; i < r.nids; i++)
-		if (add_path(j, j->t.ids, &j->t.nids, SSH_MAX_IDS, r.ids[i].v, &tok, "identityfile",
-		    r.ids[i].src, out) < 0)
-			return;
-	if (j->t.nids == 0) {
+		return -1;
+	for (i = 0; i < r->nids; i++)
+		if (add_path(t->ids, &t->nids, SSH_MAX_IDS, r->ids[i].v, &tok, "identityfile",
+		    r->ids[i].src, out) < 0)
+			return -1;
+	if (t->nids == 0) {
 		static const char *const defaults[] = {"~/.ssh/id_ecdsa", "~/.ssh/id_rsa", "~/.ssh/id_ed25519"};
 		for (i = 0; i < CF_ARRAY_LEN(defaults); i++)
-			if (add_path(j, j->t.ids, &j->t.nids, SSH_MAX_IDS, defaults[i], &tok, "identityfile",
+			if (add_path(t->ids, &t->nids, SSH_MAX_IDS, defaults[i], &tok, "identityfile",
 			    "(default)", out) < 0)
-				return;
+				return -1;
 	}
-	for (i = 0; i < r.ncerts; i++)
-		if (add_path(j, j->t.certs, &j->t.ncerts, SSH_MAX_CERTS, r.certs[i].v, &tok,
-		    "certificatefile", r.certs[i].src, out) < 0)
-			return;
-	j->t.identities_only = strcmp(r.opt[SO_IDENTITIESONLY].v, "yes") == 0;
-	say(out, "identitiesonly", j->t.identities_only ? "yes" : "no",
-	    r.opt[SO_IDENTITIESONLY].v[0] ? r.opt[SO_IDENTITIESONLY].src : "(default)", NULL);
-	if ((v = r.opt[SO_IDENTITYAGENT].v)[0]) {
+	for (i = 0; i < r->ncerts; i++)
+		if (add_path(t->certs, &t->ncerts, SSH_MAX_CERTS, r->certs[i].v, &tok,
+		    "certificatefile", r->certs[i].src, out) < 0)
+			return -1;
+	t->identities_only = strcmp(r->opt[SO_IDENTITIESONLY].v, "yes") == 0;
+	say(out, "identitiesonly", t->identities_only ? "yes" : "no",
+	    r->opt[SO_IDENTITIESONLY].v[0] ? r->opt[SO_IDENTITIESONLY].src : "(default)", NULL);
+	if ((v = r->opt[SO_IDENTITYAGENT].v)[0]) {
 		if (strcasecmp(v, "none") == 0)
-			cf_strlcpy(j->t.agent_sock, "none", sizeof j->t.agent_sock);
+			cf_strlcpy(t->agent_sock, "none", sizeof t->agent_sock);
 		else if (strcmp(v, "SSH_AUTH_SOCK") == 0)
-			j->t.agent_sock[0] = '\0';
+			t->agent_sock[0] = '\0';
 		else if (v[0] == '$') {
 			const char *e = getenv(v + 1);
-			cf_strlcpy(j->t.agent_sock, e && *e ? e : "none", sizeof j->t.agent_sock);
-		} else if (sshcfg_expand(v, &tok, j->t.agent_sock, sizeof j->t.agent_sock) < 0) {
-			job_fail(j, CF_E_SSH_CONFIG, "%s (IdentityAgent %s)", cf_lasterr_detail(),
-			    r.opt[SO_IDENTITYAGENT].src);
-			return;
+			cf_strlcpy(t->agent_sock, e && *e ? e : "none", sizeof t->agent_sock);
+		} else if (sshcfg_expand(v, &tok, t->agent_sock, sizeof t->agent_sock) < 0) {
+			return cf_seterr(CF_E_SSH_CONFIG, "%s (IdentityAgent %s)", cf_lasterr_detail(),
+			    r->opt[SO_IDENTITYAGENT].src);
 		}
-		say(out, "identityagent", v, r.opt[SO_IDENTITYAGENT].src, j->t.agent_sock);
+		say(out, "identityagent", v, r->opt[SO_IDENTITYAGENT].src, t->agent_sock);
 	}
 
-	if (r.opt[SO_CONNECTTIMEOUT].v[0] && !fleet_opts.timeout_set) {
-		j->t.connect_timeout_ms = seconds(r.opt[SO_CONNECTTIMEOUT].v) * 1000;
-		say(out, "connecttimeout", r.opt[SO_CONNECTTIMEOUT].v, r.opt[SO_CONNECTTIMEOUT].src, NULL);
+	if (r->opt[SO_CONNECTTIMEOUT].v[0] && !fleet_opts.timeout_set) {
+		t->connect_timeout_ms = seconds(r->opt[SO_CONNECTTIMEOUT].v) * 1000;
+		say(out, "connecttimeout", r->opt[SO_CONNECTTIMEOUT].v, r->opt[SO_CONNECTTIMEOUT].src, NULL);
 	} else if (out) {
 		char tv[16];
 		snprintf(tv, sizeof tv, "%d", fleet_opts.timeout_s);
 		say(out, "connecttimeout", tv, fleet_opts.timeout_set ? "--timeout" : "(default)", NULL);
 	}
-	if (r.opt[SO_SERVERALIVEINTERVAL].v[0]) {
-		j->t.keepalive_s = seconds(r.opt[SO_SERVERALIVEINTERVAL].v);
-		if (j->t.keepalive_s == 0)
-			j->t.keepalive_s = -1;   /* 0 in ssh_config: none */
-		say(out, "serveraliveinterval", r.opt[SO_SERVERALIVEINTERVAL].v,
-		    r.opt[SO_SERVERALIVEINTERVAL].src, NULL);
+	if (r->opt[SO_SERVERALIVEINTERVAL].v[0]) {
+		t->keepalive_s = seconds(r->opt[SO_SERVERALIVEINTERVAL].v);
+		if (t->keepalive_s == 0)
+			t->keepalive_s = -1;   /* 0 in ssh_config: none */
+		say(out, "serveraliveinterval", r->opt[SO_SERVERALIVEINTERVAL].v,
+		    r->opt[SO_SERVERALIVEINTERVAL].src, NULL);
 	}
 
 	if (fleet_opts.known_hosts) {
-		if (add_path(j, j->t.kh_user, &j->t.nkh_user, SSH_MAX_KH, fleet_opts.known_hosts, &tok,
+		if (add_path(t->kh_user, &t->nkh_user, SSH_MAX_KH, fleet_opts.known_hosts, &tok,
 		    "userknownhostsfile", "--known-hosts", out) < 0)
-			return;
-	} else if (add_paths(j, j->t.kh_user, &j->t.nkh_user, SSH_MAX_KH,
-	    r.opt[SO_USERKNOWNHOSTSFILE].v[0] ? r.opt[SO_USERKNOWNHOSTSFILE].v :
+			return -1;
+	} else if (add_paths(t->kh_user, &t->nkh_user, SSH_MAX_KH,
+	    r->opt[SO_USERKNOWNHOSTSFILE].v[0] ? r->opt[SO_USERKNOWNHOSTSFILE].v :
 	    "~/.ssh/known_hosts ~/.ssh/known_hosts2", &tok, "userknownhostsfile",
-	    r.opt[SO_USERKNOWNHOSTSFILE].v[0] ? r.opt[SO_USERKNOWNHOSTSFILE].src : "(default)", out) < 0)
-		return;
-	if (add_paths(j, j->t.kh_global, &j->t.nkh_global, SSH_MAX_KH,
-	    r.opt[SO_GLOBALKNOWNHOSTSFILE].v[0] ? r.opt[SO_GLOBALKNOWNHOSTSFILE].v :
+	    r->opt[SO_USERKNOWNHOSTSFILE].v[0] ? r->opt[SO_USERKNOWNHOSTSFILE].src : "(default)", out) < 0)
+		return -1;
+	if (add_paths(t->kh_global, &t->nkh_global, SSH_MAX_KH,
+	    r->opt[SO_GLOBALKNOWNHOSTSFILE].v[0] ? r->opt[SO_GLOBALKNOWNHOSTSFILE].v :
 	    "/etc/ssh/ssh_known_hosts /etc/ssh/ssh_known_hosts2", NULL, "globalknownhostsfile",
-	    r.opt[SO_GLOBALKNOWNHOSTSFILE].v[0] ? r.opt[SO_GLOBALKNOWNHOSTSFILE].src : "(default)", out) < 0)
-		return;
-	j->t.accept_new = fleet_opts.accept_new;
-	if ((v = r.opt[SO_STRICTHOSTKEYCHECKING].v)[0]) {
-		say(out, "stricthostkeychecking", v, r.opt[SO_STRICTHOSTKEYCHECKING].src, NULL);
-		if (strcmp(v, "no") == 0) {
-			job_fail(j, CF_E_SSH_CONFIG, "%s: StrictHostKeyChecking no applies to %s: certfleet "
-			    "never connects to a host it cannot verify. Use accept-new (records new hosts, "
-			    "refuses changed keys), or record the key: ssh-keyscan -p %d %s >> %s",
-			    r.opt[SO_STRICTHOSTKEYCHECKING].src, j->name, j->t.port, j->t.addr,
-			    j->t.nkh_user ? j->t.kh_user[0] : "~/.ssh/known_hosts");
-			return;
-		}
+	    r->opt[SO_GLOBALKNOWNHOSTSFILE].v[0] ? r->opt[SO_GLOBALKNOWNHOSTSFILE].src : "(default)", out) < 0)
+		return -1;
+	t->accept_new = fleet_opts.accept_new;
+	if ((v = r->opt[SO_STRICTHOSTKEYCHECKING].v)[0]) {
+		say(out, "stricthostkeychecking", v, r->opt[SO_STRICTHOSTKEYCHECKING].src, NULL);
+		if (strcmp(v, "no") == 0)
+			return cf_seterr(CF_E_SSH_CONFIG, "%s: StrictHostKeyChecking no applies to %s: "
+			    "certfleet never connects to a host it cannot verify. Use accept-new (records "
+			    "new hosts, refuses changed keys), or record the key: ssh-keyscan -p %d %s >> %s",
+			    r->opt[SO_STRICTHOSTKEYCHECKING].src, o->name, t->port, t->addr,
+			    t->nkh_user ? t->kh_user[0] : "~/.ssh/known_hosts");
 		if (strcmp(v, "accept-new") == 0)
-			j->t.accept_new = 1;
+			t->accept_new = 1;
 	} else if (out) {
 		say(out, "stricthostkeychecking", fleet_opts.accept_new ? "accept-new" : "yes",
 		    fleet_opts.accept_new ? "--accept-new" : "(default)", NULL);
@@ -419,32 +398,65 @@ job_init(struct fleet *f, struct job *j, FILE *out)
 			{SO_MACS, offsetof(struct ssh_target, macs), "macs"},
 		};
 		for (i = 0; i < CF_ARRAY_LEN(algs); i++) {
-			const struct sshcfg_val *a = &r.opt[algs[i].opt];
+			const struct sshcfg_val *a = &r->opt[algs[i].opt];
 			if (!a->v[0])
 				continue;
-			if (strlen(a->v) >= sizeof j->t.kex_algs) {
-				job_fail(j, CF_E_SSH_CONFIG, "%s: %s is too long", a->src, algs[i].kw);
-				return;
-			}
-			cf_strlcpy((char *)&j->t + algs[i].off, a->v, sizeof j->t.kex_algs);
+			if (strlen(a->v) >= sizeof t->kex_algs)
+				return cf_seterr(CF_E_SSH_CONFIG, "%s: %s is too long", a->src, algs[i].kw);
+			cf_strlcpy((char *)t + algs[i].off, a->v, sizeof t->kex_algs);
 			say(out, algs[i].kw, a->v, a->src, NULL);
 		}
+	}
+	return 0;
+}
+
+/* A host's target and validated variables (fleet_target() with the
+ * inventory's values first, as Ansible passes them to ssh).  A bad value
+ * or a refused ssh_config line fails the job: such a host gets nothing sent
+ * at all.  With out, says where each value came from. */
+static void
+job_init(struct fleet *f, struct job *j, FILE *out)
+{
+	const struct inv *inv = &f->inv;
+	const char *ah = inv_host_var(inv, j->host, "ansible_host");
+	const char *ap = inv_host_var(inv, j->host, "ansible_port");
+	const char *ab = inv_host_var(inv, j->host, "ansible_become");
+	const char *pf = inv_host_var(inv, j->host, "certfleet_prefix");
+	static struct sshcfg_result r;   /* large; job_init is not re-entered */
+	struct fleet_over o;
+	size_t i;
+
+	memset(&o, 0, sizeof o);
+	j->name = o.name = inv->hosts[j->host].name;
+	o.host = ah ? ah : j->name;
+	o.host_src = ah ? "inventory ansible_host" : "inventory name";
+	o.user = inv_host_var(inv, j->host, "ansible_user");
+	o.user_src = "inventory ansible_user";
+	o.key = inv_host_var(inv, j->host, "ansible_ssh_private_key_file");
+	o.key_src = "inventory ansible_ssh_private_key_file";
+	o.port_src = "inventory ansible_port";
+	if (ap && posint(ap, 1, 65535, &o.port) < 0) {
+		cf_strlcpy(j->t.name, j->name, sizeof j->t.name);
+		job_fail(j, CF_E_INVALID_INPUT, "ansible_port \"%.20s\" is not a port number", ap);
+		return;
+	}
+	if (fleet_target(f, &o, &j->t, &r, out) < 0) {
+		job_fail(j, cf_lasterr(), "%s", cf_lasterr_detail());
+		cf_clearerr();
+		return;
 	}
 
 	/* ProxyJump/ProxyCommand change where the connection goes: until
 	 * jump hosts are implemented, refused rather than connecting directly */
 	for (i = 0; i < 2; i++) {
-		int o = i ? SO_PROXYCOMMAND : SO_PROXYJUMP;
-		if (r.opt[o].v[0])
-			say(out, i ? "proxycommand" : "proxyjump", r.opt[o].v, r.opt[o].src, NULL);
-		if (r.opt[o].v[0] && strcasecmp(r.opt[o].v, "none") != 0) {
+		int k = i ? SO_PROXYCOMMAND : SO_PROXYJUMP;
+		if (r.opt[k].v[0] && strcasecmp(r.opt[k].v, "none") != 0) {
 			job_fail(j, CF_E_SSH_CONFIG, "%s: %s %.200s applies to %s: jump hosts are not "
 			    "supported by this certfleet; certfleet does not connect around them",
-			    r.opt[o].src, i ? "ProxyCommand" : "ProxyJump", r.opt[o].v, j->name);
+			    r.opt[k].src, i ? "ProxyCommand" : "ProxyJump", r.opt[k].v, j->name);
 			return;
 		}
 	}
-
 	j->become = ab && (!strcmp(ab, "true") || !strcmp(ab, "True") || !strcmp(ab, "yes") ||
 	    !strcmp(ab, "1"));
 	if (pf && strcmp(pf, "/") != 0) {

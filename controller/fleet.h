@@ -97,6 +97,25 @@ struct fleet {
  * status on failure (> 0), 0 on success. */
 int fleet_setup(struct fleet *f, const char *pattern, int need_ssh);
 void fleet_free(struct fleet *f);
+/* What comes before ssh_config for one SSH target (the inventory's
+ * ansible_* values for a host, the user@host:port of a jump host): NULL / 0
+ * when not given; *_src say where from (hosts -v). */
+struct fleet_over {
+	const char *name;             /* for messages */
+	const char *host, *host_src;  /* the name looked up in ssh_config */
+	const char *user, *user_src;
+	int port;
+	const char *port_src;
+	const char *key, *key_src;    /* a key file tried first */
+};
+/* An SSH target as ssh would connect to o->host: ssh_config looked up (r
+ * gets the result, ProxyJump/ProxyCommand included, for the caller to
+ * route), identities, certificates, known_hosts files, StrictHostKeyChecking,
+ * timeouts, algorithm lists; with out, one line per value and where it came
+ * from.  0, or -1 with cf_seterr (SSH_CONFIG: a refused line, a bad token,
+ * StrictHostKeyChecking no). */
+int fleet_target(struct fleet *f, const struct fleet_over *o, struct ssh_target *t,
+    struct sshcfg_result *r, FILE *out);
 /* hosts -v: how job j's target was decided, one line per value with where it
  * came from (ssh_config file:line, inventory variable, option, default). */
 void fleet_describe(struct fleet *f, struct job *j, FILE *out);

@@ -435,7 +435,13 @@ parse(struct sshcfg *c, const char *text, size_t len, int file, int userconf, co
 		l.file = file;
 		l.line = lineno;
 		l.userconf = userconf;
-		if (split(s, words, SSHCFG_STR * 4, &l.argc) < 0) {
+		if (strcasecmp(kw, "ProxyCommand") == 0 || strcasecmp(kw, "LocalCommand") == 0 ||
+		    strcasecmp(kw, "RemoteCommand") == 0 || strcasecmp(kw, "KnownHostsCommand") == 0) {
+			/* as ssh: the command is the rest of the line, quotes and all */
+			s += strspn(s, " \t=");
+			cf_strlcpy(words, s, SSHCFG_STR * 4);
+			l.argc = *s ? 1 : 0;
+		} else if (split(s, words, SSHCFG_STR * 4, &l.argc) < 0) {
 			cfgerr(c, file, lineno, "%.60s: unbalanced quotes", kw);
 			goto out;
 		}
@@ -809,6 +815,10 @@ apply(struct pass *p, const struct sshcfg_line *l)
 	}
 	if (k->opt < 0 || r->opt[k->opt].v[0])
 		return 0;   /* first value obtained wins */
+	/* ProxyJump and ProxyCommand exclude each other: the first seen wins */
+	if ((k->opt == SO_PROXYJUMP && r->opt[SO_PROXYCOMMAND].v[0]) ||
+	    (k->opt == SO_PROXYCOMMAND && r->opt[SO_PROXYJUMP].v[0]))
+		return 0;
 	for (i = 0; i < l->argc; i++) {
 		const char *w = argn(l, i);
 		size_t wl = strlen(w);
@@ -964,6 +974,11 @@ sshcfg_lookup(const struct sshcfg *c, const char *host, const struct sshcfg_loca
 	}
 	if (r->opt[SO_PORT].v[0])
 		r->port = atoi(r->opt[SO_PORT].v);
+	if (r->opt[SO_PROXYJUMP].v[0] || r->opt[SO_PROXYCOMMAND].v[0]) {
+		r->proxy_kind = r->opt[SO_PROXYJUMP].v[0] ? SSHCFG_PROXY_JUMP : SSHCFG_PROXY_COMMAND;
+		cf_strlcpy(r->proxy, r->opt[r->opt[SO_PROXYJUMP].v[0] ? SO_PROXYJUMP : SO_PROXYCOMMAND].v,
+		    sizeof r->proxy);
+	}
 	return 0;
 }
 

@@ -67,7 +67,14 @@ struct sshcfg_result {
 	char hostname[SSHCFG_STR];   /* effective: HostName with %h, or the host */
 	int port;                    /* 0 if not set */
 	const char *user;            /* opt[SO_USER].v, "" if not set */
+	/* the one of ProxyJump / ProxyCommand set first ("none" is a value);
+	 * ProxyCommand is the rest of its line, as written */
+	char proxy[SSHCFG_STR];
+	int proxy_kind;              /* SSHCFG_PROXY_*; 0 not set */
 };
+
+#define SSHCFG_PROXY_JUMP 1
+#define SSHCFG_PROXY_COMMAND 2
 
 /* How the keyword table classes them. */
 enum sshcfg_class { SK_HONOURED, SK_HARMLESS, SK_REFUSED };

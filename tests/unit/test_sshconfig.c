@@ -123,6 +123,12 @@ TEST(sshconfig_refusals)
 	CHECK_INT(lookup("Host x\n  ProxyJump a,b\n  UserKnownHostsFile a \"b c\"\n", "x", &r), 0);
 	CHECK_STR(r.opt[SO_PROXYJUMP].v, "a,b");
 	CHECK_STR(r.opt[SO_USERKNOWNHOSTSFILE].v, "a b c");
+	CHECK_INT(r.proxy_kind, SSHCFG_PROXY_JUMP);
+	CHECK_INT(lookup("Host x\n  ProxyCommand sh -c \"nc %h %p\"  # not a comment\n"
+	    "  ProxyJump j\n", "x", &r), 0);
+	CHECK_STR(r.proxy, "sh -c \"nc %h %p\"  # not a comment");
+	CHECK_INT(r.proxy_kind, SSHCFG_PROXY_COMMAND);
+	CHECK_STR(r.opt[SO_PROXYJUMP].v, "");
 }
 
 TEST(sshconfig_tokens)
