@@ -11,7 +11,8 @@
 #include <string.h>
 #include <sys/file.h>
 #include <sys/stat.h>
-#include <syslog.h>
+#include <sys/socket.h>
+#include <sys/un.h>
 #include <unistd.h>
 
 #include "activity.h"
@@ -97,12 +98,46 @@ out:
 	cf_buf_free(&b);
 }
 
+/* One message to the system log, as syslog(3) would send it, without it:
+ * musl's syslog() brings localtime, strftime and the time zone code (10 KB
+ * of the agent, which has a size budget).  RFC 3164 framing with no
+ * timestamp ("<PRI>TAG[PID]: MSG"): rsyslog and journald's /dev/log stamp
+ * a message with the time they receive it.  Best effort, like syslog(). */
+static void
+syslog_err(const char *msg)
+{
+	struct sockaddr_un sa = {.sun_family = AF_UNIX, .sun_path = "/dev/log"};
+	char line[1024];
+	int fd, n;
+
+	/* LOG_DAEMON | LOG_ERR = 3 * 8 + 3 */
+	n = snprintf(line, sizeof line, "<27>certfleet-agent[%ld]: %s", (long)getpid(), msg);
+	if (n < 0)
+		return;
+	if (n >= (int)sizeof line)
+		n = (int)sizeof line - 1;
+	/* a datagram socket (journald, rsyslog); a stream one where the
+	 * daemon listens that way (EPROTOTYPE), as musl's syslog() does */
+	if ((fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0)) < 0)
+		return;
+	if (connect(fd, (struct sockaddr *)&sa, sizeof sa) < 0 && errno == EPROTOTYPE) {
+		close(fd);
+		if ((fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0)) < 0 ||
+		    connect(fd, (struct sockaddr *)&sa, sizeof sa) < 0)
+			n = -1;
+	}
+	if (n >= 0 && send(fd, line, (size_t)n, MSG_NOSIGNAL) < 0)
+		cf_debug("syslog: %s", strerror(errno));
+	if (fd >= 0)
+		close(fd);
+}
+
 int
 activity_alarm(const char *lineage, int64_t expiry, int64_t life, enum cf_err e, const char *detail)
 {
 	int64_t left = expiry - cf_time();
 	int64_t limit = 7 * 86400;
-	char when[X509_RFC3339_LEN];
+	char when[X509_RFC3339_LEN], msg[900];
 
 	if (expiry == 0)
 		return 0;
@@ -111,10 +146,9 @@ activity_alarm(const char *lineage, int64_t expiry, int64_t life, enum cf_err e,
 	if (left > limit)
 		return 0;
 	x509_rfc3339(expiry, when, sizeof when);
-	openlog("certfleet-agent", LOG_PID, LOG_DAEMON);
-	syslog(LOG_ERR, "RENEWAL FAILING for %s: certificate %s %s, %s: %s", lineage,
+	snprintf(msg, sizeof msg, "RENEWAL FAILING for %s: certificate %s %s, %s: %s", lineage,
 	    left > 0 ? "expires" : "expired", when, cf_err_code(e), detail);
-	closelog();
+	syslog_err(msg);
 	fprintf(stderr, "certfleet-agent: ERROR: renewal of %s is failing and its certificate %s %s "
 	    "(%lld days left): %s: %s\n", lineage, left > 0 ? "expires" : "expired", when,
 	    (long long)(left / 86400), cf_err_code(e), detail);

@@ -9,7 +9,10 @@
 
 #include "agent.h"
 #include "cf.h"
+#include "conf.h"
 #include "http.h"
+#include "lineage.h"
+#include "store.h"
 #include "tls.h"
 
 static void
@@ -19,10 +22,13 @@ usage(FILE *f)
 	    "usage: certfleet-agent directory [--server URL | --staging] [--ca-file PEM]\n"
 	    "\n"
 	    "Fetch the ACME directory of the CA and print it as JSON.\n"
-	    "  --server URL    ACME directory URL (default Let's Encrypt production)\n"
+	    "  --server URL    ACME directory URL (default: agent.conf's server, else\n"
+	    "                  Let's Encrypt production)\n"
 	    "  --staging       Let's Encrypt's staging directory\n"
 	    "  --ca-file PEM   also trust these CA certificates for the CA's TLS\n"
-	    "Trust: built-in ISRG roots, --ca-file, then $SSL_CERT_FILE or the system bundle.\n");
+	    "                  (default: agent.conf's ca_file)\n"
+	    "Trust: built-in ISRG roots, --ca-file, then $SSL_CERT_FILE or the system bundle.\n"
+	    "Defaults come from PREFIX/etc/certfleet/agent.conf (or --config), as for issue.\n");
 }
 
 int
@@ -35,7 +41,9 @@ cmd_directory(int argc, char **argv)
 		{"help", no_argument, NULL, 'h'},
 		{NULL, 0, NULL, 0},
 	};
-	const char *server = CF_LE_PRODUCTION, *ca_file = NULL;
+	const char *server = NULL, *ca_file = NULL;
+	struct agent_conf conf;
+	struct store s;
 	const char *const hdrs[] = {"Accept: application/json", NULL};
 	struct tls_trust trust;
 	struct http_client *c = NULL;
@@ -65,6 +73,13 @@ cmd_directory(int argc, char **argv)
 		usage(stderr);
 		return cf_err_exit(CF_E_USAGE);
 	}
+	/* the same defaults as every command that talks to the CA */
+	if (agent_store_conf(&s, &conf) < 0)
+		return agent_fail();
+	if (server == NULL)
+		server = conf.server[0] ? conf.server : CF_LE_PRODUCTION;
+	if (ca_file == NULL && conf.ca_file[0])
+		ca_file = conf.ca_file;
 	if (strncmp(server, "https://", 8) != 0) {
 		cf_seterr(CF_E_INVALID_INPUT, "the ACME server must be an https:// URL: %s", server);
 		return agent_fail();

@@ -20,6 +20,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -193,6 +194,33 @@ host_has_global_ipv6(void)
 	return found;
 }
 
+/* Does this machine's /etc/hosts name NAME?  Only for the message: a name
+ * there resolves for local programs but not for the CA, which asks DNS. */
+static int
+in_etc_hosts(const char *name, char *addr, size_t addrsz)
+{
+	FILE *f = fopen("/etc/hosts", "re");
+	char line[1024], *tok, *save, *first;
+	int found = 0;
+
+	if (f == NULL)
+		return 0;
+	while (!found && fgets(line, sizeof line, f)) {
+		line[strcspn(line, "#\r\n")] = '\0';
+		if ((first = strtok_r(line, " \t", &save)) == NULL)
+			continue;
+		while ((tok = strtok_r(NULL, " \t", &save)) != NULL) {
+			if (strcasecmp(tok, name) == 0) {
+				cf_strlcpy(addr, first, addrsz);
+				found = 1;
+				break;
+			}
+		}
+	}
+	fclose(f);
+	return found;
+}
+
 static int
 preflight_dns(const struct issue_opts *o)
 {
@@ -205,9 +233,19 @@ preflight_dns(const struct issue_opts *o)
 		if (dns_resolves(o->resolver, o->names[i], 5000, &has_a, &has_aaaa, why, sizeof why) < 0)
 			return cf_seterr(CF_E_DNS_NOT_RESOLVING, "%s: the DNS look-up failed: %s",
 			    o->names[i], cf_lasterr_detail());
-		if (!has_a && !has_aaaa)
-			return cf_seterr(CF_E_DNS_NOT_RESOLVING, "%s does not resolve (%s); the CA was not contacted",
+		if (!has_a && !has_aaaa) {
+			char addr[64];
+			if (in_etc_hosts(o->names[i], addr, sizeof addr))
+				return cf_seterr(CF_E_DNS_NOT_RESOLVING, "%s does not resolve in DNS (%s), although "
+				    "this machine's /etc/hosts maps it to %s: the preflight asks DNS as the CA "
+				    "does, and the CA does not read /etc/hosts; the CA was not contacted "
+				    "(for a private CA that resolves it another way, use --no-preflight)",
+				    o->names[i], why[0] ? why : "no A/AAAA record", addr);
+			return cf_seterr(CF_E_DNS_NOT_RESOLVING, "%s does not resolve in DNS (%s); the CA was not "
+			    "contacted (the preflight asks DNS as the CA does; for a private setup the CA "
+			    "resolves another way, use --no-preflight)",
 			    o->names[i], why[0] ? why : "no A/AAAA record");
+		}
 		if (has_aaaa) {
 			if (v6 < 0)
 				v6 = host_has_global_ipv6();

@@ -14,6 +14,9 @@
 #ifndef CF_NETPROC_H
 #define CF_NETPROC_H
 
+#include <stddef.h>
+#include <stdint.h>
+
 #include "acme.h"
 #include "fe_dns.h"
 #include "http.h"
@@ -38,6 +41,26 @@ int netproc_sandbox(int keep_fd);
 /* The same seccomp filter, plus accept and listen: for the port-80
  * responder once it has bound and dropped its privileges. */
 int netproc_seccomp_responder(void);
+
+/* The seccomp filter itself (classic BPF over struct seccomp_data), built
+ * for the compile target's architecture and system call numbers, for the
+ * unit test's interpreter: returns the instruction count (0: max too
+ * small).  Instructions used: NP_LD_W_ABS, NP_JEQ_K, NP_JSET_K, NP_RET_K. */
+struct np_filter {
+	uint16_t code;
+	uint8_t jt, jf;
+	uint32_t k;
+};
+#define NP_LD_W_ABS 0x20
+#define NP_JEQ_K 0x15
+#define NP_JSET_K 0x45
+#define NP_RET_K 0x06
+#define NP_RET_KILL_PROCESS 0x80000000u
+#define NP_RET_ERRNO(e) (0x00050000u | (e))
+#define NP_RET_ALLOW 0x7fff0000u
+#define NP_AUDIT_ARCH_X86_64 0xc000003eu
+#define NP_AUDIT_ARCH_AARCH64 0xc00000b7u
+size_t netproc_filter(struct np_filter *f, size_t max, const int *extra, size_t nextra);
 
 struct nacme;
 

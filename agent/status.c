@@ -77,8 +77,11 @@ one(struct store *s, const char *lineage, struct json_w *w, int64_t now)
 		if (st.expiry)
 			x509_rfc3339(st.expiry, when, sizeof when);
 		printf("%-30s %-8s", lineage, shown);
-		if (st.expiry)
-			printf(" expires %s (%lld days)", when, (long long)((st.expiry - now) / 86400));
+		if (st.expiry) {
+			char left[32];
+			cf_fmt_left(st.expiry - now, left, sizeof left);
+			printf(" expires %s (%s)", when, left);
+		}
 		if (st.issuer[0])
 			printf(" issuer \"%s\"", st.issuer);
 		printf("\n");

@@ -1073,6 +1073,12 @@ store_state_json(const struct store_state *st, int64_t now, struct json_w *w)
 			days--;   /* floor, not truncation toward zero */
 		json_w_int(w, days);
 	}
+	/* days alone cannot tell 20 hours left from 0 (short-lived certificates) */
+	json_w_key(w, "secondsLeft");
+	if (st->expiry <= 0 || st->expiry > TIME_MAX || now < -TIME_MAX || now > TIME_MAX)
+		json_w_null(w);
+	else
+		json_w_int(w, st->expiry - now);
 	w_opt_str(w, "issuer", st->issuer);
 	w_opt_str(w, "serial", st->serial);
 	json_w_key(w, "domains");

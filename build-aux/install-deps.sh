@@ -45,9 +45,17 @@ if [ ! -f "$pin" ]; then
     need_update=1
 fi
 
+# arm64: the aarch64 agent's static musl cross tool chain, and qemu-user to
+# run its tests (Debian's musl-dev for arm64 needs the foreign architecture)
+if ! dpkg --print-foreign-architectures | grep -qx arm64; then
+    dpkg --add-architecture arm64
+    need_update=1
+fi
+
 pkgs="build-essential musl-tools dpkg-dev ca-certificates curl openssl xz-utils
       nginx-light openssh-server openssh-client python3 python3-pytest
-      iproute2 procps file binutils cron sudo time clang libclang-rt-dev valgrind jq"
+      iproute2 procps file binutils cron sudo time clang libclang-rt-dev valgrind jq
+      gcc-aarch64-linux-gnu musl-dev:arm64 qemu-user-static"
 missing=""
 for p in $pkgs; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'ok installed' || missing="$missing $p"

@@ -118,6 +118,12 @@ int64_t cf_now_ms(void);
  * CERTFLEET_TEST_TIME shifts it for tests (clock.c). */
 int64_t cf_time(void);
 
+/* Time left before an expiry, for people: "45 days", "36 hours" (hours under
+ * two days, minutes under one hour), "expired"; the short form for table
+ * columns: "45", "36h", "40m", "exp". */
+void cf_fmt_left(int64_t secs, char *out, size_t n);
+void cf_fmt_left_short(int64_t secs, char *out, size_t n);
+
 /* Test-only crash point (common/fault.c): with -DCF_FAULTS, SIGKILL when
  * CERTFLEET_FAULT names it ("name" or "name@N" for the N-th hit); without
  * it (release builds), nothing at all. */

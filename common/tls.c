@@ -400,6 +400,15 @@ tls_client_init(br_ssl_client_context *cc, br_x509_minimal_context *xc,
 	br_ssl_engine_set_x509(&cc->eng, &xc->vtable);
 	br_ssl_engine_set_prf_sha256(&cc->eng, &br_tls12_sha256_prf);
 	br_ssl_engine_set_prf_sha384(&cc->eng, &br_tls12_sha384_prf);
-	br_ssl_engine_set_default_aes_gcm(&cc->eng);
-	br_ssl_engine_set_default_chapol(&cc->eng);
+	/* One portable constant-time implementation of each, not BearSSL's
+	 * defaults (which link every CPU-specific variant and pick one at run
+	 * time): the agent sends a few kilobytes per run, so AES-NI/PCLMUL/SSE2
+	 * buy nothing measurable, and leaving them out keeps both agents
+	 * (x86_64, aarch64) within their size budget. */
+	br_ssl_engine_set_gcm(&cc->eng, &br_sslrec_in_gcm_vtable, &br_sslrec_out_gcm_vtable);
+	br_ssl_engine_set_aes_ctr(&cc->eng, &br_aes_ct64_ctr_vtable);
+	br_ssl_engine_set_ghash(&cc->eng, &br_ghash_ctmul64);
+	br_ssl_engine_set_chapol(&cc->eng, &br_sslrec_in_chapol_vtable, &br_sslrec_out_chapol_vtable);
+	br_ssl_engine_set_chacha20(&cc->eng, &br_chacha20_ct_run);
+	br_ssl_engine_set_poly1305(&cc->eng, &br_poly1305_ctmul_run);
 }

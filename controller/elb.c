@@ -201,6 +201,8 @@ report(const struct elb_opts *o, struct outcome *oc, enum cf_err e)
 			json_w_str(&w, when);
 			json_w_key(&w, "daysLeft");
 			json_w_int(&w, (oc->expires - (int64_t)time(NULL)) / 86400);
+			json_w_key(&w, "secondsLeft");
+			json_w_int(&w, oc->expires - (int64_t)time(NULL));
 		}
 		if (oc->due && x509_rfc3339(oc->due, when, sizeof when) == 0) {
 			json_w_key(&w, "renewalDue");
@@ -459,12 +461,20 @@ status_cert(struct fe_client *c, const struct elb_opts *o, const char *role, con
 		json_w_str(w, ct.expire_time);
 		json_w_key(w, "daysLeft");
 		json_w_int(w, ct.expire ? (ct.expire - now) / 86400 : -1);
+		json_w_key(w, "secondsLeft");
+		if (ct.expire)
+			json_w_int(w, ct.expire - now);
+		else
+			json_w_null(w);
 		json_w_key(w, "managed");
 		json_w_bool(w, strncmp(ct.description, "certfleet listener=", 19) == 0);
 		json_w_end_obj(w);
 	} else {
-		printf("  %-7s %s  %-30s %-28s expires %s (%lld days left)%s\n", role, ct.id, ct.name,
-		    ct.domain, ct.expire_time, ct.expire ? (long long)((ct.expire - now) / 86400) : -1LL,
+		char left[32] = "unknown";
+		if (ct.expire)
+			cf_fmt_left(ct.expire - now, left, sizeof left);
+		printf("  %-7s %s  %-30s %-28s expires %s (%s%s)%s\n", role, ct.id, ct.name,
+		    ct.domain, ct.expire_time, left, ct.expire && ct.expire > now ? " left" : "",
 		    strncmp(ct.description, "certfleet listener=", 19) == 0 ? "  [certfleet]" : "");
 	}
 	fe_elb_cert_clear(&ct);

@@ -190,8 +190,8 @@ struct row {
 	char expiry[16];
 	char codebuf[64];          /* code when code_is_buf (rows get copied) */
 	int code_is_buf;
-	int64_t days;
-	int has_days, sev;
+	int64_t days, secs;         /* secs: secondsLeft (agents before it: days only) */
+	int has_days, has_secs, sev;
 };
 
 struct rows {
@@ -228,6 +228,7 @@ cert_row(struct row *r, const char *lineage, const struct json_value *st)
 	if (exp)
 		snprintf(r->expiry, sizeof r->expiry, "%.10s", exp);
 	r->has_days = json_get_int(st, "daysLeft", &r->days) == 0;
+	r->has_secs = r->has_days && json_get_int(st, "secondsLeft", &r->secs) == 0;
 	cf_clearerr();
 	r->code = json_get_str(le, "code");
 	r->hint = json_get_str(le, "hint");
@@ -322,6 +323,8 @@ row_cmp(const void *a, const void *b)
 		return y->sev - x->sev;
 	if (x->has_days != y->has_days)
 		return y->has_days - x->has_days;
+	if (x->has_secs && y->has_secs && x->secs != y->secs)
+		return x->secs < y->secs ? -1 : 1;
 	if (x->has_days && x->days != y->days)
 		return x->days < y->days ? -1 : 1;
 	if ((c = strcmp(x->host, y->host)) != 0)
@@ -362,7 +365,9 @@ print_table(struct rows *rs, FILE *out)
 	for (i = 0; i < rs->n; i++) {
 		const struct row *r = &rs->r[i];
 		char days[24] = "-";
-		if (r->has_days)
+		if (r->has_secs)
+			cf_fmt_left_short(r->secs, days, sizeof days);
+		else if (r->has_days)
 			snprintf(days, sizeof days, "%lld", (long long)r->days);
 		put_clean(out, r->host, 0, wh + 2);
 		put_clean(out, r->domain, 0, wd + 2);

@@ -6,6 +6,8 @@
 #       debug (gcc, -O1 -g, no sanitizers: the agent for valgrind and the fault
 #       points; BearSSL only) or fuzz (clang, ASan+UBSan+coverage, for
 #       libFuzzer targets; BearSSL only)
+#       aarch64 (the agent for arm64 servers: aarch64-linux-gnu-gcc with
+#       Debian's musl-dev:arm64 specs, -Os, static; BearSSL only)
 #       --fetch-only: download and verify, build nothing
 #   Environment (for tests): CF_VENDOR_DIR replaces build/vendor,
 #   CF_VENDOR_MANIFEST replaces vendor/manifest.
@@ -33,10 +35,14 @@ musl) CC=musl-gcc; VCFLAGS="-Os -fno-plt -ffunction-sections -fdata-sections -fn
 # (BR_*_UNALIGNED): every one would be reported.
 asan) CC=${ASAN_CC:-clang}; VCFLAGS="-O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined -DBR_LE_UNALIGNED=0 -DBR_BE_UNALIGNED=0"; ;;
 debug) CC=gcc; VCFLAGS="-O1 -g"; ;;
+# Debian 12: gcc-aarch64-linux-gnu + musl-dev:arm64 make a static musl
+# aarch64 tool chain through musl's specs file (build-aux/install-deps.sh)
+aarch64) CC="aarch64-linux-gnu-gcc -specs /usr/lib/aarch64-linux-musl/musl-gcc.specs"
+    VCFLAGS="-Os -ffunction-sections -fdata-sections -fno-asynchronous-unwind-tables -fno-unwind-tables"; ;;
 fuzz) CC=${FUZZ_CC:-clang}; VCFLAGS="-O1 -g -fno-omit-frame-pointer -fsanitize=fuzzer-no-link,address,undefined -DBR_LE_UNALIGNED=0 -DBR_BE_UNALIGNED=0"; ;;
-*) echo "vendor: unknown variant '$variant' (musl, asan, debug or fuzz)" >&2; exit 1 ;;
+*) echo "vendor: unknown variant '$variant' (musl, asan, debug, fuzz or aarch64)" >&2; exit 1 ;;
 esac
-command -v "$CC" >/dev/null || { echo "vendor: $CC not found (run build-aux/install-deps.sh)" >&2; exit 1; }
+command -v "${CC%% *}" >/dev/null || { echo "vendor: ${CC%% *} not found (run build-aux/install-deps.sh)" >&2; exit 1; }
 
 say() { printf 'vendor: %s\n' "$*" >&2; }
 die() { printf 'vendor: error: %s\n' "$*" >&2; exit 1; }
@@ -96,13 +102,15 @@ extract() { # SOURCE UPSTREAM REV DIR
 }
 
 build_bearssl() { # DIR
+    # brssl (the trust-anchor generator's tool) only where it runs: natively
+    what="lib tools"; [ "$variant" = aarch64 ] && what=lib
     (cd "$1" && make -j"$jobs" CC="$CC" LD="$CC" LDDLL="$CC" \
-        CFLAGS="-W -Wall $VCFLAGS -DBR_RDRAND=0" LDFLAGS="$VCFLAGS" lib tools >build.log 2>&1) ||
+        CFLAGS="-W -Wall $VCFLAGS -DBR_RDRAND=0" LDFLAGS="$VCFLAGS" $what >build.log 2>&1) ||
         { tail -30 "$1/build.log" >&2; die "bearssl build failed"; }
     rm -rf "$out/include/bearssl"; mkdir -p "$out/include/bearssl"
     cp "$1"/inc/*.h "$out/include/bearssl/"
     cp "$1/build/libbearssl.a" "$out/lib/"
-    [ -x "$1/build/brssl" ] && cp "$1/build/brssl" "$out/brssl"
+    if [ -x "$1/build/brssl" ]; then cp "$1/build/brssl" "$out/brssl"; fi
 }
 
 build_mbedtls() {
@@ -155,7 +163,7 @@ grep -v '^[[:space:]]*#' "$manifest" | grep -v '^[[:space:]]*$' |
 while read -r name source upstream rev tarball sha; do
     # fuzz targets parse and the debug build is the agent's (valgrind, fault
     # points): neither speaks SSH
-    if { [ "$variant" = fuzz ] || [ "$variant" = debug ]; } && [ "$name" != bearssl ]; then
+    if { [ "$variant" = fuzz ] || [ "$variant" = debug ] || [ "$variant" = aarch64 ]; } && [ "$name" != bearssl ]; then
         NAME=$(echo "$name" | tr a-z A-Z)
         printf '#define CF_VENDOR_%s "%s %s-%s (not built for %s)"\n' "$NAME" "$source" "$upstream" "$rev" "$variant" >>"$vh"
         continue

@@ -8,6 +8,8 @@ import hashlib
 import http.server
 import json
 import os
+import re
+import subprocess
 import ssl
 import stat
 import threading
@@ -410,3 +412,32 @@ def test_eab_binds_the_account(bins, tmp_path, pebble_factory, challtestsrv):
     # the HMAC key is not kept with the lineage
     saved = (a.prefix / "etc/certfleet/renewal/eab.example.test.json").read_text()
     assert EAB_KEY not in saved and "kid-1" in saved
+
+
+def test_alarm_reaches_syslog(agent, tmp_path):
+    """The alarm goes to the system log (/dev/log) as syslog(3) would send it:
+    facility daemon, level err, tag and pid.  The agent runs in a private
+    mount namespace whose /dev/log is this test's socket."""
+    import socket
+    agent.issue("syslog.example.test", check=0)
+    sock_path = tmp_path / "log"
+    s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+    s.bind(str(sock_path))
+    s.settimeout(30)
+    script = r'''set -e
+real=$1; shift; sock=$1; shift
+mkdir -p "$real" && mount --rbind /dev "$real"
+mount -t tmpfs -o mode=0755 tmpfs /dev
+for d in null zero random urandom; do touch /dev/$d; mount --bind "$real/$d" /dev/$d; done
+touch /dev/log && mount --bind "$sock" /dev/log
+exec "$@"'''
+    cmd = [str(agent.bin), "--prefix", str(agent.prefix), "renew", "--all",
+           "--server", "https://localhost:1/dir"]
+    r = subprocess.run(["unshare", "-m", "--propagation", "private", "sh", "-c", script, "sh",
+                        str(tmp_path / "realdev"), str(sock_path)] + cmd,
+                       capture_output=True, text=True, timeout=120, env=dict(os.environ, **at(85)))
+    assert r.returncode == 77, r.stdout + r.stderr
+    msg = s.recv(4096).decode()
+    s.close()
+    assert re.match(r"^<27>certfleet-agent\[\d+\]: RENEWAL FAILING for syslog\.example\.test: "
+                    r"certificate expires \S+, NETWORK_ERROR: ", msg), msg

@@ -356,7 +356,8 @@ TEST(http01_prepared_serves_unprivileged)
 	proc_field(pid, "NoNewPrivs", field, sizeof field);
 	CHECK(strstr(field, "1") != NULL);
 	proc_field(pid, "Seccomp", field, sizeof field);
-	CHECK(strstr(field, "2") != NULL);        /* the network process's filter */
+	/* the network process's filter (qemu-user cannot install one) */
+	CHECK(getenv("CERTFLEET_TEST_QEMU") || strstr(field, "2") != NULL);
 	if (geteuid() == 0) {
 		proc_field(pid, "Uid", field, sizeof field);
 		CHECK(strncmp(field, "\t65534\t65534\t65534\t65534", 24) == 0);

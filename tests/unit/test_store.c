@@ -670,7 +670,7 @@ TEST(store_state_round_trip)
 
 	/* Ten days and a second before expiry. */
 	CHECK_STR(state_json(&got, EXPIRY - 10 * 86400 - 1),
-	    "{\"sslStatus\":\"active\",\"sslExpiry\":\"2026-02-21T15:51:49Z\",\"daysLeft\":10,"
+	    "{\"sslStatus\":\"active\",\"sslExpiry\":\"2026-02-21T15:51:49Z\",\"daysLeft\":10,\"secondsLeft\":864001,"
 	    "\"issuer\":\"CN=Pebble Intermediate CA\",\"serial\":\"04a1b2\","
 	    "\"domains\":[\"example.com\",\"*.example.com\"],"
 	    "\"lastError\":{\"code\":\"RATE_LIMITED\",\"detail\":\"too many \\\"orders\\\"\\u000a\",\"hint\":\"wait\"},"
@@ -682,6 +682,9 @@ TEST(store_state_round_trip)
 	CHECK(strstr(state_json(&got, EXPIRY + 1), "\"daysLeft\":-1,") != NULL);
 	CHECK(strstr(state_json(&got, EXPIRY + 86400), "\"daysLeft\":-1,") != NULL);
 	CHECK(strstr(state_json(&got, EXPIRY + 86401), "\"daysLeft\":-2,") != NULL);
+	/* hours left: daysLeft says 0, secondsLeft says how much of the day */
+	CHECK(strstr(state_json(&got, EXPIRY - 20 * 3600), "\"daysLeft\":0,\"secondsLeft\":72000,") != NULL);
+	CHECK(strstr(state_json(&got, EXPIRY + 5), "\"secondsLeft\":-5,") != NULL);
 	/* pending stays pending whatever the clock says. */
 	cf_strlcpy(got.status, "pending", sizeof got.status);
 	CHECK(strstr(state_json(&got, EXPIRY + 1), "\"sslStatus\":\"pending\"") != NULL);
@@ -710,7 +713,7 @@ TEST(store_state_missing_is_none)
 	CHECK_STR(st.status, "none");
 	CHECK_INT(st.ndomains, 0);
 	CHECK_STR(state_json(&st, EXPIRY),
-	    "{\"sslStatus\":\"none\",\"sslExpiry\":null,\"daysLeft\":null,\"issuer\":null,"
+	    "{\"sslStatus\":\"none\",\"sslExpiry\":null,\"daysLeft\":null,\"secondsLeft\":null,\"issuer\":null,"
 	    "\"serial\":null,\"domains\":[],\"lastError\":null,\"lastAttempt\":null,"
 	    "\"nextRenewal\":null,\"retryAfter\":null,\"alarm\":false}");
 	store_state_free(&st);
