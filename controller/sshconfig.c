@@ -308,7 +308,7 @@ split(const char *s, char *out, size_t outsz, int *argc)
 				return -1;
 			out[j++] = ch;
 		}
-		if (quote)
+		if (quote || j + 1 >= outsz)
 			return -1;
 		out[j++] = '\0';
 		(*argc)++;
