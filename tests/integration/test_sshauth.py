@@ -114,6 +114,8 @@ def test_user_certificates(bins, sshd_factory, tmp_path):
         assert h[n]["error"]["code"] == "AGENT_MISSING", h[n]   # logged in with the certificate
     for s in servers:
         assert "Accepted publickey for root" in sshd_log(s) and "CA ED25519" in sshd_log(s), sshd_log(s)
+    ctl.json("-i", inv, "-F", cfg, "--known-hosts", kh, "deploy", check=0)
+    p, doc = ctl.json("-i", inv, "-F", cfg, "--known-hosts", kh, "status", check=0)
     # without the certificates nothing logs in: the certificate did it
     for f in (str(ed.pub_path)[:-4] + "-cert.pub", str(ec.pub_path)[:-4] + "-cert.pub", moved):
         os.unlink(f)
@@ -148,3 +150,7 @@ def test_include_and_match_choose_port_user_identity(bins, sshd_factory, tmp_pat
     assert h["alpha"]["error"]["code"] == "AGENT_MISSING", h
     assert h["beta"]["error"]["code"] == "AGENT_MISSING", h
     assert "Failed publickey" not in sshd_log(a) + sshd_log(b)
+    # and the whole way: deploy, then status
+    ctl.json("-i", inv, "deploy", check=0)
+    p, doc = ctl.json("-i", inv, "status", check=0)
+    assert [x["ok"] for x in doc["hosts"]] == [True, True], doc
