@@ -485,46 +485,60 @@ hostkey_prefs(struct ssh_conn *c, char *out, size_t sz)
 }
 
 /* HostKeyAlgorithms, KexAlgorithms, Ciphers, MACs from ssh_config narrow
- * what certfleet would offer; they never add an algorithm. */
+ * what certfleet would offer; they never add an algorithm.  What it would
+ * offer is OpenSSH's default list (no CBC, no 3DES, no SHA-1 groups) as far
+ * as libssh2 implements it: a config naming aes128-cbc gets nothing. */
 static enum ssh_status
 narrow_methods(struct ssh_conn *c, const char *hostkeys)
 {
 	static const struct {
 		size_t off;
 		int m1, m2;
-		const char *kw;
+		const char *kw, *defaults;
 	} tab[] = {
-		{offsetof(struct ssh_target, hostkey_algs), LIBSSH2_METHOD_HOSTKEY, -1, "HostKeyAlgorithms"},
-		{offsetof(struct ssh_target, kex_algs), LIBSSH2_METHOD_KEX, -1, "KexAlgorithms"},
-		{offsetof(struct ssh_target, ciphers), LIBSSH2_METHOD_CRYPT_CS, LIBSSH2_METHOD_CRYPT_SC, "Ciphers"},
-		{offsetof(struct ssh_target, macs), LIBSSH2_METHOD_MAC_CS, LIBSSH2_METHOD_MAC_SC, "MACs"},
+		{offsetof(struct ssh_target, hostkey_algs), LIBSSH2_METHOD_HOSTKEY, -1, "HostKeyAlgorithms",
+		    NULL},
+		{offsetof(struct ssh_target, kex_algs), LIBSSH2_METHOD_KEX, -1, "KexAlgorithms",
+		    "curve25519-sha256,curve25519-sha256@libssh.org,ecdh-sha2-nistp256,ecdh-sha2-nistp384,"
+		    "ecdh-sha2-nistp521,diffie-hellman-group-exchange-sha256,diffie-hellman-group16-sha512,"
+		    "diffie-hellman-group18-sha512,diffie-hellman-group14-sha256"},
+		{offsetof(struct ssh_target, ciphers), LIBSSH2_METHOD_CRYPT_CS, LIBSSH2_METHOD_CRYPT_SC, "Ciphers",
+		    "chacha20-poly1305@openssh.com,aes128-ctr,aes192-ctr,aes256-ctr,aes128-gcm@openssh.com,"
+		    "aes256-gcm@openssh.com"},
+		{offsetof(struct ssh_target, macs), LIBSSH2_METHOD_MAC_CS, LIBSSH2_METHOD_MAC_SC, "MACs",
+		    "umac-64-etm@openssh.com,umac-128-etm@openssh.com,hmac-sha2-256-etm@openssh.com,"
+		    "hmac-sha2-512-etm@openssh.com,hmac-sha1-etm@openssh.com,umac-64@openssh.com,"
+		    "umac-128@openssh.com,hmac-sha2-256,hmac-sha2-512,hmac-sha1"},
 	};
 	size_t i;
 
 	for (i = 0; i < CF_ARRAY_LEN(tab); i++) {
 		const char *cfg = (const char *)&c->t + tab[i].off;
-		char ours[1024] = "", out[1024];
+		char ours[1024] = "", supported[1024] = "", out[1024];
 		const char **algs = NULL;
 		int n, k;
 		if (cfg[0] == '\0')
 			continue;
-		if (tab[i].m1 == LIBSSH2_METHOD_HOSTKEY) {
+		if (tab[i].defaults == NULL) {
 			cf_strlcpy(ours, hostkeys, sizeof ours);
 		} else {
 			n = libssh2_session_supported_algs(c->s, tab[i].m1, &algs);
 			for (k = 0; k < n; k++) {
-				if (strlen(ours) + strlen(algs[k]) + 2 > sizeof ours)
+				if (strlen(supported) + strlen(algs[k]) + 2 > sizeof supported)
 					break;
-				if (ours[0])
-					strcat(ours, ",");
-				strcat(ours, algs[k]);
+				if (supported[0])
+					strcat(supported, ",");
+				strcat(supported, algs[k]);
 			}
 			if (algs)
 				libssh2_free(c->s, algs);
+			/* OpenSSH's defaults in their order, those libssh2 has */
+			if (sshcfg_narrow(supported, tab[i].defaults, ours, sizeof ours) < 0)
+				ours[0] = '\0';
 		}
 		if (sshcfg_narrow(ours, cfg, out, sizeof out) < 0)
 			return fail(c, CF_E_SSH_CONFIG, "ssh_config %s %.200s for %s leaves none of the "
-			    "algorithms certfleet has (%.400s)", tab[i].kw, cfg, c->t.name, ours);
+			    "algorithms certfleet offers (%.400s)", tab[i].kw, cfg, c->t.name, ours);
 		libssh2_session_method_pref(c->s, tab[i].m1, out);
 		if (tab[i].m2 >= 0)
 			libssh2_session_method_pref(c->s, tab[i].m2, out);

@@ -154,3 +154,28 @@ def test_include_and_match_choose_port_user_identity(bins, sshd_factory, tmp_pat
     ctl.json("-i", inv, "deploy", check=0)
     p, doc = ctl.json("-i", inv, "status", check=0)
     assert [x["ok"] for x in doc["hosts"]] == [True, True], doc
+
+
+def test_algorithm_lists_narrow_never_widen(bins, sshd_factory, tmp_path):
+    """KexAlgorithms/Ciphers/MACs from ssh_config narrow what certfleet
+    offers: a server that only speaks ecdh-sha2-nistp384 is reached when the
+    config names it first, fails when the config leaves it out, and a config
+    naming only CBC gets an SSH_CONFIG error (certfleet never widens)."""
+    s = sshd_factory(host="127.0.0.77", extra_config="KexAlgorithms ecdh-sha2-nistp384\n")
+    inv = tmp_path / "inventory"
+    inv.write_text("[fleet]\nbox ansible_host=%s ansible_port=%d ansible_user=root\n" % (s.host, s.port))
+    kh = tmp_path / "kh"
+    kh.write_text(s.known_hosts_line())
+    cfg = tmp_path / "cfg"
+    ctl = Ctl(bins, tmp_path)
+
+    def code(text):
+        cfg.write_text("IdentityFile %s\nUserKnownHostsFile %s\n%s" % (s.client_key.path, kh, text))
+        p, doc = ctl.json("-i", inv, "-F", cfg, "status", check=1)
+        return doc["hosts"][0]["error"]
+
+    assert code("KexAlgorithms ecdh-sha2-nistp384,curve25519-sha256\n")["code"] == "AGENT_MISSING"
+    assert code("KexAlgorithms -ecdh-sha2-nistp384\n")["code"] == "PROTOCOL_ERROR"
+    e = code("Ciphers aes128-cbc,3des-cbc\n")
+    assert e["code"] == "SSH_CONFIG" and "leaves none" in e["detail"], e
+    assert code("Ciphers +aes128-cbc\nMACs ^hmac-sha2-512\n")["code"] == "AGENT_MISSING"
