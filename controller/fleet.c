@@ -214,6 +214,10 @@ add_path(char (*dst)[512], size_t *n, size_t max, const char *tmpl,
 	char path[512];
 	size_t i;
 
+	if (strcasecmp(tmpl, "none") == 0) {
+		say(out, kw, tmpl, from, NULL);   /* as ssh: no file */
+		return 0;
+	}
 	if (tok == NULL) {
 		if (strlen(tmpl) >= sizeof path)   /* tok NULL: taken as written */
 			return cf_seterr(CF_E_SSH_CONFIG, "%s: %s is too long", from, kw);
@@ -316,7 +320,7 @@ fleet_target(struct fleet *f, const struct fleet_over *o, struct ssh_target *t,
 		if (add_path(t->ids, &t->nids, SSH_MAX_IDS, r->ids[i].v, &tok, "identityfile",
 		    r->ids[i].src, out) < 0)
 			return -1;
-	if (t->nids == 0) {
+	if (!o->key && !fleet_opts.identity && r->nids == 0) {
 		static const char *const defaults[] = {"~/.ssh/id_ecdsa", "~/.ssh/id_rsa", "~/.ssh/id_ed25519"};
 		for (i = 0; i < CF_ARRAY_LEN(defaults); i++)
 			if (add_path(t->ids, &t->nids, SSH_MAX_IDS, defaults[i], &tok, "identityfile",

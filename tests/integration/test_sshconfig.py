@@ -166,6 +166,8 @@ Match user notfinal
   Port 2020
 Host Upper
   Port 1234
+  IdentityFile none
+  UserKnownHostsFile none
 Match all
   User everyone
   ProxyCommand nc %h %p
