@@ -106,12 +106,13 @@ CTRL_SRC   = $(wildcard controller/*.c)
 # controller's variants only: libssh2, mbedTLS, libsodium and libyaml are
 # not built for the others (the aarch64 unit tests are the agent's).
 CTRL_UNIT_TESTS = test_libssh2_kat test_inventory test_sshconfig test_knownhosts test_sshkey \
-            test_sshalgo test_sshjump
+            test_sshalgo test_sshjump test_sshcert
 ifneq ($(filter musl asan,$(VARIANT)),)
 UNIT_SRC   = $(wildcard tests/unit/*.c)
 UNIT_CTRL_OBJ = $(B)/controller/inventory.o $(B)/controller/invyaml.o $(B)/controller/invsrc.o \
             $(B)/controller/sshconfig.o $(B)/controller/knownhosts.o $(B)/controller/sshkey.o \
-            $(B)/controller/sshalgo.o $(B)/controller/sshjumparg.o
+            $(B)/controller/sshalgo.o $(B)/controller/sshjumparg.o $(B)/controller/sshcert.o \
+            $(B)/controller/sshcertsig.o $(B)/controller/sshtrust.o
 UNIT_LIBS  = $(SSHLIBS) $(YAMLLIB)
 else
 UNIT_SRC   = $(filter-out $(CTRL_UNIT_TESTS:%=tests/unit/%.c),$(wildcard tests/unit/*.c))

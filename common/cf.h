@@ -73,6 +73,9 @@ enum cf_err {
 	CF_E_AGENT_WONT_RUN,    /* controller deploy: the uploaded agent does not run there */
 	CF_E_PROXY_FAILED,      /* controller: a jump host or ProxyCommand did not carry the connection */
 	CF_E_SSH_OPTION,        /* controller: an ssh option certfleet does not support */
+	CF_E_SSH_CONFIG,        /* controller: ssh_config says what certfleet cannot do */
+	CF_E_TOO_MANY_AUTH_FAILURES, /* controller: sshd's MaxAuthTries hit before the right key */
+	CF_E_HOST_CERT_INVALID, /* controller: a host certificate or known_hosts policy refused it */
 	CF_E__COUNT
 };
 

@@ -90,6 +90,13 @@ static const struct {
 	[CF_E_SSH_OPTION] = {"SSH_OPTION_UNSUPPORTED", "certfleet does not honour that ssh option: remove it from "
 	    "ansible_ssh_common_args/ansible_ssh_extra_args or ~/.ssh/config, or use the inventory variable "
 	    "that says the same (ansible_host, ansible_port, ansible_user, ansible_ssh_private_key_file)", 115},
+	[CF_E_SSH_CONFIG] = {"SSH_CONFIG", "ssh_config asks for something certfleet does not do: change or scope the line named "
+	    "(file:line), or give another file with -F; see SSH in certfleet(1)", 111},
+	[CF_E_TOO_MANY_AUTH_FAILURES] = {"TOO_MANY_AUTH_FAILURES", "the host closed the login after too many keys "
+	    "(sshd MaxAuthTries): set IdentitiesOnly yes and the right IdentityFile for the host in ssh_config, "
+	    "or load fewer keys into ssh-agent", 112},
+	[CF_E_HOST_CERT_INVALID] = {"HOST_CERT_INVALID", "the host's key or certificate is refused by known_hosts "
+	    "(@revoked, @cert-authority) or StrictHostKeyChecking: see the file:line named", 113},
 };
 
 static enum cf_err last_err;

@@ -13,9 +13,11 @@
 #include <pwd.h>
 #include <signal.h>
 #include <stdarg.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -28,7 +30,7 @@
 #include "sshconfig.h"
 #include "text.h"
 
-struct fleet_opts fleet_opts = {NULL, 50, 10, 300, NULL, 0, NULL, NULL, 0, NULL};
+struct fleet_opts fleet_opts = {.jobs = 50, .timeout_s = 10, .command_timeout_s = 300};
 
 /* --become-password-file's password, read once; wiped by fleet_free(). */
 static struct cf_buf become_pw_file;
@@ -73,6 +75,7 @@ fleet_global_opt(int ch, const char *arg)
 	case 0x101:
 		if (posint(arg, 1, 3600, &fleet_opts.timeout_s) < 0)
 			goto bad;
+		fleet_opts.timeout_set = 1;
 		return 1;
 	case 0x102:
 		if (posint(arg, 1, 86400, &fleet_opts.command_timeout_s) < 0)
@@ -92,6 +95,9 @@ fleet_global_opt(int ch, const char *arg)
 		return 1;
 	case 0x1a0:
 		fleet_opts.become_password_file = arg;
+		return 1;
+	case 'F':
+		fleet_opts.ssh_config = arg;
 		return 1;
 	default:
 		return 0;
@@ -191,27 +197,61 @@ home(void)
 	return pw ? pw->pw_dir : "/";
 }
 
+/* One line of `hosts -v`: keyword, value, where it came from. */
 static void
-tilde(char *out, size_t outsz, const char *p)
+say(FILE *out, const char *kw, const char *val, const char *from, const char *expanded)
 {
-	if (p[0] == '~' && (p[1] == '/' || p[1] == '\0'))
-		snprintf(out, outsz, "%s%s", home(), p + 1);
-	else
-		snprintf(out, outsz, "%s", p);
+	if (out == NULL)
+		return;
+	fprintf(out, "\t%s %s\t%s", kw, val, from);
+	if (expanded && strcmp(expanded, val) != 0)
+		fprintf(out, "\t%s", expanded);
+	fputc('\n', out);
 }
 
 static void
-add_id(struct ssh_target *t, const char *p)
+local_info(struct sshcfg_local *loc, char *user, size_t usersz, char *host, size_t hostsz)
 {
-	size_t i;
-	char path[512];
+	struct passwd *pw = getpwuid(getuid());
 
-	tilde(path, sizeof path, p);
-	for (i = 0; i < t->nids; i++)
-		if (strcmp(t->ids[i], path) == 0)
-			return;
-	if (t->nids < SSH_MAX_IDS)
-		cf_strlcpy(t->ids[t->nids++], path, sizeof t->ids[0]);
+	cf_strlcpy(user, pw ? pw->pw_name : "root", usersz);
+	if (gethostname(host, hostsz) < 0)
+		cf_strlcpy(host, "localhost", hostsz);
+	host[hostsz - 1] = '\0';
+	loc->user = user;
+	loc->home = home();
+	loc->hostname = host;
+	loc->uid = (unsigned long)getuid();
+}
+
+/* Expand one ssh_config path into dst (deduplicated); -1 fails the job.
+ * GlobalKnownHostsFile is not expanded (tok NULL), as ssh does not. */
+static int
+add_path(char (*dst)[512], size_t *n, size_t max, const char *tmpl,
+    const struct sshcfg_tokens *tok, const char *kw, const char *from, FILE *out)
+{
+	char path[512];
+	size_t i;
+
+	if (strcasecmp(tmpl, "none") == 0) {
+		say(out, kw, tmpl, from, NULL);   /* as ssh: no file */
+		return 0;
+	}
+	if (tok == NULL) {
+		if (strlen(tmpl) >= sizeof path)   /* tok NULL: taken as written */
+			return cf_seterr(CF_E_SSH_CONFIG, "%s: %s is too long", from, kw);
+		cf_strlcpy(path, tmpl, sizeof path);
+	} else if (sshcfg_expand(tmpl, tok, path, sizeof path) < 0) {
+		return cf_seterr(CF_E_SSH_CONFIG, "%s (%s %s)", cf_lasterr_detail(), kw, from);
+	}
+	say(out, kw, tmpl, from, path);
+	for (i = 0; i < *n; i++)
+		if (strcmp(dst[i], path) == 0)
+			return 0;
+	if (*n >= max)
+		return cf_seterr(CF_E_SSH_CONFIG, "more than %zu %s files apply (%s)", max, kw, from);
+	cf_strlcpy(dst[(*n)++], path, sizeof dst[0]);
+	return 0;
 }
 
 static int
@@ -302,34 +342,33 @@ load_become_pw(void)
 }
 
 /* A jump host's target: its own ssh_config block (HostName, User, Port,
- * IdentityFile) as ssh reads it for ProxyJump, then the identities the
- * host behind it is tried with. */
-static void
-hop_target(const struct sshcfg *cfg, const struct jump_dest *d, const struct ssh_target *dest,
+ * IdentityFile, known_hosts files...) as ssh reads it for ProxyJump
+ * (fleet_target, the user@host:port of the ProxyJump spec first), then the
+ * identities the host behind it is tried with.  0, or -1 with cf_seterr. */
+static int
+hop_target(struct fleet *f, const struct jump_dest *d, const struct ssh_target *dest,
     struct ssh_target *t, struct sshcfg_result *r)
 {
-	struct passwd *pw;
+	struct fleet_over o;
 	size_t i;
 
-	memset(t, 0, sizeof *t);
-	sshcfg_lookup(cfg, d->host, r);
-	cf_strlcpy(t->name, d->host, sizeof t->name);
-	cf_strlcpy(t->addr, r->hostname[0] ? r->hostname : d->host, sizeof t->addr);
-	t->port = d->port ? d->port : r->port ? r->port : 22;
+	memset(&o, 0, sizeof o);
+	o.name = o.host = d->host;
+	o.host_src = "ProxyJump";
 	if (d->user[0])
-		cf_strlcpy(t->user, d->user, sizeof t->user);
-	else if (r->user[0])
-		cf_strlcpy(t->user, r->user, sizeof t->user);
-	else if ((pw = getpwuid(getuid())) != NULL)
-		cf_strlcpy(t->user, pw->pw_name, sizeof t->user);
-	else
-		cf_strlcpy(t->user, "root", sizeof t->user);
-	for (i = 0; i < r->nids; i++)
-		add_id(t, r->ids[i]);
-	if (fleet_opts.identity)
-		add_id(t, fleet_opts.identity);
-	for (i = 0; i < dest->nids; i++)
-		add_id(t, dest->ids[i]);
+		o.user = d->user, o.user_src = "ProxyJump";
+	o.port = d->port;
+	o.port_src = "ProxyJump";
+	if (fleet_target(f, &o, t, r, NULL) < 0)
+		return cf_seterr(cf_lasterr(), "jump host %s: %s", d->host, cf_lasterr_detail());
+	for (i = 0; i < dest->nids && t->nids < SSH_MAX_IDS; i++) {
+		size_t k;
+		for (k = 0; k < t->nids && strcmp(t->ids[k], dest->ids[i]) != 0; k++)
+			;
+		if (k == t->nids)
+			cf_strlcpy(t->ids[t->nids++], dest->ids[i], sizeof t->ids[0]);
+	}
+	return 0;
 }
 
 /* The jump host (id) through which dest is reached with ProxyJump spec:
@@ -337,12 +376,11 @@ hop_target(const struct sshcfg *cfg, const struct jump_dest *d, const struct ssh
  * says (its ProxyJump or ProxyCommand: ssh -W does the same).  0 for
  * "none", -1 with cf_seterr. */
 static long
-route_jump(struct fleet *f, const struct sshcfg *cfg, const char *spec,
-    const struct ssh_target *dest, size_t depth)
+route_jump(struct fleet *f, const char *spec, const struct ssh_target *dest, size_t depth)
 {
 	struct jump_dest d[JUMP_MAX_HOPS];
 	struct ssh_target t;
-	struct sshcfg_result r;
+	struct sshcfg_result *r;
 	char cmd[JUMP_CMD_MAX];
 	size_t n, i;
 	long via = 0;
@@ -352,28 +390,36 @@ route_jump(struct fleet *f, const struct sshcfg *cfg, const char *spec,
 	if (depth + n > JUMP_MAX_HOPS)
 		return cf_seterr(CF_E_INVALID_INPUT, "ProxyJump: more than %d jump hosts on the way to "
 		    "%s (a loop between Host blocks?)", JUMP_MAX_HOPS, dest->name);
+	if ((r = cf_xalloc(sizeof *r)) == NULL)
+		return -1;
 	for (i = 0; i < n; i++) {
 		const char *c = NULL;
-		hop_target(cfg, &d[i], dest, &t, &r);
-		if (i == 0 && r.proxy_kind == SSHCFG_PROXY_JUMP && strcasecmp(r.proxy, "none") != 0) {
-			if ((via = route_jump(f, cfg, r.proxy, &t, depth + n)) < 0)
-				return -1;
-		} else if (i == 0 && r.proxy_kind == SSHCFG_PROXY_COMMAND &&
-		    strcasecmp(r.proxy, "none") != 0) {
-			if (jump_expand_command(cmd, sizeof cmd, r.proxy, t.addr, t.port, t.user, t.name) < 0)
-				return -1;
+		if (hop_target(f, &d[i], dest, &t, r) < 0) {
+			via = -1;
+			break;
+		}
+		if (i == 0 && r->proxy_kind == SSHCFG_PROXY_JUMP && strcasecmp(r->proxy, "none") != 0) {
+			if ((via = route_jump(f, r->proxy, &t, depth + n)) < 0)
+				break;
+		} else if (i == 0 && r->proxy_kind == SSHCFG_PROXY_COMMAND &&
+		    strcasecmp(r->proxy, "none") != 0) {
+			if (jump_expand_command(cmd, sizeof cmd, r->proxy, t.addr, t.port, t.user, t.name) < 0) {
+				via = -1;
+				break;
+			}
 			c = cmd;
 		}
 		if ((via = jump_define(&f->jump, &t, c, (size_t)via)) < 0)
-			return -1;
+			break;
 	}
+	free(r);
 	return via;
 }
 
 /* ProxyJump / ProxyCommand for a host: the inventory's ssh arguments
  * first (ssh's command line), then ssh_config. */
 static int
-job_route(struct fleet *f, struct job *j, const struct sshcfg *cfg, const struct sshcfg_result *r)
+job_route(struct fleet *f, struct job *j, const struct sshcfg_result *r)
 {
 	const char *ca = inv_host_var(&f->inv, j->host, "ansible_ssh_common_args");
 	const char *ea = inv_host_var(&f->inv, j->host, "ansible_ssh_extra_args");
@@ -386,13 +432,192 @@ job_route(struct fleet *f, struct job *j, const struct sshcfg *cfg, const struct
 	if (!pj[0] && !pc[0] && r->proxy_kind)
 		cf_strlcpy(r->proxy_kind == SSHCFG_PROXY_JUMP ? pj : pc, r->proxy, sizeof pj);
 	if (pj[0]) {
-		if ((via = route_jump(f, cfg, pj, &j->t, 0)) < 0)
+		if ((via = route_jump(f, pj, &j->t, 0)) < 0)
 			return -1;
 		j->jump_via = (size_t)via;
 	} else if (pc[0] && strcasecmp(pc, "none") != 0) {
 		if (jump_expand_command(cmd, sizeof cmd, pc, j->t.addr, j->t.port, j->t.user, j->name) < 0 ||
 		    (j->proxy_cmd = cf_strdup(cmd)) == NULL)
 			return -1;
+	}
+	return 0;
+}
+
+/* a list of words: several paths (UserKnownHostsFile a b) */
+static int
+add_paths(char (*dst)[512], size_t *n, size_t max, const char *words,
+    const struct sshcfg_tokens *tok, const char *kw, const char *from, FILE *out)
+{
+	char w[512];
+
+	while (*words) {
+		size_t l = strcspn(words, " ");
+		if (l > 0 && l < sizeof w) {
+			memcpy(w, words, l);
+			w[l] = '\0';
+			if (add_path(dst, n, max, w, tok, kw, from, out) < 0)
+				return -1;
+		}
+		words += l;
+		words += strspn(words, " ");
+	}
+	return 0;
+}
+
+static int
+seconds(const char *v)
+{
+	return strcmp(v, "none") == 0 ? 0 : atoi(v);
+}
+
+int
+fleet_target(struct fleet *f, const struct fleet_over *o, struct ssh_target *t,
+    struct sshcfg_result *r, FILE *out)
+{
+	struct sshcfg_local loc;
+	struct sshcfg_tokens tok;
+	char luser[256], lhost[256];
+	const char *v, *from;
+	size_t i;
+
+	memset(t, 0, sizeof *t);
+	cf_strlcpy(t->name, o->name, sizeof t->name);
+	local_info(&loc, luser, sizeof luser, lhost, sizeof lhost);
+	if (sshcfg_lookup(&f->cfg, o->host, &loc, r) < 0) {
+		say(out, "error", cf_lasterr_detail(), "", NULL);
+		return -1;
+	}
+	cf_strlcpy(t->addr, r->hostname, sizeof t->addr);
+	say(out, "hostname", r->hostname, r->opt[SO_HOSTNAME].v[0] ? r->opt[SO_HOSTNAME].src :
+	    o->host_src, NULL);
+	t->port = o->port ? o->port : r->port ? r->port : 22;
+	if (out) {
+		char pv[16];
+		snprintf(pv, sizeof pv, "%d", t->port);
+		say(out, "port", pv, o->port ? o->port_src : r->port ? r->opt[SO_PORT].src :
+		    "(default)", NULL);
+	}
+	if (o->user)
+		cf_strlcpy(t->user, o->user, sizeof t->user), from = o->user_src;
+	else if (fleet_opts.user)
+		cf_strlcpy(t->user, fleet_opts.user, sizeof t->user), from = "-u";
+	else if (r->user[0])
+		cf_strlcpy(t->user, r->user, sizeof t->user), from = r->opt[SO_USER].src;
+	else
+		cf_strlcpy(t->user, luser, sizeof t->user), from = "(local user)";
+	say(out, "user", t->user, from, NULL);
+	memset(&tok, 0, sizeof tok);
+	tok.loc = &loc;
+	tok.orighost = o->host;
+	tok.hostname = r->hostname;
+	tok.port = t->port;
+	tok.ruser = t->user;
+	for (i = 0; i < 2; i++) {
+		int k = i ? SO_PROXYCOMMAND : SO_PROXYJUMP;
+		if (r->opt[k].v[0])
+			say(out, i ? "proxycommand" : "proxyjump", r->opt[k].v, r->opt[k].src, NULL);
+	}
+
+	if (o->key && add_path(t->ids, &t->nids, SSH_MAX_IDS, o->key, &tok, "identityfile",
+	    o->key_src, out) < 0)
+		return -1;
+	if (fleet_opts.identity && add_path(t->ids, &t->nids, SSH_MAX_IDS, fleet_opts.identity,
+	    &tok, "identityfile", "--identity", out) < 0)
+		return -1;
+	for (i = 0; i < r->nids; i++)
+		if (add_path(t->ids, &t->nids, SSH_MAX_IDS, r->ids[i].v, &tok, "identityfile",
+		    r->ids[i].src, out) < 0)
+			return -1;
+	if (!o->key && !fleet_opts.identity && r->nids == 0) {
+		static const char *const defaults[] = {"~/.ssh/id_ecdsa", "~/.ssh/id_rsa", "~/.ssh/id_ed25519"};
+		for (i = 0; i < CF_ARRAY_LEN(defaults); i++)
+			if (add_path(t->ids, &t->nids, SSH_MAX_IDS, defaults[i], &tok, "identityfile",
+			    "(default)", out) < 0)
+				return -1;
+	}
+	for (i = 0; i < r->ncerts; i++)
+		if (add_path(t->certs, &t->ncerts, SSH_MAX_CERTS, r->certs[i].v, &tok,
+		    "certificatefile", r->certs[i].src, out) < 0)
+			return -1;
+	t->identities_only = strcmp(r->opt[SO_IDENTITIESONLY].v, "yes") == 0;
+	say(out, "identitiesonly", t->identities_only ? "yes" : "no",
+	    r->opt[SO_IDENTITIESONLY].v[0] ? r->opt[SO_IDENTITIESONLY].src : "(default)", NULL);
+	if ((v = r->opt[SO_IDENTITYAGENT].v)[0]) {
+		if (strcasecmp(v, "none") == 0)
+			cf_strlcpy(t->agent_sock, "none", sizeof t->agent_sock);
+		else if (strcmp(v, "SSH_AUTH_SOCK") == 0)
+			t->agent_sock[0] = '\0';
+		else if (v[0] == '$') {
+			const char *e = getenv(v + 1);
+			cf_strlcpy(t->agent_sock, e && *e ? e : "none", sizeof t->agent_sock);
+		} else if (sshcfg_expand(v, &tok, t->agent_sock, sizeof t->agent_sock) < 0) {
+			return cf_seterr(CF_E_SSH_CONFIG, "%s (IdentityAgent %s)", cf_lasterr_detail(),
+			    r->opt[SO_IDENTITYAGENT].src);
+		}
+		say(out, "identityagent", v, r->opt[SO_IDENTITYAGENT].src, t->agent_sock);
+	}
+
+	if (r->opt[SO_CONNECTTIMEOUT].v[0] && !fleet_opts.timeout_set) {
+		t->connect_timeout_ms = seconds(r->opt[SO_CONNECTTIMEOUT].v) * 1000;
+		say(out, "connecttimeout", r->opt[SO_CONNECTTIMEOUT].v, r->opt[SO_CONNECTTIMEOUT].src, NULL);
+	} else if (out) {
+		char tv[16];
+		snprintf(tv, sizeof tv, "%d", fleet_opts.timeout_s);
+		say(out, "connecttimeout", tv, fleet_opts.timeout_set ? "--timeout" : "(default)", NULL);
+	}
+	if (r->opt[SO_SERVERALIVEINTERVAL].v[0]) {
+		t->keepalive_s = seconds(r->opt[SO_SERVERALIVEINTERVAL].v);
+		if (t->keepalive_s == 0)
+			t->keepalive_s = -1;   /* 0 in ssh_config: none */
+		say(out, "serveraliveinterval", r->opt[SO_SERVERALIVEINTERVAL].v,
+		    r->opt[SO_SERVERALIVEINTERVAL].src, NULL);
+	}
+
+	if (fleet_opts.known_hosts) {
+		if (add_path(t->kh_user, &t->nkh_user, SSH_MAX_KH, fleet_opts.known_hosts, &tok,
+		    "userknownhostsfile", "--known-hosts", out) < 0)
+			return -1;
+	} else if (add_paths(t->kh_user, &t->nkh_user, SSH_MAX_KH,
+	    r->opt[SO_USERKNOWNHOSTSFILE].v[0] ? r->opt[SO_USERKNOWNHOSTSFILE].v :
+	    "~/.ssh/known_hosts ~/.ssh/known_hosts2", &tok, "userknownhostsfile",
+	    r->opt[SO_USERKNOWNHOSTSFILE].v[0] ? r->opt[SO_USERKNOWNHOSTSFILE].src : "(default)", out) < 0)
+		return -1;
+	if (add_paths(t->kh_global, &t->nkh_global, SSH_MAX_KH,
+	    r->opt[SO_GLOBALKNOWNHOSTSFILE].v[0] ? r->opt[SO_GLOBALKNOWNHOSTSFILE].v :
+	    "/etc/ssh/ssh_known_hosts /etc/ssh/ssh_known_hosts2", NULL, "globalknownhostsfile",
+	    r->opt[SO_GLOBALKNOWNHOSTSFILE].v[0] ? r->opt[SO_GLOBALKNOWNHOSTSFILE].src : "(default)", out) < 0)
+		return -1;
+	t->accept_new = fleet_opts.accept_new;
+	if ((v = r->opt[SO_STRICTHOSTKEYCHECKING].v)[0]) {
+		say(out, "stricthostkeychecking", v, r->opt[SO_STRICTHOSTKEYCHECKING].src, NULL);
+		if (strcmp(v, "no") == 0)
+			return cf_seterr(CF_E_SSH_CONFIG, "%s: StrictHostKeyChecking no applies to %s: "
+			    "certfleet never connects to a host it cannot verify. Use accept-new (records "
+			    "new hosts, refuses changed keys), or record the key: ssh-keyscan -p %d %s >> %s",
+			    r->opt[SO_STRICTHOSTKEYCHECKING].src, o->name, t->port, t->addr,
+			    t->nkh_user ? t->kh_user[0] : "~/.ssh/known_hosts");
+		if (strcmp(v, "accept-new") == 0)
+			t->accept_new = 1;
+	} else if (out) {
+		say(out, "stricthostkeychecking", fleet_opts.accept_new ? "accept-new" : "yes",
+		    fleet_opts.accept_new ? "--accept-new" : "(default)", NULL);
+	}
+	{
+		static const struct { int opt; size_t off; const char *kw; } algs[] = {
+			{SO_HOSTKEYALGORITHMS, offsetof(struct ssh_target, hostkey_algs), "hostkeyalgorithms"},
+			{SO_KEXALGORITHMS, offsetof(struct ssh_target, kex_algs), "kexalgorithms"},
+			{SO_CIPHERS, offsetof(struct ssh_target, ciphers), "ciphers"},
+			{SO_MACS, offsetof(struct ssh_target, macs), "macs"},
+		};
+		for (i = 0; i < CF_ARRAY_LEN(algs); i++) {
+			const struct sshcfg_val *a = &r->opt[algs[i].opt];
+			if (!a->v[0])
+				continue;
+			if (strlen(a->v) >= sizeof t->kex_algs)
+				return cf_seterr(CF_E_SSH_CONFIG, "%s: %s is too long", a->src, algs[i].kw);
+			cf_strlcpy((char *)t + algs[i].off, a->v, sizeof t->kex_algs);
+			say(out, algs[i].kw, a->v, a->src, NULL);
+		}
 	}
 	return 0;
 }
@@ -413,24 +638,26 @@ check_unusable(const struct inv_var *v, void *arg)
 		job_fail(j, CF_E_INVENTORY, "host %s: variable %s is %s", j->name, v->key, why);
 }
 
+/* A host's target and validated variables (fleet_target() with the
+ * inventory's values first, as Ansible passes them to ssh).  A bad value
+ * or a refused ssh_config line fails the job: such a host gets nothing sent
+ * at all.  With out, says where each value came from. */
 static void
-job_init(struct fleet *f, struct job *j, const struct sshcfg *cfg)
+job_init(struct fleet *f, struct job *j, FILE *out)
 {
 	const struct inv *inv = &f->inv;
 	const char *ah = inv_host_var(inv, j->host, "ansible_host");
 	const char *ap = inv_host_var(inv, j->host, "ansible_port");
-	const char *au = inv_host_var(inv, j->host, "ansible_user");
-	const char *ak = inv_host_var(inv, j->host, "ansible_ssh_private_key_file");
 	const char *ab = inv_host_var(inv, j->host, "ansible_become");
 	const char *pf = inv_host_var(inv, j->host, "certfleet_prefix");
 	const char *ac = inv_host_var(inv, j->host, "ansible_connection");
 	const char *ag = inv_host_var(inv, j->host, "certfleet_agent_path");
-	struct sshcfg_result r;
-	struct passwd *pw;
-	size_t i;
-	int port = 0;
+	static struct sshcfg_result r;   /* large; job_init is not re-entered */
+	struct fleet_over o;
 
-	j->name = inv->hosts[j->host].name;
+	memset(&o, 0, sizeof o);
+	j->name = o.name = inv->hosts[j->host].name;
+	cf_strlcpy(j->t.name, j->name, sizeof j->t.name);
 	inv_host_vars_each_t(inv, j->host, check_unusable, j);
 	if (j->finished)
 		return;
@@ -441,36 +668,24 @@ job_init(struct fleet *f, struct job *j, const struct sshcfg *cfg)
 		    j->name, ac);
 		return;
 	}
-	cf_strlcpy(j->t.name, j->name, sizeof j->t.name);
-	sshcfg_lookup(cfg, ah ? ah : j->name, &r);
-	cf_strlcpy(j->t.addr, ah ? ah : r.hostname[0] ? r.hostname : j->name, sizeof j->t.addr);
-	if (ap && posint(ap, 1, 65535, &port) < 0) {
+	o.host = ah ? ah : j->name;
+	o.host_src = ah ? "inventory ansible_host" : "inventory name";
+	o.user = inv_host_var(inv, j->host, "ansible_user");
+	o.user_src = "inventory ansible_user";
+	o.key = inv_host_var(inv, j->host, "ansible_ssh_private_key_file");
+	o.key_src = "inventory ansible_ssh_private_key_file";
+	o.port_src = "inventory ansible_port";
+	if (ap && posint(ap, 1, 65535, &o.port) < 0) {
 		job_fail(j, CF_E_INVALID_INPUT, "ansible_port \"%.20s\" is not a port number", ap);
 		return;
 	}
-	j->t.port = port ? port : r.port ? r.port : 22;
-	if (au)
-		cf_strlcpy(j->t.user, au, sizeof j->t.user);
-	else if (fleet_opts.user)
-		cf_strlcpy(j->t.user, fleet_opts.user, sizeof j->t.user);
-	else if (r.user[0])
-		cf_strlcpy(j->t.user, r.user, sizeof j->t.user);
-	else if ((pw = getpwuid(getuid())) != NULL)
-		cf_strlcpy(j->t.user, pw->pw_name, sizeof j->t.user);
-	else
-		cf_strlcpy(j->t.user, "root", sizeof j->t.user);
-	if (ak)
-		add_id(&j->t, ak);
-	if (fleet_opts.identity)
-		add_id(&j->t, fleet_opts.identity);
-	for (i = 0; i < r.nids; i++)
-		add_id(&j->t, r.ids[i]);
-	if (j->t.nids == 0) {
-		add_id(&j->t, "~/.ssh/id_ecdsa");
-		add_id(&j->t, "~/.ssh/id_rsa");
-		add_id(&j->t, "~/.ssh/id_ed25519");
+	if (!j->local && fleet_target(f, &o, &j->t, &r, out) < 0) {
+		job_fail(j, cf_lasterr(), "%s", cf_lasterr_detail());
+		cf_clearerr();
+		return;
 	}
-	if (!j->local && job_route(f, j, cfg, &r) < 0) {
+
+	if (!j->local && job_route(f, j, &r) < 0) {
 		job_fail(j, cf_lasterr(), "%s", cf_lasterr_detail());
 		cf_clearerr();
 		return;
@@ -500,6 +715,43 @@ job_init(struct fleet *f, struct job *j, const struct sshcfg *cfg)
 	}
 }
 
+void
+fleet_describe(struct fleet *f, struct job *j, FILE *out)
+{
+	struct job *tmp = calloc(1, sizeof *tmp);
+
+	if (tmp == NULL)
+		return;
+	tmp->host = j->host;
+	job_init(f, tmp, out);
+	free(tmp);
+}
+
+/* ssh's files: -F (or $CERTFLEET_SSH_CONFIG) alone, else ~/.ssh/config then
+ * /etc/ssh/ssh_config ($CERTFLEET_SSH_SYSTEM_CONFIG, for tests). */
+static int
+load_ssh_config(struct sshcfg *cfg)
+{
+	const char *path = fleet_opts.ssh_config, *sys;
+	char user[600];
+
+	if (path == NULL && (path = getenv("CERTFLEET_SSH_CONFIG")) != NULL && *path == '\0')
+		path = NULL;
+	if (path) {
+		if (strcmp(path, "none") == 0)
+			return 0;
+		if (access(path, R_OK) < 0)
+			return cf_seterr(CF_E_SSH_CONFIG, "ssh_config %s (-F):", path);
+		return sshcfg_load(cfg, path, 1, home());
+	}
+	snprintf(user, sizeof user, "%s/.ssh/config", home());
+	if (sshcfg_load(cfg, user, 1, home()) < 0)
+		return -1;
+	if ((sys = getenv("CERTFLEET_SSH_SYSTEM_CONFIG")) == NULL || *sys == '\0')
+		sys = "/etc/ssh/ssh_config";
+	return sshcfg_load(cfg, sys, 0, home());
+}
+
 static int setup(struct fleet *f, const char *pattern, int need_ssh);
 
 /* On failure (1, the message printed) nothing is left to free. */
@@ -518,9 +770,6 @@ setup(struct fleet *f, const char *pattern, int need_ssh)
 {
 	const char *path = ninv_paths ? inv_paths[ninv_paths - 1] : NULL;
 	unsigned char *sel = NULL;
-	struct sshcfg cfg;
-	char cfgpath[600], khpath[600];
-	static char khstore[600];
 	long n;
 	size_t i, k;
 
@@ -569,35 +818,42 @@ setup(struct fleet *f, const char *pattern, int need_ssh)
 		fprintf(stderr, "certfleet: out of memory\n");
 		return 1;
 	}
-	snprintf(cfgpath, sizeof cfgpath, "%s/.ssh/config", home());
-	if (sshcfg_load(&cfg, cfgpath) < 0) {
-		fprintf(stderr, "certfleet: %s: %s\n", cf_err_code(cf_lasterr()), cf_lasterr_detail());
+	if (load_ssh_config(&f->cfg) < 0) {
+		fprintf(stderr, "certfleet: %s: %s\n  hint: %s\n", cf_err_code(cf_lasterr()),
+		    cf_lasterr_detail(), cf_err_hint(cf_lasterr()));
 		free(sel);
-		return 1;
+		return cf_err_exit(cf_lasterr());
 	}
 	for (i = 0, k = 0; i < f->inv.nhosts; i++) {
 		if (!sel[i])
 			continue;
 		f->jobs[k].host = i;
-		job_init(f, &f->jobs[k], &cfg);
+		job_init(f, &f->jobs[k], NULL);
 		k++;
 	}
 	f->njobs = k;
-	sshcfg_free(&cfg);
 	free(sel);
 	if (!need_ssh)
 		return 0;
-	if (fleet_opts.known_hosts)
-		cf_strlcpy(khpath, fleet_opts.known_hosts, sizeof khpath);
-	else
-		snprintf(khpath, sizeof khpath, "%s/.ssh/known_hosts", home());
-	cf_strlcpy(khstore, khpath, sizeof khstore);
-	if (kh_load(&f->ctx.kh, khstore) < 0) {
-		fprintf(stderr, "certfleet: %s: %s\n", cf_err_code(cf_lasterr()), cf_lasterr_detail());
-		return 1;
+	{
+		const struct ssh_target **t = calloc(f->njobs + f->jump.nhop + 1, sizeof *t);
+		size_t n = 0;
+		if (t == NULL) {
+			fprintf(stderr, "certfleet: out of memory\n");
+			return 1;
+		}
+		for (i = 0; i < f->njobs; i++)
+			if (!f->jobs[i].finished && !f->jobs[i].local)
+				t[n++] = &f->jobs[i].t;
+		for (i = 1; i <= f->jump.nhop; i++)   /* jump hosts are checked like any host */
+			t[n++] = jump_target(&f->jump, i);
+		if (ssh_ctx_load_known_hosts(&f->ctx, t, n) < 0) {
+			free(t);
+			fprintf(stderr, "certfleet: %s: %s\n", cf_err_code(cf_lasterr()), cf_lasterr_detail());
+			return 1;
+		}
+		free(t);
 	}
-	f->ctx.kh_path = khstore;
-	f->ctx.accept_new = fleet_opts.accept_new;
 	f->ctx.use_agent = getenv("SSH_AUTH_SOCK") && *getenv("SSH_AUTH_SOCK");
 	f->ctx.connect_timeout_ms = fleet_opts.timeout_s * 1000;
 	f->ctx.total_timeout_ms = fleet_opts.command_timeout_s * 1000;
@@ -626,7 +882,8 @@ fleet_free(struct fleet *f)
 	cf_buf_free_secret(&become_pw_file);
 	free(f->jobs);
 	jump_free(&f->jump);
-	kh_free(&f->ctx.kh);
+	ssh_ctx_free(&f->ctx);
+	sshcfg_free(&f->cfg);
 	inv_free(&f->inv);
 	memset(f, 0, sizeof *f);
 }

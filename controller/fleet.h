@@ -21,6 +21,7 @@
 #include "json.h"
 #include "ssh.h"
 #include "sshjump.h"
+#include "sshconfig.h"
 
 struct fleet_opts {
 	const char *inventory;        /* -i; $CERTFLEET_INVENTORY; ./inventory */
@@ -33,12 +34,14 @@ struct fleet_opts {
 	const char *user;             /* -u */
 	int json;                     /* --json */
 	const char *become_password_file; /* --become-password-file; $CERTFLEET_BECOME_PASSWORD_FILE */
+	int timeout_set;              /* --timeout given: wins over ConnectTimeout */
+	const char *ssh_config;       /* -F; $CERTFLEET_SSH_CONFIG; ~/.ssh/config + /etc/ssh/ssh_config */
 };
 extern struct fleet_opts fleet_opts;
 
 /* getopt_long tables the controller's main() and every fleet command use,
  * so global options work before and after the command name. */
-#define FLEET_SHORTOPTS "i:j:u:"
+#define FLEET_SHORTOPTS "i:j:u:F:"
 #define FLEET_LONGOPTS                                                      \
 	{"inventory", required_argument, NULL, 'i'},                        \
 	{"jobs", required_argument, NULL, 'j'},                             \
@@ -49,7 +52,8 @@ extern struct fleet_opts fleet_opts;
 	{"accept-new", no_argument, NULL, 0x104},                           \
 	{"identity", required_argument, NULL, 0x105},                       \
 	{"json", no_argument, NULL, 0x106},                                 \
-	{"become-password-file", required_argument, NULL, 0x1a0}
+	{"become-password-file", required_argument, NULL, 0x1a0},          \
+	{"ssh-config", required_argument, NULL, 'F'}
 /* The first getopt value free for a command's own long options: the ones
  * above use 0x101..0x106, and a command's table is searched with them. */
 #define FLEET_OPT_FREE 0x200
@@ -108,6 +112,7 @@ struct fleet {
 	struct ssh_ctx ctx;
 	int local_ok;                 /* the command runs on ansible_connection=local hosts */
 	struct jump_set jump;         /* jump hosts, shared by the jobs behind them */
+	struct sshcfg cfg;            /* ssh_config as loaded (hosts -v reads it again) */
 };
 
 /* Load the inventory, select PATTERN (NULL: all), fill f->jobs with each
@@ -115,6 +120,28 @@ struct fleet {
  * status on failure (> 0), 0 on success. */
 int fleet_setup(struct fleet *f, const char *pattern, int need_ssh);
 void fleet_free(struct fleet *f);
+/* What comes before ssh_config for one SSH target (the inventory's
+ * ansible_* values for a host, the user@host:port of a jump host): NULL / 0
+ * when not given; *_src say where from (hosts -v). */
+struct fleet_over {
+	const char *name;             /* for messages */
+	const char *host, *host_src;  /* the name looked up in ssh_config */
+	const char *user, *user_src;
+	int port;
+	const char *port_src;
+	const char *key, *key_src;    /* a key file tried first */
+};
+/* An SSH target as ssh would connect to o->host: ssh_config looked up (r
+ * gets the result, ProxyJump/ProxyCommand included, for the caller to
+ * route), identities, certificates, known_hosts files, StrictHostKeyChecking,
+ * timeouts, algorithm lists; with out, one line per value and where it came
+ * from.  0, or -1 with cf_seterr (SSH_CONFIG: a refused line, a bad token,
+ * StrictHostKeyChecking no). */
+int fleet_target(struct fleet *f, const struct fleet_over *o, struct ssh_target *t,
+    struct sshcfg_result *r, FILE *out);
+/* hosts -v: how job j's target was decided, one line per value with where it
+ * came from (ssh_config file:line, inventory variable, option, default). */
+void fleet_describe(struct fleet *f, struct job *j, FILE *out);
 /* Drive every job to its end (at most -j connections at once). */
 void fleet_run(struct fleet *f);
 

@@ -249,17 +249,27 @@ int
 cmd_hosts(int argc, char **argv)
 {
 	static const char usage[] =
-	    "usage: certfleet [-i INVENTORY]... hosts [--json] [PATTERN]\n\n"
+	    "usage: certfleet [-i INVENTORY]... [-F SSH_CONFIG] hosts [--json] [-v] [PATTERN]\n\n"
 	    "List the hosts PATTERN selects (default all), one a line: the inventory name,\n"
 	    "user@address:port as certfleet will connect (or \"local\"), and the host's\n"
 	    "variables after Ansible's precedence; secrets (ansible_password, *_pass,\n"
 	    "*_password, *_secret, *_token...) show as ********.  --json prints one JSON\n"
-	    "document (certfleet(1) describes it).  Nothing is contacted.\n";
+	    "document (certfleet(1) describes it).  Nothing is contacted.\n"
+	    "  -v   below each host, every SSH setting certfleet uses and where it came\n"
+	    "       from (ssh_config file:line, inventory variable, option or default)\n";
 	struct fleet f;
 	const char *pattern;
 	size_t i;
-	int r;
+	int r, verbose = cf_verbose, k, n;
 
+	/* -v here is this command's; the global -v (before the command) too */
+	for (k = n = 0; k < argc; k++) {
+		if (k > 0 && (strcmp(argv[k], "-v") == 0 || strcmp(argv[k], "--verbose") == 0))
+			verbose = 1;
+		else
+			argv[n++] = argv[k];
+	}
+	argc = n;
 	if ((r = parse_cmd(argc, argv, usage, &pattern, NULL, 0)) >= 0)
 		return r;
 	if (optind < argc) {
@@ -284,6 +294,8 @@ cmd_hosts(int argc, char **argv)
 		if (j->finished)
 			printf("%s(%s: %s)", first ? "" : " ", cf_err_code(j->err), j->detail);
 		putchar('\n');
+		if (verbose)
+			fleet_describe(&f, j, stdout);
 	}
 	fleet_free(&f);
 	return 0;

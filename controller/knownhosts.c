@@ -294,8 +294,11 @@ kh_check(const struct kh *kh, const char *host, int port,
 		const struct kh_entry *e = &kh->e[i];
 		int same = e->keylen == bloblen && memcmp(e->key, blob, bloblen) == 0;
 		if (e->marker == KH_REVOKED) {
-			if (same)
+			if (same) {
+				if (line)
+					*line = e->line;
 				return KH_REVOKED_KEY;
+			}
 			continue;
 		}
 		if (e->marker != KH_PLAIN || !hosts_match(e->hosts, name))
@@ -318,6 +321,39 @@ kh_check(const struct kh *kh, const char *host, int port,
 	if (mismatch)
 		return KH_MISMATCH;
 	return found_other ? KH_OTHER_TYPES : KH_UNKNOWN;
+}
+
+int
+kh_ca_match(const struct kh *kh, const char *host, int port, const unsigned char *cakey,
+    size_t len, int *line)
+{
+	char name[300];
+	size_t i;
+
+	kh_hostname(name, sizeof name, host, port);
+	for (i = 0; i < kh->n; i++) {
+		const struct kh_entry *e = &kh->e[i];
+		if (e->marker == KH_CERT_AUTHORITY && e->keylen == len && memcmp(e->key, cakey, len) == 0 &&
+		    hosts_match(e->hosts, name)) {
+			if (line)
+				*line = e->line;
+			return 1;
+		}
+	}
+	return 0;
+}
+
+int
+kh_has_ca(const struct kh *kh, const char *host, int port)
+{
+	char name[300];
+	size_t i;
+
+	kh_hostname(name, sizeof name, host, port);
+	for (i = 0; i < kh->n; i++)
+		if (kh->e[i].marker == KH_CERT_AUTHORITY && hosts_match(kh->e[i].hosts, name))
+			return 1;
+	return 0;
 }
 
 int

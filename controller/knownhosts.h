@@ -2,9 +2,10 @@
  * knownhosts.h — OpenSSH known_hosts files: parse (from memory), look a host
  * key up, and append a new entry the way `StrictHostKeyChecking accept-new`
  * does.  Understands plain and hashed (|1|salt|hmac) names, "[host]:port"
- * for ports other than 22, wildcard and negated patterns, and the
- * @revoked marker (@cert-authority lines are kept but never match: the
- * controller does not do host certificates).  Key blobs are compared byte for
+ * for ports other than 22, wildcard and negated patterns, the @revoked
+ * marker (it applies to every host: stricter than ssh, which applies it to
+ * the lines' hosts only) and @cert-authority lines (kh_ca_match; host
+ * certificates are decided by sshtrust.c).  Key blobs are compared byte for
  * byte; nothing here verifies signatures.
  */
 #ifndef CF_KNOWNHOSTS_H
@@ -52,6 +53,12 @@ void kh_free(struct kh *kh);
  * *line the first matching line. */
 enum kh_result kh_check(const struct kh *kh, const char *host, int port,
     const unsigned char *blob, size_t bloblen, char *types, size_t typessz, int *line);
+/* (KH_REVOKED_KEY sets *line to the @revoked line.) */
+/* 1 if a @cert-authority line for host:port has this CA key (*line: its
+ * line); kh_has_ca: if any @cert-authority line matches host:port. */
+int kh_ca_match(const struct kh *kh, const char *host, int port, const unsigned char *cakey,
+    size_t len, int *line);
+int kh_has_ca(const struct kh *kh, const char *host, int port);
 /* 1 if an entry for host:port has key type `type`. */
 int kh_has_type(const struct kh *kh, const char *host, int port, const char *type);
 

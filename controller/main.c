@@ -44,7 +44,8 @@ usage(FILE *f)
 
 	fprintf(f,
 	    "usage: certfleet [-v] [-i INVENTORY] [-j N] [--timeout SEC] [--known-hosts FILE]\n"
-	    "                 [--accept-new] [--identity FILE] [-u USER] [--json] COMMAND [ARGS]\n"
+	    "                 [--accept-new] [--identity FILE] [-u USER] [-F SSH_CONFIG] [--json]\n"
+	    "                 COMMAND [ARGS]\n"
 	    "\n"
 	    "Deploys and drives certfleet-agent on fleets of servers over SSH, and rotates\n"
 	    "certificates on FlexibleEngine load balancers.\n"
@@ -58,13 +59,14 @@ usage(FILE *f)
 	    "  -j, --jobs N           at most N hosts at once (default 50)\n"
 	    "  --timeout SEC          connect+handshake+login deadline per host (default 10)\n"
 	    "  --command-timeout SEC  total deadline per host (default 300)\n"
-	    "  --known-hosts FILE     default ~/.ssh/known_hosts\n"
+	    "  --known-hosts FILE     host keys (default: ssh_config UserKnownHostsFile, ~/.ssh/known_hosts)\n"
 	    "  --accept-new           record the keys of hosts not yet known (never changed keys)\n"
 	    "  --identity FILE        also try this private key file\n"
 	    "  -u, --user USER        login user unless ansible_user says otherwise\n"
 	    "  --json                 one JSON document instead of the table\n"
 	    "  --become-password-file FILE  sudo's password for ansible_become hosts (one line,\n"
 	    "                         mode 0600; default $CERTFLEET_BECOME_PASSWORD_FILE)\n"
+	    "  -F, --ssh-config FILE  ssh_config instead of ~/.ssh/config + /etc/ssh/ssh_config\n"
 	    "\n"
 	    "Commands:\n");
 	for (i = 0; i < CF_ARRAY_LEN(commands); i++)

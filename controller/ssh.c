@@ -9,17 +9,21 @@
 #include <netdb.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "b64.h"
 #include "cf.h"
 #include "ssh.h"
 #include "sshalgo.h"
+#include "sshcert.h"
+#include "sshconfig.h"
 #include "sshkey.h"
 #include "sshsign.h"
 
@@ -64,6 +68,17 @@ struct ssh_conn {
 	char auth_used[600];
 	struct sshkey *own;           /* a key file loaded by sshkey.c */
 	void *own_abstract;
+	/* authentication: each IdentityFile's public key blob (empty when
+	 * unknown), whether ssh-agent already offered it, the certificates of
+	 * the key file being tried (then the plain key: phase == ncert) */
+	struct cf_buf idpub[SSH_MAX_IDS];
+	unsigned char id_offered[SSH_MAX_IDS];
+	int ids_ready;
+	char certpath[SSH_MAX_CERTS + 1][512];
+	int ncert, phase;
+	int refusals;                 /* keys the host refused */
+	int disconnected;             /* the host sent SSH_MSG_DISCONNECT */
+	char disc_msg[256];
 	/* what recv_cb lets libssh2 read: per ssh_run() call, and before login */
 	size_t budget;
 	uint64_t preauth;
@@ -153,6 +168,40 @@ recv_cb(libssh2_socket_t fd, void *buf, size_t len, int flags, void **abstract)
 	return n;
 }
 
+/* ConnectTimeout and ServerAliveInterval from ssh_config, else the context's */
+static int
+connect_timeout_ms(const struct ssh_conn *c)
+{
+	return c->t.connect_timeout_ms > 0 ? c->t.connect_timeout_ms : c->ctx->connect_timeout_ms;
+}
+
+static int
+keepalive_s(const struct ssh_conn *c)
+{
+	return c->t.keepalive_s < 0 ? 0 : c->t.keepalive_s > 0 ? c->t.keepalive_s : c->ctx->keepalive_s;
+}
+
+/* The host's SSH_MSG_DISCONNECT: its words say why (sshd's MaxAuthTries:
+ * "Too many authentication failures"). */
+static void
+disconnect_cb(LIBSSH2_SESSION *session, int reason, const char *message, int message_len,
+    const char *language, int language_len, void **abstract)
+{
+	struct ssh_conn *c = *abstract;
+
+	(void)session;
+	(void)reason;
+	(void)language;
+	(void)language_len;
+	c->disconnected = 1;
+	if (message && message_len > 0)
+		snprintf(c->disc_msg, sizeof c->disc_msg, "%.*s",
+		    message_len < 200 ? message_len : 200, message);
+	for (char *p = c->disc_msg; *p; p++)
+		if ((unsigned char)*p < 0x20 || (unsigned char)*p >= 0x7f)
+			*p = '?';
+}
+
 struct ssh_conn *
 ssh_open(const struct ssh_target *t, struct ssh_ctx *ctx, int64_t now)
 {
@@ -167,7 +216,8 @@ ssh_open(const struct ssh_target *t, struct ssh_ctx *ctx, int64_t now)
 	c->ctx = ctx;
 	c->fd = -1;
 	c->st = S_CONNECT;
-	c->connect_deadline = now + ctx->connect_timeout_ms;
+	c->phase = -1;
+	c->connect_deadline = now + connect_timeout_ms(c);
 	c->deadline = now + ctx->total_timeout_ms;
 	cf_buf_init(&c->out, SSH_STDOUT_MAX);
 	cf_buf_init(&c->err, SSH_STDERR_MAX);
@@ -251,6 +301,8 @@ ssh_close(struct ssh_conn *c)
 		sshkey_free(c->own);
 		free(c->own);
 	}
+	for (size_t i = 0; i < SSH_MAX_IDS; i++)
+		cf_buf_free(&c->idpub[i]);
 	if (c->ai)
 		freeaddrinfo(c->ai);
 	cf_buf_free(&c->out);
@@ -377,13 +429,82 @@ set_nonblock(int fd)
 	return fl < 0 ? -1 : fcntl(fd, F_SETFL, fl | O_NONBLOCK);
 }
 
-/* Host key algorithms in OpenSSH's order, those known_hosts has for this
- * host first, so a host known by its RSA key is asked for that, and one known
- * by nothing is asked for what OpenSSH would record (Ed25519).  Host
+/* The known_hosts files of the target, as sshtrust.h takes them. */
+static size_t
+target_files(const struct ssh_conn *c, struct trust_file *out)
+{
+	size_t n = 0, i, k;
+
+	for (i = 0; i < c->t.nkh_user + c->t.nkh_global && n < TRUST_MAX_FILES; i++) {
+		const char *p = i < c->t.nkh_user ? c->t.kh_user[i] : c->t.kh_global[i - c->t.nkh_user];
+		for (k = 0; k < c->ctx->nkhf; k++)
+			if (strcmp(c->ctx->khf[k].path, p) == 0) {
+				out[n].path = c->ctx->khf[k].path;
+				out[n++].kh = &c->ctx->khf[k].kh;
+				break;
+			}
+	}
+	return n;
+}
+
+static int
+known_type(const struct ssh_conn *c, const char *kt)
+{
+	struct trust_file f[TRUST_MAX_FILES];
+	size_t i, n = target_files(c, f);
+
+	for (i = 0; i < n; i++)
+		if (kt ? kh_has_type(f[i].kh, c->t.addr, c->t.port, kt) :
+		    kh_has_ca(f[i].kh, c->t.addr, c->t.port))
+			return 1;
+	return 0;
+}
+
+int
+ssh_ctx_load_known_hosts(struct ssh_ctx *ctx, const struct ssh_target *const *t, size_t n)
+{
+	size_t i, j, k;
+
+	for (i = 0; i < n; i++) {
+		for (j = 0; j < t[i]->nkh_user + t[i]->nkh_global; j++) {
+			const char *p = j < t[i]->nkh_user ? t[i]->kh_user[j] : t[i]->kh_global[j - t[i]->nkh_user];
+			void *nf;
+			for (k = 0; k < ctx->nkhf; k++)
+				if (strcmp(ctx->khf[k].path, p) == 0)
+					break;
+			if (k < ctx->nkhf)
+				continue;
+			if ((nf = realloc(ctx->khf, (ctx->nkhf + 1) * sizeof *ctx->khf)) == NULL)
+				return cf_seterr(CF_E_NOMEM, "out of memory");
+			ctx->khf = nf;
+			memset(&ctx->khf[ctx->nkhf], 0, sizeof *ctx->khf);
+			cf_strlcpy(ctx->khf[ctx->nkhf].path, p, sizeof ctx->khf[0].path);
+			if (kh_load(&ctx->khf[ctx->nkhf].kh, p) < 0)
+				return -1;
+			ctx->nkhf++;
+		}
+	}
+	return 0;
+}
+
+void
+ssh_ctx_free(struct ssh_ctx *ctx)
+{
+	size_t i;
+
+	for (i = 0; i < ctx->nkhf; i++)
+		kh_free(&ctx->khf[i].kh);
+	free(ctx->khf);
+	ctx->khf = NULL;
+	ctx->nkhf = 0;
+}
+
+/* Host key algorithms in OpenSSH's order, those known_hosts files have for
+ * this host first, so a host known by its RSA key is asked for that, and one
+ * known by nothing is asked for what OpenSSH would record (Ed25519).  Host
  * certificates are asked for (first) only when a @cert-authority line names
- * the host and no key of its own is known: nothing checks a certificate
- * against its CA yet (check_hostkey refuses them), so a host trusted by its
- * own key must keep being asked for that key. */
+ * the host and no key of its own is known (check_hostkey() decides them
+ * against the CA: sshtrust.c). */
 static void
 hostkey_prefs(struct ssh_conn *c, char *out, size_t sz)
 {
@@ -393,7 +514,7 @@ hostkey_prefs(struct ssh_conn *c, char *out, size_t sz)
 	for (pass = 0; pass < 2; pass++) {
 		const char *a = ssh_algo_hostkeys;
 		/* (nothing known: out is still empty) */
-		if (pass == 1 && !own && kh_has_cert_authority(&c->ctx->kh, c->t.addr, c->t.port))
+		if (pass == 1 && !own && known_type(c, NULL))
 			snprintf(out, sz, "%s", ssh_algo_hostcerts);
 		while (*a) {
 			char alg[64];
@@ -401,8 +522,7 @@ hostkey_prefs(struct ssh_conn *c, char *out, size_t sz)
 			int known;
 			snprintf(alg, sizeof alg, "%.*s", (int)k, a);
 			a += k + (a[k] == ',');
-			known = kh_has_type(&c->ctx->kh, c->t.addr, c->t.port,
-			    strncmp(alg, "rsa-sha2", 8) == 0 ? "ssh-rsa" : alg);
+			known = known_type(c, strncmp(alg, "rsa-sha2", 8) == 0 ? "ssh-rsa" : alg);
 			if (known != (pass == 0))
 				continue;
 			own |= known;
@@ -411,6 +531,78 @@ hostkey_prefs(struct ssh_conn *c, char *out, size_t sz)
 			strncat(out, alg, sz - strlen(out) - 1);
 		}
 	}
+}
+
+/* HostKeyAlgorithms, KexAlgorithms, Ciphers, MACs from ssh_config narrow
+ * what certfleet would offer; they never add an algorithm.  What it would
+ * offer is OpenSSH's default list (no CBC, no 3DES, no SHA-1 groups) as far
+ * as libssh2 implements it: a config naming aes128-cbc gets nothing. */
+static enum ssh_status
+narrow_methods(struct ssh_conn *c, const char *hostkeys)
+{
+	static const struct {
+		size_t off;
+		int m1, m2;
+		const char *kw, *defaults;
+	} tab[] = {
+		{offsetof(struct ssh_target, hostkey_algs), LIBSSH2_METHOD_HOSTKEY, -1, "HostKeyAlgorithms",
+		    NULL},
+		{offsetof(struct ssh_target, kex_algs), LIBSSH2_METHOD_KEX, -1, "KexAlgorithms",
+		    "curve25519-sha256,curve25519-sha256@libssh.org,ecdh-sha2-nistp256,ecdh-sha2-nistp384,"
+		    "ecdh-sha2-nistp521,diffie-hellman-group-exchange-sha256,diffie-hellman-group16-sha512,"
+		    "diffie-hellman-group18-sha512,diffie-hellman-group14-sha256"},
+		{offsetof(struct ssh_target, ciphers), LIBSSH2_METHOD_CRYPT_CS, LIBSSH2_METHOD_CRYPT_SC, "Ciphers",
+		    "chacha20-poly1305@openssh.com,aes128-ctr,aes192-ctr,aes256-ctr,aes128-gcm@openssh.com,"
+		    "aes256-gcm@openssh.com"},
+		{offsetof(struct ssh_target, macs), LIBSSH2_METHOD_MAC_CS, LIBSSH2_METHOD_MAC_SC, "MACs",
+		    "umac-64-etm@openssh.com,umac-128-etm@openssh.com,hmac-sha2-256-etm@openssh.com,"
+		    "hmac-sha2-512-etm@openssh.com,hmac-sha1-etm@openssh.com,umac-64@openssh.com,"
+		    "umac-128@openssh.com,hmac-sha2-256,hmac-sha2-512,hmac-sha1"},
+	};
+	size_t i;
+
+	for (i = 0; i < CF_ARRAY_LEN(tab); i++) {
+		const char *cfg = (const char *)&c->t + tab[i].off;
+		char ours[1024] = "", supported[1024] = "", out[1024];
+		const char **algs = NULL;
+		int n, k;
+		if (cfg[0] == '\0')
+			continue;
+		if (tab[i].defaults == NULL) {
+			cf_strlcpy(ours, hostkeys, sizeof ours);
+		} else {
+			n = libssh2_session_supported_algs(c->s, tab[i].m1, &algs);
+			for (k = 0; k < n; k++) {
+				if (strlen(supported) + strlen(algs[k]) + 2 > sizeof supported)
+					break;
+				if (supported[0])
+					strcat(supported, ",");
+				strcat(supported, algs[k]);
+			}
+			if (algs)
+				libssh2_free(c->s, algs);
+			/* OpenSSH's defaults in their order, those libssh2 has */
+			if (sshcfg_narrow(supported, tab[i].defaults, ours, sizeof ours) < 0)
+				ours[0] = '\0';
+		}
+		if (sshcfg_narrow(ours, cfg, out, sizeof out) < 0)
+			return fail(c, CF_E_SSH_CONFIG, "ssh_config %s %.200s for %s leaves none of the "
+			    "algorithms certfleet offers (%.400s)", tab[i].kw, cfg, c->t.name, ours);
+		libssh2_session_method_pref(c->s, tab[i].m1, out);
+		if (tab[i].m2 >= 0)
+			libssh2_session_method_pref(c->s, tab[i].m2, out);
+	}
+	return SSH_IDLE;
+}
+
+static const char *
+type_short(const char *t)
+{
+	if (strncmp(t, "ecdsa", 5) == 0)
+		return "ecdsa";
+	if (strncmp(t, "ssh-ed25519", 11) == 0)
+		return "ed25519";
+	return "rsa";
 }
 
 static const char *
@@ -425,75 +617,95 @@ type_label(const char *t)
 	return t;
 }
 
-/* the -t argument of ssh-keyscan and the NAME of /etc/ssh/ssh_host_NAME_key
- * for a key blob type */
-static const char *
-type_short(const char *t)
+/* The files named in messages: "FILE" or "FILE (and N more)" */
+static void
+files_label(const struct ssh_conn *c, char *out, size_t sz)
 {
-	if (strncmp(t, "ecdsa", 5) == 0)
-		return "ecdsa";
-	if (strcmp(t, "ssh-ed25519") == 0)
-		return "ed25519";
-	return "rsa";
+	size_t n = c->t.nkh_user + c->t.nkh_global;
+
+	if (n == 0)
+		snprintf(out, sz, "(no known_hosts file)");
+	else if (n == 1)
+		snprintf(out, sz, "%s", c->t.nkh_user ? c->t.kh_user[0] : c->t.kh_global[0]);
+	else
+		snprintf(out, sz, "%s (nor %zu other known_hosts file%s)", c->t.nkh_user ? c->t.kh_user[0] :
+		    c->t.kh_global[0], n - 1, n == 2 ? "" : "s");
 }
 
 static enum ssh_status
 check_hostkey(struct ssh_conn *c)
 {
-	size_t len = 0;
-	int type = 0, line = 0;
+	size_t len = 0, nf;
+	int type = 0;
 	const char *key = libssh2_session_hostkey(c->s, &len, &type);
-	char fp[80], types[128], ktype[48], hn[300];
-	enum kh_result r;
+	char fp[80], ktype[64], hn[300], files[700];
+	const char *add = c->t.nkh_user ? c->t.kh_user[0] : "~/.ssh/known_hosts";
+	struct trust_file f[TRUST_MAX_FILES];
+	struct trust_info ti;
+	enum trust_result r;
+	struct ssh_khfile *mine = NULL;
+	size_t k;
 
 	if (key == NULL || kh_blob_type((const unsigned char *)key, len, ktype, sizeof ktype) < 0)
 		return fail(c, CF_E_PROTOCOL, "no host key from %s", c->t.name);
 	kh_fingerprint((const unsigned char *)key, len, fp, sizeof fp);
 	kh_hostname(hn, sizeof hn, c->t.addr, c->t.port);
-	/* libssh2 verified the key exchange with the key inside the certificate
-	 * (vendor/patches/libssh2/0003); its CA signature, principals and
-	 * validity are not checked here: never trusted */
-	if (strstr(ktype, "-cert-v01@openssh.com") != NULL)
-		return fail(c, CF_E_UNKNOWN_HOST_KEY, "%s offered the host certificate %s (%s) as a "
-		    "@cert-authority line in %s allows, but this certfleet does not check host "
-		    "certificates against their CA; nothing was sent. Add the host's own key after "
-		    "checking it: ssh-keyscan -p %d %s >> %s", hn, ktype, fp, c->ctx->kh_path,
-		    c->t.port, c->t.addr, c->ctx->kh_path);
-	r = kh_check(&c->ctx->kh, c->t.addr, c->t.port, (const unsigned char *)key, len,
-	    types, sizeof types, &line);
+	files_label(c, files, sizeof files);
+	nf = target_files(c, f);
+	r = trust_check(f, nf, c->t.addr, c->t.port, (const unsigned char *)key, len,
+	    (uint64_t)time(NULL), &ti);
 	switch (r) {
-	case KH_OK:
+	case TRUST_OK:
 		return SSH_IDLE;
-	case KH_REVOKED_KEY:
-		return fail(c, CF_E_HOST_KEY_MISMATCH, "%s offered the %s key %s, which %s marks @revoked; "
-		    "nothing was sent", hn, type_label(ktype), fp, c->ctx->kh_path);
-	case KH_MISMATCH:
+	case TRUST_REVOKED:
+		return fail(c, CF_E_HOST_KEY_MISMATCH, "%s offered the %s key %s%s%s%s, which %s line %d "
+		    "marks @revoked; nothing was sent. If the host has a new key, check it on the host "
+		    "and record it: ssh-keyscan -p %d %s >> %s", hn, type_label(ktype), fp,
+		    ti.cert ? " (certificate \"" : "", ti.cert ? ti.keyid : "", ti.cert ? "\")" : "",
+		    ti.file, ti.line, c->t.port, c->t.addr, add);
+	case TRUST_CERT_INVALID:
+		return fail(c, CF_E_HOST_CERT_INVALID, "%s offered the host certificate %s (\"%s\"), "
+		    "signed by the CA of %s line %d, which certfleet refuses: %s; nothing was sent. "
+		    "Have the host's certificate reissued: ssh-keygen -s CA_KEY -h -n %s -I %s "
+		    "/etc/ssh/ssh_host_%s_key.pub", hn, fp, ti.keyid, ti.file ? ti.file : files, ti.line,
+		    ti.why, c->t.addr, c->t.addr, type_short(ktype));
+	case TRUST_MISMATCH:
 		return fail(c, CF_E_HOST_KEY_MISMATCH, "%s offered the %s key %s, which differs from %s "
 		    "line %d: someone may be intercepting the connection, nothing was sent. "
 		    "If the host was really re-keyed, check the new key out of band and remove "
 		    "the old line: ssh-keygen -R '%s' -f %s", hn, type_label(ktype), fp,
-		    c->ctx->kh_path, line, hn, c->ctx->kh_path);
-	case KH_OTHER_TYPES:
+		    ti.file, ti.line, hn, ti.file);
+	case TRUST_OTHER_TYPES:
 		return fail(c, CF_E_UNKNOWN_HOST_KEY, "%s knows %s only by %s keys (line %d); it offered "
 		    "the %s key %s. Check that fingerprint on the host (ssh-keygen -lf "
 		    "/etc/ssh/ssh_host_%s_key.pub), then add it: ssh-keyscan -t %s -p %d %s >> %s",
-		    c->ctx->kh_path, hn, types, line, type_label(ktype), fp, type_short(ktype),
-		    type_short(ktype), c->t.port, c->t.addr, c->ctx->kh_path);
-	case KH_UNKNOWN:
+		    ti.file, hn, ti.types, ti.line, type_label(ktype), fp, type_short(ktype),
+		    type_short(ktype), c->t.port, c->t.addr, add);
+	case TRUST_UNKNOWN:
 		break;
 	}
-	if (!c->ctx->accept_new)
+	if (!c->t.accept_new || c->t.nkh_user == 0)
 		return fail(c, CF_E_UNKNOWN_HOST_KEY, "%s is not in %s; it offered the %s key %s. "
 		    "Check that fingerprint on the host (ssh-keygen -lf /etc/ssh/ssh_host_%s_key.pub), "
-		    "then rerun with --accept-new to record it", hn, c->ctx->kh_path,
-		    type_label(ktype), fp, type_short(ktype));
-	if (kh_append(c->ctx->kh_path, c->t.addr, c->t.port, (const unsigned char *)key, len) < 0)
+		    "then rerun with --accept-new to record it (or: ssh-keyscan -t %s -p %d %s >> %s)",
+		    hn, files, type_label(ktype), fp, type_short(ktype), type_short(ktype), c->t.port,
+		    c->t.addr, add);
+	if (sshcert_is_cert((const unsigned char *)key, len))
+		return fail(c, CF_E_UNKNOWN_HOST_KEY, "%s offered a host certificate (%s) and no "
+		    "@cert-authority line of %s names its CA: certfleet records no certificate. Add "
+		    "the CA: echo '@cert-authority %s '\"$(cat CA_KEY.pub)\" >> %s", hn, fp, files,
+		    c->t.addr, add);
+	/* accept-new writes the first UserKnownHostsFile, as ssh does */
+	if (kh_append(c->t.kh_user[0], c->t.addr, c->t.port, (const unsigned char *)key, len) < 0)
 		return fail(c, cf_lasterr(), "recording the key of %s: %s", hn, cf_lasterr_detail());
 	/* keep the in-memory list in step so later hosts see it too */
-	if (kh_add(&c->ctx->kh, c->t.addr, c->t.port, (const unsigned char *)key, len) < 0)
+	for (k = 0; k < c->ctx->nkhf; k++)
+		if (strcmp(c->ctx->khf[k].path, c->t.kh_user[0]) == 0)
+			mine = &c->ctx->khf[k];
+	if (mine && kh_add(&mine->kh, c->t.addr, c->t.port, (const unsigned char *)key, len) < 0)
 		return fail(c, cf_lasterr(), "%s", cf_lasterr_detail());
 	cf_debug("%s: permanently added the %s key %s of %s to %s", c->t.name, type_label(ktype),
-	    fp, hn, c->ctx->kh_path);
+	    fp, hn, c->t.kh_user[0]);
 	return SSH_IDLE;
 }
 
@@ -584,6 +796,10 @@ sign_cb(LIBSSH2_SESSION *session, unsigned char **sig, size_t *sig_len,
 	(void)session;
 	if (sshsign_request_alg(data, data_len, alg, sizeof alg) < 0)
 		return -1;
+	/* a certificate's algorithm signs as its plain key's ("rsa-sha2-512-
+	 * cert-v01@openssh.com": rsa-sha2-512) */
+	if (strlen(alg) > 21 && strcmp(alg + strlen(alg) - 21, "-cert-v01@openssh.com") == 0)
+		alg[strlen(alg) - 21] = '\0';
 	return sshsign(c->own, alg, data, data_len, sig, sig_len) < 0 ? -1 : 0;
 }
 
@@ -626,101 +842,284 @@ auth_failed(struct ssh_conn *c)
 	    c->tried[0] ? c->tried : "no keys (no ssh-agent, no key files)");
 }
 
+/* After an attempt failed: the host may have hung up on us.  sshd does
+ * when MaxAuthTries keys were refused; that is its own error with its fix. */
 static enum ssh_status
-step_auth(struct ssh_conn *c)
+auth_cut(struct ssh_conn *c)
+{
+	if (!c->disconnected && libssh2_session_last_errno(c->s) != LIBSSH2_ERROR_SOCKET_DISCONNECT)
+		return SSH_WAIT;   /* not cut: go on */
+	if (strstr(c->disc_msg, "Too many authentication failures"))
+		return fail(c, CF_E_TOO_MANY_AUTH_FAILURES, "%s closed the login as user %s after %d "
+		    "refused key%s (\"Too many authentication failures\": sshd's MaxAuthTries) before "
+		    "certfleet reached the right one: tried %s. Fix: IdentitiesOnly yes and the host's "
+		    "IdentityFile in ssh_config (only that key is then offered), or fewer keys in "
+		    "ssh-agent", c->t.name, c->t.user, c->refusals, c->refusals == 1 ? "" : "s",
+		    c->tried[0] ? c->tried : "(none)");
+	return fail(c, CF_E_NETWORK, "%s closed the connection during login%s%s: tried %s", c->t.name,
+	    c->disc_msg[0] ? ": " : "", c->disc_msg, c->tried[0] ? c->tried : "(none)");
+}
+
+/* "type base64 [comment]" (a .pub or -cert.pub file) into out; 0 / -1 */
+static int
+read_pub(const char *path, struct cf_buf *out)
+{
+	char buf[16384], *p, *e;
+	size_t n;
+	FILE *f;
+
+	if ((f = fopen(path, "re")) == NULL)
+		return -1;
+	n = fread(buf, 1, sizeof buf - 1, f);
+	fclose(f);
+	buf[n] = '\0';
+	p = buf + strspn(buf, " \t");
+	p += strcspn(p, " \t");                 /* the type */
+	p += strspn(p, " \t");
+	e = p + strcspn(p, " \t\r\n");
+	cf_buf_init(out, SSHCERT_MAX_BLOB);
+	if (e == p || b64_decode(out, p, (size_t)(e - p)) < 0) {
+		cf_buf_free(out);
+		cf_clearerr();
+		return -1;
+	}
+	return 0;
+}
+
+/* each IdentityFile's public key: its .pub, else the OpenSSH key file's own */
+static void
+prepare_ids(struct ssh_conn *c)
+{
+	size_t i;
+
+	for (i = 0; i < c->t.nids; i++) {
+		char pub[600], buf[SSHKEY_MAX_TEXT];
+		struct sshkey k;
+		size_t n;
+		FILE *f;
+
+		snprintf(pub, sizeof pub, "%s.pub", c->t.ids[i]);
+		if (read_pub(pub, &c->idpub[i]) == 0)
+			continue;
+		cf_buf_init(&c->idpub[i], SSHCERT_MAX_BLOB);
+		if ((f = fopen(c->t.ids[i], "re")) == NULL)
+			continue;
+		n = fread(buf, 1, sizeof buf, f);
+		fclose(f);
+		if (sshkey_parse(&k, buf, n) == 0)
+			cf_buf_add(&c->idpub[i], k.pub, k.publen);
+		sshkey_free(&k);
+		cf_wipe(buf, n);
+		cf_clearerr();
+	}
+	c->ids_ready = 1;
+}
+
+/* the plain public key of a key blob (a certificate's certified key) */
+static int
+same_key(const unsigned char *blob, size_t len, const struct cf_buf *pub)
+{
+	struct sshcert cert;
+
+	if (pub->len == 0)
+		return 0;
+	if (sshcert_is_cert(blob, len))
+		return sshcert_parse(&cert, blob, len) == 0 && cert.publen == pub->len &&
+		    memcmp(cert.pub, pub->data, pub->len) == 0;
+	return len == pub->len && memcmp(blob, pub->data, len) == 0;
+}
+
+/* IdentitiesOnly: an agent key is offered only if an IdentityFile names it */
+static int
+agent_key_allowed(struct ssh_conn *c, const struct libssh2_agent_publickey *id)
+{
+	size_t i;
+	int ok = !c->t.identities_only;
+
+	for (i = 0; i < c->t.nids; i++)
+		if (same_key(id->blob, id->blob_len, &c->idpub[i])) {
+			c->id_offered[i] = 1;
+			ok = 1;
+		}
+	return ok;
+}
+
+/* The certificates for key file i, offered before the plain key: the
+ * -cert.pub beside it, then each CertificateFile certifying that key. */
+static void
+prepare_certs(struct ssh_conn *c, size_t i)
+{
+	char p[600];
+	size_t k;
+
+	c->ncert = 0;
+	c->phase = 0;
+	snprintf(p, sizeof p, "%s-cert.pub", c->t.ids[i]);
+	if (access(p, R_OK) == 0)
+		cf_strlcpy(c->certpath[c->ncert++], p, sizeof c->certpath[0]);
+	for (k = 0; k < c->t.ncerts && c->ncert < SSH_MAX_CERTS + 1; k++) {
+		struct cf_buf b;
+		if (strcmp(c->t.certs[k], p) == 0 || read_pub(c->t.certs[k], &b) < 0)
+			continue;
+		if (same_key(b.data, b.len, &c->idpub[i]))
+			cf_strlcpy(c->certpath[c->ncert++], c->t.certs[k], sizeof c->certpath[0]);
+		cf_buf_free(&b);
+	}
+}
+
+static enum ssh_status
+step_agent(struct ssh_conn *c)
 {
 	int r;
 
-	if (c->st == S_AGENT) {
-		if (c->agent == NULL) {
-			if ((c->agent = libssh2_agent_init(c->s)) == NULL ||
-			    libssh2_agent_connect(c->agent) != 0 ||
-			    libssh2_agent_list_identities(c->agent) != 0) {
-				tried(c, "ssh-agent (unreachable: %s)", lasterr(c));
-				c->st = S_KEYFILE;
-				return step_auth(c);
-			}
-			c->ident = NULL;
-			if (libssh2_agent_get_identity(c->agent, &c->ident, NULL) != 0) {
-				tried(c, "ssh-agent (no keys)");
-				c->st = S_KEYFILE;
-				return step_auth(c);
-			}
-		}
-		for (;;) {
-			r = libssh2_agent_userauth(c->agent, c->t.user, c->ident);
-			if (r == LIBSSH2_ERROR_EAGAIN)
-				return SSH_WAIT;
-			c->agent_keys++;
-			if (r == 0) {
-				snprintf(c->auth_used, sizeof c->auth_used, "ssh-agent key %.200s",
-				    c->ident->comment ? c->ident->comment : "");
-				return SSH_IDLE;
-			}
-			if (libssh2_agent_get_identity(c->agent, &c->ident, c->ident) != 0)
-				break;
-		}
-		tried(c, "ssh-agent (%d key%s refused)", c->agent_keys, c->agent_keys == 1 ? "" : "s");
-		libssh2_agent_disconnect(c->agent);
-		libssh2_agent_free(c->agent);
-		c->agent = NULL;
-		c->st = S_KEYFILE;
-	}
-	while (c->id_next < c->t.nids) {
-		const char *path = c->t.ids[c->id_next];
-		char why[256] = "", pub[600];
-		enum keyfile_kind k = keyfile_kind(path, why, sizeof why);
-		if (k == KF_OWN) {
-			if (c->own == NULL && !load_own(c, path)) {
-				c->id_next++;
-				continue;
-			}
-			r = libssh2_userauth_publickey(c->s, c->t.user, c->own->pub, c->own->publen, sign_cb,
-			    &c->own_abstract);
-			if (r == LIBSSH2_ERROR_EAGAIN)
-				return SSH_WAIT;
-			c->id_next++;
-			sshkey_free(c->own);
-			free(c->own);
-			c->own = NULL;
-			if (r == 0) {
-				snprintf(c->auth_used, sizeof c->auth_used, "key file %.500s", path);
-				return SSH_IDLE;
-			}
-			if (r == LIBSSH2_ERROR_PUBLICKEY_UNVERIFIED)
-				tried(c, "%s (could not sign: %s)", path, cf_lasterr_detail());
-			else
-				tried(c, "%s (refused)", path);
-			continue;
-		}
-		if (k != KF_TRY) {
-			if (k == KF_ENCRYPTED)
-				tried(c, "%s (encrypted: certfleet takes no passphrases; load it into "
-				    "ssh-agent with ssh-add)", path);
-			else if (k != KF_MISSING || c->t.nids == 1)
-				tried(c, "%s (%s)", path, why);
-			c->id_next++;
-			continue;
-		}
-		/* libssh2's mbedTLS backend derives a public key only from PEM
-		 * RSA files; give it the .pub beside the key when there is one */
-		snprintf(pub, sizeof pub, "%s.pub", path);
-		r = libssh2_userauth_publickey_fromfile_ex(c->s, c->t.user, (unsigned)strlen(c->t.user),
-		    access(pub, R_OK) == 0 ? pub : NULL, path, NULL);
-		if (r == LIBSSH2_ERROR_EAGAIN)
-			return SSH_WAIT;
-		c->id_next++;
-		if (r == 0) {
-			snprintf(c->auth_used, sizeof c->auth_used, "key file %.500s", path);
+	if (c->agent == NULL) {
+		if ((c->agent = libssh2_agent_init(c->s)) == NULL)
+			goto unreachable;
+		if (c->t.agent_sock[0])
+			libssh2_agent_set_identity_path(c->agent, c->t.agent_sock);
+		if (libssh2_agent_connect(c->agent) != 0 || libssh2_agent_list_identities(c->agent) != 0)
+			goto unreachable;
+		c->ident = NULL;
+		if (libssh2_agent_get_identity(c->agent, &c->ident, NULL) != 0) {
+			tried(c, "ssh-agent (no keys)");
 			return SSH_IDLE;
 		}
-		if (r == LIBSSH2_ERROR_FILE || r == LIBSSH2_ERROR_METHOD_NOT_SUPPORTED)
-			tried(c, "%s (libssh2 cannot load this key file)", path);
-		else
-			tried(c, "%s (refused)", path);
-		if (r == LIBSSH2_ERROR_SOCKET_DISCONNECT || r == LIBSSH2_ERROR_SOCKET_RECV ||
-		    r == LIBSSH2_ERROR_SOCKET_SEND)
-			return auth_failed(c);
+		while (!agent_key_allowed(c, c->ident))
+			if (libssh2_agent_get_identity(c->agent, &c->ident, c->ident) != 0) {
+				tried(c, "ssh-agent (no key matching an IdentityFile: IdentitiesOnly)");
+				return SSH_IDLE;
+			}
+	}
+	for (;;) {
+		r = libssh2_agent_userauth(c->agent, c->t.user, c->ident);
+		if (r == LIBSSH2_ERROR_EAGAIN)
+			return SSH_WAIT;
+		c->agent_keys++;
+		if (r == 0) {
+			snprintf(c->auth_used, sizeof c->auth_used, "ssh-agent key %.200s",
+			    c->ident->comment ? c->ident->comment : "");
+			c->authenticated = 1;
+			return SSH_IDLE;
+		}
+		c->refusals++;
+		if (c->disconnected || libssh2_session_last_errno(c->s) == LIBSSH2_ERROR_SOCKET_DISCONNECT) {
+			tried(c, "ssh-agent (%d key%s refused)", c->agent_keys, c->agent_keys == 1 ? "" : "s");
+			return auth_cut(c);
+		}
+		do {
+			if (libssh2_agent_get_identity(c->agent, &c->ident, c->ident) != 0) {
+				tried(c, "ssh-agent (%d key%s refused%s)", c->agent_keys,
+				    c->agent_keys == 1 ? "" : "s",
+				    c->t.identities_only ? ", IdentitiesOnly" : "");
+				return SSH_IDLE;
+			}
+		} while (!agent_key_allowed(c, c->ident));
+	}
+unreachable:
+	tried(c, "ssh-agent (unreachable: %s)", lasterr(c));
+	return SSH_IDLE;
+}
+
+/* One attempt with key file path (its certificate when cert is set). */
+static enum ssh_status
+try_keyfile(struct ssh_conn *c, const char *path, const char *cert)
+{
+	char why[256] = "", pub[600], label[1200];
+	enum keyfile_kind k = keyfile_kind(path, why, sizeof why);
+	struct cf_buf cb;
+	int r;
+
+	snprintf(label, sizeof label, cert ? "%s with certificate %s" : "%s%s", path, cert ? cert : "");
+	if (k == KF_ENCRYPTED) {
+		tried(c, "%s (encrypted: certfleet takes no passphrases; load it into ssh-agent "
+		    "with ssh-add)", path);
+		return SSH_IDLE;
+	}
+	if (k == KF_MISSING) {
+		if (c->t.nids == 1)
+			tried(c, "%s (%s)", path, why);
+		return SSH_IDLE;
+	}
+	if (k == KF_OWN) {
+		if (c->own == NULL && !load_own(c, path))
+			return SSH_IDLE;
+		if (cert) {
+			if (read_pub(cert, &cb) < 0) {
+				tried(c, "%s (unreadable)", cert);
+				return SSH_IDLE;
+			}
+			r = libssh2_userauth_publickey(c->s, c->t.user, cb.data, cb.len, sign_cb,
+			    &c->own_abstract);
+			cf_buf_free(&cb);
+		} else {
+			r = libssh2_userauth_publickey(c->s, c->t.user, c->own->pub, c->own->publen, sign_cb,
+			    &c->own_abstract);
+		}
+		if (r == LIBSSH2_ERROR_EAGAIN)
+			return SSH_WAIT;
+		sshkey_free(c->own);
+		free(c->own);
+		c->own = NULL;
+	} else {
+		/* libssh2's mbedTLS backend derives a public key only from PEM
+		 * RSA files; give it the .pub (or certificate) beside the key */
+		snprintf(pub, sizeof pub, "%s.pub", path);
+		r = libssh2_userauth_publickey_fromfile_ex(c->s, c->t.user, (unsigned)strlen(c->t.user),
+		    cert ? cert : access(pub, R_OK) == 0 ? pub : NULL, path, NULL);
+		if (r == LIBSSH2_ERROR_EAGAIN)
+			return SSH_WAIT;
+	}
+	if (r == 0) {
+		snprintf(c->auth_used, sizeof c->auth_used, "key file %.580s", label);
+		c->authenticated = 1;
+		return SSH_IDLE;
+	}
+	if (r == LIBSSH2_ERROR_FILE || r == LIBSSH2_ERROR_METHOD_NOT_SUPPORTED)
+		tried(c, "%s (libssh2 cannot load this key file)", label);
+	else if (r == LIBSSH2_ERROR_PUBLICKEY_UNVERIFIED && !c->disconnected && k == KF_OWN &&
+	    cf_lasterr_detail()[0])
+		tried(c, "%s (could not sign: %s)", label, cf_lasterr_detail());
+	else {
+		tried(c, "%s (refused)", label);
+		c->refusals++;
+	}
+	return auth_cut(c) == SSH_FAIL ? SSH_FAIL : SSH_IDLE;
+}
+
+static enum ssh_status
+step_auth(struct ssh_conn *c)
+{
+	enum ssh_status st;
+
+	if (!c->ids_ready)
+		prepare_ids(c);
+	if (c->st == S_AGENT) {
+		if ((st = step_agent(c)) != SSH_IDLE || c->authenticated)
+			return st;
+		if (c->agent) {
+			libssh2_agent_disconnect(c->agent);
+			libssh2_agent_free(c->agent);
+			c->agent = NULL;
+		}
+		c->st = S_KEYFILE;
+		c->phase = -1;
+	}
+	while (c->id_next < c->t.nids) {
+		size_t i = c->id_next;
+		if (c->phase < 0)
+			prepare_certs(c, i);
+		/* a key the agent already offered is not offered again (each
+		 * refusal counts against the host's MaxAuthTries) */
+		if (c->phase < c->ncert || !c->id_offered[i]) {
+			cf_clearerr();
+			st = try_keyfile(c, c->t.ids[i], c->phase < c->ncert ? c->certpath[c->phase] : NULL);
+			if (st != SSH_IDLE || c->authenticated)
+				return st;
+		}
+		if (++c->phase > c->ncert) {
+			c->id_next++;
+			c->phase = -1;
+		}
 	}
 	return auth_failed(c);
 }
@@ -768,6 +1167,8 @@ step_connect(struct ssh_conn *c)
 		if ((c->s = libssh2_session_init_ex(NULL, NULL, NULL, c)) == NULL)
 			return fail(c, CF_E_NOMEM, "libssh2_session_init failed");
 		libssh2_session_callback_set2(c->s, LIBSSH2_CALLBACK_RECV, (libssh2_cb_generic *)recv_cb);
+		libssh2_session_callback_set2(c->s, LIBSSH2_CALLBACK_DISCONNECT,
+		    (libssh2_cb_generic *)disconnect_cb);
 		libssh2_session_set_blocking(c->s, 0);
 		hostkey_prefs(c, prefs, sizeof prefs);
 		if (libssh2_session_method_pref(c->s, LIBSSH2_METHOD_HOSTKEY, prefs) != 0 ||
@@ -777,6 +1178,9 @@ step_connect(struct ssh_conn *c)
 		    libssh2_session_method_pref(c->s, LIBSSH2_METHOD_MAC_CS, ssh_algo_macs) != 0 ||
 		    libssh2_session_method_pref(c->s, LIBSSH2_METHOD_MAC_SC, ssh_algo_macs) != 0)
 			return fail(c, CF_E_INTERNAL, "setting SSH algorithm preferences: %s", lasterr(c));
+		/* ssh_config's HostKeyAlgorithms/KexAlgorithms/Ciphers/MACs narrow these */
+		if (narrow_methods(c, prefs) == SSH_FAIL)
+			return SSH_FAIL;
 		c->st = S_HANDSHAKE;
 	}
 	r = libssh2_session_handshake(c->s, c->fd);
@@ -801,7 +1205,8 @@ step_connect(struct ssh_conn *c)
 		    "server, or none certfleet can talk to)", c->t.addr, c->t.port, lasterr(c));
 	if (check_hostkey(c) == SSH_FAIL)
 		return SSH_FAIL;
-	c->st = c->ctx->use_agent ? S_AGENT : S_KEYFILE;
+	c->st = strcmp(c->t.agent_sock, "none") == 0 ? S_KEYFILE :
+	    c->t.agent_sock[0] || c->ctx->use_agent ? S_AGENT : S_KEYFILE;
 	return SSH_IDLE;
 }
 
@@ -1008,7 +1413,7 @@ ssh_run(struct ssh_conn *c, int64_t now)
 		return SSH_FAIL;
 	if (!c->authenticated && now >= c->connect_deadline)
 		return fail(c, CF_E_CONNECT_TIMEOUT, "%s port %d: no SSH session within %d s (%s)",
-		    c->t.addr, c->t.port, c->ctx->connect_timeout_ms / 1000,
+		    c->t.addr, c->t.port, connect_timeout_ms(c) / 1000,
 		    c->st <= S_CONNECTING ? "TCP connect" : c->st == S_HANDSHAKE ? "SSH handshake" :
 		    "authentication");
 	if (now >= c->deadline)
@@ -1021,18 +1426,17 @@ ssh_run(struct ssh_conn *c, int64_t now)
 	if (c->st == S_AGENT || c->st == S_KEYFILE) {
 		if ((r = step_auth(c)) != SSH_IDLE)
 			return r == SSH_FAIL ? flooded(c) : r;
-		c->authenticated = 1;
 		c->st = S_IDLE;
-		if (c->ctx->keepalive_s > 0 && !c->no_keepalive) {
-			libssh2_keepalive_config(c->s, 0, (unsigned)c->ctx->keepalive_s);
-			c->next_keepalive = now + c->ctx->keepalive_s * 1000;
+		if (keepalive_s(c) > 0 && !c->no_keepalive) {
+			libssh2_keepalive_config(c->s, 0, (unsigned)keepalive_s(c));
+			c->next_keepalive = now + keepalive_s(c) * 1000;
 		}
 		return SSH_IDLE;
 	}
 	if (c->authenticated && c->next_keepalive && now >= c->next_keepalive) {
 		int next = 0;
 		if (libssh2_keepalive_send(c->s, &next) == 0)
-			c->next_keepalive = now + (next > 0 ? next : c->ctx->keepalive_s) * 1000;
+			c->next_keepalive = now + (next > 0 ? next : keepalive_s(c)) * 1000;
 		else
 			c->next_keepalive = now + 1000;
 	}

@@ -11,7 +11,9 @@
  * the others.
  *
  * Nothing is sent to a host whose key is unknown or does not match: the
- * check happens right after the key exchange, before authentication.  This
+ * check (sshtrust.h, over the target's UserKnownHostsFile and
+ * GlobalKnownHostsFile files) happens right after the key exchange, before
+ * authentication.  This
  * module never builds remote command lines (fleet.c does, from validated
  * values) and never prints; outcomes are an enum cf_err plus a detail.
  */
@@ -24,8 +26,11 @@
 
 #include "cf.h"
 #include "knownhosts.h"
+#include "sshtrust.h"
 
 #define SSH_MAX_IDS 8
+#define SSH_MAX_CERTS 4
+#define SSH_MAX_KH 4                       /* known_hosts files of each kind */
 #define SSH_STDOUT_MAX (1024u * 1024)      /* more: the command is stopped */
 #define SSH_STDERR_MAX (64u * 1024)        /* more: drained and dropped */
 #define SSH_RUN_BUDGET (256u * 1024)       /* bytes one ssh_run() call reads */
@@ -38,13 +43,31 @@ struct ssh_target {
 	char user[64];
 	char ids[SSH_MAX_IDS][512]; /* key files to try after the agent */
 	size_t nids;
+	/* from ssh_config (sshconfig.h), "" / 0 when not set there */
+	char certs[SSH_MAX_CERTS][512];   /* CertificateFile */
+	size_t ncerts;
+	int identities_only;        /* only agent keys an IdentityFile's .pub names */
+	char agent_sock[512];       /* IdentityAgent: "" $SSH_AUTH_SOCK, "none" no agent */
+	int connect_timeout_ms;     /* ConnectTimeout, else the context's */
+	int keepalive_s;            /* ServerAliveInterval, else the context's */
+	char kh_user[SSH_MAX_KH][512];    /* UserKnownHostsFile; [0] gets accept-new */
+	size_t nkh_user;
+	char kh_global[SSH_MAX_KH][512];  /* GlobalKnownHostsFile, read only */
+	size_t nkh_global;
+	int accept_new;             /* StrictHostKeyChecking accept-new (or --accept-new) */
+	char hostkey_algs[256], kex_algs[256], ciphers[256], macs[256];   /* narrow ours */
+};
+
+/* A known_hosts file, loaded once for every target that names it. */
+struct ssh_khfile {
+	char path[512];
+	struct kh kh;
 };
 
 /* What all connections share. */
 struct ssh_ctx {
-	struct kh kh;                 /* known_hosts, loaded once */
-	const char *kh_path;
-	int accept_new;               /* record unknown hosts (never mismatches) */
+	struct ssh_khfile *khf;       /* every target's known_hosts files */
+	size_t nkhf;
 	int use_agent;                /* SSH_AUTH_SOCK is set */
 	int connect_timeout_ms;       /* TCP connect + handshake + auth */
 	int total_timeout_ms;         /* everything, per host */
@@ -118,6 +141,10 @@ void ssh_extend_deadline(struct ssh_conn *c, int64_t deadline_ms);
 /* No keepalives of its own: a keepalive packet half sent would hold up
  * every channel of a shared session until the next one is due. */
 void ssh_no_keepalive(struct ssh_conn *c);
+/* Load every known_hosts file the targets name into ctx (once each; a
+ * missing file is empty).  0, or -1 with cf_seterr. */
+int ssh_ctx_load_known_hosts(struct ssh_ctx *ctx, const struct ssh_target *const *t, size_t n);
+void ssh_ctx_free(struct ssh_ctx *ctx);
 
 /* Library set-up/tear-down, once per process. */
 int ssh_global_init(void);

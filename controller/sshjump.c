@@ -888,3 +888,9 @@ jump_free(struct jump_set *s)
 	free(s->hop);
 	memset(s, 0, sizeof *s);
 }
+
+const struct ssh_target *
+jump_target(const struct jump_set *s, size_t id)
+{
+	return id >= 1 && id <= s->nhop ? &s->hop[id - 1]->t : NULL;
+}

@@ -94,6 +94,9 @@ void jump_free(struct jump_set *s);
 /* A hop: t reached through hop `via` (0: directly, or by cmd when cmd is
  * not NULL).  The same definition twice gives the same id (shared). */
 long jump_define(struct jump_set *s, const struct ssh_target *t, const char *cmd, size_t via);
+/* The target of hop id (1..s->nhop): its known_hosts files are loaded with
+ * the hosts' (fleet.c). */
+const struct ssh_target *jump_target(const struct jump_set *s, size_t id);
 /* How many jump hosts a connection through hop `via` passes. */
 int jump_route_len(const struct jump_set *s, size_t via);
 /* Start carrying a connection to dest through hop `via` (or, via 0, by

@@ -805,6 +805,10 @@ class Sshd(Service):
     extra_config  more sshd_config lines (KexAlgorithms, Ciphers, ...)
     client_key    ClientKey authorized to log in as root
     ssh(cmd)      run CMD through OpenSSH with strict host key checking
+    host_ca       a CA private key: the host keys are certified by it (principals:
+                  host_principals, default the address) and served (HostCertificate)
+    trusted_user_ca  a CA public key file for TrustedUserCAKeys
+    max_auth_tries   MaxAuthTries
     """
 
     name = "sshd"
@@ -812,8 +816,16 @@ class Sshd(Service):
     # prepare() and launch() are split so many servers can be set up in parallel
     def __init__(self, workdir, host="127.0.0.2", port=None, client_key=None,
                  authorized_keys=(), rsa_bits=2048, extra_config="", timeout=15,
-                 host_key_types=("ecdsa", "rsa", "ed25519"), sftp=True, wrap=None, _defer=False):
+                 host_key_types=("ecdsa", "rsa", "ed25519"), sftp=True, wrap=None,
+                 host_ca=None, host_principals=None, trusted_user_ca=None, max_auth_tries=None,
+                 _defer=False):
         super().__init__()
+        self.host_ca = host_ca
+        self.host_principals = host_principals
+        if trusted_user_ca:
+            extra_config += "\nTrustedUserCAKeys %s\n" % trusted_user_ca
+        if max_auth_tries:
+            extra_config += "\nMaxAuthTries %d\n" % max_auth_tries
         self.workdir = Path(workdir)
         self.workdir.mkdir(parents=True, exist_ok=True)
         os.chmod(self.workdir, 0o700)
@@ -856,6 +868,12 @@ class Sshd(Service):
         for t, p in self.hostkey_paths.items():
             os.chmod(p, 0o600)
             self.host_keys[t] = " ".join(Path(str(p) + ".pub").read_text().split()[:2])
+        if self.host_ca:
+            for t, p in self.hostkey_paths.items():
+                run(["ssh-keygen", "-q", "-s", str(self.host_ca), "-h", "-I", "%s-%s" % (self.host, t),
+                     "-n", self.host_principals or self.host, "-V", "-5m:+1h", str(p) + ".pub"],
+                    timeout=15)
+                self.extra_config += "\nHostCertificate %s-cert.pub\n" % p
         self.known_hosts.write_text("".join("%s %s\n" % (self.hostport, self.host_keys[t])
                                             for t in ("ecdsa", "rsa")
                                             if t in self.host_key_types) or

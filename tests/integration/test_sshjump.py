@@ -256,7 +256,8 @@ def test_jump_host_unknown_key_nothing_sent_behind_it(bins, net, tmp_path):
     b_conn = net.bastion.connections()
     p, hosts = ctl.json("status")
     assert p.returncode == 1
-    fp = subprocess.run(["ssh-keygen", "-lf", str(net.bastion.hostkey_paths["ecdsa"]) + ".pub"],
+    # an unknown host is asked for what OpenSSH would record: its Ed25519 key
+    fp = subprocess.run(["ssh-keygen", "-lf", str(net.bastion.hostkey_paths["ed25519"]) + ".pub"],
                         capture_output=True, text=True).stdout.split()[1]
     for n in ("t1", "t2"):
         e = hosts[n]["error"]

@@ -137,12 +137,14 @@ TEST(sshjump_ssh_config_keywords)
 	    "  ProxyJump ops@bastion:2222,b2\n";
 	struct sshcfg c;
 	static struct sshcfg_result r;
+	struct sshcfg_local loc = {"tester", "/nonexistent", "here.example", 1000};
 
-	CHECK_INT(sshcfg_parse(&c, t, strlen(t), "cfg"), 0);
-	sshcfg_lookup(&c, "web1", &r);
+	memset(&c, 0, sizeof c);
+	CHECK_INT(sshcfg_load_text(&c, t, strlen(t), "cfg", 1, "/nonexistent"), 0);
+	CHECK_INT(sshcfg_lookup(&c, "web1", &loc, &r), 0);
 	CHECK_INT(r.proxy_kind, SSHCFG_PROXY_COMMAND);
 	CHECK_STR(r.proxy, "ip netns exec ns nc %h %p");
-	sshcfg_lookup(&c, "db1", &r);
+	CHECK_INT(sshcfg_lookup(&c, "db1", &loc, &r), 0);
 	CHECK_INT(r.proxy_kind, SSHCFG_PROXY_JUMP);
 	CHECK_STR(r.proxy, "ops@bastion:2222,b2");
 	sshcfg_free(&c);
