@@ -370,19 +370,6 @@ kh_has_type(const struct kh *kh, const char *host, int port, const char *type)
 	return 0;
 }
 
-int
-kh_has_cert_authority(const struct kh *kh, const char *host, int port)
-{
-	char name[300];
-	size_t i;
-
-	kh_hostname(name, sizeof name, host, port);
-	for (i = 0; i < kh->n; i++)
-		if (kh->e[i].marker == KH_CERT_AUTHORITY && hosts_match(kh->e[i].hosts, name))
-			return 1;
-	return 0;
-}
-
 void
 kh_fingerprint(const unsigned char *blob, size_t len, char *out, size_t outsz)
 {

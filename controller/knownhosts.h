@@ -62,10 +62,6 @@ int kh_has_ca(const struct kh *kh, const char *host, int port);
 /* 1 if an entry for host:port has key type `type`. */
 int kh_has_type(const struct kh *kh, const char *host, int port, const char *type);
 
-/* 1 if a @cert-authority line names host:port (host certificates signed by
- * its key are trusted for the host). */
-int kh_has_cert_authority(const struct kh *kh, const char *host, int port);
-
 /* The key type named inside an SSH public key blob (into out), 0 / -1. */
 int kh_blob_type(const unsigned char *blob, size_t len, char *out, size_t outsz);
 /* "SHA256:base64-without-padding" of a key blob. */

@@ -453,9 +453,12 @@ known_type(const struct ssh_conn *c, const char *kt)
 	struct trust_file f[TRUST_MAX_FILES];
 	size_t i, n = target_files(c, f);
 
+	/* [host]:port, then the plain name as ssh's "checking without port
+	 * identifier" does (trust_check() decides the same way) */
 	for (i = 0; i < n; i++)
-		if (kt ? kh_has_type(f[i].kh, c->t.addr, c->t.port, kt) :
-		    kh_has_ca(f[i].kh, c->t.addr, c->t.port))
+		if (kt ? kh_has_type(f[i].kh, c->t.addr, c->t.port, kt) ||
+		    kh_has_type(f[i].kh, c->t.addr, 22, kt) :
+		    kh_has_ca(f[i].kh, c->t.addr, c->t.port) || kh_has_ca(f[i].kh, c->t.addr, 22))
 			return 1;
 	return 0;
 }

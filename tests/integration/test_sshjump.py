@@ -277,8 +277,9 @@ def test_jump_host_unknown_key_nothing_sent_behind_it(bins, net, tmp_path):
         assert hosts[n]["error"]["code"] == "AGENT_MISSING", hosts[n]
     assert ctl.kh.read_text().startswith(kh)
     added = ctl.kh.read_text()[len(kh):].splitlines()
-    assert len(added) == 1 and added[0].startswith(BASTION_IP + " ecdsa-sha2-nistp256 "), added
-    assert added[0].split()[2] == net.bastion.host_keys["ecdsa"].split()[1]
+    # recorded as ssh records a new host: by its Ed25519 key
+    assert len(added) == 1 and added[0].startswith(BASTION_IP + " ssh-ed25519 "), added
+    assert added[0].split()[2] == net.bastion.host_keys["ed25519"].split()[1]
 
 
 def test_jump_host_down_and_target_unreachable_from_it(bins, net, tmp_path):

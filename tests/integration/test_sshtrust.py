@@ -48,7 +48,8 @@ def test_global_and_several_user_known_hosts_files(bins, sshd_factory, tmp_path)
     assert e["code"] == "UNKNOWN_HOST_KEY", e
     # names the files looked at and the commands that fix it
     assert "%s/first_kh" % ctl.home in e["detail"] and "3 other known_hosts files" in e["detail"], e
-    assert "ssh-keyscan -t ecdsa -p %d %s >> %s/first_kh" % (c.port, c.host, ctl.home) in e["detail"], e
+    # the type the host really offers: what ssh would record (Ed25519)
+    assert "ssh-keyscan -t ed25519 -p %d %s >> %s/first_kh" % (c.port, c.host, ctl.home) in e["detail"], e
     # without its global file a is unknown too: the global file did it
     cfg.write_text(cfg.read_text().replace(str(g), str(tmp_path / "nope2")))
     assert status(ctl, inv, cfg)["h0"]["error"]["code"] == "UNKNOWN_HOST_KEY"
@@ -95,10 +96,10 @@ def test_strict_host_key_checking_accept_new_and_no(bins, sshd_factory, tmp_path
 
 
 def test_host_certificate_with_cert_authority(bins, sshd_factory, tmp_path):
-    """sshd serves host certificates; known_hosts has only the CA.  Needs a
-    libssh2 that negotiates *-cert-v01@openssh.com host keys (issue 13 item
-    1, the ssh-crypto branch) and certfleet asking for them: until then the
-    host's plain key arrives and is unknown, which this test expects to fail."""
+    """sshd serves host certificates; known_hosts has only the CA (for the
+    plain host name: the port is not part of it, as ssh matches it).  libssh2
+    negotiates the *-cert-v01@openssh.com host key (vendor patch 0003) and
+    certfleet checks the certificate against the CA."""
     ca = cfutil.ClientKey.generate(tmp_path / "host_ca", "ed25519")
     s = sshd_factory(host="127.0.0.87", host_ca=ca.path)
     wrong = sshd_factory(host="127.0.0.88", host_ca=ca.path, host_principals="someone.else")
@@ -111,8 +112,6 @@ def test_host_certificate_with_cert_authority(bins, sshd_factory, tmp_path):
                         stdin=subprocess.DEVNULL, timeout=30)
     assert ok.returncode == 0, ok.stderr
     h = status(ctl, inv, cfg)
-    if h["h0"]["error"]["code"] == "UNKNOWN_HOST_KEY" and "host certificate" not in h["h0"]["error"]["detail"]:
-        pytest.xfail("libssh2 does not negotiate host certificates yet (ssh-crypto's patch)")
     assert reached(h["h0"]), h
     e = h["h1"]["error"]
     assert e["code"] == "HOST_CERT_INVALID" and "principals" in e["detail"], e
