@@ -1240,7 +1240,7 @@ select_site(const struct ngx_conf *c, const struct ngx_opts *o, const char *name
 	if (any < 0)
 		return cf_seterr(CF_E_INVALID_INPUT, "no nginx server block listens on port %d", port);
 	for (i = 0; i < na; i++)
-		snprintf(list + strlen(list), sizeof list - strlen(list), "%s%s", i ? ", " : "", addrs[i]);
+		snprintf(list + strlen(list), sizeof list - strlen(list), "%s%.63s", i ? ", " : "", addrs[i]);
 	return cf_seterr(CF_E_NGINX_UNREACHABLE, "%s resolves to %s (this host), where no nginx server "
 	    "block listens on port %d (the port's blocks listen only on other addresses, e.g. %s); the CA "
 	    "could not reach any block for the name", name, list, port, where(c, any, w, sizeof w));
