@@ -65,7 +65,7 @@ else ifeq ($(VARIANT),aarch64)
 # the agent within its 400 KiB.
 CC        = $(AARCH64_CC)
 AR        = aarch64-linux-gnu-gcc-ar
-OPT       = -Os -flto=auto -mno-outline-atomics -ffunction-sections -fdata-sections -fno-asynchronous-unwind-tables -fno-unwind-tables
+OPT       = -Os -flto=auto -fno-pie -mno-outline-atomics -ffunction-sections -fdata-sections -fno-asynchronous-unwind-tables -fno-unwind-tables
 LDSTATIC  = -static -Wl,--gc-sections $(LDPACK)
 STRIP     = -s
 else ifeq ($(VARIANT),aarch64-test)

@@ -518,10 +518,15 @@ conn_open(struct http_client *c, const struct http_url *u)
 	if (tcp_connect(c, u) < 0)
 		return -1;
 	if (u->tls) {
-		/* BearSSL verifies host names only; an IP literal in the URL
-		 * can never match and is refused by the name check. */
 		tls_client_init(&c->sc, &c->xc, c->trust->ta, c->trust->n);
 		tls_require_server_auth(&c->sc, &c->xc, &c->eku);
+		/* BearSSL verifies host names only: a server addressed by IP is
+		 * checked against its certificate's iPAddress names instead (the
+		 * chain is still verified; no SNI is sent for an address) */
+		if (inet_pton(AF_INET, u->host, c->eku.want_ip) == 1)
+			c->eku.want_iplen = 4;
+		else if (inet_pton(AF_INET6, u->host, c->eku.want_ip) == 1)
+			c->eku.want_iplen = 16;
 		br_ssl_engine_set_buffer(&c->sc.eng, c->iobuf, sizeof c->iobuf, 1);
 		if (cf_random(seed, sizeof seed) < 0) {
 			conn_close(c);
@@ -533,7 +538,7 @@ conn_open(struct http_client *c, const struct http_url *u)
 		    strcmp(c->session_port, u->port) == 0;
 		if (resume)
 			br_ssl_engine_set_session_parameters(&c->sc.eng, &c->session);
-		if (!br_ssl_client_reset(&c->sc, u->host, resume)) {
+		if (!br_ssl_client_reset(&c->sc, c->eku.want_iplen ? NULL : u->host, resume)) {
 			conn_close(c);
 			return tls_fail(c);
 		}

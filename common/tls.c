@@ -387,6 +387,15 @@ eku_end_chain(const br_x509_class **ctx)
 		err = BR_ERR_X509_UNEXPECTED;
 	else if (ci->has_eku && !ci->eku_server_auth && !ci->eku_any)
 		err = BR_ERR_X509_FORBIDDEN_KEY_USAGE;   /* e.g. clientAuth only */
+	else if (ek->want_iplen > 0) {
+		/* BearSSL matches dNSNames only: a server reached by IP address
+		 * must have that address among its iPAddress names (RFC 6125) */
+		size_t i;
+		err = BR_ERR_X509_BAD_SERVER_NAME;
+		for (i = 0; i < ci->nip; i++)
+			if (ci->iplen[i] == ek->want_iplen && memcmp(ci->ip[i], ek->want_ip, ek->want_iplen) == 0)
+				err = 0;
+	}
 	free(ci);
 	cf_clearerr();
 	return err;
@@ -414,6 +423,7 @@ tls_require_server_auth(br_ssl_client_context *cc, br_x509_minimal_context *xc,
 	ek->ncert = 0;
 	ek->eelen = 0;
 	ek->toolong = 0;
+	ek->want_iplen = 0;
 	br_ssl_engine_set_x509(&cc->eng, &ek->vtable);
 }
 

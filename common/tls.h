@@ -70,6 +70,8 @@ struct tls_eku {
 	unsigned ncert;
 	size_t eelen;
 	int toolong;
+	unsigned char want_ip[16];    /* a server addressed by IP: its iPAddress SAN */
+	size_t want_iplen;            /* 0: by name (BearSSL checks the dNSName) */
 	unsigned char ee[TLS_EE_MAX];
 };
 void tls_require_server_auth(br_ssl_client_context *cc, br_x509_minimal_context *xc,

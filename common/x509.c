@@ -538,6 +538,11 @@ ext_san(struct rd *v, struct x509_info *out)
 			return -1;
 		if ((tag & 0xc0) != 0x80)
 			return bad(&gn, "GeneralName not context-tagged");
+		if (tag == 0x87 && (gn.n == 4 || gn.n == 16) && out->nip < X509_MAX_IP) {
+			/* iPAddress [7] IMPLICIT OCTET STRING (4 or 16 bytes) */
+			memcpy(out->ip[out->nip], gn.p, gn.n);
+			out->iplen[out->nip++] = (unsigned char)gn.n;
+		}
 		if (tag != 0x82) {
 			out->other_names++;
 			continue;

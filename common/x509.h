@@ -26,6 +26,7 @@
 #define X509_MAX_SERIAL 32      /* magnitude bytes (RFC 5280 allows 20) */
 #define X509_MAX_NAME 255       /* CN / O bytes (RFC 5280 bound is 64) */
 #define X509_MAX_SAN 100        /* dNSNames, as ACME CAs allow */
+#define X509_MAX_IP 8           /* iPAddress names kept (a private CA's server by IP) */
 #define X509_MAX_DNSNAME 253
 #define X509_MAX_KEYID 64       /* AKI / SKI keyIdentifier bytes */
 #define X509_MAX_EXTS 64        /* extensions in one certificate */
@@ -84,6 +85,9 @@ struct x509_info {
 	size_t nsan;
 	char san[X509_MAX_SAN][X509_MAX_DNSNAME + 1];
 	size_t other_names;                     /* SAN entries of other types */
+	size_t nip;                             /* iPAddress entries (the first X509_MAX_IP) */
+	unsigned char ip[X509_MAX_IP][16];
+	unsigned char iplen[X509_MAX_IP];       /* 4 or 16 */
 	unsigned char aki[X509_MAX_KEYID];      /* authorityKeyIdentifier */
 	size_t aki_len;                         /* keyIdentifier; 0 if absent */
 	unsigned char ski[X509_MAX_KEYID];      /* subjectKeyIdentifier */
