@@ -542,12 +542,18 @@ def test_controller_is_not_dumpable(bins, tmp_path):
         inv = base / "inventory"
         inv.write_text("mute ansible_host=127.0.0.1 ansible_port=%d\n" % silent.getsockname()[1])
         inv.chmod(0o644)
+        # its own HOME: root's ~/.ssh/config is not readable by it (an error)
         proc = subprocess.Popen([str(bins.need_controller()), "-i", str(inv), "--timeout", "20",
                                  "--known-hosts", str(base / "kh"), "status"],
-                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                                stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
                                 user=user.pw_uid, group=user.pw_gid, extra_groups=[],
-                                cwd=str(base))
-        conn, _ = silent.accept()           # it is connected and waiting now
+                                cwd=str(base), env=dict(os.environ, HOME=str(base)))
+        silent.settimeout(30)
+        try:
+            conn, _ = silent.accept()       # it is connected and waiting now
+        except socket.timeout:
+            proc.kill()
+            raise AssertionError("the controller never connected: %s" % proc.communicate()[1])
 
         def peek():
             try:
