@@ -107,8 +107,9 @@ def test_release_agent_talks_tls_and_reads_its_store(tmp_path, pebble):
 
 def test_controller_carries_both_agents(bins, tmp_path):
     ctl = str(bins.need_controller())
+    x86 = bins.dir / "certfleet-agent"     # the agent built beside this controller
     for arch, ref in (("aarch64", A64_RELEASE), ("arm64", A64_RELEASE),
-                      ("x86_64", ROOT / "bin/certfleet-agent"), ("amd64", ROOT / "bin/certfleet-agent")):
+                      ("x86_64", x86), ("amd64", x86)):
         out = tmp_path / ("agent-" + arch)
         with open(out, "wb") as f:
             subprocess.run([ctl, "agent-binary", "--arch", arch], stdout=f, check=True)
@@ -117,7 +118,7 @@ def test_controller_carries_both_agents(bins, tmp_path):
     assert r.returncode == 101 and "ARCH_UNSUPPORTED" in r.stderr and "x86_64, aarch64" in r.stderr
     v = subprocess.run([ctl, "--version"], capture_output=True, text=True, check=True).stdout
     import hashlib
-    for arch, ref in (("x86_64", ROOT / "bin/certfleet-agent"), ("aarch64", A64_RELEASE)):
+    for arch, ref in (("x86_64", x86), ("aarch64", A64_RELEASE)):
         data = ref.read_bytes()
         assert ("embedded agent %-7s: %d bytes, sha256 %s" % (arch, len(data),
                 hashlib.sha256(data).hexdigest())) in v, v
