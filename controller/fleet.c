@@ -724,6 +724,7 @@ fleet_describe(struct fleet *f, struct job *j, FILE *out)
 		return;
 	tmp->host = j->host;
 	job_init(f, tmp, out);
+	free(tmp->proxy_cmd);
 	free(tmp);
 }
 
