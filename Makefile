@@ -153,8 +153,10 @@ endif
 
 # built by its own make (its own compiler and objects); replaced only when
 # it changed, so the controller is relinked only then
+# (after the musl vendor build: its brssl generates the trust anchors, and
+# two vendor/build.sh musl at once would share one source tree)
 ifeq ($(VARIANT),musl)
-build/aarch64/certfleet-agent: FORCE
+build/aarch64/certfleet-agent: FORCE $(VENDOR)
 	@$(MAKE) --no-print-directory VARIANT=aarch64 all
 endif
 
@@ -242,7 +244,7 @@ integration: all $(if $(HAVE_AARCH64),build/aarch64-test/certfleet-agent)
 	$(PYTEST) -q -p no:cacheprovider tests/integration
 
 ifeq ($(VARIANT),musl)
-build/aarch64-test/certfleet-agent: FORCE
+build/aarch64-test/certfleet-agent: FORCE $(VENDOR)
 	@$(MAKE) --no-print-directory VARIANT=aarch64-test build/aarch64-test/certfleet-agent
 endif
 
