@@ -10,13 +10,9 @@
 
 #include "cf.h"
 #include "sshcert.h"
+#include "sshwire.h"
 
 static const char SUFFIX[] = "-cert-v01@openssh.com";
-
-struct rd {
-	const unsigned char *p;
-	size_t left;
-};
 
 static int
 bad(const char *what)
@@ -24,50 +20,14 @@ bad(const char *what)
 	return cf_seterr(CF_E_INVALID_INPUT, "OpenSSH certificate: %s", what);
 }
 
-static int
-u32(struct rd *r, uint32_t *v)
-{
-	if (r->left < 4)
-		return -1;
-	*v = (uint32_t)r->p[0] << 24 | (uint32_t)r->p[1] << 16 | (uint32_t)r->p[2] << 8 | r->p[3];
-	r->p += 4;
-	r->left -= 4;
-	return 0;
-}
-
-static int
-u64(struct rd *r, uint64_t *v)
-{
-	uint32_t hi, lo;
-
-	if (u32(r, &hi) < 0 || u32(r, &lo) < 0)
-		return -1;
-	*v = (uint64_t)hi << 32 | lo;
-	return 0;
-}
-
-static int
-str(struct rd *r, const unsigned char **s, size_t *n)
-{
-	uint32_t l;
-
-	if (u32(r, &l) < 0 || l > r->left)
-		return -1;
-	*s = r->p;
-	*n = l;
-	r->p += l;
-	r->left -= l;
-	return 0;
-}
-
 int
 sshcert_is_cert(const unsigned char *blob, size_t len)
 {
-	struct rd r = {blob, len};
+	struct sshw_rd r = {blob, len};
 	const unsigned char *t;
 	size_t n, sl = sizeof SUFFIX - 1;
 
-	return str(&r, &t, &n) == 0 && n > sl && memcmp(t + n - sl, SUFFIX, sl) == 0;
+	return sshw_str(&r, &t, &n) == 0 && n > sl && memcmp(t + n - sl, SUFFIX, sl) == 0;
 }
 
 /* the number of key fields after the nonce for a certified key type */
@@ -84,7 +44,7 @@ key_fields(const char *keytype)
 int
 sshcert_parse(struct sshcert *c, const unsigned char *blob, size_t len)
 {
-	struct rd r = {blob, len};
+	struct sshw_rd r = {blob, len};
 	const unsigned char *s, *keystart;
 	size_t n, sl = sizeof SUFFIX - 1;
 	int i, nf;
@@ -93,19 +53,19 @@ sshcert_parse(struct sshcert *c, const unsigned char *blob, size_t len)
 	c->blob = blob;
 	if (len > SSHCERT_MAX_BLOB)
 		return bad("too large");
-	if (str(&r, &s, &n) < 0 || n <= sl || n >= sizeof c->type || memcmp(s + n - sl, SUFFIX, sl) != 0)
+	if (sshw_str(&r, &s, &n) < 0 || n <= sl || n >= sizeof c->type || memcmp(s + n - sl, SUFFIX, sl) != 0)
 		return bad("not a *-cert-v01@openssh.com key");
 	memcpy(c->type, s, n);
 	memcpy(c->keytype, s, n - sl);
 	/* the nonce, then the key's own fields */
-	if (str(&r, &s, &n) < 0)
+	if (sshw_str(&r, &s, &n) < 0)
 		return bad("truncated");
 	if ((nf = key_fields(c->keytype)) < 0)
 		return cf_seterr(CF_E_INVALID_INPUT, "OpenSSH certificate: %s keys are not supported",
 		    c->keytype);
 	keystart = r.p;
 	for (i = 0; i < nf; i++)
-		if (str(&r, &s, &n) < 0)
+		if (sshw_str(&r, &s, &n) < 0)
 			return bad("truncated key");
 	n = (size_t)(r.p - keystart);
 	if (4 + strlen(c->keytype) + n > sizeof c->pub)
@@ -116,25 +76,25 @@ sshcert_parse(struct sshcert *c, const unsigned char *blob, size_t len)
 	memcpy(c->pub + 4, c->keytype, strlen(c->keytype));
 	memcpy(c->pub + 4 + strlen(c->keytype), keystart, n);
 	c->publen = 4 + strlen(c->keytype) + n;
-	if (u64(&r, &c->serial) < 0 || u32(&r, &c->certtype) < 0 || str(&r, &s, &n) < 0)
+	if (sshw_u64(&r, &c->serial) < 0 || sshw_u32(&r, &c->certtype) < 0 || sshw_str(&r, &s, &n) < 0)
 		return bad("truncated");
 	if (c->certtype != SSHCERT_USER && c->certtype != SSHCERT_HOST)
 		return bad("neither a user nor a host certificate");
 	snprintf(c->keyid, sizeof c->keyid, "%.*s", (int)(n < 255 ? n : 255), (const char *)s);
-	if (str(&r, &c->principals, &c->principals_len) < 0 || u64(&r, &c->valid_after) < 0 ||
-	    u64(&r, &c->valid_before) < 0 || str(&r, &c->crit, &c->crit_len) < 0 ||
-	    str(&r, &c->ext, &c->ext_len) < 0 || str(&r, &s, &n) < 0 ||
-	    str(&r, &c->cakey, &c->cakey_len) < 0)
+	if (sshw_str(&r, &c->principals, &c->principals_len) < 0 || sshw_u64(&r, &c->valid_after) < 0 ||
+	    sshw_u64(&r, &c->valid_before) < 0 || sshw_str(&r, &c->crit, &c->crit_len) < 0 ||
+	    sshw_str(&r, &c->ext, &c->ext_len) < 0 || sshw_str(&r, &s, &n) < 0 ||
+	    sshw_str(&r, &c->cakey, &c->cakey_len) < 0)
 		return bad("truncated");
 	c->signed_len = (size_t)(r.p - blob);
-	if (str(&r, &c->sig, &c->sig_len) < 0 || r.left != 0)
+	if (sshw_str(&r, &c->sig, &c->sig_len) < 0 || r.left != 0)
 		return bad("truncated signature, or bytes after it");
 	/* the principals list must be well formed too */
 	{
-		struct rd p = {c->principals, c->principals_len};
+		struct sshw_rd p = {c->principals, c->principals_len};
 		int count = 0;
 		while (p.left) {
-			if (str(&p, &s, &n) < 0 || memchr(s, '\0', n) || ++count > SSHCERT_MAX_PRINCIPALS)
+			if (sshw_str(&p, &s, &n) < 0 || memchr(s, '\0', n) || ++count > SSHCERT_MAX_PRINCIPALS)
 				return bad("malformed principals");
 		}
 	}
@@ -144,7 +104,7 @@ sshcert_parse(struct sshcert *c, const unsigned char *blob, size_t len)
 int
 sshcert_check_host(const struct sshcert *c, const char *name, uint64_t now)
 {
-	struct rd p = {c->principals, c->principals_len};
+	struct sshw_rd p = {c->principals, c->principals_len};
 	const unsigned char *s;
 	size_t n;
 	int found = 0;
@@ -152,7 +112,7 @@ sshcert_check_host(const struct sshcert *c, const char *name, uint64_t now)
 	if (c->certtype != SSHCERT_HOST)
 		return cf_seterr(CF_E_HOST_CERT_INVALID, "certificate \"%s\" is a user certificate, "
 		    "not a host certificate", c->keyid);
-	while (p.left && str(&p, &s, &n) == 0)
+	while (p.left && sshw_str(&p, &s, &n) == 0)
 		if (strlen(name) == n && strncasecmp((const char *)s, name, n) == 0)
 			found = 1;
 	if (!found)

@@ -12,36 +12,7 @@
 #include "mbedtls/rsa.h"
 #include "sodium/crypto_sign_ed25519.h"
 #include "sshcert.h"
-
-struct rd {
-	const unsigned char *p;
-	size_t left;
-};
-
-static int
-u32(struct rd *r, uint32_t *v)
-{
-	if (r->left < 4)
-		return -1;
-	*v = (uint32_t)r->p[0] << 24 | (uint32_t)r->p[1] << 16 | (uint32_t)r->p[2] << 8 | r->p[3];
-	r->p += 4;
-	r->left -= 4;
-	return 0;
-}
-
-static int
-str(struct rd *r, const unsigned char **s, size_t *n)
-{
-	uint32_t l;
-
-	if (u32(r, &l) < 0 || l > r->left)
-		return -1;
-	*s = r->p;
-	*n = l;
-	r->p += l;
-	r->left -= l;
-	return 0;
-}
+#include "sshwire.h"
 
 static int
 refused(const char *fmt, const char *a)
@@ -50,13 +21,13 @@ refused(const char *fmt, const char *a)
 }
 
 static int
-verify_ed25519(struct rd *k, const unsigned char *sig, size_t siglen, const unsigned char *data,
+verify_ed25519(struct sshw_rd *k, const unsigned char *sig, size_t siglen, const unsigned char *data,
     size_t datalen)
 {
 	const unsigned char *pk;
 	size_t pklen;
 
-	if (str(k, &pk, &pklen) < 0 || pklen != 32 || siglen != 64)
+	if (sshw_str(k, &pk, &pklen) < 0 || pklen != 32 || siglen != 64)
 		return refused("%s: malformed Ed25519 key or signature", "certificate");
 	if (crypto_sign_ed25519_verify_detached(sig, data, datalen, pk) != 0)
 		return refused("%s: the Ed25519 signature does not verify", "certificate");
@@ -64,7 +35,7 @@ verify_ed25519(struct rd *k, const unsigned char *sig, size_t siglen, const unsi
 }
 
 static int
-verify_ecdsa(const char *ktype, struct rd *k, const unsigned char *sig, size_t siglen,
+verify_ecdsa(const char *ktype, struct sshw_rd *k, const unsigned char *sig, size_t siglen,
     const unsigned char *data, size_t datalen)
 {
 	const unsigned char *curve, *q, *rs, *ss;
@@ -74,7 +45,7 @@ verify_ecdsa(const char *ktype, struct rd *k, const unsigned char *sig, size_t s
 	mbedtls_ecp_group grp;
 	mbedtls_ecp_point Q;
 	mbedtls_mpi R, S;
-	struct rd sr = {sig, siglen};
+	struct sshw_rd sr = {sig, siglen};
 	int rc;
 
 	if (strcmp(ktype, "ecdsa-sha2-nistp256") == 0) {
@@ -101,8 +72,8 @@ verify_ecdsa(const char *ktype, struct rd *k, const unsigned char *sig, size_t s
 	} else {
 		return refused("%s: unknown ECDSA curve", ktype);
 	}
-	if (str(k, &curve, &curvelen) < 0 || curvelen != 8 || memcmp(curve, ktype + 11, 8) != 0 ||
-	    str(k, &q, &qlen) < 0 || str(&sr, &rs, &rlen) < 0 || str(&sr, &ss, &slen) < 0 ||
+	if (sshw_str(k, &curve, &curvelen) < 0 || curvelen != 8 || memcmp(curve, ktype + 11, 8) != 0 ||
+	    sshw_str(k, &q, &qlen) < 0 || sshw_str(&sr, &rs, &rlen) < 0 || sshw_str(&sr, &ss, &slen) < 0 ||
 	    sr.left != 0 || rlen > 67 || slen > 67)
 		return refused("%s: malformed ECDSA key or signature", ktype);
 	mbedtls_ecp_group_init(&grp);
@@ -130,7 +101,7 @@ verify_ecdsa(const char *ktype, struct rd *k, const unsigned char *sig, size_t s
 }
 
 static int
-verify_rsa(const char *alg, struct rd *k, const unsigned char *sig, size_t siglen,
+verify_rsa(const char *alg, struct sshw_rd *k, const unsigned char *sig, size_t siglen,
     const unsigned char *data, size_t datalen)
 {
 	const unsigned char *e, *n;
@@ -157,7 +128,7 @@ verify_rsa(const char *alg, struct rd *k, const unsigned char *sig, size_t sigle
 	} else {
 		return refused("RSA signature algorithm %s is refused (SHA-1; OpenSSH refuses it too)", alg);
 	}
-	if (str(k, &e, &elen) < 0 || str(k, &n, &nlen) < 0 || elen == 0 || nlen == 0)
+	if (sshw_str(k, &e, &elen) < 0 || sshw_str(k, &n, &nlen) < 0 || elen == 0 || nlen == 0)
 		return refused("%s: malformed RSA key", alg);
 	while (nlen > 0 && n[0] == 0)
 		n++, nlen--;
@@ -186,13 +157,13 @@ int
 sshcert_verify_sig(const unsigned char *key, size_t keylen, const unsigned char *sig,
     size_t siglen, const unsigned char *data, size_t datalen)
 {
-	struct rd k = {key, keylen}, s = {sig, siglen};
+	struct sshw_rd k = {key, keylen}, s = {sig, siglen};
 	const unsigned char *kt, *sa, *sb;
 	size_t ktn, san, sbn;
 	char ktype[48], alg[48];
 
-	if (str(&k, &kt, &ktn) < 0 || ktn >= sizeof ktype || str(&s, &sa, &san) < 0 ||
-	    san >= sizeof alg || str(&s, &sb, &sbn) < 0 || s.left != 0)
+	if (sshw_str(&k, &kt, &ktn) < 0 || ktn >= sizeof ktype || sshw_str(&s, &sa, &san) < 0 ||
+	    san >= sizeof alg || sshw_str(&s, &sb, &sbn) < 0 || s.left != 0)
 		return refused("%s: malformed key or signature", "certificate");
 	memcpy(ktype, kt, ktn);
 	ktype[ktn] = '\0';
