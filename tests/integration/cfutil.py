@@ -1003,3 +1003,38 @@ class NginxSite(Nginx):
                     if p.is_file():
                         out[str(p)] = p.read_bytes()
         return out
+
+
+# --------------------------------------------------------------------------
+# a small TLS server answering every GET with one JSON document
+
+class JsonTlsServer:
+    """HTTPS on 127.0.0.1 (a free port) with CERT/KEY; every GET gets the JSON
+    document doc() returns (called per request).  .port; stop()."""
+
+    def __init__(self, cert, key, doc):
+        import http.server
+        import threading
+
+        class H(http.server.BaseHTTPRequestHandler):
+            def do_GET(self):
+                body = json.dumps(doc()).encode()
+                self.send_response(200)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def log_message(self, *a):
+                pass
+
+        self.httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), H)
+        ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        ctx.load_cert_chain(str(cert), str(key))
+        self.httpd.socket = ctx.wrap_socket(self.httpd.socket, server_side=True)
+        self.port = self.httpd.server_address[1]
+        threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
+
+    def stop(self):
+        self.httpd.shutdown()
+        self.httpd.server_close()

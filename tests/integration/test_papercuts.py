@@ -107,40 +107,6 @@ def test_fleet_table_shows_hours(bins, tmp_path):
     assert lines[0].startswith("short"), r.stdout
 
 
-class _DirServer:
-    """A TLS server answering a small ACME directory at /dir with the given
-    certificate (serverAuth, made by the tests' CA)."""
-
-    def __init__(self, cert, key):
-        import http.server
-        import ssl
-        import threading
-
-        class H(http.server.BaseHTTPRequestHandler):
-            def do_GET(self):
-                body = b'{"newNonce":"https://x/n","newAccount":"https://x/a","newOrder":"https://x/o"}'
-                self.send_response(200)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(body)))
-                self.end_headers()
-                self.wfile.write(body)
-
-            def log_message(self, *a):
-                pass
-
-        self.httpd = http.server.HTTPServer(("127.0.0.1", 0), H)
-        ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-        ctx.load_cert_chain(str(cert), str(key))
-        self.httpd.socket = ctx.wrap_socket(self.httpd.socket, server_side=True)
-        self.port = self.httpd.server_address[1]
-        self.t = threading.Thread(target=self.httpd.serve_forever, daemon=True)
-        self.t.start()
-
-    def stop(self):
-        self.httpd.shutdown()
-        self.httpd.server_close()
-
-
 def test_acme_server_addressed_by_ip(bins, tmp_path):
     """Issue 21 item 3: https://127.0.0.1:PORT/dir works when the server's
     certificate names 127.0.0.1 in an iPAddress SAN (BearSSL alone matches
@@ -151,7 +117,9 @@ def test_acme_server_addressed_by_ip(bins, tmp_path):
     for ips, ok in ((("127.0.0.1",), True), ((), False), (("127.0.0.2",), False)):
         cert, key = cfutil.make_leaf(tmp_path / ("leaf-%d" % len(ips)) / "-".join(ips or ("none",)),
                                      ca_cert, ca_key, dns=("acme.example.test",), ips=ips)
-        srv = _DirServer(cert, key)
+        srv = cfutil.JsonTlsServer(cert, key, lambda: {"newNonce": "https://x/n",
+                                                       "newAccount": "https://x/a",
+                                                       "newOrder": "https://x/o"})
         try:
             r = subprocess.run([agent, "--prefix", str(tmp_path / "root"), "directory", "--server",
                                 "https://127.0.0.1:%d/dir" % srv.port, "--ca-file", str(ca_cert)],

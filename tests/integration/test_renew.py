@@ -5,20 +5,17 @@ profiles and EAB — against a real Pebble 2.6 (it serves ARI) and challtestsrv.
 The clock is moved with CERTFLEET_TEST_TIME (+seconds), never with sleeps.
 """
 import hashlib
-import http.server
 import json
 import os
 import re
 import subprocess
-import ssl
 import stat
-import threading
 import urllib.request
 from pathlib import Path
 
 import pytest
 
-from cfutil import make_leaf
+from cfutil import JsonTlsServer, make_leaf
 from test_issue import Agent, openssl, verify_chain
 
 DAY = 86400
@@ -118,34 +115,20 @@ class _DirProxy:
     def __init__(self, pebble, workdir, drop=("renewalInfo",), profiles=None):
         cert, key = make_leaf(pebble.workdir / "listener-ca", pebble.ca_file, pebble._ca_key,
                               dns=("localhost",), ips=("127.0.0.1",), name="dirproxy")
-        upstream = pebble
 
-        class H(http.server.BaseHTTPRequestHandler):
-            def do_GET(self):
-                d = upstream.directory_json()
-                for k in drop:
-                    d.pop(k, None)
-                if profiles:
-                    d.setdefault("meta", {})["profiles"] = profiles
-                body = json.dumps(d).encode()
-                self.send_response(200)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(body)))
-                self.end_headers()
-                self.wfile.write(body)
+        def doc():
+            d = pebble.directory_json()
+            for k in drop:
+                d.pop(k, None)
+            if profiles:
+                d.setdefault("meta", {})["profiles"] = profiles
+            return d
 
-            def log_message(self, *a):
-                pass
-
-        self.httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), H)
-        ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-        ctx.load_cert_chain(str(cert), str(key))
-        self.httpd.socket = ctx.wrap_socket(self.httpd.socket, server_side=True)
-        self.url = "https://localhost:%d/dir" % self.httpd.server_address[1]
-        threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
+        self.srv = JsonTlsServer(cert, key, doc)
+        self.url = "https://localhost:%d/dir" % self.srv.port
 
     def close(self):
-        self.httpd.shutdown()
+        self.srv.stop()
 
 
 def test_without_ari_the_lifetime_rule_applies(bins, tmp_path, pebble, challtestsrv):
