@@ -5,6 +5,7 @@
 #define CF_CONTROLLER_H
 
 #include <stddef.h>
+#include <sys/types.h>
 
 struct ctl_cmd {
 	const char *name;
@@ -26,6 +27,13 @@ size_t ctl_payload_size(void);
 int ctl_payload_for(const char *arch, struct ctl_agent *out);
 const char *ctl_payload_archs(void);          /* "x86_64, aarch64" */
 void ctl_payload_sha256(const struct ctl_agent *a, char hex[65]);
+
+/* Write len bytes to path atomically (a temporary file beside it, fsync,
+ * rename) with this mode; 0, or -1 with CF_E_IO_ERROR (elb.c). */
+int ctl_write_atomic(const char *path, const void *data, size_t len, mode_t mode);
+/* A whole file into out (at most max bytes); 0, or -1 with CF_E_IO_ERROR. */
+struct cf_buf;
+int ctl_read_file(const char *path, struct cf_buf *out, size_t max);
 
 int cmd_agent_binary(int argc, char **argv);
 int cmd_elb(int argc, char **argv);          /* elb.c */

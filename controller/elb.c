@@ -82,8 +82,8 @@ mkdirs(const char *path, mode_t mode)
 	return 0;
 }
 
-static int
-write_atomic(const char *path, const void *data, size_t len, mode_t mode)
+int
+ctl_write_atomic(const char *path, const void *data, size_t len, mode_t mode)
 {
 	char tmp[ELB_PATH_MAX + 16];
 	int fd;
@@ -105,8 +105,8 @@ write_atomic(const char *path, const void *data, size_t len, mode_t mode)
 	return 0;
 }
 
-static int
-read_file(const char *path, struct cf_buf *out, size_t max)
+int
+ctl_read_file(const char *path, struct cf_buf *out, size_t max)
 {
 	unsigned char tmp[4096];
 	ssize_t n;
@@ -697,8 +697,8 @@ elb_deploy(struct elb_opts *o)
 			goto out;
 		if (rc < 0)
 			goto fail;
-	} else if (read_file(o->cert_file, &cert, ELB_FILE_MAX) < 0 ||
-	    read_file(o->key_file, &key, ELB_FILE_MAX) < 0 ||
+	} else if (ctl_read_file(o->cert_file, &cert, ELB_FILE_MAX) < 0 ||
+	    ctl_read_file(o->key_file, &key, ELB_FILE_MAX) < 0 ||
 	    deploy_pem(c, o, (char *)cert.data, (char *)key.data, NULL, &oc) < 0) {
 		goto fail;
 	}
@@ -736,7 +736,7 @@ account(struct acme *a, const struct elb_opts *o, const char *server, struct key
 	if (mkdirs(dir, 0700) < 0)
 		return -1;
 	snprintf(path, sizeof path, "%s/account.key", dir);
-	if (read_file(path, &pem, KEY_PEM_MAX) == 0) {
+	if (ctl_read_file(path, &pem, KEY_PEM_MAX) == 0) {
 		int r = key_from_pem(k, pem.data, pem.len);
 		cf_buf_free_secret(&pem);
 		if (r < 0)
@@ -748,7 +748,7 @@ account(struct acme *a, const struct elb_opts *o, const char *server, struct key
 		if (key_generate(k, KEY_EC256) < 0)
 			return -1;
 		cf_buf_init(&pem, KEY_PEM_MAX);
-		if (key_to_pem(k, KEY_FORM_TRADITIONAL, &pem) < 0 || write_atomic(path, pem.data, pem.len, 0600) < 0) {
+		if (key_to_pem(k, KEY_FORM_TRADITIONAL, &pem) < 0 || ctl_write_atomic(path, pem.data, pem.len, 0600) < 0) {
 			cf_buf_free_secret(&pem);
 			key_free(k);
 			return -1;
@@ -756,7 +756,7 @@ account(struct acme *a, const struct elb_opts *o, const char *server, struct key
 		cf_buf_free_secret(&pem);
 	}
 	snprintf(path, sizeof path, "%s/account.url", dir);
-	if (read_file(path, &pem, ACME_URL_MAX) == 0 && pem.len > 0 && pem.len < ACME_URL_MAX) {
+	if (ctl_read_file(path, &pem, ACME_URL_MAX) == 0 && pem.len > 0 && pem.len < ACME_URL_MAX) {
 		cf_strlcpy(url, (char *)pem.data, sizeof url);
 		url[strcspn(url, "\r\n")] = '\0';
 	}
@@ -773,7 +773,7 @@ account(struct acme *a, const struct elb_opts *o, const char *server, struct key
 		return -1;
 	}
 	snprintf(path, sizeof path, "%s/account.url", dir);
-	if (write_atomic(path, url, strlen(url), 0600) < 0) {
+	if (ctl_write_atomic(path, url, strlen(url), 0600) < 0) {
 		key_free(k);
 		return -1;
 	}
@@ -992,7 +992,7 @@ save_state(const struct elb_opts *o, const struct outcome *oc)
 	json_w_key(&w, "updated");
 	json_w_str(&w, when);
 	json_w_end_obj(&w);
-	if (json_w_finish(&w) == 0 && write_atomic(path, b.data, b.len, 0600) < 0)
+	if (json_w_finish(&w) == 0 && ctl_write_atomic(path, b.data, b.len, 0600) < 0)
 		cf_warnx("warning: could not record the outcome: %s", cf_lasterr_detail());
 	cf_clearerr();
 	cf_buf_free(&b);
@@ -1227,7 +1227,7 @@ elb_cron(int argc, char **argv)
 			cf_buf_free(&b);
 			goto fail;
 		}
-	if (cf_buf_addstr(&b, "\n") < 0 || write_atomic(path, b.data, b.len, 0644) < 0) {
+	if (cf_buf_addstr(&b, "\n") < 0 || ctl_write_atomic(path, b.data, b.len, 0644) < 0) {
 		cf_buf_free(&b);
 		goto fail;
 	}

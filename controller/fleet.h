@@ -36,6 +36,8 @@ struct fleet_opts {
 	const char *become_password_file; /* --become-password-file; $CERTFLEET_BECOME_PASSWORD_FILE */
 	int timeout_set;              /* --timeout given: wins over ConnectTimeout */
 	const char *ssh_config;       /* -F; $CERTFLEET_SSH_CONFIG; ~/.ssh/config + /etc/ssh/ssh_config */
+	const char *html;             /* status --html FILE: the report page after gathering */
+	int prometheus;               /* status --prometheus: metrics instead of the table */
 };
 extern struct fleet_opts fleet_opts;
 
@@ -218,6 +220,14 @@ int fleet_output(struct fleet *f, const char *command, int save_state);
 void fleet_show_jobs(struct fleet *f, FILE *out);
 /* $XDG_STATE_HOME/certfleet/last.json (or ~/.local/state/...). */
 int fleet_state_path(char *out, size_t outsz, int mkdirs);
+/* The hint of an error code string (CF_E_* codes, the agent's too), or NULL. */
+const char *fleet_code_hint(const char *code);
+/* `report --html FILE` / `--prometheus` (report.c): the fleet document root
+ * (and the ELB records `elb renew` keeps beside the state file) as one
+ * self-contained HTML page written atomically to html (mode 0644 less the
+ * umask; NULL: none) and/or Prometheus text on stdout.  0, or -1 with the
+ * error recorded. */
+int report_write(const struct json_value *root, const char *html, int prometheus);
 
 /* Commands. */
 int cmd_hosts(int argc, char **argv);

@@ -22,8 +22,11 @@ static const struct option fleet_longopts[] = {
 	FLEET_LONGOPTS,
 	{"help", no_argument, NULL, 'h'},
 	{"expiring", required_argument, NULL, 0x201},
+	{"html", required_argument, NULL, 0x202},
+	{"prometheus", no_argument, NULL, 0x203},
 	{NULL, 0, NULL, 0},
 };
+static int report_opts_ok;    /* status takes --html and --prometheus */
 
 /* Parse fleet options after the command name; *pattern gets the pattern
  * (one positional argument at most).  Returns -1 to continue, else an exit
@@ -50,6 +53,14 @@ parse_cmd(int argc, char **argv, const char *usage, const char **pattern, int *e
 				return cf_err_exit(CF_E_USAGE);
 			}
 			*expiring = (int)v;
+			continue;
+		}
+		if (ch == 0x202 && report_opts_ok) {
+			fleet_opts.html = optarg;
+			continue;
+		}
+		if (ch == 0x203 && report_opts_ok) {
+			fleet_opts.prometheus = 1;
 			continue;
 		}
 		if ((r = fleet_global_opt(ch, optarg)) == 1)
@@ -741,16 +752,20 @@ cmd_agent_command(int argc, char **argv)
 	const char *pattern;
 	int r;
 
+	report_opts_ok = strcmp(argv[0], "status") == 0;
 	snprintf(usage, sizeof usage,
-	    "usage: certfleet [OPTIONS] %s [PATTERN]\n\n"
+	    "usage: certfleet [OPTIONS] %s [PATTERN]%s\n\n"
 	    "Run `certfleet-agent %s --json` on every host PATTERN selects (default all),\n"
 	    "in parallel, and show the gathered results (a table, or --json).  Arguments\n"
 	    "come from the inventory: certfleet_domains, certfleet_method, certfleet_email,\n"
-	    "certfleet_server, certfleet_agree_tos, certfleet_prefix, ansible_become.\n"
-	    "Exit 0 when every host succeeded, 1 otherwise.\n", argv[0], argv[0]);
+	    "certfleet_server, certfleet_agree_tos, certfleet_prefix, ansible_become.\n%s"
+	    "Exit 0 when every host succeeded, 1 otherwise.\n", argv[0],
+	    report_opts_ok ? " [--html FILE] [--prometheus]" : "", argv[0], report_opts_ok ?
+	    "  --html FILE    also write the report page (see certfleet report --help)\n"
+	    "  --prometheus   Prometheus metrics of the fleet instead of the table\n" : "");
 	if ((r = parse_cmd(argc, argv, usage, &pattern, NULL, 0)) >= 0)
 		return r;
-	if (optind < argc) {
+	if (optind < argc || (fleet_opts.prometheus && fleet_opts.json)) {
 		fputs(usage, stderr);
 		return cf_err_exit(CF_E_USAGE);
 	}

@@ -32,8 +32,8 @@ host_hint(enum cf_err e)
 }
 
 /* the hint of an error code string (the agent's codes are ours too) */
-static const char *
-code_hint(const char *code)
+const char *
+fleet_code_hint(const char *code)
 {
 	int e;
 
@@ -276,7 +276,7 @@ doc_rows(const struct json_value *const *hv, size_t n, struct rows *rs)
 				/* the agent's own code and hint are what a person acts on */
 				snprintf(r.codebuf, sizeof r.codebuf, "AGENT_FAILED(%.40s)", ac);
 				r.code_is_buf = 1;
-				r.hint = json_get_str(ag, "hint") ? json_get_str(ag, "hint") : code_hint(ac);
+				r.hint = json_get_str(ag, "hint") ? json_get_str(ag, "hint") : fleet_code_hint(ac);
 			}
 			r.sev = 3;
 			if (add_row(rs, &r) < 0)
@@ -498,26 +498,43 @@ fleet_output(struct fleet *f, const char *command, int save)
 	if (fleet_opts.json) {
 		fwrite(doc.data, 1, doc.len, stdout);
 		putchar('\n');
-	} else {
+	} else if (!fleet_opts.prometheus) {
 		fleet_show_jobs(f, stdout);
 	}
 	fflush(stdout);
+	if (fleet_opts.html || fleet_opts.prometheus) {
+		struct json_doc jd;
+		if (json_parse(&jd, doc.data, doc.len, STATE_MAX) < 0 ||
+		    report_write(jd.root, fleet_opts.html, fleet_opts.prometheus) < 0) {
+			fprintf(stderr, "certfleet: %s: %s\n", cf_err_code(cf_lasterr()), cf_lasterr_detail());
+			all_ok = -cf_err_exit(cf_lasterr());
+		}
+		json_doc_free(&jd);
+	}
 	cf_buf_free(&doc);
-	return all_ok ? 0 : 1;
+	return all_ok < 0 ? -all_ok : all_ok ? 0 : 1;
 }
 
 int
 cmd_report(int argc, char **argv)
 {
 	static const char usage[] =
-	    "usage: certfleet report [--expiring DAYS] [--json]\n\n"
+	    "usage: certfleet report [--expiring DAYS] [--json]\n"
+	    "       certfleet report [--html FILE] [--prometheus]\n\n"
 	    "Show the fleet status last gathered by status/issue/renew/revoke, from\n"
 	    "$XDG_STATE_HOME/certfleet/last.json (default ~/.local/state/certfleet/);\n"
 	    "no network.  --expiring DAYS: only certificates with at most DAYS left\n"
-	    "(and expired ones).  Exit 0 when nothing shown is a problem, 1 otherwise.\n";
+	    "(and expired ones).  Exit 0 when nothing shown is a problem, 1 otherwise.\n"
+	    "  --html FILE    write one self-contained HTML page instead (summary, expiry\n"
+	    "                 timeline, every host x certificate, the ELB listeners\n"
+	    "                 `elb renew` recorded); replaced atomically\n"
+	    "  --prometheus   the same as Prometheus text metrics on stdout\n"
+	    "With either, exit 0 once written.\n";
 	static const struct option lo[] = {
 		{"expiring", required_argument, NULL, 'e'},
 		{"json", no_argument, NULL, 'J'},
+		{"html", required_argument, NULL, 'H'},
+		{"prometheus", no_argument, NULL, 'P'},
 		{"help", no_argument, NULL, 'h'},
 		{NULL, 0, NULL, 0},
 	};
@@ -539,6 +556,10 @@ cmd_report(int argc, char **argv)
 			return 0;
 		} else if (ch == 'J') {
 			fleet_opts.json = 1;
+		} else if (ch == 'H') {
+			fleet_opts.html = optarg;
+		} else if (ch == 'P') {
+			fleet_opts.prometheus = 1;
 		} else if (ch == 'e') {
 			char *e;
 			long v = strtol(optarg, &e, 10);
@@ -552,7 +573,7 @@ cmd_report(int argc, char **argv)
 			return cf_err_exit(CF_E_USAGE);
 		}
 	}
-	if (optind < argc) {
+	if (optind < argc || ((fleet_opts.html || fleet_opts.prometheus) && (fleet_opts.json || expiring >= 0))) {
 		fputs(usage, stderr);
 		return cf_err_exit(CF_E_USAGE);
 	}
@@ -571,6 +592,14 @@ cmd_report(int argc, char **argv)
 		    cf_lasterr_detail());
 		cf_buf_free(&b);
 		return 1;
+	}
+	if (fleet_opts.html || fleet_opts.prometheus) {
+		ch = report_write(jd.root, fleet_opts.html, fleet_opts.prometheus);
+		if (ch < 0)
+			fprintf(stderr, "certfleet: %s: %s\n", cf_err_code(cf_lasterr()), cf_lasterr_detail());
+		json_doc_free(&jd);
+		cf_buf_free(&b);
+		return ch < 0 ? cf_err_exit(cf_lasterr()) : 0;
 	}
 	hosts = json_get(jd.root, "hosts");
 	nh = json_arr_len(hosts);
