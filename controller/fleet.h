@@ -220,8 +220,6 @@ int fleet_output(struct fleet *f, const char *command, int save_state);
 void fleet_show_jobs(struct fleet *f, FILE *out);
 /* $XDG_STATE_HOME/certfleet/last.json (or ~/.local/state/...). */
 int fleet_state_path(char *out, size_t outsz, int mkdirs);
-/* The hint of an error code string (CF_E_* codes, the agent's too), or NULL. */
-const char *fleet_code_hint(const char *code);
 /* `report --html FILE` / `--prometheus` (report.c): the fleet document root
  * (and the ELB records `elb renew` keeps beside the state file) as one
  * self-contained HTML page written atomically to html (mode 0644 less the

@@ -761,8 +761,7 @@ cmd_agent_command(int argc, char **argv)
 	    "certfleet_server, certfleet_agree_tos, certfleet_prefix, ansible_become.\n%s"
 	    "Exit 0 when every host succeeded, 1 otherwise.\n", argv[0],
 	    report_opts_ok ? " [--html FILE] [--prometheus]" : "", argv[0], report_opts_ok ?
-	    "  --html FILE    also write the report page (see certfleet report --help)\n"
-	    "  --prometheus   Prometheus metrics of the fleet instead of the table\n" : "");
+	    "--html FILE: also write the report page; --prometheus: metrics, not the table.\n" : "");
 	if ((r = parse_cmd(argc, argv, usage, &pattern, NULL, 0)) >= 0)
 		return r;
 	if (optind < argc || (fleet_opts.prometheus && fleet_opts.json)) {

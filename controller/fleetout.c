@@ -32,8 +32,8 @@ host_hint(enum cf_err e)
 }
 
 /* the hint of an error code string (the agent's codes are ours too) */
-const char *
-fleet_code_hint(const char *code)
+static const char *
+code_hint(const char *code)
 {
 	int e;
 
@@ -276,7 +276,7 @@ doc_rows(const struct json_value *const *hv, size_t n, struct rows *rs)
 				/* the agent's own code and hint are what a person acts on */
 				snprintf(r.codebuf, sizeof r.codebuf, "AGENT_FAILED(%.40s)", ac);
 				r.code_is_buf = 1;
-				r.hint = json_get_str(ag, "hint") ? json_get_str(ag, "hint") : fleet_code_hint(ac);
+				r.hint = json_get_str(ag, "hint") ? json_get_str(ag, "hint") : code_hint(ac);
 			}
 			r.sev = 3;
 			if (add_row(rs, &r) < 0)
@@ -519,17 +519,12 @@ int
 cmd_report(int argc, char **argv)
 {
 	static const char usage[] =
-	    "usage: certfleet report [--expiring DAYS] [--json]\n"
-	    "       certfleet report [--html FILE] [--prometheus]\n\n"
+	    "usage: certfleet report [--expiring DAYS] [--json] | [--html FILE] [--prometheus]\n\n"
 	    "Show the fleet status last gathered by status/issue/renew/revoke, from\n"
 	    "$XDG_STATE_HOME/certfleet/last.json (default ~/.local/state/certfleet/);\n"
 	    "no network.  --expiring DAYS: only certificates with at most DAYS left\n"
 	    "(and expired ones).  Exit 0 when nothing shown is a problem, 1 otherwise.\n"
-	    "  --html FILE    write one self-contained HTML page instead (summary, expiry\n"
-	    "                 timeline, every host x certificate, the ELB listeners\n"
-	    "                 `elb renew` recorded); replaced atomically\n"
-	    "  --prometheus   the same as Prometheus text metrics on stdout\n"
-	    "With either, exit 0 once written.\n";
+	    "--html FILE: write it as one HTML page instead; --prometheus: as metrics.\n";
 	static const struct option lo[] = {
 		{"expiring", required_argument, NULL, 'e'},
 		{"json", no_argument, NULL, 'J'},
