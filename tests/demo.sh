@@ -258,4 +258,12 @@ bin/certfleet elb deploy --from-host web1.shop.example.test -d web1.shop.example
     -F "$work/ssh_config" --identity "$work/id_ed25519"
 elb status
 
+step "certfleet report --html: the fleet and the ELB listener as one self-contained page (no network)"
+page=${CERTFLEET_DEMO_REPORT:-/tmp/certfleet-report.html}
+bin/certfleet report --html "$page"
+echo "wrote $page ($(wc -c < "$page") bytes): open it in a browser"
+
+step "certfleet report --prometheus (for node_exporter's textfile collector or a scrape)"
+bin/certfleet report --prometheus | grep -v '^# HELP'
+
 step "demo done"

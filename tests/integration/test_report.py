@@ -177,8 +177,8 @@ class Chromium:
     def of(self, method):
         return [e["params"] for e in self.events if e["method"] == method]
 
-    def screenshot(self, path):
-        data = self.call("Page.captureScreenshot", format="png", captureBeyondViewport=True)["data"]
+    def screenshot(self, path, full=True):
+        data = self.call("Page.captureScreenshot", format="png", captureBeyondViewport=full)["data"]
         Path(path).parent.mkdir(parents=True, exist_ok=True)
         Path(path).write_bytes(base64.b64decode(data))
 
@@ -404,6 +404,32 @@ def test_synthetic_1000_hosts_page(synthetic, browser, tmp_path):
     assert elb == [["ELB listener lst-1", "cert<1>\"", "\u2714 active", iso(NOW + 30 * DAY)[:16].replace("T", " "),
                     "30", "\u2013", "\u2013", iso(NOW - 60 * DAY)[:16].replace("T", " "), "\u2013", "\u2013"]]
     browser.screenshot(ART / "synthetic-1000.png")
+
+
+def test_small_fleet_page_light_and_dark(bins, tmp_path, browser):
+    """40 hosts: the picture in the README (docs/report.png comes from here);
+    dark mode follows prefers-color-scheme."""
+    ctl = Ctl(bins, tmp_path)
+    doc = synthetic_state(40)
+    for i, h in enumerate(doc["hosts"][:40]):
+        h["host"] = "%s%02d.example.net" % (("web", "db", "api", "mail")[i % 4], i)
+        for c in (h.get("agent") or {}).get("certificates", []):
+            c["lineage"] = c["lineage"].replace("host%04d.example" % i, "%s%d.example.net" % (("shop", "blog", "api", "mail")[i % 4], i))
+            c["state"]["issuer"] = "R11"
+    doc["hosts"] = doc["hosts"][:40]
+    state = tmp_path / "state" / "certfleet"
+    state.mkdir(parents=True)
+    (state / "last.json").write_text(json.dumps(doc))
+    page = tmp_path / "fleet.html"
+    ctl.run("report", "--html", page, check=0)
+    quiet_load(browser, page)
+    assert len(table(browser)) == 40 + 4 * 4      # hosts, and the second certificates
+    light = browser.eval("getComputedStyle(document.body).backgroundColor")
+    browser.screenshot(ART / "report-light.png", full=False)
+    browser.call("Emulation.setEmulatedMedia", features=[{"name": "prefers-color-scheme", "value": "dark"}])
+    dark = browser.eval("getComputedStyle(document.body).backgroundColor")
+    assert (light, dark) == ("rgb(255, 255, 255)", "rgb(22, 24, 28)")
+    browser.screenshot(ART / "report-dark.png", full=False)
 
 
 # ---------------------------------------------------------------- a real fleet
