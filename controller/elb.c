@@ -634,6 +634,8 @@ out:
 	return rc;
 }
 
+static void save_state(const struct elb_opts *o, const struct outcome *oc);
+
 /* --cert and --key, or --from-host with one -d. */
 static int
 deploy_usage(const struct elb_opts *o)
@@ -702,6 +704,7 @@ elb_deploy(struct elb_opts *o)
 	    deploy_pem(c, o, (char *)cert.data, (char *)key.data, NULL, &oc) < 0) {
 		goto fail;
 	}
+	save_state(o, &oc);   /* what `report` shows of the listener */
 	rc = report(o, &oc, CF_OK);
 	goto out;
 fail:

@@ -226,6 +226,8 @@ int fleet_state_path(char *out, size_t outsz, int mkdirs);
  * umask; NULL: none) and/or Prometheus text on stdout.  0, or -1 with the
  * error recorded. */
 int report_write(const struct json_value *root, const char *html, int prometheus);
+/* The page (as_html) or the metrics of root into out; 0, or -1 (no memory). */
+int report_render(const struct json_value *root, int as_html, struct cf_buf *out);
 
 /* Commands. */
 int cmd_hosts(int argc, char **argv);

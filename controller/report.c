@@ -494,11 +494,9 @@ html(struct rep *p, const struct json_value *root, struct cf_buf *b)
 }
 
 int
-report_write(const struct json_value *root, const char *html_path, int prometheus)
+report_render(const struct json_value *root, int as_html, struct cf_buf *out)
 {
 	struct rep *p = calloc(1, sizeof *p);
-	struct cf_buf b;
-	mode_t um;
 	size_t i;
 	int rc = -1;
 
@@ -506,30 +504,43 @@ report_write(const struct json_value *root, const char *html_path, int prometheu
 		return cf_seterr(CF_E_NOMEM, "out of memory");
 	if ((p->now = jtime(root, "time")) == 0)
 		p->now = cf_time();
+	if (rows(p, root) == 0 && elb_load(p) == 0) {
+		if (as_html)
+			html(p, root, out);
+		else
+			prom(p, out);
+		rc = 0;
+	}
+	for (i = 0; i < p->nelb; i++)
+		json_doc_free(&p->elb[i]);
+	free(p->r);
+	free(p);
+	return rc;
+}
+
+int
+report_write(const struct json_value *root, const char *html_path, int prometheus)
+{
+	struct cf_buf b;
+	mode_t um = umask(022);
+	int rc = -1;
+
+	umask(um);
 	cf_buf_init(&b, 1u << 30);
-	if (rows(p, root) < 0 || elb_load(p) < 0)
-		goto out;
 	if (prometheus) {
-		prom(p, &b);
+		if (report_render(root, 0, &b) < 0)
+			goto out;
 		if (fwrite(b.data, 1, b.len, stdout) != b.len || fflush(stdout) != 0) {
 			cf_seterr(CF_E_IO_ERROR, "writing the metrics:");
 			goto out;
 		}
 		cf_buf_reset(&b);
 	}
-	if (html_path) {
-		html(p, root, &b);
-		um = umask(022);
-		umask(um);
-		if (ctl_write_atomic(html_path, b.data, b.len, 0644 & ~um) < 0)
-			goto out;
-	}
+	if (html_path && (report_render(root, 1, &b) < 0 || ctl_write_atomic(html_path, b.data, b.len,
+	    0644 & ~um) < 0))
+		goto out;
 	rc = 0;
 out:
-	for (i = 0; i < p->nelb; i++)
-		json_doc_free(&p->elb[i]);
-	free(p->r);
-	free(p);
 	cf_buf_free(&b);
 	return rc;
 }

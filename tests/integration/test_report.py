@@ -440,10 +440,11 @@ def fleet_dir(tmp_path_factory):
     return Path(tempfile.mkdtemp(prefix="cf-report-", dir=tmp_path_factory.getbasetemp()))
 
 
-def test_real_fleet_report(bins, sshd_factory, fleet_dir, pebble, challtestsrv, browser):
+def test_real_fleet_report(bins, sshd_factory, fleet_dir, pebble_factory, challtestsrv, browser):
     """deploy + issue on sshd hosts (two certificates, one failing, one host
     without domains, one address where nothing listens), then status --html
     and report --prometheus; a renewal made to fail, then recover."""
+    pebble = pebble_factory(env={"PEBBLE_AUTHZREUSE": "0"})   # each renewal validates again
     servers = sshd_factory.many(4, first_host=161)
     names = ["web0.report.test", "web1.report.test", "nodns.report.test", "nodomain.report.test"]
     hv = {n: "certfleet_domains=%s" % n for n in names[:3]}
@@ -566,3 +567,29 @@ def test_options_refused_where_they_do_not_apply(bins, tmp_path):
     p = ctl.run("report", "--html", tmp_path / "x")
     assert p.returncode == 1 and "certfleet status" in p.stderr
     assert not (tmp_path / "x").exists()
+
+
+def test_elb_deploy_is_recorded_for_the_report(bins, feemu, pebble, challtestsrv, tmp_path, browser):
+    """elb deploy records the listener's certificate (as elb renew does): the
+    page and the metrics show the one on the listener now."""
+    from test_elb import Elb, _pair
+    elb = Elb(bins, feemu, pebble, challtestsrv, tmp_path)
+    lid = feemu.add_listener("v3")["id"]
+    for name in ("one", "two"):
+        cert, key_ = _pair(tmp_path / name, name, ("%s.example.test" % name,))
+        cid = json.loads(elb.run("deploy", "--listener", lid, "--cert", cert, "--key", key_, "--json",
+                                 check=0).stdout)["certificate_id"]
+    end = subprocess.run(["openssl", "x509", "-noout", "-enddate", "-dateopt", "iso_8601", "-in", cert],
+                         capture_output=True, text=True).stdout.strip().split("=", 1)[1]
+    not_after = int(datetime.strptime(end, "%Y-%m-%d %H:%M:%SZ").replace(tzinfo=timezone.utc).timestamp())
+    state = tmp_path / "state" / "certfleet"
+    (state / "last.json").write_text(json.dumps({"command": "status", "time": iso(int(time.time())),
+                                                 "hosts": []}))
+    ctl = Ctl(bins, tmp_path)
+    p = ctl.run("report", "--prometheus", check=0)
+    promtool_ok(p.stdout)
+    assert parse_metrics(p.stdout)["certfleet_elb_certificate_expiry_timestamp_seconds"] == {
+        key(listener=lid, certificate=cid): not_after}
+    ctl.run("report", "--html", tmp_path / "r.html", check=0)
+    quiet_load(browser, tmp_path / "r.html")
+    assert [r[:2] for r in table(browser)] == [["ELB listener " + lid, cid]]
