@@ -31,7 +31,7 @@
 enum { S_ACTIVE, S_DUE, S_EXPIRING, S_EXPIRED, S_FAILING, S_DOWN, S_NONE, S__N };
 static const char *const st_name[S__N] = {"active", "due", "expiring", "expired", "failing",
     "unreachable", "none"};
-static const char *const st_text[S__N] = {"\u2714 active", "\u25f7 due soon", "\u26a0 expiring &lt; 14 d",
+static const char *const st_text[S__N] = {"\u2714 active", "\u25f7 renewal due", "\u26a0 expiring &lt; 14 d",
     "\u2716 expired", "! failing", "? unreachable", "\u2013 no certificate"};
 static const char rank[S__N] = {5, 4, 3, 0, 1, 2, 6};
 /* the controller's codes for a host it never got a session with */
@@ -44,6 +44,7 @@ struct rrow {
 	const char *host, *lineage, *issuer, *code, *hint, *detail;
 	const struct json_value *st, *ngx;   /* the agent's state and nginx objects, or NULL */
 	int s, has_days, elb;                /* elb: host is a listener, lineage a certificate id */
+	int cert;                            /* the agent has a certificate (not none) */
 	int64_t exp, att, next, days;        /* times: 0 unknown */
 };
 
@@ -73,6 +74,10 @@ by_expiry(int64_t exp, int64_t now)
 	return !exp ? S_NONE : exp <= now ? S_EXPIRED : exp - now < 14 * DAY ? S_EXPIRING : S_ACTIVE;
 }
 
+/* The state as certfleet-agent's metrics name it (agent/status.c): expired,
+ * else failing (the last attempt failed), else, once the renewal time has
+ * come, expiring (under 14 days left) or due, else active; no certificate
+ * and no error: none. */
 static void
 cert(struct rrow *r, const char *lineage, const struct json_value *st, int64_t now)
 {
@@ -90,17 +95,17 @@ cert(struct rrow *r, const char *lineage, const struct json_value *st, int64_t n
 	r->code = json_get_str(le, "code");
 	r->hint = json_get_str(le, "hint");
 	r->detail = json_get_str(le, "detail");
-	r->s = by_expiry(r->exp, now);
-	if (ss == NULL)
-		r->s = S_NONE;
-	else if (strcmp(ss, "expired") == 0)
+	r->cert = r->exp && ss && strcmp(ss, "none") != 0;
+	if (r->cert && r->exp <= now)
 		r->s = S_EXPIRED;
-	else if (r->s == S_EXPIRED)
-		;
 	else if (r->code)
 		r->s = S_FAILING;
-	else if (strcmp(ss, "active") != 0 || (r->s == S_ACTIVE && r->next && r->next - now < 7 * DAY))
-		r->s = S_DUE;                    /* none/pending: a certificate is wanted now */
+	else if (!r->cert)
+		r->s = S_NONE;
+	else if (r->next && now >= r->next)
+		r->s = r->exp - now < 14 * DAY ? S_EXPIRING : S_DUE;
+	else
+		r->s = S_ACTIVE;
 }
 
 static int
@@ -262,13 +267,15 @@ value(const struct rrow *r, size_t f, int64_t *v)
 	int clean = json_type(json_get(r->st, "lastError")) == JSON_NULL;
 
 	*v = 0;
-	if (r->st == NULL)
+	if (r->st == NULL || (!r->cert && f != 2 && f != 3 && f != 5))
 		return 0;
 	switch (f) {
 	case 0: *v = r->exp; break;
 	case 1: *v = r->days; return r->has_days;
-	case 2:   /* lastError null: the last attempt succeeded */
-		if ((*v = jtime(r->st, "lastSuccess")) == 0 && clean)
+	case 2:   /* an agent before lastSuccess: lastError null says the last attempt succeeded */
+		if (json_get(r->st, "lastSuccess"))
+			*v = jtime(r->st, "lastSuccess");
+		else if (clean)
 			*v = r->att;
 		break;
 	case 3: *v = r->att; break;
@@ -297,7 +304,7 @@ prom(struct rep *p, struct cf_buf *b)
 	}
 	family(b, "certificate_status", "1: the certificate's state.");
 	for (i = 0; i < p->n; i++)
-		for (k = 0; k <= S_FAILING && p->r[i].st; k++)
+		for (k = 0; k <= S_FAILING && p->r[i].s <= S_FAILING && p->r[i].st; k++)
 			sample(b, "certificate_status", &p->r[i], 1, st_name[k], (int)k == p->r[i].s);
 	family(b, "host_up", "0: the host was unreachable.");
 	for (i = 0, r = p->r; i < p->n; i++, r++)
