@@ -60,9 +60,9 @@ STRIP     =
 else ifeq ($(VARIANT),aarch64)
 # the agent for arm64 servers (carried by the x86_64 controller beside the
 # x86_64 agent): Debian's cross gcc with musl-dev:arm64's specs, static.
-# Link-time optimisation: aarch64 code is larger than x86_64's and musl's
-# printf brings 10 KB of software 128-bit floating point there; -flto keeps
-# the agent within its 400 KiB.
+# Link-time optimisation: aarch64 code is larger than x86_64's; -flto keeps
+# the agent within its 400 KiB (and agent/printf.c keeps musl's printf, with
+# its 10 KB of software 128-bit floating point there, out of it).
 CC        = $(AARCH64_CC)
 AR        = aarch64-linux-gnu-gcc-ar
 OPT       = -Os -flto=auto -fno-pie -mno-outline-atomics -ffunction-sections -fdata-sections -fno-asynchronous-unwind-tables -fno-unwind-tables
@@ -189,7 +189,10 @@ $(B)/%.o: %.c $(VENDOR) $(B)/gen/version_gen.h
 $(B)/libcommon.a: $(COMMON_OBJ)
 	rm -f $@ && $(AR) rcs $@ $^
 
+# The agent's printf is common/fmt.c (agent/printf.c): integer and string
+# conversions only; check-formats.sh fails the link on any other in a format.
 $(B)/certfleet-agent: $(AGENT_OBJ) $(SAN_OBJ) $(B)/libcommon.a
+	@build-aux/check-formats.sh $(AGENT_SRC) $(COMMON_SRC)
 	$(CC) $(LDFLAGS) $(STRIP) -o $@ $(AGENT_OBJ) $(SAN_OBJ) $(B)/libcommon.a $(BEARSSL)
 
 # The controller carries the agents it deploys: build-aux/payload.S .incbin's them.
@@ -276,7 +279,8 @@ FUZZ_NAMES   = $(patsubst tests/fuzz/fuzz_%.c,%,$(wildcard tests/fuzz/fuzz_*.c))
 FUZZ_SECONDS ?= 60
 FUZZ_RUN     = tests/fuzz/run.sh
 
-$(B)/libagent.a: $(filter-out $(B)/agent/main.o,$(AGENT_OBJ))
+# (agent/printf.c stays out: the controller's objects in a target need libc's printf)
+$(B)/libagent.a: $(filter-out $(B)/agent/main.o $(B)/agent/printf.o,$(AGENT_OBJ))
 	rm -f $@ && $(AR) rcs $@ $^
 
 $(B)/libctrl.a: $(filter-out $(B)/controller/main.o,$(CTRL_OBJ))
