@@ -195,10 +195,17 @@ $(B)/certfleet-agent: $(AGENT_OBJ) $(SAN_OBJ) $(B)/libcommon.a
 	@build-aux/check-formats.sh $(AGENT_SRC) $(COMMON_SRC)
 	$(CC) $(LDFLAGS) $(STRIP) -o $@ $(AGENT_OBJ) $(SAN_OBJ) $(B)/libcommon.a $(BEARSSL)
 
-# The controller carries the agents it deploys: build-aux/payload.S .incbin's them.
-$(B)/payload.o: build-aux/payload.S $(B)/certfleet-agent $(A64_AGENT)
-	$(CC) -c -DAGENT_PATH='"$(B)/certfleet-agent"' \
-	    $(if $(A64_AGENT),-DAGENT_AARCH64_PATH='"$(A64_AGENT)"') -o $@ build-aux/payload.S
+# The controller carries the agents it deploys: build-aux/payload.S .incbin's
+# each gzip'd (-n: no name, no time: reproducible) with the SHA-256 of the
+# agent itself; controller/payload.c inflates them (common/inflate.c).
+%/certfleet-agent.gz: %/certfleet-agent
+	gzip -9 -n < $< > $@.tmp && mv $@.tmp $@
+
+SHA256_OF  = \"$$(sha256sum < $(1) | cut -c1-64)\"
+$(B)/payload.o: build-aux/payload.S $(B)/certfleet-agent.gz $(A64_AGENT:%=%.gz)
+	$(CC) -c -DAGENT_GZ='"$(B)/certfleet-agent.gz"' -DAGENT_SHA256=$(call SHA256_OF,$(B)/certfleet-agent) \
+	    $(if $(A64_AGENT),-DAGENT_AARCH64_GZ='"$(A64_AGENT).gz"' \
+	    -DAGENT_AARCH64_SHA256=$(call SHA256_OF,$(A64_AGENT))) -o $@ build-aux/payload.S
 
 $(B)/certfleet: $(CTRL_OBJ) $(SAN_OBJ) $(B)/payload.o $(B)/libcommon.a
 	$(CC) $(LDFLAGS) $(STRIP) -o $@ $(CTRL_OBJ) $(SAN_OBJ) $(B)/payload.o $(B)/libcommon.a $(SSHLIBS) $(YAMLLIB) $(BEARSSL)
@@ -220,8 +227,13 @@ $(B)/tests/unit/test_libssh2_kat.o: CFLAGS += $(KAT_CFLAGS)
 $(B)/unit-tests: $(UNIT_OBJ) $(SAN_OBJ) $(B)/libcommon.a
 	$(CC) $(LDFLAGS) -o $@ $(UNIT_OBJ) $(SAN_OBJ) $(B)/libcommon.a $(UNIT_LIBS) $(BEARSSL)
 
-unit: $(B)/unit-tests
+unit: $(B)/unit-tests $(B)/inflate-pipe
 	$(B)/unit-tests
+
+# common/inflate.c as a pipe for tests/integration/test_inflate.py (which
+# holds it against Python's zlib); test-only, never installed
+$(B)/inflate-pipe: $(B)/tests/tools/inflate_pipe.o $(SAN_OBJ) $(B)/libcommon.a
+	$(CC) $(LDFLAGS) -o $@ $^
 
 # The aarch64 build of the unit tests (and of the agent the integration tests
 # run) under qemu-aarch64-static: binfmt is not registered in these
@@ -243,7 +255,7 @@ check: deps
 	$(if $(HAVE_AARCH64),$(MAKE) unit-aarch64)
 	$(MAKE) integration
 
-integration: all $(if $(HAVE_AARCH64),build/aarch64-test/certfleet-agent)
+integration: all $(B)/inflate-pipe $(if $(HAVE_AARCH64),build/aarch64-test/certfleet-agent)
 	$(PYTEST) -q -p no:cacheprovider tests/integration
 
 ifeq ($(VARIANT),musl)
