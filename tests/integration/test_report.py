@@ -275,6 +275,10 @@ def synthetic_state(n=1000):
                     "hint": "fix DNS"}))                                                  # failing
             if kind == 5:
                 certs.append(cert("due." + name, 28, nxt=-1))                          # due
+            if kind == 3:   # what agents with the notify work report besides
+                certs[-1]["state"].update(lastSuccess=iso(NOW - 40 * DAY), consecutiveFailures=4)
+            if kind == 7:   # imported, never renewed here
+                certs[0]["state"].update(lastSuccess=None, consecutiveFailures=0)
             h["agent"] = {"certificates": certs}
         hosts.append(h)
     # hostile strings from hosts and CAs
@@ -333,12 +337,15 @@ def test_synthetic_1000_hosts_metrics(synthetic):
                 assert m["certfleet_next_renewal_timestamp_seconds"][k] == ts(st["nextRenewal"])
             else:
                 assert k not in m["certfleet_next_renewal_timestamp_seconds"]
-            if st["lastError"] is None:
-                assert m["certfleet_last_success_timestamp_seconds"][k] == ts(st["lastAttempt"])
-                assert m["certfleet_consecutive_failures"][k] == 0
-            else:   # the agent does not say how many: no sample rather than a guess
-                assert k not in m["certfleet_last_success_timestamp_seconds"]
-                assert k not in m["certfleet_consecutive_failures"]
+            success, failures = m["certfleet_last_success_timestamp_seconds"], m["certfleet_consecutive_failures"]
+            if "lastSuccess" in st:
+                assert success.get(k) == (ts(st["lastSuccess"]) if st["lastSuccess"] else None)
+                assert failures[k] == st["consecutiveFailures"]
+            elif st["lastError"] is None:
+                assert success[k] == ts(st["lastAttempt"])
+                assert failures[k] == 0
+            else:   # an older agent does not say: no sample rather than a guess
+                assert k not in success and k not in failures
         want = expected_status(i) if len(c) > 1 else "active"
         k = key(host=h, lineage=c[-1]["lineage"])
         got = {s: m["certfleet_certificate_status"][k | {("status", s)}]
