@@ -371,6 +371,8 @@ def test_synthetic_1000_hosts_page(synthetic, browser, tmp_path):
         os.umask(old)
     size = page.stat().st_size
     assert size < 1024 * 1024, size
+    p = ctl.run("report", "--html", tmp_path / "missing" / "fleet.html")
+    assert p.returncode == 80 and "IO_ERROR" in p.stderr and "missing" in p.stderr, p.stderr
     assert page.stat().st_mode & 0o777 == 0o640          # 0644 less the umask
     assert [f.name for f in page.parent.iterdir()] == ["fleet.html"]   # no temporary left
     # the best of three loads: the machine is shared (about 0.5 s when quiet)
