@@ -14,7 +14,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <time.h>
 
 #include "b64.h"
 #include "bearssl/bearssl.h"
@@ -66,6 +65,13 @@ jtime(const struct json_value *o, const char *k)
 		t = 0;
 	cf_clearerr();
 	return t;
+}
+
+/* floor((exp - now) / DAY) */
+static int64_t
+days_left(int64_t exp, int64_t now)
+{
+	return (exp - now) / DAY - ((exp - now) % DAY < 0);
 }
 
 static int
@@ -194,6 +200,7 @@ elb_load(struct rep *p)
 			continue;
 		snprintf(path, sizeof path, "%s/%s", dir, de->d_name);
 		memset(&r, 0, sizeof r);
+		cf_buf_init(&b, 1u << 20);
 		if (lstat(path, &sb) == 0 && S_ISREG(sb.st_mode) && ctl_read_file(path, &b, 1u << 20) == 0 &&
 		    json_parse(jd, b.data, b.len, 1u << 20) == 0) {
 			p->nelb++;
@@ -202,7 +209,7 @@ elb_load(struct rep *p)
 			r.exp = jtime(jd->root, "expires");
 			r.att = jtime(jd->root, "updated");
 			r.has_days = r.exp != 0;
-			r.days = (r.exp - p->now) / DAY - ((r.exp - p->now) % DAY < 0);
+			r.days = days_left(r.exp, p->now);
 			r.s = by_expiry(r.exp, p->now);
 			r.elb = 1;
 			if (r.host && r.lineage)
@@ -420,7 +427,7 @@ timeline(struct rep *p, struct cf_buf *b)
 
 	memset(cnt, 0, sizeof cnt);
 	for (i = 0; i < p->n; i++) {
-		int64_t x = (p->r[i].exp - p->now) / DAY + 14;
+		int64_t x = days_left(p->r[i].exp, p->now) + 14;
 		if (p->r[i].exp && p->r[i].s <= S_FAILING)
 			cnt[x < 0 ? 0 : x > 104 ? 104 : x][p->r[i].s]++;
 	}

@@ -309,6 +309,8 @@ def synthetic(tmp_path, bins):
         "listener": "lst-1", "api": "v3", "certificate_id": "cert<1>\"", "names": ["shop.example"],
         "expires": iso(NOW + 30 * DAY), "updated": iso(NOW - 60 * DAY)}))
     (state / "elb" / "notes.txt").write_text("not a record")
+    (state / "elb" / "sub.json").mkdir()                 # neither is read
+    os.mkfifo(state / "elb" / "fifo.json")
     return ctl, doc
 
 
