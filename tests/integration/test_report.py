@@ -165,14 +165,15 @@ class Chromium:
         assert "exceptionDetails" not in r, r
         return r["result"].get("value")
 
-    def load(self, path):
+    def load(self, path, settle=True):
         self.events = []
         self.call("Page.navigate", url=Path(path).resolve().as_uri())
         deadline = time.monotonic() + 120
         while not any(e["method"] == "Page.loadEventFired" for e in self.events):
             assert time.monotonic() < deadline, "page never loaded"
             self._recv()
-        self.eval("new Promise(r => requestAnimationFrame(() => setTimeout(r, 50)))")
+        if settle:   # timers do not run with JavaScript off
+            self.eval("new Promise(r => requestAnimationFrame(() => setTimeout(r, 50)))")
 
     def of(self, method):
         return [e["params"] for e in self.events if e["method"] == method]
@@ -446,6 +447,12 @@ def test_small_fleet_page_light_and_dark(bins, tmp_path, browser):
     dark = browser.eval("getComputedStyle(document.body).backgroundColor")
     assert (light, dark) == ("rgb(255, 255, 255)", "rgb(22, 24, 28)")
     browser.screenshot(ART / "report-dark.png", full=False)
+    # without JavaScript: the same table, only the filter box (useless then) stays hidden
+    assert browser.eval("document.getElementById('q').hidden") is False
+    browser.call("Emulation.setScriptExecutionDisabled", value=True)
+    browser.load(page, settle=False)
+    assert browser.eval("document.getElementById('q').hidden") is True
+    assert len(table(browser)) == 40 + 4 * 4
 
 
 # ---------------------------------------------------------------- a real fleet
