@@ -493,6 +493,10 @@ def test_real_fleet_report(bins, sshd_factory, fleet_dir, pebble_factory, challt
     ctl.run(*args, "deploy", "all:!dead.report.test", check=0)
     p, doc = ctl.json(*args, "issue", "web*:nodns*", timeout=180, check=1)
     assert by_host(doc)["web0.report.test"]["ok"] and by_host(doc)["web1.report.test"]["ok"], doc
+    # what issue kept (each agent's one lineage) reads the same way
+    m0 = parse_metrics(ctl.run("report", "--prometheus", check=0).stdout)
+    assert state_of_in(m0, "web0.report.test") == ["active"]
+    assert state_of_in(m0, "nodns.report.test") == ["failing"]
 
     page = fleet_dir / "report.html"
     t_before = int(time.time())
