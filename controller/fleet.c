@@ -1315,7 +1315,7 @@ job_take_arch(struct job *j, struct cf_buf *b)
 	size_t n;
 
 	snprintf(key, sizeof key, "%s:arch ", j->token);
-	if (b->len == 0 || (p = find(b->data, b->len, key)) == NULL)
+	if (!j->token[0] || b->len == 0 || (p = find(b->data, b->len, key)) == NULL)
 		return;
 	v = p + strlen(key);
 	if ((e = memchr(v, '\n', (size_t)(b->data + b->len - v))) == NULL)
@@ -1513,9 +1513,11 @@ agent_json(struct job *j, struct cf_buf *out, const char *want, char *d, size_t 
 void
 job_agent_result(struct job *j, const char *want)
 {
-	job_take_arch(j, job_stdout(j));
-	if (!j->lp || j->script)
+	/* framed: a script of ours ran (a local agent command prints as is) */
+	if (!j->lp || j->script) {
+		job_take_arch(j, job_stdout(j));
 		job_unframe(j, job_stdout(j), job_stderr(j));
+	}
 	fleet_agent_output(j, want, job_exit_status(j), job_stdout(j), job_stderr(j));
 }
 
