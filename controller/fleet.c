@@ -1282,7 +1282,8 @@ job_sudo_hint(const struct job *j, const char *err, char *out, size_t outsz)
 		    "in the inventory or --become-password-file, or a NOPASSWD sudoers entry)", (int)n, s,
 		    j->t.user);
 	else if (strstr(s, "must have a tty"))
-		snprintf(out, outsz, "%.*s (even with a pty)", (int)n, s);
+		snprintf(out, outsz, "%.*s (%s)", (int)n, s, j->local ? "a local host's commands run "
+		    "without a terminal: drop requiretty for this user in sudoers" : "even with a pty");
 	else
 		snprintf(out, outsz, "%.*s (ansible_become runs sudo as %s: check its sudoers entry, "
 		    "NOPASSWD or a password)", (int)n, s, j->t.user);

@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from test_fleet import Ctl, by_host, known_hosts
-from test_remote_exec import PASSWORD, SUDO_PASSWD, ArgvWatch, users  # noqa: F401 (fixture)
+from test_remote_exec import PASSWORD, SUDO_PASSWD, SUDO_PASSWD_TTY, ArgvWatch, users  # noqa: F401 (fixture)
 
 
 def install_agent(bins, prefix):
@@ -220,6 +220,11 @@ def test_deploy_to_local_host_with_become_password(bins, shared_dir, users):
     for cmd in ("deploy", "status"):
         e = run(cmd)["error"]
         assert e["code"] == "AGENT_FAILED" and "refused the password" in e["detail"], (cmd, e)
+    # requiretty: a local command has no terminal, and sudo says so
+    u.sudoers.write_text(SUDO_PASSWD_TTY.replace("USER", u.name))
+    inv.write_text(line % (PASSWORD, prefix))
+    e = run("status")["error"]
+    assert e["code"] == "AGENT_FAILED" and "without a terminal" in e["detail"], e
     # without become the user may not write the root-owned prefix
     inv.write_text("me ansible_connection=local certfleet_prefix=%s/other\n" % prefix)
     e = run("deploy")["error"]
