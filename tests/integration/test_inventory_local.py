@@ -159,7 +159,8 @@ def test_deploy_to_local_hosts(bins, tmp_path):
     # a local host whose places cannot be used: said per directory, nothing left
     ro = tmp_path / "ro"
     ro.mkdir()
-    inv.write_text("blocked ansible_connection=local certfleet_agent_path=%s/bin/x/agent\n" % ro)
+    inv.write_text("blocked ansible_connection=local certfleet_prefix=%s certfleet_agent_path=%s/bin/x/agent\n"
+                   % (ro, ro))
     (ro / "bin").write_text("a file, not a directory\n")
     p, doc = ctl.json("-i", inv, "deploy", check=1)
     e = doc["hosts"][0]["error"]
