@@ -1,8 +1,11 @@
 /*
  * status.c — `certfleet-agent status`: the status record of every lineage
  * (or one), with expiry computed from the clock; for lineages installed into
- * nginx, whether nginx serves the live certificate (by serial).  Reads only,
- * and takes no lock a run could trip over.
+ * nginx, whether nginx serves the live certificate (by serial); and the
+ * same records as Prometheus metrics, printed or written to the file that
+ * issue, renew, revoke and status rewrite after they run (node_exporter's
+ * textfile collector).  Writes nothing else, and takes no lock a run could
+ * trip over.
  */
 #include <errno.h>
 #include <fcntl.h>

@@ -262,3 +262,54 @@ def test_prometheus_options(bins, tmp_path, pebble, challtestsrv):
     # a directory that is not there: a warning, the command's result stands
     r = a.run("status", "--prometheus-file", "/nowhere/x.prom", check=0)
     assert "Prometheus file not written" in r.stderr
+
+
+def test_failed_early_then_expiring_when_the_last_third_comes(bins, tmp_path, pebble, challtestsrv):
+    a = make_agent(bins, tmp_path, pebble, challtestsrv)
+    L = "esc.example.test"
+    a.issue(L, check=0)
+    bad = ["--server", "https://localhost:1/dir"]
+    # a forced renewal fails early in the life: failed
+    assert a.run("renew", "--all", "--force", *bad, env=at(10)).returncode == 77
+    ev = events(tmp_path)
+    assert [e["CERTFLEET_EVENT"] for e in ev] == ["failed"]
+    assert ev[0]["CERTFLEET_STATUS"] == "failing" and 78 <= int(ev[0]["CERTFLEET_DAYS_LEFT"]) <= 80
+    # not due at day 30: nothing; due and failing again at day 61, now in
+    # the last third: expiring (once)
+    a.run("renew", "--all", *bad, env=at(30), check=2)
+    assert len(events(tmp_path)) == 1
+    assert a.run("renew", "--all", *bad, env=at(61)).returncode == 77
+    assert a.run("renew", "--all", *bad, env=at(62)).returncode == 77
+    ev = events(tmp_path)
+    assert [e["CERTFLEET_EVENT"] for e in ev] == ["failed", "expiring"]
+    assert ev[1]["CERTFLEET_ERROR_CODE"] == "NETWORK_ERROR"
+    m = scrape((a.prefix / PROM.lstrip("/")).read_text())
+    assert m[("certfleet_consecutive_failures", L)] == 3
+    assert ("certfleet_certificate_expiry_timestamp_seconds", L) in m
+    # revoke rewrites the file too: a revoked certificate is no live one
+    a.run("revoke", "-d", L, check=0)
+    m = scrape((a.prefix / PROM.lstrip("/")).read_text())
+    assert ("certfleet_certificate_expiry_timestamp_seconds", L) not in m
+
+
+def test_first_issuance_failing_has_no_certificate_samples(bins, tmp_path, pebble, challtestsrv):
+    a = make_agent(bins, tmp_path, pebble, challtestsrv)
+    www = tmp_path / "www"
+    www.mkdir()
+    # nothing serves the webroot: the CA cannot validate
+    r = a.issue("nocert.example.test", method="webroot", extra=["--webroot", str(www), "--no-preflight"])
+    assert r.returncode == 69, r.stdout + r.stderr
+    text = a.run("status", "--prometheus", check=0).stdout
+    promtool(text)
+    m = scrape(text)
+    L = "nocert.example.test"
+    assert m[("certfleet_consecutive_failures", L)] == 1
+    assert status_of(m, L) == ["failing"]
+    assert ("certfleet_last_attempt_timestamp_seconds", L) in m
+    for fam in ("certificate_expiry_timestamp_seconds", "certificate_days_left",
+                "last_success_timestamp_seconds", "next_renewal_timestamp_seconds"):
+        assert ("certfleet_" + fam, L) not in m, fam
+    ev = events(tmp_path)
+    assert [e["CERTFLEET_EVENT"] for e in ev] == ["failed"]
+    assert ev[0]["CERTFLEET_NOT_AFTER"] == "" and ev[0]["CERTFLEET_DAYS_LEFT"] == ""
+    assert ev[0]["CERTFLEET_ERROR_CODE"] == "CONNECTION_REFUSED"
