@@ -1599,8 +1599,8 @@ cmd_issue(int argc, char **argv)
 		issue_opts_free(&o);
 		return cf_err_exit(e);
 	}
-	/* before any key is read: the network process never holds one */
 	issue_opts_conf_notify(&o, &conf);
+	/* before any key is read: the network process never holds one */
 	rc = netproc_start() < 0 ? agent_fail() : issue_run(&s, &o, "issue", NULL, &hooks);
 	netproc_stop();
 	issue_hooks_post(&hooks, &s);
