@@ -59,7 +59,8 @@ fi
 pkgs="build-essential musl-tools dpkg-dev ca-certificates curl openssl xz-utils
       nginx-light openssh-server openssh-client python3 python3-pytest
       iproute2 procps file binutils cron sudo time clang libclang-rt-dev valgrind jq strace netcat-openbsd
-      gcc-aarch64-linux-gnu musl-dev:arm64 libc6-arm64-cross qemu-user-static ansible-core"
+      gcc-aarch64-linux-gnu musl-dev:arm64 libc6-arm64-cross qemu-user-static ansible-core
+      prometheus"
 missing=""
 for p in $pkgs; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'ok installed' || missing="$missing $p"
@@ -83,8 +84,9 @@ if ! have_bb; then
     # apt checks it against the signed Release file, as for any package
     (cd "$cache" && apt-get download -q -o APT::Sandbox::User=root busybox:arm64)
 fi
-# Debian starts nginx and sshd on install; the tests run their own instances.
+# Debian starts nginx, sshd and prometheus (wanted for its promtool) on
+# install; the tests run their own instances and need no server.
 if command -v systemctl >/dev/null 2>&1 && [ -d /run/systemd/system ]; then
-    systemctl stop nginx ssh 2>/dev/null || true
+    systemctl stop nginx ssh prometheus 2>/dev/null || true
 fi
 exit 0
