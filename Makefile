@@ -258,8 +258,10 @@ check: deps
 integration: all $(B)/inflate-pipe $(if $(HAVE_AARCH64),build/aarch64-test/certfleet-agent)
 	$(PYTEST) -q -p no:cacheprovider tests/integration
 
+# after the aarch64 agent: both variants use build/vendor/aarch64, and two
+# vendor/build.sh aarch64 at once (make -j2 integration) truncated its files
 ifeq ($(VARIANT),musl)
-build/aarch64-test/certfleet-agent: FORCE $(VENDOR)
+build/aarch64-test/certfleet-agent: FORCE $(VENDOR) $(if $(HAVE_AARCH64),build/aarch64/certfleet-agent)
 	@$(MAKE) --no-print-directory VARIANT=aarch64-test build/aarch64-test/certfleet-agent
 endif
 

@@ -405,7 +405,7 @@ deploy_output(struct job *j)
 	size_t n;
 
 	snprintf(want, sizeof want, "%s:upload ", j->token);
-	if (j->sent || (s = strstr(cf_buf_str(ssh_stdout(j->c)), want)) == NULL)
+	if (j->sent || (s = strstr(cf_buf_str(job_stdout(j)), want)) == NULL)
 		return;
 	s += strlen(want);
 	if ((n = strcspn(s, " \n")) == 0 || s[n] != ' ' || n >= sizeof arch)
@@ -418,7 +418,7 @@ deploy_output(struct job *j)
 	}
 	j->sent = 1;
 	j->deployed = 1;
-	ssh_stdin(j->c, a.data, a.len, !j->pty);
+	job_stdin(j, a.data, a.len, !j->pty);
 }
 
 /* The value of the status line "$T:word VALUE", or NULL. */
@@ -461,10 +461,12 @@ deploy_next(struct job *j)
 		cf_buf_free(&script);
 		return 1;
 	}
-	out = cf_buf_str(ssh_stdout(j->c));
-	err = cf_buf_str(ssh_stderr(j->c));
-	if (status_line(j, out, "arch", val, sizeof val))
+	out = cf_buf_str(job_stdout(j));
+	err = cf_buf_str(job_stderr(j));
+	if (status_line(j, out, "arch", val, sizeof val)) {
 		cf_strlcpy(d->arch[j - d->jobs], val, sizeof d->arch[0]);
+		cf_strlcpy(j->arch, val, sizeof j->arch);
+	}
 	if (d->arch[j - d->jobs][0] && !status_line(j, out, "same", val, sizeof val) &&
 	    !status_line(j, out, "upload", val, sizeof val)) {
 		job_fail(j, CF_E_ARCH_UNSUPPORTED, "%s is a %s host; this controller carries the agent for "
@@ -499,14 +501,14 @@ deploy_next(struct job *j)
 	} else {
 		/* the script never got going: sudo, or the shell */
 		char hint[700];
-		job_unframe(j, ssh_stdout(j->c), ssh_stderr(j->c));
-		err = cf_buf_str(ssh_stderr(j->c));
+		job_unframe(j, job_stdout(j), job_stderr(j));
+		err = cf_buf_str(job_stderr(j));
 		job_sudo_hint(j, err, hint, sizeof hint);
 		if (hint[0])
 			job_fail(j, CF_E_AGENT_FAILED, "%s", hint);
 		else
 			job_fail(j, CF_E_IO_ERROR, "the deploy command failed on %s (exit %d): %.*s", j->name,
-			    ssh_exit_status(j->c), (int)strcspn(err, "\n") > 500 ? 500 : (int)strcspn(err, "\n"),
+			    job_exit_status(j), (int)strcspn(err, "\n") > 500 ? 500 : (int)strcspn(err, "\n"),
 			    err);
 		return 0;
 	}
@@ -544,7 +546,8 @@ cmd_deploy(int argc, char **argv)
 	    "checked there (SHA-256), run once, renamed into place, and `certfleet-agent\n"
 	    "cron install` runs.  Its place: certfleet_agent_path, else the first of\n"
 	    "<certfleet_prefix>/usr/local/bin, /opt/certfleet/bin, /var/lib/certfleet/bin\n"
-	    "where a file can be written and run.\n";
+	    "where a file can be written and run.  An ansible_connection=local host gets\n"
+	    "the same script run here by /bin/sh (sudo's password, if any, on its stdin).\n";
 	struct deploy d;
 	struct fleet f;
 	const char *pattern;
@@ -735,7 +738,6 @@ agent_fanout(const char *cmd, const char *pattern, const char *const *fixed, siz
 
 	if ((r = fleet_setup(&f, pattern, 1)) != 0)
 		return r;
-	f.local_ok = 1;       /* the agent runs as a child process there */
 	a.inv = &f.inv;
 	for (i = 0; i < f.njobs; i++) {
 		f.jobs[i].next = agent_next;
