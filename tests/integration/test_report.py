@@ -523,14 +523,17 @@ def test_real_fleet_report(bins, sshd_factory, fleet_dir, pebble_factory, challt
         assert m["certfleet_certificate_expiry_timestamp_seconds"][k] == not_after
         assert m["certfleet_certificate_days_left"][k] == (not_after - gathered) // DAY
         assert m["certfleet_consecutive_failures"][k] == 0
-        assert m["certfleet_last_success_timestamp_seconds"][k] == \
-            m["certfleet_last_attempt_timestamp_seconds"][k]
+        # the agent's lastSuccess: when the issuance that started at lastAttempt ended
+        assert m["certfleet_last_attempt_timestamp_seconds"][k] <= \
+            m["certfleet_last_success_timestamp_seconds"][k] <= gathered
         assert m["certfleet_next_renewal_timestamp_seconds"][k] > gathered
         assert state_of(name) == ["active"]
     k = key(host="nodns.report.test", lineage="nodns.report.test")
     assert state_of("nodns.report.test") == ["failing"]
     assert k not in m["certfleet_certificate_expiry_timestamp_seconds"]
     assert k in m["certfleet_last_attempt_timestamp_seconds"]
+    assert k not in m["certfleet_last_success_timestamp_seconds"]    # never succeeded
+    assert m["certfleet_consecutive_failures"][k] == 1
     assert state_of("nodomain.report.test") == [] and state_of("dead.report.test") == []
 
     quiet_load(browser, page)
@@ -560,7 +563,8 @@ def test_real_fleet_report(bins, sshd_factory, fleet_dir, pebble_factory, challt
 
     # a renewal that fails (web1's name no longer resolves), then recovers
     challtestsrv.clear_a("web1.report.test")
-    ctl.run(*args, "run", "web1.report.test", "--", "renew", "--force", "--json", timeout=120)
+    p, doc = ctl.json(*args, "run", "web1.report.test", "--", "renew", "--force", "--json", timeout=120)
+    assert p.returncode == 1 and doc["hosts"][0]["error"]["code"] == "AGENT_FAILED", doc
     p = ctl.run(*args, "status", "--prometheus", check=1)
     m2 = parse_metrics(p.stdout)
     k = key(host="web1.report.test", lineage="web1.report.test")
@@ -568,14 +572,16 @@ def test_real_fleet_report(bins, sshd_factory, fleet_dir, pebble_factory, challt
     assert m2["certfleet_certificate_expiry_timestamp_seconds"][k] == \
         m["certfleet_certificate_expiry_timestamp_seconds"][k]      # the live certificate stays
     assert m2["certfleet_last_attempt_timestamp_seconds"][k] > m["certfleet_last_attempt_timestamp_seconds"][k]
-    assert k not in m2["certfleet_last_success_timestamp_seconds"]
+    assert m2["certfleet_last_success_timestamp_seconds"][k] == m["certfleet_last_success_timestamp_seconds"][k]
+    assert m2["certfleet_consecutive_failures"][k] == 1
     challtestsrv.add_a("web1.report.test", servers[1].host)
     ctl.run(*args, "run", "web1.report.test", "--", "renew", "--force", "--json", timeout=120)
     p = ctl.run(*args, "status", "--prometheus", check=1)
     m3 = parse_metrics(p.stdout)
     assert state_of_in(m3, "web1.report.test") == ["active"]
     assert m3["certfleet_consecutive_failures"][k] == 0
-    assert m3["certfleet_last_success_timestamp_seconds"][k] == m3["certfleet_last_attempt_timestamp_seconds"][k]
+    assert m3["certfleet_last_success_timestamp_seconds"][k] >= m3["certfleet_last_attempt_timestamp_seconds"][k]
+    assert m3["certfleet_last_success_timestamp_seconds"][k] > m["certfleet_last_success_timestamp_seconds"][k]
     assert m3["certfleet_certificate_expiry_timestamp_seconds"][k] >= \
         m["certfleet_certificate_expiry_timestamp_seconds"][k]
 
