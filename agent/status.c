@@ -200,7 +200,7 @@ status_days_left(int64_t expiry, int64_t now)
 /* Family names (after "certfleet_") and their HELP, in output order. */
 static const char *const prom_fam[] = {
 	"certificate_expiry_timestamp_seconds", "notAfter of the live certificate.",
-	"certificate_days_left", "Days until the live certificate expires.",
+	"certificate_remaining_seconds", "Seconds until the live certificate expires (negative once expired).",
 	"last_success_timestamp_seconds", "Last successful issuance or renewal.",
 	"last_attempt_timestamp_seconds", "Last issuance or renewal attempt.",
 	"next_renewal_timestamp_seconds", "When the certificate is due for renewal.",
@@ -252,7 +252,7 @@ status_prom(struct store *s, struct cf_buf *out)
 			prom_label(lab, sizeof lab, names[i]);
 			switch (f) {
 			case 0: v = cert ? t->expiry : 0; break;
-			case 1: v = cert ? status_days_left(t->expiry, now) : 0; break;
+			case 1: v = cert ? t->expiry - now : 0; break;
 			case 2: v = t->last_success; break;
 			case 3: v = t->last_attempt; break;
 			case 4: v = cert ? t->next_renewal : 0; break;
