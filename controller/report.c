@@ -45,6 +45,7 @@ struct rrow {
 	int s, has_days, elb;                /* elb: host is a listener, lineage a certificate id */
 	int cert;                            /* the agent has a certificate (not none) */
 	int64_t exp, att, next, days;        /* times: 0 unknown */
+	int64_t left;                        /* exp - when the state was gathered */
 };
 
 struct rep {
@@ -102,6 +103,7 @@ cert(struct rrow *r, const char *lineage, const struct json_value *st, int64_t n
 	r->hint = json_get_str(le, "hint");
 	r->detail = json_get_str(le, "detail");
 	r->cert = r->exp && ss && strcmp(ss, "none") != 0;
+	r->left = r->exp - now;
 	if (r->cert && r->exp <= now)
 		r->s = S_EXPIRED;
 	else if (r->code)
@@ -260,7 +262,7 @@ sample(struct cf_buf *b, const char *name, const struct rrow *r, int both, const
 
 static const char *const fam[][2] = {
 	{"certificate_expiry_timestamp_seconds", "Certificate notAfter."},
-	{"certificate_days_left", "Whole days to notAfter."},
+	{"certificate_remaining_seconds", "Seconds to notAfter (negative once expired)."},
 	{"last_success_timestamp_seconds", "Last successful attempt."},
 	{"last_attempt_timestamp_seconds", "Last issuance or renewal attempt."},
 	{"next_renewal_timestamp_seconds", "Planned renewal."},
@@ -278,7 +280,7 @@ value(const struct rrow *r, size_t f, int64_t *v)
 		return 0;
 	switch (f) {
 	case 0: *v = r->exp; break;
-	case 1: *v = r->days; return r->has_days;
+	case 1: *v = r->left; return 1;
 	case 2:   /* an agent before lastSuccess: lastError null says the last attempt succeeded */
 		if (json_get(r->st, "lastSuccess"))
 			*v = jtime(r->st, "lastSuccess");
