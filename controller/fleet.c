@@ -30,7 +30,7 @@
 #include "sshconfig.h"
 #include "text.h"
 
-struct fleet_opts fleet_opts = {.jobs = 50, .timeout_s = 10, .command_timeout_s = 300};
+struct fleet_opts fleet_opts = {.jobs = FLEET_JOBS_DEFAULT, .timeout_s = 10, .command_timeout_s = 300};
 
 /* --become-password-file's password, read once; wiped by fleet_free(). */
 static struct cf_buf become_pw_file;

@@ -23,9 +23,15 @@
 #include "sshjump.h"
 #include "sshconfig.h"
 
+/* -j's default: what one connection costs the controller (about 0.1 MiB
+ * and 4 ms of CPU, docs/benchmarks.md) makes 512 at once about 50 MiB and
+ * 2 s of CPU spread over the handshakes, so a fleet of a few hundred hosts
+ * runs in one wave; fleet_run() lowers it to what RLIMIT_NOFILE allows. */
+#define FLEET_JOBS_DEFAULT 512
+
 struct fleet_opts {
 	const char *inventory;        /* -i; $CERTFLEET_INVENTORY; ./inventory */
-	int jobs;                     /* -j, default 50 */
+	int jobs;                     /* -j, default FLEET_JOBS_DEFAULT */
 	int timeout_s;                /* --timeout: connect + handshake + auth, default 10 */
 	int command_timeout_s;        /* --command-timeout: per host in total, default 300 */
 	const char *known_hosts;      /* --known-hosts; ~/.ssh/known_hosts */
