@@ -264,6 +264,7 @@ demo: deps all
 bench: deps all
 	tests/bench/run.sh
 	tests/bench/run_fleet.sh
+	tests/bench/run_latency.sh
 
 # ---- fuzzing (docs/fuzzing.md) ----
 # Every tests/fuzz/fuzz_NAME.c is a libFuzzer target NAME with its seed corpus

@@ -992,12 +992,16 @@ static enum ssh_status step_connect(struct ssh_conn *c);
 static int
 objected(struct ssh_conn *c, int r)
 {
+	/* what a host that objects does; anything else (a key that could not
+	 * be loaded or sign, a refusal) is the attempt's own outcome */
+	int cut = r == LIBSSH2_ERROR_PROTO || r == LIBSSH2_ERROR_SOCKET_DISCONNECT ||
+	    r == LIBSSH2_ERROR_SOCKET_RECV || c->disconnected ||
+	    (r == LIBSSH2_ERROR_PUBLICKEY_UNVERIFIED && strncmp(lasterr(c), "Waiting for", 11) == 0);
+
 	if (!c->early || c->answered)
 		return 0;
-	if (r == 0 || r == LIBSSH2_ERROR_AUTHENTICATION_FAILED ||
-	    (r == LIBSSH2_ERROR_PUBLICKEY_UNVERIFIED && !c->disconnected &&
-	    strcmp(lasterr(c), "Callback returned error") == 0)) {
-		c->answered = r != LIBSSH2_ERROR_PUBLICKEY_UNVERIFIED;
+	if (!cut) {
+		c->answered = r == 0 || r == LIBSSH2_ERROR_AUTHENTICATION_FAILED;
 		return 0;
 	}
 	cf_debug("%s: the host did not take the login request sent before its SERVICE_ACCEPT "
