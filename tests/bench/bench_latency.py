@@ -16,6 +16,8 @@ the same key and strict known_hosts:
              ControlPersist masters included (tests/bench/treelaunch.c: a
              subreaper that stops and reaps what the tool left running)
   peak RSS   largest single process of that tree (ru_maxrss)
+  sshd CPU   cutime+cstime of the sshd listeners: every login's sshd and
+             the remote command (the servers share the machine's cores)
   RTT/host   client flights per host counted by the forwarder (a flight: the
              near side sends after the far side has; pure ACKs do not count),
              and the connection's time at the forwarder divided by the RTT
@@ -143,6 +145,31 @@ def launch(work, net, cmd, env, tag):
             "exit": int(f[4]), "stdout": p.stdout, "stderr": p.stderr}
 
 
+def server_cpu(servers):
+    """CPU seconds the sshd listeners' reaped children used (every login's
+    sshd processes and the remote command): cutime + cstime."""
+    ticks = 0
+    for s in servers:
+        try:
+            st = Path("/proc/%d/stat" % s.proc.pid).read_text()
+            f = st[st.rindex(")") + 2:].split()
+            ticks += int(f[13]) + int(f[14])
+        except (OSError, ValueError, IndexError):
+            pass
+    return ticks / os.sysconf("SC_CLK_TCK")
+
+
+def measured(work, net, servers, cmd, env, tag, rtt):
+    """One run: the tool's figures, the forwarder's counts, the servers' CPU."""
+    net.report()
+    sc = server_cpu(servers)
+    r = launch(work, net, cmd, env, tag)
+    r["flights"], r["rtts"], r["nhosts"] = flights(net.report(), len(servers), rtt)
+    time.sleep(0.5)           # the sshd of the last logins end and are reaped
+    r["server_cpu"] = server_cpu(servers) - sc
+    return r
+
+
 def flights(rep, hosts, rtt):
     """Per-host client flights and connection time/RTT (medians over hosts)."""
     per, ms = {}, {}
@@ -225,9 +252,8 @@ def main():
             # the first deploy of one host (fresh prefix), each controller
             for ci, (name, binary) in enumerate(ctls):
                 inv1 = inventory(work / "inv-dep", 1, work / ("dep-%d-%d" % (ci, rnd)))
-                net.report()
-                r = launch(work, net, ctl_cmd(binary, inv1, 1, "deploy"), env, "dep")
-                r["flights"], r["rtts"], r["nhosts"] = flights(net.report(), 1, args.rtt)
+                r = measured(work, net, servers[:1], ctl_cmd(binary, inv1, 1, "deploy"), env, "dep",
+                             args.rtt)
                 results.setdefault((1, name + " deploy"), []).append(r)
                 print("round %d  N=1    %-28s %6.3f s  %5.1f RTT  %s" % (
                     rnd + 1, name + " deploy", r["wall"], r["flights"] or 0,
@@ -261,12 +287,10 @@ def main():
                 # alternate: rotate the order from round to round
                 k = rnd % len(cmds)
                 for name, cmd, e in cmds[k:] + cmds[:k]:
-                    net.report()
-                    r = launch(work, net, cmd, e, "run")
-                    r["flights"], r["rtts"], r["nhosts"] = flights(net.report(), n, args.rtt)
+                    r = measured(work, net, servers[:n], cmd, e, "run", args.rtt)
                     results.setdefault((n, name), []).append(r)
-                    print("round %d  N=%-4d %-28s %6.3f s  cpu %6.3f s  %6.1f MiB  %5.1f RTT/host  %s" % (
-                        rnd + 1, n, name, r["wall"], r["cpu"], r["rss"], r["flights"] or 0,
+                    print("round %d  N=%-4d %-28s %6.3f s  cpu %6.3f s  sshd %6.2f s  %6.1f MiB  %5.1f RTT/host  %s" % (
+                        rnd + 1, n, name, r["wall"], r["cpu"], r["server_cpu"], r["rss"], r["flights"] or 0,
                         "ok" if r["exit"] == 0 else "exit %d: %s" % (r["exit"], (r["stderr"] or r["stdout"])[-300:])),
                         flush=True)
     finally:
@@ -280,12 +304,14 @@ def main():
         v = [r[k] for r in rs if r.get(k) is not None]
         return (statistics.median(v), min(v), max(v)) if v else (float("nan"),) * 3
 
-    lines = ["| N | tool | wall median (min–max) | CPU (tree) | peak RSS | client flights / host | "
-             "connection time / RTT | exits |", "|---:|---|---|---:|---:|---:|---:|---|"]
+    lines = ["| N | tool | wall median (min–max) | wall / RTT | CPU (tool's tree) | sshd + command CPU | "
+             "peak RSS | client flights / host | connection time / RTT | exits |",
+             "|---:|---|---|---:|---:|---:|---:|---:|---:|---|"]
     for (n, name), rs in results.items():
         w, c, m, f, t = med(rs, "wall"), med(rs, "cpu"), med(rs, "rss"), med(rs, "flights"), med(rs, "rtts")
-        lines.append("| %d | %s | %.3f s (%.3f–%.3f) | %.3f s | %.1f MiB | %.1f | %.1f | %s |" % (
-            n, name, w[0], w[1], w[2], c[0], m[0], f[0], t[0],
+        sc = med(rs, "server_cpu")
+        lines.append("| %d | %s | %.3f s (%.3f–%.3f) | %.1f | %.3f s | %.2f s | %.1f MiB | %.1f | %.1f | %s |" % (
+            n, name, w[0], w[1], w[2], w[0] * 1000 / args.rtt, c[0], sc[0], m[0], f[0], t[0],
             ",".join(str(r["exit"]) for r in rs)))
     table = "\n".join(lines)
     print()
@@ -305,6 +331,12 @@ def main():
            "`status --json`; Ansible with its default ControlPersist (cold: a new ControlPath "
            "directory per run, the masters stopped and counted at the end) and "
            "ansible_python_interpreter set (no discovery)",
+           "- CPU (tool's tree): user+sys of the tool and every process it started (treelaunch.c); "
+           "sshd + command CPU: what the servers' side used for the same run (cutime+cstime of the "
+           "sshd listeners: each login's sshd processes and the remote command), on the same cores; "
+           "peak RSS: the largest process of the tool's tree",
+           "- client flights: counted per host at the forwarder (the near side sends after the far "
+           "side sent); connection time: first to last packet of the host's connections, over the RTT",
            "- %d rounds, tools alternating; whole run %.0f s" % (args.rounds, time.monotonic() - t_start),
            "", table, "", END]
     path = Path(args.doc)
