@@ -3,7 +3,9 @@
 - A key file signs its first USERAUTH_REQUEST: sshd logs no "Postponed
   publickey" (the answer to an unsigned "would you accept this key?" query)
   before "Accepted publickey"; an ssh-agent key is still asked about first.
-  A refused key file is reported as refused, not as a signing failure.
+  A refused key file is reported as refused, not as a signing failure, and
+  a key file libssh2 cannot sign with (DSA) as "could not sign", not as
+  refused (with the query first, sshd's PK_OK made it look refused).
 - The first USERAUTH_REQUEST follows the SERVICE_REQUEST without waiting for
   SERVICE_ACCEPT: seen by a proxy in front of sshd that reads the packet
   boundaries (AES-GCM leaves the packet length in clear).  When that proxy
@@ -14,6 +16,7 @@ import os
 import select
 import socket
 import struct
+import subprocess
 import threading
 
 import cfutil
@@ -36,7 +39,12 @@ def test_key_file_signs_at_once_agent_key_asks(bins, sshd_factory, tmp_path, age
     ed = ClientKey.generate(tmp_path / "id_ed25519", "ed25519")      # signed by sshsign.c
     ec = ClientKey.generate(tmp_path / "id_ecdsa", "ecdsa", fmt="PEM")   # by libssh2
     wrong = ClientKey.generate(tmp_path / "id_wrong", "ed25519")
-    s = sshd_factory(host="127.0.0.81", client_key=ed, authorized_keys=[ec.pub])
+    dsa = tmp_path / "id_dsa"
+    subprocess.run(["ssh-keygen", "-q", "-t", "dsa", "-N", "", "-f", str(dsa)], check=True,
+                   capture_output=True)
+    s = sshd_factory(host="127.0.0.81", client_key=ed,
+                     authorized_keys=[ec.pub, (tmp_path / "id_dsa.pub").read_text()],
+                     extra_config="PubkeyAcceptedAlgorithms +ssh-dss\n")
     kh = tmp_path / "known_hosts"
     kh.write_text(s.known_hosts_line())
     ctl = Ctl(bins, tmp_path)
@@ -53,6 +61,11 @@ def test_key_file_signs_at_once_agent_key_asks(bins, sshd_factory, tmp_path, age
     assert h["error"]["code"] == "AUTH_FAILED", h
     assert "%s (refused)" % wrong.path in h["error"]["detail"], h
     assert "could not sign" not in h["error"]["detail"], h
+
+    # a key the host would take but libssh2 cannot sign with
+    h = status(ctl, tmp_path, s.host, s.port, kh, "--identity", dsa)
+    assert h["error"]["code"] == "AUTH_FAILED", h
+    assert "%s (could not sign" % dsa in h["error"]["detail"], h
 
     # an ssh-agent key is asked about before it signs
     ssh_add(agent, ed)
