@@ -14,6 +14,7 @@
 """
 import os
 import select
+import time
 import socket
 import struct
 import subprocess
@@ -178,3 +179,44 @@ def test_userauth_request_before_service_accept(bins, sshd_factory, tmp_path):
             assert proxy.early == seen, (proxy.early, sshd_log(s)[len(before):])
         finally:
             proxy.close()
+
+
+def test_default_jobs_one_wave_for_300_hosts(bins, tmp_path):
+    """Issue 16 item 9: with the default -j, 300 hosts are connected to at
+    once (the old default, 50, made six waves of them).  A listener that
+    accepts and never speaks holds every connection until --timeout."""
+    ls = socket.socket()
+    ls.bind(("127.0.0.1", 0))
+    ls.listen(1024)
+    port = ls.getsockname()[1]
+    held, stop = [], threading.Event()
+
+    def accept():
+        ls.settimeout(0.1)
+        while not stop.is_set():
+            try:
+                held.append((ls.accept()[0], time.monotonic()))
+            except socket.timeout:
+                pass
+
+    t = threading.Thread(target=accept, daemon=True)
+    t.start()
+    try:
+        inv = tmp_path / "inventory"
+        inv.write_text("[fleet]\n" + "".join("h%03d ansible_host=127.0.0.1 ansible_port=%d "
+                                             "ansible_user=root\n" % (i, port) for i in range(300)))
+        kh = tmp_path / "known_hosts"
+        kh.write_text("")
+        t0 = time.monotonic()
+        p, doc = Ctl(bins, tmp_path).json("-i", inv, "--known-hosts", kh, "--timeout", "3", "status")
+        assert p.returncode != 0 and len(doc["hosts"]) == 300, p.stderr[-2000:]
+        assert {h["error"]["code"] for h in doc["hosts"]} == {"CONNECT_TIMEOUT"}, doc["hosts"][0]
+        # all 300 connected before the first of them timed out
+        early = [c for c, when in held if when - t0 < 2.5]
+        assert len(early) == 300, len(early)
+    finally:
+        stop.set()
+        t.join(5)
+        for c, _ in held:
+            c.close()
+        ls.close()
