@@ -68,6 +68,7 @@ fleet_global_opt(int ch, const char *arg)
 	case 'j':
 		if (posint(arg, 1, 5000, &fleet_opts.jobs) < 0)
 			goto bad;
+		fleet_opts.jobs_set = 1;
 		return 1;
 	case 'u':
 		fleet_opts.user = arg;
@@ -1545,9 +1546,15 @@ fleet_run(struct fleet *f)
 	/* two descriptors a connection (socket, ssh-agent) and some slack;
 	 * four through a jump host or ProxyCommand (both ends of a socketpair,
 	 * the command's stderr) */
-	for (i = 0; i < f->njobs; i++)
+	for (i = 0; i < f->njobs; i++) {
 		if (f->jobs[i].jump_via || f->jobs[i].proxy_cmd)
 			per = 4;
+		/* each ProxyCommand is a process and, mostly, a login at a jump
+		 * host, whose sshd drops unauthenticated connections beyond
+		 * MaxStartups: the default stays at the old 50 for those */
+		if (f->jobs[i].proxy_cmd && !fleet_opts.jobs_set && jobs > FLEET_JOBS_PROXY)
+			jobs = FLEET_JOBS_PROXY;
+	}
 	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY &&
 	    jobs > (rl.rlim_cur - 32) / per)
 		jobs = rl.rlim_cur > 40 ? (rl.rlim_cur - 32) / per : 4;

@@ -28,6 +28,7 @@
  * 2 s of CPU spread over the handshakes, so a fleet of a few hundred hosts
  * runs in one wave; fleet_run() lowers it to what RLIMIT_NOFILE allows. */
 #define FLEET_JOBS_DEFAULT 512
+#define FLEET_JOBS_PROXY 50     /* the default when hosts use a ProxyCommand */
 
 struct fleet_opts {
 	const char *inventory;        /* -i; $CERTFLEET_INVENTORY; ./inventory */
@@ -41,6 +42,7 @@ struct fleet_opts {
 	int json;                     /* --json */
 	const char *become_password_file; /* --become-password-file; $CERTFLEET_BECOME_PASSWORD_FILE */
 	int timeout_set;              /* --timeout given: wins over ConnectTimeout */
+	int jobs_set;                 /* -j given */
 	const char *ssh_config;       /* -F; $CERTFLEET_SSH_CONFIG; ~/.ssh/config + /etc/ssh/ssh_config */
 };
 extern struct fleet_opts fleet_opts;
