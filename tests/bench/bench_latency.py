@@ -67,6 +67,13 @@ class Net:
         self.fwd = None
         self.lines = []
         self.cond = threading.Condition()
+        try:
+            self._start(work, rtt)
+        except BaseException:
+            self.close()
+            raise
+
+    def _start(self, work, rtt):
         for ns in (self.near, self.far):
             sh("ip", "netns", "add", ns)
         sh("ip", "-n", self.near, "tuntap", "add", "dev", "cfd0", "mode", "tun")
@@ -103,7 +110,8 @@ class Net:
             have = len(self.lines)
             if not first:
                 self.fwd.send_signal(signal.SIGUSR1)
-            if not self.cond.wait_for(lambda: len(self.lines) > have, timeout=30):
+            # (the first answer waits for its queues to be locked in memory)
+            if not self.cond.wait_for(lambda: len(self.lines) > have, timeout=120 if first else 30):
                 raise RuntimeError("delayfwd did not answer")
             return self.lines[-1]
 

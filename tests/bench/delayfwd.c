@@ -35,8 +35,8 @@
 #include <time.h>
 #include <unistd.h>
 
-#define SLOTS 16384              /* packets queued per direction */
-#define MTU 2048
+#define SLOTS 8192               /* packets queued per direction */
+#define MTU 1600                 /* the TUN devices' MTU is 1500 */
 #define MAXCONN 8192
 
 struct pkt {
