@@ -87,8 +87,11 @@ endif
 # to its own pages, and the RELRO segment pads the data to a page boundary
 # (64 KiB on aarch64: 47 KB of zeros in the file).  musl's static start never
 # applies RELRO (checked: the range stays rw-p in /proc/self/maps), so
-# dropping it loses no protection.
-LDPACK    = -Wl,-z,noseparate-code -Wl,-z,norelro
+# dropping it loses no protection.  A small common page size lets ld start
+# the data segment on the next page in memory but right after the text in
+# the file (ld's DATA_SEGMENT_ALIGN: at most 64 bytes of file padding, not
+# up to a page): 2.5 KB less in the x86_64 agent, 1.3 KB in the aarch64 one.
+LDPACK    = -Wl,-z,noseparate-code -Wl,-z,norelro -Wl,-z,common-page-size=64
 
 PREFIX    ?= /usr/local
 DESTDIR   ?=
@@ -281,6 +284,7 @@ demo: deps all
 bench: deps all
 	tests/bench/run.sh
 	tests/bench/run_fleet.sh
+	tests/bench/run_latency.sh
 
 # ---- fuzzing (docs/fuzzing.md) ----
 # Every tests/fuzz/fuzz_NAME.c is a libFuzzer target NAME with its seed corpus

@@ -31,7 +31,7 @@
 #include "sshconfig.h"
 #include "text.h"
 
-struct fleet_opts fleet_opts = {.jobs = 50, .timeout_s = 10, .command_timeout_s = 300};
+struct fleet_opts fleet_opts = {.jobs = FLEET_JOBS_DEFAULT, .timeout_s = 10, .command_timeout_s = 300};
 
 /* --become-password-file's password, read once; wiped by fleet_free(). */
 static struct cf_buf become_pw_file;
@@ -69,6 +69,7 @@ fleet_global_opt(int ch, const char *arg)
 	case 'j':
 		if (posint(arg, 1, 5000, &fleet_opts.jobs) < 0)
 			goto bad;
+		fleet_opts.jobs_set = 1;
 		return 1;
 	case 'u':
 		fleet_opts.user = arg;
@@ -1682,9 +1683,15 @@ fleet_run(struct fleet *f)
 	/* two descriptors a connection (socket, ssh-agent) and some slack;
 	 * four through a jump host or ProxyCommand (both ends of a socketpair,
 	 * the command's stderr) */
-	for (i = 0; i < f->njobs; i++)
+	for (i = 0; i < f->njobs; i++) {
 		if (f->jobs[i].jump_via || f->jobs[i].proxy_cmd)
 			per = 4;
+		/* each ProxyCommand is a process and, mostly, a login at a jump
+		 * host, whose sshd drops unauthenticated connections beyond
+		 * MaxStartups: the default stays at the old 50 for those */
+		if (f->jobs[i].proxy_cmd && !fleet_opts.jobs_set && jobs > FLEET_JOBS_PROXY)
+			jobs = FLEET_JOBS_PROXY;
+	}
 	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY &&
 	    jobs > (rl.rlim_cur - 32) / per)
 		jobs = rl.rlim_cur > 40 ? (rl.rlim_cur - 32) / per : 4;

@@ -23,9 +23,16 @@
 #include "sshjump.h"
 #include "sshconfig.h"
 
+/* -j's default: what one connection costs the controller (about 0.1 MiB
+ * and 4 ms of CPU, docs/benchmarks.md) makes 512 at once about 50 MiB and
+ * 2 s of CPU spread over the handshakes, so a fleet of a few hundred hosts
+ * runs in one wave; fleet_run() lowers it to what RLIMIT_NOFILE allows. */
+#define FLEET_JOBS_DEFAULT 512
+#define FLEET_JOBS_PROXY 50     /* the default when hosts use a ProxyCommand */
+
 struct fleet_opts {
 	const char *inventory;        /* -i; $CERTFLEET_INVENTORY; ./inventory */
-	int jobs;                     /* -j, default 50 */
+	int jobs;                     /* -j, default FLEET_JOBS_DEFAULT */
 	int timeout_s;                /* --timeout: connect + handshake + auth, default 10 */
 	int command_timeout_s;        /* --command-timeout: per host in total, default 300 */
 	const char *known_hosts;      /* --known-hosts; ~/.ssh/known_hosts */
@@ -35,6 +42,7 @@ struct fleet_opts {
 	int json;                     /* --json */
 	const char *become_password_file; /* --become-password-file; $CERTFLEET_BECOME_PASSWORD_FILE */
 	int timeout_set;              /* --timeout given: wins over ConnectTimeout */
+	int jobs_set;                 /* -j given */
 	const char *ssh_config;       /* -F; $CERTFLEET_SSH_CONFIG; ~/.ssh/config + /etc/ssh/ssh_config */
 	const char *html;             /* status --html FILE: the report page after gathering */
 	int prometheus;               /* status --prometheus: metrics instead of the table */

@@ -82,6 +82,11 @@ struct ssh_conn {
 	/* what recv_cb lets libssh2 read: per ssh_run() call, and before login */
 	size_t budget;
 	uint64_t preauth;
+	int tcp;                      /* fd is our own TCP socket (TCP_QUICKACK) */
+	/* the first USERAUTH_REQUEST goes right behind the SERVICE_REQUEST
+	 * (vendor/patches/libssh2/0006); a host that objects before it
+	 * answered any is connected to again without (no_early) */
+	int early, no_early, answered;
 	/* the first bytes the server sent (its KEXINIT), kept during the key
 	 * exchange to explain a failed negotiation (sshalgo.c) */
 	struct cf_buf first;
@@ -159,6 +164,13 @@ recv_cb(libssh2_socket_t fd, void *buf, size_t len, int flags, void **abstract)
 		len = c->budget;
 	if ((n = recv(fd, buf, len, flags)) < 0)
 		return errno == EWOULDBLOCK || errno == EINTR ? -EAGAIN : -errno;
+	/* ACK what arrived now rather than after the delayed-ACK timer: sshd
+	 * leaves Nagle on for sessions without a pty, so a small packet behind
+	 * an unacknowledged one (the channel-open confirmation behind
+	 * hostkeys-00@openssh.com) waits for our ACK, ~40 ms on Linux.  Linux
+	 * clears TCP_QUICKACK by itself, hence after every receive. */
+	if (c->tcp && n > 0)
+		setsockopt(fd, IPPROTO_TCP, TCP_QUICKACK, &(int){1}, sizeof(int));
 	if (c->st == S_HANDSHAKE && c->first.len < c->first.max)
 		cf_buf_add(&c->first, buf, (size_t)n < c->first.max - c->first.len ? (size_t)n :
 		    c->first.max - c->first.len);
@@ -970,6 +982,59 @@ prepare_certs(struct ssh_conn *c, size_t i)
 	}
 }
 
+static enum ssh_status step_connect(struct ssh_conn *c);
+
+/* After an authentication attempt returned r (not EAGAIN): 1 when the host
+ * objected to the early USERAUTH_REQUEST before answering any (libssh2's
+ * LIBSSH2_ERROR_PROTO, or it hung up) and the connection was started again
+ * without it (the caller then returns SSH_WAIT, or SSH_FAIL when that
+ * failed at once). */
+static int
+objected(struct ssh_conn *c, int r)
+{
+	/* what a host that objects does; anything else (a key that could not
+	 * be loaded or sign, a refusal) is the attempt's own outcome */
+	int cut = r == LIBSSH2_ERROR_PROTO || r == LIBSSH2_ERROR_SOCKET_DISCONNECT ||
+	    r == LIBSSH2_ERROR_SOCKET_RECV || c->disconnected ||
+	    (r == LIBSSH2_ERROR_PUBLICKEY_UNVERIFIED && strncmp(lasterr(c), "Waiting for", 11) == 0);
+
+	if (!c->early || c->answered)
+		return 0;
+	if (!cut) {
+		c->answered = r == 0 || r == LIBSSH2_ERROR_AUTHENTICATION_FAILED;
+		return 0;
+	}
+	cf_debug("%s: the host did not take the login request sent before its SERVICE_ACCEPT "
+	    "(%s); connecting again without", c->t.name, c->disconnected ? c->disc_msg : lasterr(c));
+	if (c->agent) {
+		libssh2_agent_disconnect(c->agent);
+		libssh2_agent_free(c->agent);
+		c->agent = NULL;
+	}
+	libssh2_session_free(c->s);
+	c->s = NULL;
+	close(c->fd);
+	c->fd = -1;
+	if (c->own) {
+		sshkey_free(c->own);
+		free(c->own);
+		c->own = NULL;
+	}
+	c->early = 0;
+	c->no_early = 1;
+	c->tried[0] = c->disc_msg[0] = '\0';
+	c->refusals = c->agent_keys = c->disconnected = 0;
+	c->id_next = 0;
+	c->phase = -1;
+	c->preauth = 0;
+	memset(c->id_offered, 0, sizeof c->id_offered);
+	cf_buf_init(&c->first, SSH_KEXINIT_INPUT_MAX);
+	c->aicur = c->ai;
+	c->st = S_CONNECT;
+	step_connect(c);      /* on failure, fail() made it S_FAILED */
+	return 1;
+}
+
 static enum ssh_status
 step_agent(struct ssh_conn *c)
 {
@@ -993,10 +1058,15 @@ step_agent(struct ssh_conn *c)
 				return SSH_IDLE;
 			}
 	}
+	/* an agent key is asked about first: signing may ask its owner (a
+	 * confirm prompt, a hardware token) for a key the host then refuses */
+	libssh2_session_flag(c->s, LIBSSH2_FLAG_PUBKEY_SIGN_FIRST, 0);
 	for (;;) {
 		r = libssh2_agent_userauth(c->agent, c->t.user, c->ident);
 		if (r == LIBSSH2_ERROR_EAGAIN)
 			return SSH_WAIT;
+		if (objected(c, r))
+			return c->st == S_FAILED ? SSH_FAIL : SSH_WAIT;
 		c->agent_keys++;
 		if (r == 0) {
 			snprintf(c->auth_used, sizeof c->auth_used, "ssh-agent key %.200s",
@@ -1043,6 +1113,9 @@ try_keyfile(struct ssh_conn *c, const char *path, const char *cert)
 			tried(c, "%s (%s)", path, why);
 		return SSH_IDLE;
 	}
+	/* a key file signs its first request: no "would you accept" query
+	 * (vendor/patches/libssh2/0005), one round trip less */
+	libssh2_session_flag(c->s, LIBSSH2_FLAG_PUBKEY_SIGN_FIRST, 1);
 	if (k == KF_OWN) {
 		if (c->own == NULL && !load_own(c, path))
 			return SSH_IDLE;
@@ -1063,6 +1136,8 @@ try_keyfile(struct ssh_conn *c, const char *path, const char *cert)
 		sshkey_free(c->own);
 		free(c->own);
 		c->own = NULL;
+		if (objected(c, r))
+			return c->st == S_FAILED ? SSH_FAIL : SSH_WAIT;
 	} else {
 		/* libssh2's mbedTLS backend derives a public key only from PEM
 		 * RSA files; give it the .pub (or certificate) beside the key */
@@ -1071,17 +1146,25 @@ try_keyfile(struct ssh_conn *c, const char *path, const char *cert)
 		    cert ? cert : access(pub, R_OK) == 0 ? pub : NULL, path, NULL);
 		if (r == LIBSSH2_ERROR_EAGAIN)
 			return SSH_WAIT;
+		if (objected(c, r))
+			return c->st == S_FAILED ? SSH_FAIL : SSH_WAIT;
 	}
 	if (r == 0) {
 		snprintf(c->auth_used, sizeof c->auth_used, "key file %.580s", label);
 		c->authenticated = 1;
 		return SSH_IDLE;
 	}
+	/* signed at once, a refusal is AUTHENTICATION_FAILED and a key that
+	 * could not sign fails before anything is sent: libssh2's "Callback
+	 * returned error" (its own key files), sign_cb's detail (ours) */
 	if (r == LIBSSH2_ERROR_FILE || r == LIBSSH2_ERROR_METHOD_NOT_SUPPORTED)
 		tried(c, "%s (libssh2 cannot load this key file)", label);
 	else if (r == LIBSSH2_ERROR_PUBLICKEY_UNVERIFIED && !c->disconnected && k == KF_OWN &&
 	    cf_lasterr_detail()[0])
 		tried(c, "%s (could not sign: %s)", label, cf_lasterr_detail());
+	else if (r == LIBSSH2_ERROR_PUBLICKEY_UNVERIFIED && !c->disconnected && k == KF_TRY &&
+	    strcmp(lasterr(c), "Callback returned error") == 0)
+		tried(c, "%s (could not sign: libssh2 cannot use this private key)", label);
 	else {
 		tried(c, "%s (refused)", label);
 		c->refusals++;
@@ -1142,6 +1225,7 @@ step_connect(struct ssh_conn *c)
 			if (set_nonblock(c->fd) < 0)
 				return fail(c, CF_E_NETWORK, "fcntl: %s", strerror(errno));
 			setsockopt(c->fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+			c->tcp = 1;
 			if (connect(c->fd, c->aicur->ai_addr, c->aicur->ai_addrlen) == 0 ||
 			    errno == EINPROGRESS) {
 				c->st = S_CONNECTING;
@@ -1173,6 +1257,9 @@ step_connect(struct ssh_conn *c)
 		libssh2_session_callback_set2(c->s, LIBSSH2_CALLBACK_DISCONNECT,
 		    (libssh2_cb_generic *)disconnect_cb);
 		libssh2_session_set_blocking(c->s, 0);
+		/* only where connecting again is possible */
+		c->early = c->tcp && !c->no_early;
+		libssh2_session_flag(c->s, LIBSSH2_FLAG_EARLY_USERAUTH, c->early);
 		hostkey_prefs(c, prefs, sizeof prefs);
 		if (libssh2_session_method_pref(c->s, LIBSSH2_METHOD_HOSTKEY, prefs) != 0 ||
 		    libssh2_session_method_pref(c->s, LIBSSH2_METHOD_KEX, ssh_algo_kex) != 0 ||

@@ -427,7 +427,7 @@ def test_jump_host_connection_lost(bins, net, tmp_path):
     """The jump host's transport ends after its login (its ProxyCommand passes the
     first 6000 bytes it receives only): the hosts behind it fail naming it."""
     cfg = ("Host cutbastion\n  HostName %s\n  User root\n"
-           "  ProxyCommand nc %%h %%p | (dd bs=1 count=6000 2>/dev/null; kill 0)\n\n"
+           "  ProxyCommand nc %%h %%p | (dd bs=1 count=4500 2>/dev/null; kill 0)\n\n"
            "Host %s\n  ProxyJump cutbastion\n" % (BASTION_IP, TARGET_IP))
     pre = tmp_path / "hosts"
     inv = "\n".join(["[fleet]", host_line("t1", net.t1, pre), host_line("t2", net.t2, pre),
@@ -445,7 +445,7 @@ def test_jump_host_gone_silent(bins, net, tmp_path):
     """The jump host's transport stops carrying anything (without an end): the hosts
     behind it time out, and the message says which jump host they were behind."""
     cfg = ("Host mutebastion\n  HostName %s\n  User root\n"
-           "  ProxyCommand nc %%h %%p | (dd bs=1 count=6000 2>/dev/null; sleep 30)\n\n"
+           "  ProxyCommand nc %%h %%p | (dd bs=1 count=4500 2>/dev/null; sleep 30)\n\n"
            "Host %s\n  ProxyJump mutebastion\n" % (BASTION_IP, TARGET_IP))
     inv = "[fleet]\n%s\n%s\n" % (host_line("t1", net.t1), host_line("d", net.direct))
     ctl = Ctl(bins, net, tmp_path, cfg, inv)
