@@ -17,6 +17,7 @@ import json
 import math
 import os
 import shutil
+import signal
 import subprocess
 import time
 import urllib.request
@@ -116,7 +117,6 @@ class Chromium:
     """Headless chromium; one page driven over the DevTools protocol."""
 
     def __init__(self, workdir):
-        import websocket
         self.workdir = Path(workdir)
         profile = self.workdir / "profile"
         profile.mkdir(parents=True, exist_ok=True)
@@ -128,7 +128,16 @@ class Chromium:
              "--mute-audio", "--remote-debugging-address=127.0.0.1", "--remote-debugging-port=0",
              "--remote-allow-origins=*", "--user-data-dir=%s" % profile,
              "--window-size=1400,1000", "about:blank"],
-            stdin=subprocess.DEVNULL, stdout=self.log, stderr=self.log)
+            stdin=subprocess.DEVNULL, stdout=self.log, stderr=self.log, start_new_session=True)
+        self.ws = None
+        try:
+            self._attach(profile)
+        except BaseException:
+            self.close()      # a start that failed leaves no browser behind
+            raise
+
+    def _attach(self, profile):
+        import websocket
         portfile = profile / "DevToolsActivePort"
         cfutil.wait_for(lambda: portfile.exists() and portfile.read_text().count("\n") >= 1, 60,
                         "chromium's DevTools port", proc=self.proc, log=self.workdir / "chromium.log")
@@ -180,15 +189,26 @@ class Chromium:
         Path(path).write_bytes(base64.b64decode(data))
 
     def close(self):
+        """Stop chromium and every process it started (its own session)."""
         try:
-            self.ws.close()
+            if self.ws is not None:
+                self.ws.close()
         finally:
-            self.proc.terminate()
+            for sig in (signal.SIGTERM, signal.SIGKILL):
+                try:
+                    os.killpg(self.proc.pid, sig)
+                except ProcessLookupError:
+                    break
+                try:
+                    self.proc.wait(10)
+                    break
+                except subprocess.TimeoutExpired:
+                    pass
             try:
-                self.proc.wait(10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
+                os.killpg(self.proc.pid, signal.SIGKILL)   # helpers still in the group
+            except ProcessLookupError:
+                pass
+            self.proc.wait()
             self.log.close()
 
 
