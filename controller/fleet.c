@@ -24,6 +24,7 @@
 #include <unistd.h>
 
 #include "cf.h"
+#include "controller.h"
 #include "domain.h"
 #include "fleet.h"
 #include "json.h"
@@ -1565,7 +1566,14 @@ fleet_agent_output(struct job *j, const char *want, int st, struct cf_buf *out, 
 		}
 	}
 	if (st == 127 || strncmp(errs, "certfleet-agent is not installed", 32) == 0) {
-		job_fail(j, CF_E_AGENT_MISSING, "no certfleet-agent at %s on %s", j->agent_path, j->name);
+		struct ctl_agent a;
+		if (j->arch[0] && ctl_payload_info(j->arch, &a) < 0) {
+			cf_clearerr();
+			job_fail(j, CF_E_ARCH_UNSUPPORTED, "no certfleet-agent at %s on %s, a %s host; this "
+			    "controller carries the agent for %s only", j->agent_path, j->name, j->arch,
+			    ctl_payload_archs());
+		} else
+			job_fail(j, CF_E_AGENT_MISSING, "no certfleet-agent at %s on %s", j->agent_path, j->name);
 		return;
 	}
 	if (!j->agent_code[0] || !d[0])

@@ -7,8 +7,18 @@
 #include <poll.h>
 #include <stdint.h>
 #include <stdlib.h>
+#include <string.h>
 
+#include "../../controller/controller.h"
 #include "../../controller/fleet.h"
+
+/* ---------------------------------------------------------------- payload.c stubs */
+
+/* fleet.c asks whether a host's CPU has a carried agent (ARCH_UNSUPPORTED
+ * vs AGENT_MISSING); the fuzz build carries none, so: x86_64 only. */
+int ctl_payload_info(const char *arch, struct ctl_agent *out)
+{ (void)out; return strcmp(arch, "x86_64") == 0 ? 0 : -1; }
+const char *ctl_payload_archs(void) { return "x86_64"; }
 
 /* ---------------------------------------------------------------- ssh.c stubs */
 

@@ -376,6 +376,11 @@ def test_deploy_picks_the_agent_for_the_hosts_cpu(bins, sshd_factory, tmp_path):
     # the aarch64 bytes were the ones sent: a short read or another build
     # would have been UPLOAD_CORRUPT, not a failed trial run
     assert "UPLOAD_CORRUPT" not in p.stdout
+    # status on the mips host: no agent there because none exists for it,
+    # which is what it says (not "install it with deploy")
+    p, doc = ctl.json(*args, "status", "mips", check=1)
+    e = by_host(doc)["mips"]["error"]
+    assert e["code"] == "ARCH_UNSUPPORTED" and "mips64 host" in e["detail"], e
 
 
 def test_digest_without_sha256sum(bins, sshd_factory, tmp_path):
