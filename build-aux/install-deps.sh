@@ -55,7 +55,7 @@ fi
 pkgs="build-essential musl-tools dpkg-dev ca-certificates curl openssl xz-utils
       nginx-light openssh-server openssh-client python3 python3-pytest
       iproute2 procps file binutils cron sudo time clang libclang-rt-dev valgrind jq strace netcat-openbsd
-      gcc-aarch64-linux-gnu musl-dev:arm64 qemu-user-static ansible-core"
+      gcc-aarch64-linux-gnu musl-dev:arm64 qemu-user-static ansible-core certbot"
 missing=""
 for p in $pkgs; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'ok installed' || missing="$missing $p"
