@@ -277,3 +277,26 @@ def test_live_symlink_leaving_the_directory_is_refused(cb, copy, target):
     r = imp(cb, "-d", SA, prefix=copy, check=108)
     assert "points at" in r.stderr or "symbolic link" in r.stderr, r.stderr
     assert nothing_imported(copy, SA)
+
+
+# ----------------------------------------------------------------- through the controller
+
+def test_controller_runs_import_and_shows_the_lineages(cb, copy, bins, sshd_factory, tmp_path):
+    from test_fleet import Ctl, write_inventory
+    [s] = sshd_factory.many(1, first_host=160)
+    inv, kh = tmp_path / "inventory", tmp_path / "known_hosts"
+    write_inventory(inv, [s])
+    inv.write_text(inv.read_text().replace("ansible_user=root", "ansible_user=root certfleet_prefix=%s" % copy))
+    kh.write_text(s.known_hosts_line())
+    ctl = Ctl(bins, tmp_path / "ctl")
+    args = ["-i", inv, "--known-hosts", kh, "--identity", sshd_factory.client_key.path]
+    ctl.run(*args, "deploy", check=0)
+    p, doc = ctl.json(*args, "run", "h00", "--", "import", "certbot", "--dry-run", check=0)
+    out = doc["hosts"][0]["output"]
+    assert all(n + ":" in out for n in (SA, WR, DNS)) and "settings -> " in out, out
+    assert not list((copy / "etc/certfleet/live").glob("*"))
+    ctl.run(*args, "run", "h00", "--", "import", "certbot", check=0)
+    p, doc = ctl.json(*args, "status", check=0)
+    certs = doc["hosts"][0]["agent"]["certificates"]
+    assert sorted(c["lineage"] for c in certs) == sorted([SA, WR, DNS])
+    assert all(c["state"]["sslStatus"] == "active" for c in certs), certs
