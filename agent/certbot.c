@@ -36,6 +36,7 @@
 #include "json.h"
 #include "lineage.h"
 #include "store.h"
+#include "text.h"
 #include "x509.h"
 
 #define CB_MAX (256 * 1024)          /* a conf, a PEM or a JSON file of certbot's */
@@ -502,7 +503,7 @@ import_one(struct import *im, const char *name)
 	cf_buf_init(&settings, 64 * 1024);
 	cf_buf_init(&der, CB_MAX);
 	cf_buf_init(&spki, 4096);
-	printf("%s:\n", name);
+	printf("%s:\n", text_safe(rel, sizeof rel, name));   /* not validated yet: shown inert */
 	if (in == NULL || c == NULL)
 		goto out;
 	if (domain_normalize(name, in->name, sizeof in->name, 0) < 0 || strcmp(in->name, name) != 0) {
@@ -562,6 +563,23 @@ import_one(struct import *im, const char *name)
 	o.resolver = im->resolver;
 	if (map_settings(c, name, &ck, &o) < 0)
 		goto out;
+	for (i = 0; i < 3; i++) {
+		static const char *const hd[3] = {"pre", "post", "deploy"};
+		DIR *d;
+		struct dirent *de;
+		snprintf(rel, sizeof rel, "renewal-hooks/%s", hd[i]);
+		if ((r = openat(im->dfd, rel, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)) < 0)
+			continue;
+		if ((d = fdopendir(r)) == NULL) {
+			close(r);
+			continue;
+		}
+		while ((de = readdir(d)) != NULL)
+			if (de->d_name[0] != '.')
+				printf("  warning: certfleet does not run certbot's %s/%s: make it a %s hook\n",
+				    rel, text_safe(keypath, sizeof keypath, de->d_name), hd[i]);
+		closedir(d);
+	}
 	if (cb_get(c, K_ACCOUNT) == NULL) {
 		cf_seterr(CF_E_CERTBOT_LINEAGE, "renewal/%s.conf names no account", name);
 		goto out;
