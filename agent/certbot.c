@@ -259,6 +259,19 @@ out:
 	return rc;
 }
 
+/* What certfleet does differently, harmlessly: printed when key is True
+ * (when 1), False (0), or set at all (2). */
+static const struct {
+	unsigned char k, when;
+	const char *why;
+} warns[] = {
+	{K_REUSE, 1, "certfleet makes a new key at each renewal"},
+	{K_AUTORENEW, 0, "certfleet renews the lineage all the same"},
+	{K_SUBSET, 1, "certfleet renews only with every name validated"},
+	{K_BEFORE, 2, "certfleet renews in the CA's window (ARI) or with a third of the lifetime left"},
+	{K_NO_VERIFY, 1, "certfleet verifies the CA's TLS certificate (give --ca-file)"},
+};
+
 /* Map the conf onto o; warnings printed, refusals returned. */
 static int
 map_settings(struct cb_conf *c, const char *name, struct key *certkey, struct issue_opts *o)
@@ -267,7 +280,6 @@ map_settings(struct cb_conf *c, const char *name, struct key *certkey, struct is
 	size_t i;
 
 #define REFUSE(...) return cf_seterr(CF_E_CERTBOT_UNSUPPORTED, __VA_ARGS__)
-#define WARN(...) printf("  warning: " __VA_ARGS__)
 	o->server = cb_get(c, K_SERVER) ? cb_get(c, K_SERVER) : CF_LE_PRODUCTION;
 	o->http_port = 80;
 	o->dns_timeout = ISSUE_DNS_TIMEOUT_S;
@@ -314,9 +326,9 @@ map_settings(struct cb_conf *c, const char *name, struct key *certkey, struct is
 	v = cb_get(c, K_INSTALLER);
 	if (v && strcmp(v, "nginx") != 0 && strcmp(v, "None") != 0 && strcmp(v, "null") != 0)
 		REFUSE("installer %.64s: certfleet installs into nginx only", v);
-	if (v && strcmp(v, "nginx") == 0 && !o->nginx.enabled)
-		WARN("nginx reads certbot's files (installer nginx): point its ssl_certificate lines at "
-		    "certfleet's live/%s/ (certfleet-agent nginx install -d %s)\n", name, name);
+	if (v && strcmp(v, "nginx") == 0)
+		printf("  warning: installer = nginx: nginx reads certbot's files until `certfleet-agent nginx "
+		    "install -d %s` points it at certfleet's\n", name);
 	if (cb_get(c, K_RENEW_HOOK) && cb_get(c, K_DEPLOY) && strcmp(cb_get(c, K_RENEW_HOOK), cb_get(c, K_DEPLOY)))
 		REFUSE("renew_hook and deploy_hook differ");
 	o->pre_hook = cb_get(c, K_PRE);
@@ -341,19 +353,10 @@ map_settings(struct cb_conf *c, const char *name, struct key *certkey, struct is
 		    v ? v : "of the current key");
 	if (cb_true(c, K_STAPLE))
 		REFUSE("must_staple: certfleet does not request OCSP Must-Staple");
-	if (cb_true(c, K_REUSE))
-		WARN("reuse_key: certfleet makes a new key at each renewal\n");
-	if (cb_get(c, K_AUTORENEW) && !cb_true(c, K_AUTORENEW))
-		WARN("autorenew = False: certfleet renews the lineage (remove it from certfleet to stop that)\n");
-	if (cb_true(c, K_SUBSET))
-		WARN("allow_subset_of_names: certfleet renews only with every name validated\n");
-	if (cb_get(c, K_BEFORE))
-		WARN("renew_before_expiry: certfleet renews in the CA's window (ARI) or at a third of the "
-		    "lifetime left\n");
-	if (cb_true(c, K_NO_VERIFY))
-		WARN("no_verify_ssl: certfleet verifies the CA's TLS certificate (give --ca-file)\n");
+	for (i = 0; i < CF_ARRAY_LEN(warns); i++)
+		if ((v = cb_get(c, warns[i].k)) != NULL && (warns[i].when == 2 || cb_true(c, warns[i].k) == warns[i].when))
+			printf("  warning: %s = %s: %s\n", cb_keys[warns[i].k], v, warns[i].why);
 #undef REFUSE
-#undef WARN
 	return issue_opts_check(o);
 }
 
