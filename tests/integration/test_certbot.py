@@ -155,9 +155,16 @@ def test_import_is_byte_identical_and_active(cb):
     assert oct(acct[0].with_name("account.key").stat().st_mode & 0o777) == "0o600"
 
 
-def test_second_import_exits_2(cb):
+def test_second_import_exits_2_and_force_imports_again(cb):
     r = imp(cb, check=2)
     assert r.stdout.count("already manages it") == 3
+    r = imp(cb, "--force", "-d", WR, check=0)
+    archive = cb.prefix / "etc/certfleet/archive" / WR
+    assert sorted(p.name for p in archive.iterdir()) == ["0001", "0002"]
+    assert (archive / "0002/privkey.pem").read_bytes() == \
+        (Path(cb.cb) / "live" / WR / "privkey.pem").read_bytes()
+    assert cb.agent.run("import", "--help", check=0).stdout.startswith("usage: certfleet-agent import certbot")
+    assert "usage: certfleet-agent import certbot" in cb.agent.run("import", "acme.sh", check=64).stderr
 
 
 def test_renew_force_reuses_methods_hooks_and_account(cb):
