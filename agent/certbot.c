@@ -114,8 +114,9 @@ cb_read(int dfd, const char *rel, struct cf_buf *out)
 			break;
 	cf_wipe(tmp, sizeof tmp);
 	close(fd);
-	if (n != 0 || memchr(out->data, '\0', out->len))
-		return cf_seterr(CF_E_CERTBOT_LINEAGE, "certbot's %s cannot be read (too large, or binary)", rel);
+	if (n != 0 || out->len == 0 || memchr(out->data, '\0', out->len))
+		return cf_seterr(CF_E_CERTBOT_LINEAGE, "certbot's %s cannot be read (empty, too large, or binary)",
+		    rel);
 	return 0;
 }
 
@@ -179,9 +180,9 @@ read_live(int dfd, const char *cbdir, const char *logical, struct lineage_in *in
 		snprintf(want, sizeof want, "archive/%s/%s", in->name, kinds[i]);
 		k = strncmp(t, want, strlen(want)) == 0 && t[strlen(want)] >= '1' && t[strlen(want)] <= '9' ?
 		    strtol(t + strlen(want), &end, 10) : -1;
-		if (k < 0 || strcmp(end, ".pem") != 0 || (n >= 0 && k != n)) {
+		if (k < 0 || k > 999999 || strcmp(end, ".pem") != 0 || (n >= 0 && k != n)) {
 			cf_seterr(CF_E_CERTBOT_LINEAGE, "certbot's live/%s/%s.pem points at %.200s, %s", in->name,
-			    kinds[i], link, k < 0 || strcmp(end, ".pem") ? "outside its archive/ directory" :
+			    kinds[i], link, k < 0 || k > 999999 || strcmp(end, ".pem") ? "outside its archive/ directory" :
 			    "another version than the other live files");
 			goto fail;
 		}
@@ -415,7 +416,7 @@ disable_conf(struct import *im, const char *name)
 	    "renewal/*.conf, so it leaves them alone.  When certbot had no lineage left, its\n"
 	    "timer was masked (PREFIX/etc/systemd/system/certbot.timer -> /dev/null) and its\n"
 	    "cron entry set aside (PREFIX/etc/cron.d/certbot.certfleet-disabled).\n"
-	    "To give a lineage back to certbot:\n"
+	    "To give a lineage back to certbot, in certbot's directory:\n"
 	    "  mv " CB_DISABLED "/NAME.conf renewal/NAME.conf\n"
 	    "  systemctl unmask certbot.timer; systemctl start certbot.timer\n"
 	    "  mv /etc/cron.d/certbot.certfleet-disabled /etc/cron.d/certbot\n"
@@ -700,7 +701,11 @@ cmd_import(int argc, char **argv)
 	argv++;
 	while ((ch = getopt_long(argc, argv, "d:h", longopts, NULL)) != -1) {
 		switch (ch) {
-		case 'c': im.logical = optarg; break;
+		case 'c':
+			im.logical = optarg;
+			for (r = (int)strlen(optarg); r > 1 && optarg[r - 1] == '/'; r--)
+				optarg[r - 1] = '\0';
+			break;
 		case 'n': im.dry_run = 1; break;
 		case 'D': im.disable = 1; break;
 		case 'f': im.force = 1; break;
@@ -750,7 +755,8 @@ cmd_import(int argc, char **argv)
 			closedir(d);
 		else
 			close(fd);
-		qsort(names, n, sizeof *names, cmp_str);
+		if (n > 1)
+			qsort(names, n, sizeof *names, cmp_str);
 		cap = (size_t)-1;   /* the strings are ours */
 	}
 	for (i = 0; i < n; i++) {
