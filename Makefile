@@ -60,9 +60,9 @@ STRIP     =
 else ifeq ($(VARIANT),aarch64)
 # the agent for arm64 servers (carried by the x86_64 controller beside the
 # x86_64 agent): Debian's cross gcc with musl-dev:arm64's specs, static.
-# Link-time optimisation: aarch64 code is larger than x86_64's and musl's
-# printf brings 10 KB of software 128-bit floating point there; -flto keeps
-# the agent within its 400 KiB.
+# Link-time optimisation: aarch64 code is larger than x86_64's; -flto keeps
+# the agent within its 400 KiB (and agent/printf.c keeps musl's printf, with
+# its 10 KB of software 128-bit floating point there, out of it).
 CC        = $(AARCH64_CC)
 AR        = aarch64-linux-gnu-gcc-ar
 OPT       = -Os -flto=auto -fno-pie -mno-outline-atomics -ffunction-sections -fdata-sections -fno-asynchronous-unwind-tables -fno-unwind-tables
@@ -189,13 +189,23 @@ $(B)/%.o: %.c $(VENDOR) $(B)/gen/version_gen.h
 $(B)/libcommon.a: $(COMMON_OBJ)
 	rm -f $@ && $(AR) rcs $@ $^
 
+# The agent's printf is common/fmt.c (agent/printf.c): integer and string
+# conversions only; check-formats.sh fails the link on any other in a format.
 $(B)/certfleet-agent: $(AGENT_OBJ) $(SAN_OBJ) $(B)/libcommon.a
+	@build-aux/check-formats.sh $(AGENT_SRC) $(COMMON_SRC)
 	$(CC) $(LDFLAGS) $(STRIP) -o $@ $(AGENT_OBJ) $(SAN_OBJ) $(B)/libcommon.a $(BEARSSL)
 
-# The controller carries the agents it deploys: build-aux/payload.S .incbin's them.
-$(B)/payload.o: build-aux/payload.S $(B)/certfleet-agent $(A64_AGENT)
-	$(CC) -c -DAGENT_PATH='"$(B)/certfleet-agent"' \
-	    $(if $(A64_AGENT),-DAGENT_AARCH64_PATH='"$(A64_AGENT)"') -o $@ build-aux/payload.S
+# The controller carries the agents it deploys: build-aux/payload.S .incbin's
+# each gzip'd (-n: no name, no time: reproducible) with the SHA-256 of the
+# agent itself; controller/payload.c inflates them (common/inflate.c).
+%/certfleet-agent.gz: %/certfleet-agent
+	gzip -9 -n < $< > $@.tmp && mv $@.tmp $@
+
+SHA256_OF  = \"$$(sha256sum < $(1) | cut -c1-64)\"
+$(B)/payload.o: build-aux/payload.S $(B)/certfleet-agent.gz $(A64_AGENT:%=%.gz)
+	$(CC) -c -DAGENT_GZ='"$(B)/certfleet-agent.gz"' -DAGENT_SHA256=$(call SHA256_OF,$(B)/certfleet-agent) \
+	    $(if $(A64_AGENT),-DAGENT_AARCH64_GZ='"$(A64_AGENT).gz"' \
+	    -DAGENT_AARCH64_SHA256=$(call SHA256_OF,$(A64_AGENT))) -o $@ build-aux/payload.S
 
 $(B)/certfleet: $(CTRL_OBJ) $(SAN_OBJ) $(B)/payload.o $(B)/libcommon.a
 	$(CC) $(LDFLAGS) $(STRIP) -o $@ $(CTRL_OBJ) $(SAN_OBJ) $(B)/payload.o $(B)/libcommon.a $(SSHLIBS) $(YAMLLIB) $(BEARSSL)
@@ -217,8 +227,13 @@ $(B)/tests/unit/test_libssh2_kat.o: CFLAGS += $(KAT_CFLAGS)
 $(B)/unit-tests: $(UNIT_OBJ) $(SAN_OBJ) $(B)/libcommon.a
 	$(CC) $(LDFLAGS) -o $@ $(UNIT_OBJ) $(SAN_OBJ) $(B)/libcommon.a $(UNIT_LIBS) $(BEARSSL)
 
-unit: $(B)/unit-tests
+unit: $(B)/unit-tests $(B)/inflate-pipe
 	$(B)/unit-tests
+
+# common/inflate.c as a pipe for tests/integration/test_inflate.py (which
+# holds it against Python's zlib); test-only, never installed
+$(B)/inflate-pipe: $(B)/tests/tools/inflate_pipe.o $(SAN_OBJ) $(B)/libcommon.a
+	$(CC) $(LDFLAGS) -o $@ $^
 
 # The aarch64 build of the unit tests (and of the agent the integration tests
 # run) under qemu-aarch64-static: binfmt is not registered in these
@@ -240,7 +255,7 @@ check: deps
 	$(if $(HAVE_AARCH64),$(MAKE) unit-aarch64)
 	$(MAKE) integration
 
-integration: all $(if $(HAVE_AARCH64),build/aarch64-test/certfleet-agent)
+integration: all $(B)/inflate-pipe $(if $(HAVE_AARCH64),build/aarch64-test/certfleet-agent)
 	$(PYTEST) -q -p no:cacheprovider tests/integration
 
 ifeq ($(VARIANT),musl)
@@ -276,7 +291,8 @@ FUZZ_NAMES   = $(patsubst tests/fuzz/fuzz_%.c,%,$(wildcard tests/fuzz/fuzz_*.c))
 FUZZ_SECONDS ?= 60
 FUZZ_RUN     = tests/fuzz/run.sh
 
-$(B)/libagent.a: $(filter-out $(B)/agent/main.o,$(AGENT_OBJ))
+# (agent/printf.c stays out: the controller's objects in a target need libc's printf)
+$(B)/libagent.a: $(filter-out $(B)/agent/main.o $(B)/agent/printf.o,$(AGENT_OBJ))
 	rm -f $@ && $(AR) rcs $@ $^
 
 $(B)/libctrl.a: $(filter-out $(B)/controller/main.o,$(CTRL_OBJ))

@@ -483,9 +483,14 @@ tcp_connect(struct http_client *c, const struct http_url *u)
 			break;
 		if (errno == EINPROGRESS) {
 			struct pollfd pfd = {.fd = fd, .events = POLLOUT};
-			int64_t left = c->deadline - cf_now_ms();
+			int64_t left;
 			socklen_t sl = sizeof saved;
-			if (left > 0 && poll(&pfd, 1, (int)left) == 1 &&
+			int n = 0;
+			/* a signal is not the deadline: wait again for what is left */
+			do
+				left = c->deadline - cf_now_ms();
+			while (left > 0 && (n = poll(&pfd, 1, (int)left)) < 0 && errno == EINTR);
+			if (left > 0 && n == 1 &&
 			    getsockopt(fd, SOL_SOCKET, SO_ERROR, &saved, &sl) == 0 && saved == 0)
 				break;
 			if (left <= 0 || saved == 0)

@@ -342,16 +342,17 @@ deploy_script(struct job *j, const struct deploy *d, struct cf_buf *s)
 	static const char *const args[] = {"cron", "install"};
 	char paths[3][600];
 	size_t i, np = job_agent_paths(j, paths), n64 = 0;
-	struct ctl_agent a64;
+	struct ctl_agent x86, a64;
 
-	if (ctl_payload_for("aarch64", &a64) == 0)
+	ctl_payload_info("x86_64", &x86);
+	if (ctl_payload_info("aarch64", &a64) == 0)
 		n64 = a64.len;
 	cf_clearerr();
 	/* the agent for the host's CPU: each carried build's digest and size */
 	cf_buf_addf(s, "T=%s; H=; case $(uname -m) in x86_64|amd64) M=x86_64; H=%s; N=%zu;; "
 	    "aarch64|arm64) M=aarch64; H=%s; N=%zu;; *) M=$(uname -m);; esac; "
 	    "if [ -z \"$H\" ]; then printf '%%s:arch %%s\\n' \"$T\" \"$M\"; exit 0; fi; ",
-	    j->token, d->sha256[0], ctl_payload_size(), n64 ? d->sha256[1] : "", n64);
+	    j->token, d->sha256[0], x86.len, n64 ? d->sha256[1] : "", n64);
 	cf_buf_addstr(s, "sum() { if command -v sha256sum >/dev/null 2>&1; then V=sha256sum; "
 	    "h=$(sha256sum < \"$1\"); elif command -v openssl >/dev/null 2>&1; then V=openssl; "
 	    "h=$(openssl dgst -sha256 < \"$1\"); else V=size; h=$(wc -c < \"$1\"); set -- $h; h=$1; "
@@ -547,8 +548,9 @@ cmd_deploy(int argc, char **argv)
 	}
 	for (i = 0; i < 2; i++) {
 		struct ctl_agent a;
-		if (ctl_payload_for(i ? "aarch64" : "x86_64", &a) == 0)
-			ctl_payload_sha256(&a, d.sha256[i]);
+		d.sha256[i][0] = '\0';
+		if (ctl_payload_info(i ? "aarch64" : "x86_64", &a) == 0)
+			cf_strlcpy(d.sha256[i], a.sha256, sizeof d.sha256[i]);
 		cf_clearerr();
 	}
 	if ((r = fleet_setup(&f, pattern, 1)) != 0)

@@ -89,13 +89,19 @@ cmd_version(int argc, char **argv)
 	for (i = 0; i < CF_ARRAY_LEN(archs); i++) {
 		struct ctl_agent a;
 		char h[65];
-		if (ctl_payload_for(archs[i], &a) < 0) {
+		if (ctl_payload_info(archs[i], &a) < 0) {
 			cf_clearerr();
 			printf("  embedded agent %-7s: not carried (built without its cross tool chain)\n", archs[i]);
 			continue;
 		}
+		if (ctl_payload_for(archs[i], &a) < 0) {
+			printf("  embedded agent %-7s: %s\n", archs[i], cf_lasterr_detail());
+			cf_clearerr();
+			continue;
+		}
 		ctl_payload_sha256(&a, h);
-		printf("  embedded agent %-7s: %zu bytes, sha256 %s\n", a.arch, a.len, h);
+		printf("  embedded agent %-7s: %zu bytes, sha256 %s (carried gzip'd: %zu bytes)\n", a.arch,
+		    a.len, h, a.gzlen);
 	}
 	return 0;
 }

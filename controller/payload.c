@@ -1,51 +1,80 @@
 /*
  * payload.c — the agent binaries embedded in the controller (one per
- * architecture: build-aux/payload.S), and `certfleet agent-binary`, which
- * writes one out byte for byte.
+ * architecture, gzip'd: build-aux/payload.S), unpacked with common/inflate.c
+ * when their bytes are needed and checked against the SHA-256 recorded at
+ * build time; and `certfleet agent-binary`, which writes one out byte for
+ * byte.
  */
 #include <errno.h>
 #include <getopt.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
 #include "bearssl/bearssl.h"
 #include "cf.h"
 #include "controller.h"
+#include "inflate.h"
 
 extern const unsigned char cf_agent_payload[];
 extern const unsigned char cf_agent_payload_end[];
+extern const char cf_agent_sha256[];
 extern const unsigned char cf_agent_payload_aarch64[];
 extern const unsigned char cf_agent_payload_aarch64_end[];
+extern const char cf_agent_sha256_aarch64[];
 
-const unsigned char *
-ctl_payload(void)
+int
+ctl_payload_info(const char *arch, struct ctl_agent *out)
 {
-	return cf_agent_payload;
-}
-
-size_t
-ctl_payload_size(void)
-{
-	return (size_t)(cf_agent_payload_end - cf_agent_payload);
+	memset(out, 0, sizeof *out);
+	if (strcmp(arch, "x86_64") == 0 || strcmp(arch, "amd64") == 0) {
+		out->arch = "x86_64";
+		out->gz = cf_agent_payload;
+		out->gzlen = (size_t)(cf_agent_payload_end - cf_agent_payload);
+		out->sha256 = cf_agent_sha256;
+	} else if (strcmp(arch, "aarch64") == 0 || strcmp(arch, "arm64") == 0) {
+		out->arch = "aarch64";
+		out->gz = cf_agent_payload_aarch64;
+		out->gzlen = (size_t)(cf_agent_payload_aarch64_end - cf_agent_payload_aarch64);
+		out->sha256 = cf_agent_sha256_aarch64;
+	}
+	if (out->gzlen == 0)
+		return cf_seterr(CF_E_ARCH_UNSUPPORTED, "no certfleet-agent for the %.40s architecture in "
+		    "this controller (it carries: %s)", arch, ctl_payload_archs());
+	out->len = inflate_gzip_size(out->gz, out->gzlen);
+	return 0;
 }
 
 int
 ctl_payload_for(const char *arch, struct ctl_agent *out)
 {
-	memset(out, 0, sizeof *out);
-	if (strcmp(arch, "x86_64") == 0 || strcmp(arch, "amd64") == 0) {
-		out->arch = "x86_64";
-		out->data = cf_agent_payload;
-		out->len = (size_t)(cf_agent_payload_end - cf_agent_payload);
-	} else if (strcmp(arch, "aarch64") == 0 || strcmp(arch, "arm64") == 0) {
-		out->arch = "aarch64";
-		out->data = cf_agent_payload_aarch64;
-		out->len = (size_t)(cf_agent_payload_aarch64_end - cf_agent_payload_aarch64);
+	static unsigned char *agents[2];   /* unpacked once, kept for the run */
+	unsigned char **slot;
+	char h[65];
+	size_t n;
+	int r;
+
+	if (ctl_payload_info(arch, out) < 0)
+		return -1;
+	slot = &agents[strcmp(out->arch, "aarch64") == 0];
+	if (*slot == NULL) {
+		if ((*slot = malloc(out->len ? out->len : 1)) == NULL)
+			return cf_seterr(CF_E_NOMEM, "unpacking the %s agent", out->arch);
+		r = inflate_gzip(out->gz, out->gzlen, *slot, out->len, &n);
+		out->data = *slot;
+		if (r == INFLATE_OK)
+			ctl_payload_sha256(out, h);
+		if (r != INFLATE_OK || strcmp(h, out->sha256) != 0) {
+			free(*slot);
+			*slot = NULL;
+			out->data = NULL;
+			return cf_seterr(CF_E_INTERNAL, "the %s agent carried in this controller is damaged "
+			    "(%s): reinstall certfleet", out->arch,
+			    r != INFLATE_OK ? inflate_strerror(r) : "its SHA-256 is not the one recorded");
+		}
 	}
-	if (out->len == 0)
-		return cf_seterr(CF_E_ARCH_UNSUPPORTED, "no certfleet-agent for the %.40s architecture in "
-		    "this controller (it carries: %s)", arch, ctl_payload_archs());
+	out->data = *slot;
 	return 0;
 }
 

@@ -161,19 +161,30 @@ step "certfleet-agent nginx remove: the original bytes are back"
 agent nginx remove -d blog.example.test "${ngx_args[@]}"
 cmp "$work/blog.conf.orig" "$ng/sites/blog.conf" && echo "blog.conf is byte-identical to the original"
 
-step "certfleet: a fleet of three SSH hosts (sshd on 127.0.0.21-23, each with its own host key)"
+step "certfleet: a fleet of three SSH hosts, hardened the way ssh-audit recommends"
+# Each sshd (127.0.0.21-23) has only an Ed25519 host key and offers only
+# curve25519 key exchange and AES-GCM; known_hosts holds only ssh-ed25519
+# lines, as a first `ssh` contact writes it.  web3 is reached through web1
+# (ProxyJump in an ssh_config file: Host matches ansible_host, as for
+# Ansible, which runs ssh with that address); the inventory is Ansible YAML.
 ssh-keygen -q -t ed25519 -N "" -C certfleet-demo -f "$work/id_ed25519"
 : > "$work/known_hosts"
-printf '[web]\n' > "$work/inventory"
+: > "$work/ssh_config"
+printf 'all:\n  children:\n    web:\n      vars:\n        certfleet_method: standalone\n' > "$work/inventory.yml"
+printf '        certfleet_server: %s\n        certfleet_agree_tos: yes\n      hosts:\n' "$PEBBLE_DIR_URL" >> "$work/inventory.yml"
 for i in 1 2 3; do
     addr=127.0.0.2$i; d=$work/sshd$i; name=web$i.shop.example.test
     mkdir -p "$d"; chmod 700 "$d"
-    ssh-keygen -q -t ecdsa -N "" -C "$addr" -f "$d/host_ecdsa"
+    ssh-keygen -q -t ed25519 -N "" -C "$addr" -f "$d/host_ed25519"
     port=$(/usr/bin/python3 -c 'import socket,sys; s=socket.socket(); s.bind((sys.argv[1],0)); print(s.getsockname()[1])' "$addr")
     cp "$work/id_ed25519.pub" "$d/authorized_keys"
     cat > "$d/sshd_config" <<EOC
 ListenAddress $addr:$port
-HostKey $d/host_ecdsa
+HostKey $d/host_ed25519
+HostKeyAlgorithms ssh-ed25519
+KexAlgorithms curve25519-sha256,curve25519-sha256@libssh.org
+Ciphers aes256-gcm@openssh.com,aes128-gcm@openssh.com
+PubkeyAcceptedAlgorithms ssh-ed25519
 PidFile none
 UsePAM no
 StrictModes no
@@ -182,33 +193,37 @@ PasswordAuthentication no
 KbdInteractiveAuthentication no
 AuthorizedKeysFile $d/authorized_keys
 SetEnv SHLVL=1
-Subsystem sftp internal-sftp
 EOC
     mkdir -p /run/sshd
     /usr/sbin/sshd -D -e -f "$d/sshd_config" 2> "$d/log" &
     echo $! > "$d/pid"
-    echo "[$addr]:$port $(cut -d' ' -f1,2 "$d/host_ecdsa.pub")" >> "$work/known_hosts"
+    echo "[$addr]:$port $(cut -d' ' -f1,2 "$d/host_ed25519.pub")" >> "$work/known_hosts"
+    eval "port$i=$port"
     # the CA's DNS sends the name to that host's address
     curl -sf -X POST -d "{\"host\":\"$name.\",\"addresses\":[\"$addr\"]}" "$CTS_MGMT/add-a" >/dev/null
     # per-host agent defaults: its address for the HTTP-01 responder, whom to trust
     mkdir -p "$work/hosts/$name/etc/certfleet"
     printf 'ca-file = %s\nresolver = 127.0.0.1:%s\nhttp-address = %s\nhttp-port = %s\n' \
         "$PEBBLE_CA" "$CTS_DNS" "$addr" "$PEBBLE_HTTP_PORT" > "$work/hosts/$name/etc/certfleet/agent.conf"
-    echo "$name ansible_host=$addr ansible_port=$port ansible_user=root certfleet_domains=$name certfleet_prefix=$work/hosts/$name" >> "$work/inventory"
+    printf '        %s:\n          ansible_host: %s\n          ansible_port: %s\n          ansible_user: root\n' \
+        "$name" "$addr" "$port" >> "$work/inventory.yml"
+    printf '          certfleet_domains: %s\n          certfleet_prefix: %s\n' "$name" "$work/hosts/$name" >> "$work/inventory.yml"
 done
-printf '\n[web:vars]\ncertfleet_method=standalone\ncertfleet_server=%s\ncertfleet_agree_tos=yes\n' \
-    "$PEBBLE_DIR_URL" >> "$work/inventory"
+printf 'Host 127.0.0.23\n    ProxyJump root@127.0.0.21:%s\n' "$port1" > "$work/ssh_config"
 for i in 1 2 3; do
     for _ in $(seq 50); do grep -q "Server listening" "$work/sshd$i/log" && break; sleep 0.1; done
 done
-cat "$work/inventory"
-fleet() { echo "+ certfleet $*"; bin/certfleet -i "$work/inventory" --known-hosts "$work/known_hosts" \
-    --identity "$work/id_ed25519" "$@"; }
+echo "# inventory.yml"; cat "$work/inventory.yml"
+echo "# ssh_config"; cat "$work/ssh_config"
+echo "# known_hosts (ssh-ed25519 only)"; cut -c1-60 "$work/known_hosts"
+fleet() { echo "+ certfleet $*"; bin/certfleet -i "$work/inventory.yml" --known-hosts "$work/known_hosts" \
+    -F "$work/ssh_config" --identity "$work/id_ed25519" "$@"; }
 
-step "certfleet hosts (the inventory, resolved)"
+step "certfleet hosts (the inventory, resolved); -v shows web3's route through web1"
 fleet hosts
+fleet hosts -v web3.shop.example.test
 
-step "certfleet deploy (the embedded agent, over SFTP, checked and renamed into place)"
+step "certfleet deploy (the embedded agent for the host's architecture, streamed over one exec, sha256-checked, renamed into place)"
 fleet deploy
 
 step "certfleet issue (each host's agent gets its certificate from Pebble, in parallel)"
@@ -236,11 +251,11 @@ set +e; elb renew -d lb.example.test --server "$PEBBLE_DIR_URL" --ca-file "$PEBB
 echo "(exit $rc)"
 [ $rc = 2 ]
 
-step "certfleet elb deploy --from-host: the certificate web1's agent obtained, fetched over SFTP and put on the listener"
+step "certfleet elb deploy --from-host: the certificate web1's agent obtained, read over SSH and put on the listener"
 echo "+ certfleet elb deploy --from-host web1.shop.example.test -d web1.shop.example.test --fe-config fe.conf -i inventory ..."
 bin/certfleet elb deploy --from-host web1.shop.example.test -d web1.shop.example.test \
-    --fe-config "$work/fe.conf" -i "$work/inventory" --known-hosts "$work/known_hosts" \
-    --identity "$work/id_ed25519"
+    --fe-config "$work/fe.conf" -i "$work/inventory.yml" --known-hosts "$work/known_hosts" \
+    -F "$work/ssh_config" --identity "$work/id_ed25519"
 elb status
 
 step "demo done"
