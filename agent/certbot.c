@@ -120,6 +120,52 @@ cb_read(int dfd, const char *rel, struct cf_buf *out)
 	return 0;
 }
 
+static int
+cmp_str(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* The names in directory rel under dfd (not through a link) that end in
+ * suffix (which is cut) and do not start with '.', sorted; free them with
+ * store_list_free.  No such directory: none. */
+static int
+cb_list(int dfd, const char *rel, const char *suffix, char ***out, size_t *n)
+{
+	int fd = openat(dfd, rel, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	size_t l, sl = strlen(suffix);
+	struct dirent *de;
+	char **grown;
+	DIR *d;
+
+	*out = NULL;
+	*n = 0;
+	if (fd < 0 || (d = fdopendir(fd)) == NULL) {
+		if (fd >= 0)
+			close(fd);
+		return 0;
+	}
+	while ((de = readdir(d)) != NULL) {
+		l = strlen(de->d_name);
+		if (de->d_name[0] == '.' || l <= sl || strcmp(de->d_name + l - sl, suffix) != 0)
+			continue;
+		if ((grown = realloc(*out, (*n + 1) * sizeof *grown)) == NULL ||
+		    (grown[*n] = strndup(de->d_name, l - sl)) == NULL) {
+			if (grown)
+				*out = grown;
+			closedir(d);
+			store_list_free(*out, *n);
+			return cf_seterr(CF_E_NOMEM, "out of memory");
+		}
+		*out = grown;
+		(*n)++;
+	}
+	closedir(d);
+	if (*n > 1)
+		qsort(*out, *n, sizeof **out, cmp_str);
+	return 0;
+}
+
 /* The value of key i, or NULL when absent or empty. */
 static const char *
 cb_get(const struct cb_conf *c, int i)
@@ -449,18 +495,15 @@ disable_conf(struct import *im, const char *name)
 static void
 disable_timer(struct import *im)
 {
-	char path[STORE_PATH_MAX], to[STORE_PATH_MAX + 32];
+	char path[STORE_PATH_MAX], to[STORE_PATH_MAX + 32], **names;
 	struct hook_env env = {0};
-	struct dirent *de;
-	DIR *d;
-	int fd, left = 0;
+	size_t n;
+	int left;
 
-	if ((fd = openat(im->dfd, "renewal", O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)) >= 0 &&
-	    (d = fdopendir(fd)) != NULL) {
-		while ((de = readdir(d)) != NULL)
-			left += strlen(de->d_name) > 5 && strcmp(de->d_name + strlen(de->d_name) - 5, ".conf") == 0;
-		closedir(d);
-	}
+	if (cb_list(im->dfd, "renewal", ".conf", &names, &n) < 0)
+		return;
+	store_list_free(names, n);
+	left = (int)n;
 	if (im->dry_run)
 		left -= im->moved;
 	if (left > 0) {
@@ -569,20 +612,15 @@ import_one(struct import *im, const char *name)
 		goto out;
 	for (i = 0; i < 3; i++) {
 		static const char *const hd[3] = {"pre", "post", "deploy"};
-		DIR *d;
-		struct dirent *de;
+		char **hooks;
+		size_t nh, j;
 		snprintf(rel, sizeof rel, "renewal-hooks/%s", hd[i]);
-		if ((r = openat(im->dfd, rel, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)) < 0)
-			continue;
-		if ((d = fdopendir(r)) == NULL) {
-			close(r);
-			continue;
-		}
-		while ((de = readdir(d)) != NULL)
-			if (de->d_name[0] != '.')
-				printf("  warning: certfleet does not run certbot's %s/%s: make it a %s hook\n",
-				    rel, text_safe(keypath, sizeof keypath, de->d_name), hd[i]);
-		closedir(d);
+		if (cb_list(im->dfd, rel, "", &hooks, &nh) < 0)
+			goto out;
+		for (j = 0; j < nh; j++)
+			printf("  warning: certfleet does not run certbot's %s/%s: make it a %s hook\n",
+			    rel, text_safe(keypath, sizeof keypath, hooks[j]), hd[i]);
+		store_list_free(hooks, nh);
 	}
 	if (cb_get(c, K_ACCOUNT) == NULL) {
 		cf_seterr(CF_E_CERTBOT_LINEAGE, "renewal/%s.conf names no account", name);
@@ -661,12 +699,6 @@ out:
 	return rc;
 }
 
-static int
-cmp_str(const void *a, const void *b)
-{
-	return strcmp(*(char *const *)a, *(char *const *)b);
-}
-
 int
 cmd_import(int argc, char **argv)
 {
@@ -684,7 +716,7 @@ cmd_import(int argc, char **argv)
 	struct agent_conf conf;
 	char **names = NULL;
 	size_t n = 0, cap = 0, i;
-	int ch, rc = 2, r, fd;
+	int ch, rc = 2, r;
 
 	memset(&im, 0, sizeof im);
 	im.logical = "/etc/letsencrypt";
@@ -739,24 +771,12 @@ cmd_import(int argc, char **argv)
 		cf_seterr(CF_E_INVALID_INPUT, "no certbot directory at %s", im.cbdir);
 		return agent_fail();
 	}
-	if (n == 0 && (fd = openat(im.dfd, "renewal", O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)) >= 0) {
-		DIR *d = fdopendir(fd);
-		struct dirent *de;
-		while (d && (de = readdir(d)) != NULL) {
-			size_t l = strlen(de->d_name);
-			if (l <= 5 || strcmp(de->d_name + l - 5, ".conf") != 0)
-				continue;
-			if (n == cap && (names = realloc(names, (cap = cap * 2 + 8) * sizeof *names)) == NULL)
-				break;
-			if ((names[n] = strndup(de->d_name, l - 5)) != NULL)
-				n++;
+	if (n == 0) {
+		free(names);
+		if (cb_list(im.dfd, "renewal", ".conf", &names, &n) < 0) {
+			close(im.dfd);
+			return agent_fail();
 		}
-		if (d)
-			closedir(d);
-		else
-			close(fd);
-		if (n > 1)
-			qsort(names, n, sizeof *names, cmp_str);
 		cap = (size_t)-1;   /* the strings are ours */
 	}
 	for (i = 0; i < n; i++) {
@@ -771,9 +791,9 @@ cmd_import(int argc, char **argv)
 	if (im.disable && (im.moved || im.dry_run))
 		disable_timer(&im);
 	if (cap == (size_t)-1)
-		for (i = 0; i < n; i++)
-			free(names[i]);
-	free(names);
+		store_list_free(names, n);
+	else
+		free(names);
 	close(im.dfd);
 	return rc;
 }
