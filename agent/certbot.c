@@ -360,13 +360,12 @@ map_settings(struct cb_conf *c, const char *name, struct key *certkey, struct is
 		o->nginx.enabled = 1;
 	} else if (a && strcmp(a, "manual") == 0) {
 		if (o->chall != CHALL_DNS01 || !cb_get(c, K_AUTH_HOOK))
-			REFUSE("manual without dns-01 and manual_auth_hook: certfleet runs manual hooks for "
-			    "dns-01 only, and none interactively");
+			REFUSE("manual: certfleet runs a manual_auth_hook for dns-01 only");
 		o->auth_hook = cb_get(c, K_AUTH_HOOK);
 		o->cleanup_hook = cb_get(c, K_CLEANUP_HOOK);
 	} else {
-		REFUSE("authenticator %.64s: certfleet answers challenges with standalone, webroot, nginx "
-		    "or manual dns-01 hooks", a ? a : "(none)");
+		REFUSE("authenticator %.64s: certfleet knows standalone, webroot, nginx and manual (dns-01)",
+		    a ? a : "(none)");
 	}
 	if (o->chall == CHALL_DNS01 && !o->auth_hook)
 		REFUSE("dns-01 without manual hooks (authenticator %s)", a);
@@ -457,16 +456,14 @@ static int
 disable_conf(struct import *im, const char *name)
 {
 	static const char note[] =
-	    "certfleet-agent import certbot --disable-certbot moved the renewal configurations\n"
-	    "of the lineages certfleet took over into this directory: certbot renews only\n"
-	    "renewal/*.conf, so it leaves them alone.  When certbot had no lineage left, its\n"
-	    "timer was masked (PREFIX/etc/systemd/system/certbot.timer -> /dev/null) and its\n"
-	    "cron entry set aside (PREFIX/etc/cron.d/certbot.certfleet-disabled).\n"
-	    "To give a lineage back to certbot, in certbot's directory:\n"
-	    "  mv " CB_DISABLED "/NAME.conf renewal/NAME.conf\n"
+	    "certfleet-agent import certbot --disable-certbot moved here the renewal confs of\n"
+	    "the lineages certfleet took over (certbot renews only renewal/*.conf) and, once\n"
+	    "certbot had none left, masked certbot.timer and renamed /etc/cron.d/certbot to\n"
+	    "certbot.certfleet-disabled.  To give a lineage back to certbot (and remove it\n"
+	    "from certfleet), in certbot's directory:\n"
+	    "  mv " CB_DISABLED "/NAME.conf renewal/\n"
 	    "  systemctl unmask certbot.timer; systemctl start certbot.timer\n"
-	    "  mv /etc/cron.d/certbot.certfleet-disabled /etc/cron.d/certbot\n"
-	    "and, so that the two do not both renew it, remove it from certfleet.\n";
+	    "  mv /etc/cron.d/certbot.certfleet-disabled /etc/cron.d/certbot\n";
 	char from[DOMAIN_BUFSZ + 16], dir[STORE_PATH_MAX + 32];
 	struct stat st;
 	int dd;
@@ -554,14 +551,13 @@ import_one(struct import *im, const char *name)
 	if (in == NULL || c == NULL)
 		goto out;
 	if (domain_normalize(name, in->name, sizeof in->name, 0) < 0 || strcmp(in->name, name) != 0) {
-		cf_seterr(CF_E_INVALID_INPUT, "the lineage name \"%.64s\" is not a domain name certfleet accepts "
-		    "(it names the lineage's files)", name);
+		cf_seterr(CF_E_INVALID_INPUT, "the lineage name \"%.64s\" is not a valid domain name", name);
 		goto out;
 	}
 	if (store_live_version(&im->s, name, &live_v) < 0)
 		goto out;
 	if (live_v > 0 && !im->force) {
-		printf("  certfleet already manages it (live/%s): left alone (--force imports it again)\n", name);
+		printf("  already managed by certfleet: left alone (--force imports it again)\n");
 		rc = im->disable ? disable_conf(im, name) : 0;
 		rc = rc < 0 ? -1 : rc ? 0 : 2;
 		goto out;
@@ -602,8 +598,7 @@ import_one(struct import *im, const char *name)
 				goto out;
 		}
 	if (o.nnames == 0 || (strcmp(o.names[0], name) != 0 && strcmp(o.names[0] + 2, name) != 0)) {
-		cf_seterr(CF_E_CERTBOT_UNSUPPORTED, "the lineage's name is not one of its certificate's names "
-		    "(certfleet names a lineage after its first name)");
+		cf_seterr(CF_E_CERTBOT_UNSUPPORTED, "the lineage name is none of its certificate's names");
 		goto out;
 	}
 	o.ca_file = im->ca_file;

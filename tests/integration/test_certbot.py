@@ -157,7 +157,7 @@ def test_import_is_byte_identical_and_active(cb):
 
 def test_second_import_exits_2_and_force_imports_again(cb):
     r = imp(cb, check=2)
-    assert r.stdout.count("already manages it") == 3
+    assert r.stdout.count("already managed by certfleet") == 3
     r = imp(cb, "--force", "-d", WR, check=0)
     archive = cb.prefix / "etc/certfleet/archive" / WR
     assert sorted(p.name for p in archive.iterdir()) == ["0001", "0002"]
