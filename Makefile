@@ -87,8 +87,11 @@ endif
 # to its own pages, and the RELRO segment pads the data to a page boundary
 # (64 KiB on aarch64: 47 KB of zeros in the file).  musl's static start never
 # applies RELRO (checked: the range stays rw-p in /proc/self/maps), so
-# dropping it loses no protection.
-LDPACK    = -Wl,-z,noseparate-code -Wl,-z,norelro
+# dropping it loses no protection.  A small common page size lets ld start
+# the data segment on the next page in memory but right after the text in
+# the file (ld's DATA_SEGMENT_ALIGN: at most 64 bytes of file padding, not
+# up to a page): 2.5 KB less in the x86_64 agent, 1.3 KB in the aarch64 one.
+LDPACK    = -Wl,-z,noseparate-code -Wl,-z,norelro -Wl,-z,common-page-size=64
 
 PREFIX    ?= /usr/local
 DESTDIR   ?=
@@ -258,8 +261,10 @@ check: deps
 integration: all $(B)/inflate-pipe $(if $(HAVE_AARCH64),build/aarch64-test/certfleet-agent)
 	$(PYTEST) -q -p no:cacheprovider tests/integration
 
+# after the aarch64 agent: both variants use build/vendor/aarch64, and two
+# vendor/build.sh aarch64 at once (make -j2 integration) truncated its files
 ifeq ($(VARIANT),musl)
-build/aarch64-test/certfleet-agent: FORCE $(VENDOR)
+build/aarch64-test/certfleet-agent: FORCE $(VENDOR) $(if $(HAVE_AARCH64),build/aarch64/certfleet-agent)
 	@$(MAKE) --no-print-directory VARIANT=aarch64-test build/aarch64-test/certfleet-agent
 endif
 

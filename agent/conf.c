@@ -111,7 +111,11 @@ conf_load(const char *path, int required, struct agent_conf *c)
 				rc = cf_seterr(CF_E_INVALID_INPUT, "%s:%d: http-port must be 1..65535", path, line);
 			else
 				c->http_port = (int)p;
-		} else if (!strcmp(k, "agree-tos") || !strcmp(k, "agree_tos"))
+		} else if (!strcmp(k, "notify-hook") || !strcmp(k, "notify_hook"))
+			rc = set_str(c->notify_hook, sizeof c->notify_hook, v, path, line, k);
+		else if (!strcmp(k, "prometheus-file") || !strcmp(k, "prometheus_file"))
+			rc = set_str(c->prom_file, sizeof c->prom_file, v, path, line, k);
+		else if (!strcmp(k, "agree-tos") || !strcmp(k, "agree_tos"))
 			rc = set_bool(&c->agree_tos, v, path, line, k);
 		else
 			rc = cf_seterr(CF_E_INVALID_INPUT, "%s:%d: unknown key \"%.64s\"", path, line, k);

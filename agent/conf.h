@@ -19,6 +19,8 @@ struct agent_conf {
 	char http_address[64];
 	int http_port;                  /* 0: unset */
 	int agree_tos;                  /* -1 unset, 0, 1 */
+	char notify_hook[CONF_VAL_MAX];
+	char prom_file[CONF_VAL_MAX];   /* prometheus-file */
 };
 
 /* Load path into c (initialised by the call).  A missing file is fine

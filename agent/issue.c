@@ -45,6 +45,7 @@
 #include "lineage.h"
 #include "netproc.h"
 #include "ngx.h"
+#include "notify.h"
 #include "store.h"
 #include "tls.h"
 #include "x509.h"
@@ -62,7 +63,7 @@ usage(FILE *f)
 	    "           [--key-type ec256|ec384|rsa2048|rsa3072|rsa4096] [--preferred-chain CN]\n"
 	    "           [--pre-hook CMD] [--post-hook CMD] [--deploy-hook CMD] [--hook-env SPEC]\n"
 	    "           [--resolver ADDR[:PORT]] [--dns-timeout SEC] [--no-preflight]\n"
-	    "           [--force] [--dry-run] [--json]\n"
+	    "           [--notify-hook CMD] [--prometheus-file PATH] [--force] [--dry-run] [--json]\n"
 	    "\n"
 	    "Obtain a certificate for the names and install it under\n"
 	    "PREFIX/etc/certfleet/live/DOMAIN/ (the first -d, without \"*.\", names the lineage).\n"
@@ -99,6 +100,8 @@ usage(FILE *f)
 	    "                        USER_PASSWORD, FE_SECRET_KEY, FE_ACCESS_KEY,\n"
 	    "                        CERTFLEET_EAB_HMAC_KEY), which hooks never get otherwise, to\n"
 	    "                        these hooks (pre post deploy manual-auth manual-cleanup all)\n"
+	    "  --notify-hook CMD     run on a failure, in the last third of the life, on recovery\n"
+	    "  --prometheus-file PATH  write every lineage's metrics there after the run\n"
 	    "  --resolver ADDR       DNS server for the preflight and TXT look-ups\n"
 	    "  --no-preflight        skip the DNS preflight (with --nginx also the names' look-ups\n"
 	    "                        for choosing server blocks and the probe through nginx)\n"
@@ -1193,7 +1196,7 @@ issue_run(struct store *s, struct issue_opts *o, const char *event, int *changed
 	struct store_lock lk = {-1};
 	struct store_state st;
 	char lineage[DOMAIN_BUFSZ], prev[16], detail[1024];
-	const char *done = strcmp(event, "renew") == 0 ? "renewed" : "issued";
+	const char *done = strcmp(event, "renew") == 0 ? "renewed" : "issued", *notice = NULL;
 	int64_t ca_retry_after = 0, old_expiry = 0, old_life = 0;
 	int validation_failed = 0, have_state = 0, rc;
 	enum cf_err e;
@@ -1232,10 +1235,6 @@ issue_run(struct store *s, struct issue_opts *o, const char *event, int *changed
 		}
 		goto fail_early;   /* nothing touched */
 	}
-	if (!o->dry_run && budget_check(&st, lineage) < 0)
-		goto fail;
-	if (o->chall == CHALL_HTTP01 && !o->no_preflight && preflight_dns(o) < 0)
-		goto fail;
 	{
 		struct x509_info *info = cf_xalloc(sizeof *info);
 		if (info && lineage_live_cert(s, lineage, info) == 1)
@@ -1243,6 +1242,10 @@ issue_run(struct store *s, struct issue_opts *o, const char *event, int *changed
 		free(info);
 		cf_clearerr();
 	}
+	if (!o->dry_run && budget_check(&st, lineage) < 0)
+		goto fail;
+	if (o->chall == CHALL_HTTP01 && !o->no_preflight && preflight_dns(o) < 0)
+		goto fail;
 	if (hooks)
 		hooks_pre(hooks, o);
 	if (!o->dry_run) {
@@ -1272,6 +1275,9 @@ issue_run(struct store *s, struct issue_opts *o, const char *event, int *changed
 	st.last_error_code[0] = st.last_error_detail[0] = st.last_error_hint[0] = '\0';
 	st.revoked_serial[0] = '\0';
 	st.alarm = 0;
+	st.last_success = cf_time();
+	st.consecutive_failures = 0;
+	notice = notify_event(o->notify_hook, &st, 1, 0);
 	st.nfailures = 0;
 	st.not_before = 0;
 	st.ari_next_check = 0;
@@ -1309,6 +1315,7 @@ issue_run(struct store *s, struct issue_opts *o, const char *event, int *changed
 				activity_log(s, &a);
 			}
 			run_deploy_hook(s, o, lineage);
+			notify_run(s, o->notify_hook, notice, lineage, &st);
 			cf_seterr(e, "%s", detail);
 			print_result(s, lineage, "failed", e, &st, 0);
 			rc = cf_err_exit(e);
@@ -1316,6 +1323,7 @@ issue_run(struct store *s, struct issue_opts *o, const char *event, int *changed
 		}
 	}
 	run_deploy_hook(s, o, lineage);
+	notify_run(s, o->notify_hook, notice, lineage, &st);
 	print_result(s, lineage, done, CF_OK, &st, 0);
 	rc = 0;
 	goto out;
@@ -1332,6 +1340,9 @@ fail:
 		if (!(e == CF_E_RATE_LIMITED && strstr(detail, "the CA was not contacted")))
 			budget_record(&st, validation_failed, ca_retry_after, e);
 		st.alarm = activity_alarm(lineage, old_expiry, old_life, e, detail);
+		st.consecutive_failures++;
+		notice = notify_event(o->notify_hook, &st, -1,
+		    old_expiry && cf_time() >= old_expiry - old_life / 3);
 		if (store_state_save(s, lineage, &st) < 0)
 			cf_warnx("could not record the failure: %s", cf_lasterr_detail());
 	}
@@ -1340,6 +1351,7 @@ fail:
 		    .detail = detail, .dry_run = o->dry_run};
 		activity_log(s, &a);
 	}
+	notify_run(s, o->notify_hook, notice, lineage, &st);
 	cf_seterr(e, "%s", detail);
 	print_result(s, lineage, "failed", e, o->dry_run ? NULL : &st, o->dry_run);
 	rc = cf_err_exit(e);
@@ -1388,6 +1400,15 @@ read_eab_key(const char *path, struct issue_opts *o)
 	return 0;
 }
 
+void
+issue_opts_conf_notify(struct issue_opts *o, const struct agent_conf *conf)
+{
+	if (o->notify_hook == NULL && conf->notify_hook[0])
+		o->notify_hook = conf->notify_hook;
+	if (o->prom_file == NULL && conf->prom_file[0])
+		o->prom_file = conf->prom_file;
+}
+
 /* Options issue and renew share (hooks, challenge, CA): 0 handled, 1 not
  * one of them, -1 bad value. */
 int
@@ -1413,6 +1434,10 @@ issue_common_opt(int ch, const char *arg, struct issue_opts *o)
 		strcat(o->hook_env_buf, arg);
 		o->hook_env = o->hook_env_buf;
 		return 0;
+	case ISSUE_OPT_NOTIFY_HOOK: o->notify_hook = arg; return 0;
+	case ISSUE_OPT_PROM_FILE:
+		o->prom_file = arg;
+		return status_prom_path_check(arg);
 	case ISSUE_OPT_PROFILE: o->profile = arg; return 0;
 	case ISSUE_OPT_EAB_KID: o->eab_kid = arg; return 0;
 	case ISSUE_OPT_EAB_HMAC:
@@ -1581,10 +1606,12 @@ cmd_issue(int argc, char **argv)
 		issue_opts_free(&o);
 		return cf_err_exit(e);
 	}
+	issue_opts_conf_notify(&o, &conf);
 	/* before any key is read: the network process never holds one */
 	rc = netproc_start() < 0 ? agent_fail() : issue_run(&s, &o, "issue", NULL, &hooks);
 	netproc_stop();
 	issue_hooks_post(&hooks, &s);
+	status_prom_write(&s, o.prom_file);
 	issue_opts_free(&o);
 	return rc;
 }

@@ -12,6 +12,7 @@
 #include "hooks.h"
 #include "json.h"
 #include "key.h"
+#include "conf.h"
 #include "ngx.h"
 #include "store.h"
 
@@ -52,6 +53,8 @@ struct issue_opts {
 	const char *profile;
 	const char *eab_kid, *eab_hmac;
 	const char *replaces;          /* ARI id of the certificate being replaced */
+	const char *notify_hook;       /* --notify-hook or agent.conf's; never saved */
+	const char *prom_file;         /* --prometheus-file or agent.conf's; never saved */
 	struct ngx_opts nginx;         /* --nginx: issue through a running nginx, then install */
 	char nginx_webroot[STORE_PATH_MAX];
 	struct json_doc saved;         /* strings loaded from renewal/LINEAGE.json */
@@ -77,7 +80,7 @@ enum {
 	ISSUE_OPT_EAB_HMAC, ISSUE_OPT_EAB_HMAC_FILE, ISSUE_OPT_SERVER, ISSUE_OPT_STAGING, ISSUE_OPT_CA_FILE,
 	ISSUE_OPT_RESOLVER, ISSUE_OPT_FORCE, ISSUE_OPT_DRY_RUN, ISSUE_OPT_JSON,
 	ISSUE_OPT_CHALLENGES, ISSUE_OPT_DNS_TIMEOUT, ISSUE_OPT_DNS, ISSUE_OPT_FE_CONFIG,
-	ISSUE_OPT_DNS_ZONE, ISSUE_OPT_HOOK_ENV,
+	ISSUE_OPT_DNS_ZONE, ISSUE_OPT_HOOK_ENV, ISSUE_OPT_NOTIFY_HOOK, ISSUE_OPT_PROM_FILE,
 };
 #define ISSUE_COMMON_LONGOPTS \
 	{"pre-hook", required_argument, NULL, ISSUE_OPT_PRE_HOOK}, \
@@ -101,9 +104,13 @@ enum {
 	{"dns", required_argument, NULL, ISSUE_OPT_DNS}, \
 	{"fe-config", required_argument, NULL, ISSUE_OPT_FE_CONFIG}, \
 	{"dns-zone", required_argument, NULL, ISSUE_OPT_DNS_ZONE}, \
-	{"hook-env", required_argument, NULL, ISSUE_OPT_HOOK_ENV}
+	{"hook-env", required_argument, NULL, ISSUE_OPT_HOOK_ENV}, \
+	{"notify-hook", required_argument, NULL, ISSUE_OPT_NOTIFY_HOOK}, \
+	{"prometheus-file", required_argument, NULL, ISSUE_OPT_PROM_FILE}
 /* Handle one of those: 0 handled, 1 not one of them, -1 bad value. */
 int issue_common_opt(int ch, const char *arg, struct issue_opts *o);
+/* agent.conf's notify-hook and prometheus-file where o has none. */
+void issue_opts_conf_notify(struct issue_opts *o, const struct agent_conf *conf);
 
 /* The lineage name of o: names[0] without a leading "*.". */
 void issue_lineage_name(const struct issue_opts *o, char *out, size_t outlen);

@@ -23,6 +23,7 @@
 #include "json.h"
 #include "lineage.h"
 #include "netproc.h"
+#include "notify.h"
 #include "store.h"
 #include "x509.h"
 
@@ -36,6 +37,7 @@ usage(FILE *f)
 	    "           [--random-sleep SEC] [--server URL | --staging] [--ca-file PEM]\n"
 	    "           [--resolver ADDR] [--pre-hook CMD] [--post-hook CMD] [--deploy-hook CMD]\n"
 	    "           [--manual-auth-hook CMD] [--manual-cleanup-hook CMD] [--hook-env SPEC] [--profile NAME]\n"
+	    "           [--notify-hook CMD] [--prometheus-file PATH]\n"
 	    "\n"
 	    "Renew the certificates that are due, each with the settings it was issued with.\n"
 	    "  -d, --domain NAME   only this lineage          --all   every lineage (default)\n"
@@ -51,6 +53,7 @@ struct due {
 	char why[300];
 	char ari_id[X509_ARI_ID_MAX];
 	int64_t when;                    /* the chosen renewal time */
+	int last_third;                  /* the live certificate is in the last third of its life */
 };
 
 static int64_t
@@ -151,6 +154,8 @@ check_due(struct store *s, const char *lineage, const struct issue_opts *o,
 		rc = 0;
 		goto out;
 	}
+	life = info->not_after - info->not_before;
+	d->last_third = now >= info->not_after - life / 3;
 	if (st->revoked_serial[0] && strcmp(st->revoked_serial, info->serial_hex) == 0) {
 		snprintf(d->why, sizeof d->why, "its certificate was revoked; issue --force to replace it");
 		rc = 0;
@@ -159,7 +164,6 @@ check_due(struct store *s, const char *lineage, const struct issue_opts *o,
 	if (x509_ari_id(info, d->ari_id, sizeof d->ari_id) < 0)
 		d->ari_id[0] = '\0';
 	cf_clearerr();
-	life = info->not_after - info->not_before;
 	if (d->ari_id[0] && ari_cached(s, lineage, d, now)) {
 		x509_rfc3339(d->when, when, sizeof when);
 		d->due = d->when <= now + RENEW_RUN_INTERVAL;
@@ -237,6 +241,28 @@ print_unchanged(const char *lineage, const struct due *d, enum cf_err code)
 	}
 }
 
+/* Not due, yet in the last third of its life (the CA's window lies later,
+ * or the certificate was revoked): tell the notify hook, once. */
+static void
+notify_expiring(struct store *s, const char *lineage, const char *hook)
+{
+	struct store_lock lk;
+	struct store_state st;
+	const char *ev = NULL;
+
+	if (hook == NULL || *hook == '\0' || store_lock(s, lineage, &lk) < 0) {
+		cf_clearerr();
+		return;   /* a run holding the lock decides for itself */
+	}
+	if (store_state_load(s, lineage, &st) == 0 && (ev = notify_event(hook, &st, 0, 1)) != NULL &&
+	    store_state_save(s, lineage, &st) < 0)
+		ev = NULL;   /* not recorded: not sent either, or every run would send it */
+	store_unlock(&lk);
+	notify_run(s, hook, ev, lineage, &st);
+	store_state_free(&st);
+	cf_clearerr();
+}
+
 /* Overrides given on the renew command line. */
 static void
 apply_overrides(struct issue_opts *o, const struct issue_opts *ov)
@@ -258,6 +284,7 @@ apply_overrides(struct issue_opts *o, const struct issue_opts *ov)
 	OV(resolver);
 	OV(force);
 	OV(dry_run);
+	OV(notify_hook);
 #undef OV
 	if (ov->server_given)
 		o->server = ov->server;
@@ -303,6 +330,8 @@ renew_one(struct store *s, const char *lineage, const struct issue_opts *ov,
 		    .code = CF_E_NOT_DUE, .detail = d.why};
 		activity_log(s, &a);
 		print_unchanged(lineage, &d, CF_E_NOT_DUE);
+		if (d.last_third)
+			notify_expiring(s, lineage, o.notify_hook);
 		rc = 2;
 		goto out;
 	}
@@ -371,6 +400,7 @@ cmd_renew(int argc, char **argv)
 	}
 	if (agent_store_conf(&s, &conf) < 0)
 		return agent_fail();
+	issue_opts_conf_notify(&ov, &conf);
 	if (sleep_max > 0)
 		sleep((unsigned)random_between(0, sleep_max));
 	if (one[0]) {
@@ -405,6 +435,7 @@ cmd_renew(int argc, char **argv)
 	netproc_stop();
 	if (issue_hooks_post(&hooks, &s) > 0 && rc == 2)
 		rc = 2;   /* a hook failure is reported, never a renewal failure */
+	status_prom_write(&s, ov.prom_file);
 	if (agent_opts.json)
 		printf("],\"exit\":%d}\n", rc);
 	else if (n == 0)

@@ -17,6 +17,7 @@
 #include "json.h"
 #include "lineage.h"
 #include "netproc.h"
+#include "notify.h"
 #include "store.h"
 #include "x509.h"
 
@@ -165,6 +166,7 @@ cmd_revoke(int argc, char **argv)
 		    "(certfleet-agent issue --force ...) or remove the site's HTTPS (nginx remove).\n",
 		    lineage, st.revoked_serial);
 	}
+	status_prom_write(&s, conf.prom_file);
 	rc = 0;
 	goto out;
 fail_nolock:

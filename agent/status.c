@@ -1,8 +1,11 @@
 /*
  * status.c — `certfleet-agent status`: the status record of every lineage
  * (or one), with expiry computed from the clock; for lineages installed into
- * nginx, whether nginx serves the live certificate (by serial).  Reads only,
- * and takes no lock a run could trip over.
+ * nginx, whether nginx serves the live certificate (by serial); and the
+ * same records as Prometheus metrics, printed or written to the file that
+ * issue, renew, revoke and status rewrite after they run (node_exporter's
+ * textfile collector).  Writes nothing else, and takes no lock a run could
+ * trip over.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -21,6 +24,7 @@
 #include "json.h"
 #include "lineage.h"
 #include "ngx.h"
+#include "notify.h"
 #include "store.h"
 #include "text.h"
 
@@ -28,11 +32,13 @@ static void
 usage(FILE *f)
 {
 	fprintf(f,
-	    "usage: certfleet-agent status [-d DOMAIN] [--json]\n"
+	    "usage: certfleet-agent status [-d DOMAIN] [--json | --prometheus] [--prometheus-file PATH]\n"
 	    "\n"
 	    "Show the certificate status of every lineage, or of DOMAIN's.\n"
 	    "  -d, --domain NAME   only this lineage\n"
-	    "  --json              {\"certificates\":[{\"lineage\":...,\"sslStatus\":...}, ...]}\n");
+	    "  --json              {\"certificates\":[{\"lineage\":...,\"sslStatus\":...}, ...]}\n"
+	    "  --prometheus        every lineage's metrics, Prometheus text format\n"
+	    "  --prometheus-file PATH  write them to PATH too\n");
 }
 
 /*
@@ -85,21 +91,31 @@ lock_held(struct store *s, const char *lineage)
 	return held;
 }
 
+/* The lineage's record as status shows it: a "pending" nobody holds the
+ * lock for is a killed run's leftover, replaced from the live certificate. */
+static int
+load(struct store *s, const char *lineage, struct store_state *st)
+{
+	char prev[16];
+
+	if (store_state_load(s, lineage, st) < 0)
+		return -1;
+	if (!lock_held(s, lineage) && lineage_status_from_live(s, lineage, st, prev) < 0) {
+		store_state_free(st);
+		return -1;
+	}
+	return 0;
+}
+
 static int
 one(struct store *s, const char *lineage, struct json_w *w, int64_t now)
 {
 	struct store_state st;
-	char prev[16], when[X509_RFC3339_LEN] = "-", served[256];
-	int running, ngx_state = -1;
+	char when[X509_RFC3339_LEN] = "-", served[256];
+	int ngx_state = -1;
 
-	if (store_state_load(s, lineage, &st) < 0)
+	if (load(s, lineage, &st) < 0)
 		return -1;
-	/* a "pending" nobody holds the lock for is a killed run's leftover */
-	running = lock_held(s, lineage);
-	if (!running && lineage_status_from_live(s, lineage, &st, prev) < 0) {
-		store_state_free(&st);
-		return -1;
-	}
 	/* does nginx serve the live certificate?  -1: not installed there */
 	if (!st.serial[0] || ngx_served_check(s, lineage, st.serial, &ngx_state, served, sizeof served) < 0) {
 		ngx_state = -1;
@@ -155,18 +171,152 @@ one(struct store *s, const char *lineage, struct json_w *w, int64_t now)
 	return 0;
 }
 
+const char *
+status_word(const struct store_state *st, int64_t now)
+{
+	int cert = st->expiry != 0 && strcmp(st->status, "none") != 0;
+
+	if (cert && st->expiry <= now)
+		return "expired";
+	if (st->last_error_code[0])
+		return "failing";
+	if (!cert)
+		return NULL;
+	if (st->next_renewal && now >= st->next_renewal)
+		return st->expiry - now < 14 * 86400 ? "expiring" : "due";
+	return "active";
+}
+
+int64_t
+status_days_left(int64_t expiry, int64_t now)
+{
+	int64_t d = expiry - now;
+
+	return d / 86400 - (d < 0 && d % 86400 != 0);
+}
+
+/* ---- Prometheus text exposition (format 0.0.4) ---- */
+
+/* Family names (after "certfleet_") and their HELP, in output order. */
+static const char *const prom_fam[] = {
+	"certificate_expiry_timestamp_seconds", "notAfter of the live certificate.",
+	"certificate_remaining_seconds", "Seconds until the live certificate expires (negative once expired).",
+	"last_success_timestamp_seconds", "Last successful issuance or renewal.",
+	"last_attempt_timestamp_seconds", "Last issuance or renewal attempt.",
+	"next_renewal_timestamp_seconds", "When the certificate is due for renewal.",
+	"consecutive_failures", "Failed runs since the last success.",
+	"certificate_status", "1 for the lineage's current status, else 0.",
+};
+static const char *const prom_status[] = {"active", "due", "expiring", "expired", "failing"};
+
+/* A label value: backslash, double quote and newline escaped. */
+static char *
+prom_label(char *out, size_t n, const char *s)
+{
+	size_t o = 0;
+
+	for (; *s && o + 3 < n; s++) {
+		if (*s == '\\' || *s == '"' || *s == '\n')
+			out[o++] = '\\';
+		out[o++] = *s == '\n' ? 'n' : *s;
+	}
+	out[o] = '\0';
+	return out;
+}
+
+static int
+status_prom(struct store *s, struct cf_buf *out)
+{
+	char **names = NULL, lab[2 * DOMAIN_BUFSZ];
+	struct store_state *st;
+	size_t n = 0, i, f, k;
+	int64_t now = cf_time(), v = 0;
+	int rc = 0;
+
+	if (store_list_lineages(s, &names, &n) < 0 || (st = cf_xalloc((n + 1) * sizeof *st)) == NULL) {
+		store_list_free(names, n);
+		return -1;
+	}
+	for (i = 0; i < n && rc == 0; i++)
+		if ((rc = load(s, names[i], &st[i])) < 0)
+			store_state_init(&st[i]);
+	for (f = 0; rc == 0 && f < CF_ARRAY_LEN(prom_fam) / 2; f++) {
+		const char *fam = prom_fam[2 * f];
+		if (cf_buf_addf(out, "# HELP certfleet_%s %s\n# TYPE certfleet_%s gauge\n", fam,
+		        prom_fam[2 * f + 1], fam) < 0)
+			rc = -1;
+		for (i = 0; i < n; i++) {
+			const struct store_state *t = &st[i];
+			const char *w = status_word(t, now);
+			int cert = t->expiry != 0 && strcmp(t->status, "none") != 0;
+			prom_label(lab, sizeof lab, names[i]);
+			switch (f) {
+			case 0: v = cert ? t->expiry : 0; break;
+			case 1: v = cert ? t->expiry - now : 0; break;
+			case 2: v = t->last_success; break;
+			case 3: v = t->last_attempt; break;
+			case 4: v = cert ? t->next_renewal : 0; break;
+			case 5: v = t->consecutive_failures; break;
+			default:
+				for (k = 0; w && k < CF_ARRAY_LEN(prom_status); k++)
+					if (cf_buf_addf(out, "certfleet_%s{lineage=\"%s\",status=\"%s\"} %d\n", fam,
+					        lab, prom_status[k], strcmp(w, prom_status[k]) == 0) < 0)
+						rc = -1;
+				continue;
+			}
+			/* unknown: no sample (0 is a count's own value) */
+			if ((v || f == 5 || (f == 1 && cert)) &&
+			    cf_buf_addf(out, "certfleet_%s{lineage=\"%s\"} %lld\n", fam, lab, (long long)v) < 0)
+				rc = -1;
+		}
+	}
+	for (i = 0; i < n; i++)
+		store_state_free(&st[i]);
+	free(st);
+	store_list_free(names, n);
+	return rc;
+}
+
+int
+status_prom_path_check(const char *path)
+{
+	if (path[0] != '/' || strstr(path, "..") || path[strlen(path) - 1] == '/')
+		return cf_seterr(CF_E_USAGE, "--prometheus-file %.200s: not an absolute file path without ..", path);
+	return 0;
+}
+
+void
+status_prom_write(struct store *s, const char *path)
+{
+	char full[STORE_PATH_MAX];
+	struct cf_buf b;
+
+	if (path == NULL || *path == '\0')
+		return;
+	cf_buf_init(&b, 16u << 20);
+	if (status_prom_path_check(path) < 0 || store_path(s, full, sizeof full, "%s", path) < 0 ||
+	    status_prom(s, &b) < 0 || store_write_atomic(full, b.data, b.len, 0644) < 0)
+		cf_warnx("warning: Prometheus file not written: %s", cf_lasterr_detail());
+	cf_buf_free(&b);
+	cf_clearerr();
+}
+
 int
 cmd_status(int argc, char **argv)
 {
 	static const struct option longopts[] = {
 		{"domain", required_argument, NULL, 'd'},
 		{"json", no_argument, NULL, 'j'},
+		{"prometheus", no_argument, NULL, 'P'},
+		{"prometheus-file", required_argument, NULL, 'F'},
 		{"help", no_argument, NULL, 'h'},
 		{NULL, 0, NULL, 0},
 	};
 	struct agent_conf conf;
 	struct store s;
 	char lineage[DOMAIN_BUFSZ] = "", **names = NULL;
+	const char *prom_file = NULL;
+	int prom = 0;
 	size_t n = 0, i;
 	struct cf_buf b;
 	struct json_w w;
@@ -182,6 +332,14 @@ cmd_status(int argc, char **argv)
 		case 'j':
 			agent_opts.json = 1;
 			break;
+		case 'P':
+			prom = 1;
+			break;
+		case 'F':
+			if (status_prom_path_check(optarg) < 0)
+				return agent_fail();
+			prom_file = optarg;
+			break;
 		case 'h':
 			usage(stdout);
 			return 0;
@@ -196,6 +354,16 @@ cmd_status(int argc, char **argv)
 	}
 	if (agent_store_conf(&s, &conf) < 0)
 		return agent_fail();
+	status_prom_write(&s, prom_file ? prom_file : conf.prom_file);
+	if (prom) {
+		cf_buf_init(&b, 16u << 20);
+		if (status_prom(&s, &b) < 0)
+			rc = -1;
+		else
+			fwrite(b.data, 1, b.len, stdout);
+		cf_buf_free(&b);
+		return rc < 0 ? agent_fail() : 0;
+	}
 	if (lineage[0]) {
 		if ((names = calloc(1, sizeof *names)) == NULL || (names[0] = strdup(lineage)) == NULL)
 			return cf_seterr(CF_E_NOMEM, "out of memory"), agent_fail();

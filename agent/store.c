@@ -1078,6 +1078,9 @@ state_parse(const struct json_value *root, struct store_state *st)
 	    get_time(root, "nextRenewal", &st->next_renewal) < 0 ||
 	    get_time(root, "notBefore", &st->not_before) < 0 ||
 	    get_time(root, "ariNextCheck", &st->ari_next_check) < 0 ||
+	    get_time(root, "lastSuccess", &st->last_success) < 0 ||
+	    get_time(root, "consecutiveFailures", &st->consecutive_failures) < 0 ||
+	    get_time(root, "notified", &st->notified) < 0 ||
 	    get_str(root, "revokedSerial", st->revoked_serial, sizeof st->revoked_serial) < 0)
 		return -1;
 	if (json_get(root, "alarm") && json_get_bool(root, "alarm", &st->alarm) < 0)
@@ -1109,6 +1112,10 @@ state_parse(const struct json_value *root, struct store_state *st)
 		    get_str(le, "hint", st->last_error_hint, sizeof st->last_error_hint) < 0)
 			return -1;
 	}
+	/* a record older than these counters: a last attempt without an
+	 * error was a success */
+	if (json_get(root, "lastSuccess") == NULL && !st->last_error_code[0])
+		st->last_success = st->last_attempt;
 	return 0;
 }
 
@@ -1205,6 +1212,12 @@ write_state(struct json_w *w, const struct store_state *st)
 	json_w_str(w, st->revoked_serial);
 	json_w_key(w, "alarm");
 	json_w_bool(w, st->alarm);
+	json_w_key(w, "lastSuccess");
+	json_w_int(w, st->last_success);
+	json_w_key(w, "consecutiveFailures");
+	json_w_int(w, st->consecutive_failures);
+	json_w_key(w, "notified");
+	json_w_int(w, st->notified);
 	json_w_end_obj(w);
 }
 
@@ -1307,6 +1320,9 @@ store_state_json(const struct store_state *st, int64_t now, struct json_w *w)
 	w_time(w, "retryAfter", st->not_before > now ? st->not_before : 0);
 	json_w_key(w, "alarm");
 	json_w_bool(w, st->alarm);
+	w_time(w, "lastSuccess", st->last_success);
+	json_w_key(w, "consecutiveFailures");
+	json_w_int(w, st->consecutive_failures);
 	return json_w_end_obj(w);
 }
 

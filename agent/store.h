@@ -158,6 +158,9 @@ struct store_state {
 	int64_t ari_next_check;         /* ask renewalInfo again not before; 0: any time */
 	char revoked_serial[128];       /* the live certificate was revoked, or "" */
 	int alarm;                      /* renewal failing close to expiry */
+	int64_t last_success;           /* unix seconds of the last issuance; 0: unknown */
+	int64_t consecutive_failures;   /* failed runs since the last success */
+	int64_t notified;               /* NOTIFY_* bits already told to the notify hook */
 };
 
 /* Empty record: status "none", everything else zero. */
@@ -174,7 +177,7 @@ void store_state_free(struct store_state *st);
  *   {"sslStatus","sslExpiry","daysLeft","issuer","serial","domains",
  *    "lastError":{code,detail,hint}|null,"lastAttempt","nextRenewal",
  *    "retryAfter" (the failure budget's embargo, or null), "alarm" (bool:
- *    renewal failing close to expiry)}
+ *    renewal failing close to expiry), "lastSuccess", "consecutiveFailures"}
  * A revoked certificate is reported "none".
  * Times are RFC 3339 UTC ("2026-02-21T15:51:49Z") or null; "active" past
  * its expiry is reported "expired"; daysLeft is floor((expiry-now)/86400),

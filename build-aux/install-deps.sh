@@ -7,7 +7,11 @@
 #     so vendor/fetch.sh can `apt-get source` the pinned libraries;
 #   - a trixie `deb` entry pinned to priority 100, so only packages asked for
 #     with `-t trixie` (pebble 2.6, which serves ARI) come from trixie.
-# Must not: touch anything outside /etc/apt/{sources.list.d,preferences.d} and dpkg.
+#   - Debian's busybox for arm64 as a .deb in /var/cache/certfleet-test/ (downloaded,
+#     never installed): the aarch64 userland of test_aarch64.py's fleet host,
+#     run under qemu-user.
+# Must not: touch anything outside /etc/apt/{sources.list.d,preferences.d}, dpkg
+# and /var/cache/certfleet-test.
 set -eu
 
 [ "$(id -u)" = 0 ] || { echo "install-deps: must run as root (apt-get)" >&2; exit 1; }
@@ -55,7 +59,8 @@ fi
 pkgs="build-essential musl-tools dpkg-dev ca-certificates curl openssl xz-utils
       nginx-light openssh-server openssh-client python3 python3-pytest
       iproute2 procps file binutils cron sudo time clang libclang-rt-dev valgrind jq strace netcat-openbsd
-      gcc-aarch64-linux-gnu musl-dev:arm64 qemu-user-static ansible-core certbot"
+      gcc-aarch64-linux-gnu musl-dev:arm64 libc6-arm64-cross qemu-user-static ansible-core
+      prometheus certbot"
 missing=""
 for p in $pkgs; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'ok installed' || missing="$missing $p"
@@ -65,14 +70,23 @@ pebble_ok=0
 v=$(dpkg-query -W -f='${Version}' pebble 2>/dev/null || true)
 if [ -n "$v" ] && dpkg --compare-versions "$v" ge 2.6; then pebble_ok=1; fi
 
-if [ -z "$missing" ] && [ $pebble_ok = 1 ] && [ $need_update = 0 ]; then
+cache=/var/cache/certfleet-test
+have_bb() { ls "$cache"/busybox_*_arm64.deb >/dev/null 2>&1; }
+
+if [ -z "$missing" ] && [ $pebble_ok = 1 ] && [ $need_update = 0 ] && have_bb; then
     exit 0
 fi
 apt-get update -q
 [ -n "$missing" ] && apt-get install -y -q --no-install-recommends $missing
 [ $pebble_ok = 1 ] || apt-get install -y -q --no-install-recommends -t trixie pebble
-# Debian starts nginx and sshd on install; the tests run their own instances.
+if ! have_bb; then
+    mkdir -p "$cache"
+    # apt checks it against the signed Release file, as for any package
+    (cd "$cache" && apt-get download -q -o APT::Sandbox::User=root busybox:arm64)
+fi
+# Debian starts nginx, sshd and prometheus (wanted for its promtool) on
+# install; the tests run their own instances and need no server.
 if command -v systemctl >/dev/null 2>&1 && [ -d /run/systemd/system ]; then
-    systemctl stop nginx ssh 2>/dev/null || true
+    systemctl stop nginx ssh prometheus 2>/dev/null || true
 fi
 exit 0

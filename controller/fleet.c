@@ -20,6 +20,7 @@
 #include <strings.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
+#include <sys/utsname.h>
 #include <unistd.h>
 
 #include "cf.h"
@@ -662,7 +663,10 @@ job_init(struct fleet *f, struct job *j, FILE *out)
 	if (j->finished)
 		return;
 	if (ac && strcmp(ac, "local") == 0) {
+		struct utsname u;
 		j->local = 1;
+		if (uname(&u) == 0)
+			cf_strlcpy(j->arch, u.machine, sizeof j->arch);
 	} else if (ac && strcmp(ac, "ssh") != 0 && strcmp(ac, "smart") != 0 && strcmp(ac, "paramiko") != 0) {
 		job_fail(j, CF_E_INVENTORY, "host %s: ansible_connection=%.40s is not supported (ssh or local)",
 		    j->name, ac);
@@ -911,6 +915,49 @@ job_fail(struct job *j, enum cf_err e, const char *fmt, ...)
 	j->finished = 1;
 }
 
+static void random_hex(char *out, size_t nbytes);
+static void lproc_output(struct lproc *p, void *arg);
+
+/* sudo's part of a command line (ansible_become): `sudo -n`, or with a
+ * password `sudo -S -p PROMPT` (a random prompt the password is written
+ * after, to sudo's stdin: never a command line); then -u USER and "--". */
+static size_t
+sudo_argv(struct job *j, const char **argv)
+{
+	size_t n = 0;
+
+	argv[n++] = "/usr/bin/sudo";
+	if (j->become_pw) {
+		random_hex(j->prompt + 1, 8);
+		j->prompt[0] = '[';
+		cf_strlcpy(j->prompt + 17, "] certfleet sudo: ", sizeof j->prompt - 17);
+		argv[n++] = "-S";
+		argv[n++] = "-p";
+		argv[n++] = j->prompt;
+	} else {
+		argv[n++] = "-n";
+	}
+	if (j->become_user[0]) {
+		argv[n++] = "-u";
+		argv[n++] = j->become_user;
+	}
+	argv[n++] = "--";
+	return n;
+}
+
+/* Start argv on this machine, stdin a pipe for sudo's password (and
+ * deploy's upload); script: its output is framed (job_unframe). */
+static void
+local_start(struct job *j, const char *const *argv, int script)
+{
+	struct lproc_opts o = {1, lproc_output, j, j->out};
+
+	j->prompts = j->scan_out = j->scan_err = 0;
+	j->sent = 0;
+	j->script = script;
+	lproc_exec_ex(j->lp, argv, &o);
+}
+
 /* A local host: the agent as a child process, argv only (no shell). */
 static void
 local_exec_agent(struct job *j, const char *const *args, size_t nargs)
@@ -918,11 +965,8 @@ local_exec_agent(struct job *j, const char *const *args, size_t nargs)
 	const char *argv[128];
 	size_t n = 0, i;
 
-	if (j->become) {
-		argv[n++] = "/usr/bin/sudo";
-		argv[n++] = "-n";
-		argv[n++] = "--";
-	}
+	if (j->become)
+		n = sudo_argv(j, argv);
 	argv[n++] = j->agent_path;
 	if (j->prefix[0]) {
 		argv[n++] = "--prefix";
@@ -931,7 +975,57 @@ local_exec_agent(struct job *j, const char *const *args, size_t nargs)
 	for (i = 0; i < nargs && n + 1 < CF_ARRAY_LEN(argv); i++)
 		argv[n++] = args[i];
 	argv[n] = NULL;
-	lproc_exec(j->lp, argv);
+	local_start(j, argv, 0);
+}
+
+/* A local host: a script as job_exec() runs it over SSH, with /bin/sh. */
+static void
+local_exec_script(struct job *j, const char *script)
+{
+	const char *argv[16];
+	size_t n = 0;
+
+	if (j->become)
+		n = sudo_argv(j, argv);
+	argv[n++] = "/bin/sh";
+	argv[n++] = "-c";
+	argv[n++] = script;
+	argv[n] = NULL;
+	cf_debug("%s: (local) %s", j->name, script);
+	local_start(j, argv, 1);
+}
+
+struct cf_buf *
+job_stdout(struct job *j)
+{
+	return j->lp ? lproc_stdout(j->lp) : ssh_stdout(j->c);
+}
+
+struct cf_buf *
+job_stderr(struct job *j)
+{
+	return j->lp ? lproc_stderr(j->lp) : ssh_stderr(j->c);
+}
+
+int
+job_exit_status(const struct job *j)
+{
+	return j->lp ? lproc_exit_status(j->lp) : ssh_exit_status(j->c);
+}
+
+void
+job_stdin(struct job *j, const void *data, size_t len, int eof)
+{
+	if (j->lp)
+		lproc_stdin(j->lp, data, len, eof);
+	else
+		ssh_stdin(j->c, data, len, eof);
+}
+
+static size_t
+job_stdin_pending(const struct job *j)
+{
+	return j->lp ? lproc_stdin_pending(j->lp) : ssh_stdin_pending(j->c);
 }
 
 static void
@@ -988,16 +1082,15 @@ count_new(const struct cf_buf *b, size_t *off, const char *needle)
 /* Output arrived: answer sudo's prompt once with the password; a second
  * prompt means it was refused: end sudo's stdin so it gives up now. */
 static void
-job_output(struct ssh_conn *c, void *arg)
+job_output(struct job *j)
 {
-	struct job *j = arg;
 	size_t k;
 
 	if (j->become_pw) {
-		k = count_new(ssh_stderr(c), &j->scan_err, j->prompt);
+		k = count_new(job_stderr(j), &j->scan_err, j->prompt);
 		if (j->pty)
-			k += count_new(j->out ? j->out : ssh_stdout(c), &j->scan_out, j->prompt);
-		if (k > 0 && j->prompts == 0 && ssh_stdin_pending(c) == 0) {
+			k += count_new(job_stdout(j), &j->scan_out, j->prompt);
+		if (k > 0 && j->prompts == 0 && job_stdin_pending(j) == 0) {
 			size_t n = strlen(j->become_pw);
 			cf_buf_free_secret(&j->pwline);
 			cf_buf_init(&j->pwline, n + 2);
@@ -1005,13 +1098,13 @@ job_output(struct ssh_conn *c, void *arg)
 			if (cf_buf_reserve(&j->pwline, n + 1) == 0) {
 				cf_buf_add(&j->pwline, j->become_pw, n);
 				cf_buf_addstr(&j->pwline, "\n");
-				ssh_stdin(c, j->pwline.data, j->pwline.len, 0);
+				job_stdin(j, j->pwline.data, j->pwline.len, 0);
 			} else {
 				cf_clearerr();
-				ssh_stdin(c, NULL, 0, 1);   /* sudo gives up at once */
+				job_stdin(j, NULL, 0, 1);   /* sudo gives up at once */
 			}
-		} else if (k > 0 && ssh_stdin_pending(c) == 0) {
-			ssh_stdin(c, NULL, 0, 1);
+		} else if (k > 0 && job_stdin_pending(j) == 0) {
+			job_stdin(j, NULL, 0, 1);
 		}
 		j->prompts += k;
 	}
@@ -1020,9 +1113,23 @@ job_output(struct ssh_conn *c, void *arg)
 }
 
 static void
+ssh_output(struct ssh_conn *c, void *arg)
+{
+	(void)c;
+	job_output(arg);
+}
+
+static void
+lproc_output(struct lproc *p, void *arg)
+{
+	(void)p;
+	job_output(arg);
+}
+
+static void
 job_start(struct job *j)
 {
-	struct ssh_exec_opts o = {j->pty, job_output, j, j->out};
+	struct ssh_exec_opts o = {j->pty, ssh_output, j, j->out};
 
 	j->prompts = j->scan_out = j->scan_err = 0;
 	if (j->out && j->out->data) {   /* a retry: what the first try read goes */
@@ -1039,6 +1146,10 @@ job_exec(struct job *j, const char *script)
 {
 	struct cf_buf cmd;
 
+	if (j->local) {
+		local_exec_script(j, script);
+		return;
+	}
 	cf_buf_init(&cmd, 256 * 1024);
 	if (j->become) {
 		if (j->become_pw) {
@@ -1076,8 +1187,8 @@ job_exec_done(struct job *j)
 	const char *err;
 
 	cf_buf_free_secret(&j->pwline);
-	if (j->cmdline == NULL || j->pty || !j->become)
-		return 0;
+	if (j->lp || j->cmdline == NULL || j->pty || !j->become)
+		return 0;   /* no pty for a local command: sudo's refusal is shown */
 	err = cf_buf_str(ssh_stderr(j->c));
 	if (err == NULL || !strstr(err, "sudo: sorry, you must have a tty to run sudo"))
 		return 0;
@@ -1171,7 +1282,8 @@ job_sudo_hint(const struct job *j, const char *err, char *out, size_t outsz)
 		    "in the inventory or --become-password-file, or a NOPASSWD sudoers entry)", (int)n, s,
 		    j->t.user);
 	else if (strstr(s, "must have a tty"))
-		snprintf(out, outsz, "%.*s (even with a pty)", (int)n, s);
+		snprintf(out, outsz, "%.*s (%s)", (int)n, s, j->local ? "a local host's commands run "
+		    "without a terminal: drop requiretty for this user in sudoers" : "even with a pty");
 	else
 		snprintf(out, outsz, "%.*s (ansible_become runs sudo as %s: check its sudoers entry, "
 		    "NOPASSWD or a password)", (int)n, s, j->t.user);
@@ -1194,6 +1306,31 @@ void
 job_new_token(struct job *j)
 {
 	random_hex(j->token, 16);
+}
+
+void
+job_take_arch(struct job *j, struct cf_buf *b)
+{
+	char key[48];
+	unsigned char *p, *v, *e;
+	size_t n;
+
+	snprintf(key, sizeof key, "%s:arch ", j->token);
+	if (!j->token[0] || b->len == 0 || (p = find(b->data, b->len, key)) == NULL)
+		return;
+	v = p + strlen(key);
+	if ((e = memchr(v, '\n', (size_t)(b->data + b->len - v))) == NULL)
+		return;
+	n = (size_t)(e - v);
+	if (n > 0 && n < sizeof j->arch && strspn((char *)v, "abcdefghijklmnopqrstuvwxyz"
+	    "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-") >= n) {
+		memcpy(j->arch, v, n);
+		j->arch[n] = '\0';
+	}
+	e++;
+	memmove(p, e, (size_t)(b->data + b->len - e));
+	b->len -= (size_t)(e - p);
+	cf_wipe(b->data + b->len, (size_t)(e - p));
 }
 
 void
@@ -1228,7 +1365,8 @@ job_exec_agent(struct job *j, const char *const *args, size_t nargs)
 	}
 	job_new_token(j);
 	cf_buf_init(&script, 64 * 1024);
-	cf_buf_addf(&script, "T=%s; for A in", j->token);
+	/* the CPU too (fleet table -v): in the same exec, no round trip */
+	cf_buf_addf(&script, "T=%s; printf '%%s:arch %%s\\n' \"$T\" \"$(uname -m)\"; for A in", j->token);
 	for (i = 0; i < np; i++) {
 		cf_buf_addstr(&script, " ");
 		fleet_shquote(&script, paths[i]);
@@ -1376,13 +1514,12 @@ agent_json(struct job *j, struct cf_buf *out, const char *want, char *d, size_t 
 void
 job_agent_result(struct job *j, const char *want)
 {
-	if (j->local) {
-		fleet_agent_output(j, want, lproc_exit_status(j->lp), lproc_stdout(j->lp),
-		    lproc_stderr(j->lp));
-		return;
+	/* framed: a script of ours ran (a local agent command prints as is) */
+	if (!j->lp || j->script) {
+		job_take_arch(j, job_stdout(j));
+		job_unframe(j, job_stdout(j), job_stderr(j));
 	}
-	job_unframe(j, ssh_stdout(j->c), ssh_stderr(j->c));
-	fleet_agent_output(j, want, ssh_exit_status(j->c), ssh_stdout(j->c), ssh_stderr(j->c));
+	fleet_agent_output(j, want, job_exit_status(j), job_stdout(j), job_stderr(j));
 }
 
 void
@@ -1518,7 +1655,7 @@ drive(struct fleet *f, struct job *j, int64_t now, size_t *done, size_t *failed,
 			return;
 		}
 		/* idle: the last operation (or the login) is done */
-		if (!j->lp && job_exec_done(j))
+		if (job_exec_done(j))
 			continue;
 		if (!j->next(j) || j->finished) {
 			finish(f, j, done, failed, active);
@@ -1530,11 +1667,11 @@ drive(struct fleet *f, struct job *j, int64_t now, size_t *done, size_t *failed,
 void
 fleet_run(struct fleet *f)
 {
-	/* two descriptors for a local job (stdout, stderr), one for SSH; the
-	 * jump hosts' come after them (the array grows for those) */
-	size_t npfd = 2 * f->njobs + 1;
+	/* three descriptors for a local job (stdout, stderr, stdin), one for
+	 * SSH; the jump hosts' come after them (the array grows for those) */
+	size_t npfd = 3 * f->njobs + 1;
 	struct pollfd *pfd = calloc(npfd, sizeof *pfd);
-	size_t *map = calloc(2 * f->njobs + 1, sizeof *map);
+	size_t *map = calloc(3 * f->njobs + 1, sizeof *map);
 	size_t next = 0, done = 0, failed = 0, active = 0, i, nj;
 	int64_t last_progress = 0;
 	size_t jobs = (size_t)fleet_opts.jobs, per = 2;
@@ -1574,12 +1711,6 @@ fleet_run(struct fleet *f)
 				continue;
 			j->t_start = now;
 			j->started = 1;
-			if (j->local && !f->local_ok) {
-				job_fail(j, CF_E_INVENTORY, "%s: ansible_connection=local: this command does not "
-				    "run on local hosts", j->name);
-				finish(f, j, &done, &failed, &active);
-				continue;
-			}
 			if (j->local) {
 				j->lp = lproc_open(j->name, f->ctx.total_timeout_ms, now);
 				if (j->lp == NULL) {
@@ -1612,8 +1743,8 @@ fleet_run(struct fleet *f)
 		}
 		if (done >= f->njobs)
 			break;
-		if (2 * f->njobs + jump_npoll(&f->jump) + 1 > npfd) {
-			size_t want = 2 * f->njobs + jump_npoll(&f->jump) + 16;
+		if (3 * f->njobs + jump_npoll(&f->jump) + 1 > npfd) {
+			size_t want = 3 * f->njobs + jump_npoll(&f->jump) + 16;
 			struct pollfd *p = realloc(pfd, want * sizeof *pfd);
 			if (p == NULL)
 				break;

@@ -83,6 +83,8 @@ struct job {
 	int agent_path_fixed;         /* certfleet_agent_path: the only place */
 	int become;
 	int local;                    /* ansible_connection=local: no SSH */
+	int script;                   /* local: the running command is a framed sh script */
+	char arch[32];                /* the host's CPU (uname -m), "" until known */
 	char become_user[64];         /* ansible_become_user, "" = root */
 	const char *become_pw;        /* sudo's password (inventory or file), or NULL */
 	/* the running command (job_exec) */
@@ -110,7 +112,6 @@ struct fleet {
 	struct job *jobs;
 	size_t njobs;
 	struct ssh_ctx ctx;
-	int local_ok;                 /* the command runs on ansible_connection=local hosts */
 	struct jump_set jump;         /* jump hosts, shared by the jobs behind them */
 	struct sshcfg cfg;            /* ssh_config as loaded (hosts -v reads it again) */
 };
@@ -153,13 +154,24 @@ void job_fail(struct job *j, enum cf_err e, const char *fmt, ...)
 void job_exec_agent(struct job *j, const char *const *args, size_t nargs);
 /* A new random j->token for the next command's frame. */
 void job_new_token(struct job *j);
+/* The finished command's output, exit status and stdin, whichever carries
+ * it (the SSH connection, or the local process of an ansible_connection=
+ * local host); job_stdin() as ssh_stdin(). */
+struct cf_buf *job_stdout(struct job *j);
+struct cf_buf *job_stderr(struct job *j);
+int job_exit_status(const struct job *j);
+void job_stdin(struct job *j, const void *data, size_t len, int eof);
+/* The "TOKEN:arch MACHINE" line job_exec_agent()'s script prints before its
+ * frame: into j->arch (when it is a plain word), and out of b. */
+void job_take_arch(struct job *j, struct cf_buf *b);
 /* Append to script the framed run of "$A" (the agent; $T holds j->token)
  * with these (validated) arguments, exiting with its status: stdout
  * between two "$T" lines, then its stderr after a "$T:stderr" line (apart
  * even when a pty joins the two streams). */
 void job_script_agent(struct job *j, struct cf_buf *script, const char *const *args, size_t nargs);
 /* Run a POSIX sh script on the host with `sh -c` (whatever the login
- * shell), through sudo when ansible_become is set: `sudo -n`, or with a
+ * shell; /bin/sh -c as a child process on a local host), through sudo when
+ * ansible_become is set: `sudo -n`, or with a
  * password `sudo -S -p PROMPT`, the password written to sudo's stdin when
  * (and only when) its random prompt shows.  The script frames what the
  * caller wants with j->token (see job_unframe).  When sudo says it needs a

@@ -309,6 +309,7 @@ struct deploy {
 	char (*path)[600];            /* per job: where the agent is */
 	char (*verify)[16];           /* per job: how the upload was checked */
 	char (*arch)[40];             /* per job: the host's CPU, as uname -m says */
+	char (*sent)[8];              /* per job: "gzip" or "raw" when the agent was sent */
 };
 
 static void
@@ -329,12 +330,14 @@ hex(const unsigned char *p, size_t n, char *out)
  * host already has this build): find the agent, compare its SHA-256; if it
  * differs or is missing, pick a directory where a file can be written and
  * run (a two-line script is the probe: read-only, noexec and unwritable
- * places are skipped), ask for the bytes ("$T:upload"), read exactly that
- * many from stdin (no EOF needed: a pty has none) into a temporary file
- * beside the target, check it (sha256sum, else openssl dgst, else its
- * size), run it once (--version), rename it into place; then `cron
- * install`.  Status lines "$T:WORD ..." tell the controller what happened;
- * the agent's output is framed as job_script_agent() does.
+ * places are skipped), ask for the bytes ("$T:upload ARCH gzip|raw PATH":
+ * the gzip member the controller carries when the host has gzip, 55% of
+ * the bytes, else the agent itself), read exactly that many from stdin (no
+ * EOF needed: a pty has none) into a temporary file beside the target
+ * (through gzip -dc), check what was written (sha256sum, else openssl
+ * dgst, else its size), run it once (--version), rename it into place;
+ * then `cron install`.  Status lines "$T:WORD ..." tell the controller
+ * what happened; the agent's output is framed as job_script_agent() does.
  */
 static void
 deploy_script(struct job *j, const struct deploy *d, struct cf_buf *s)
@@ -349,10 +352,10 @@ deploy_script(struct job *j, const struct deploy *d, struct cf_buf *s)
 		n64 = a64.len;
 	cf_clearerr();
 	/* the agent for the host's CPU: each carried build's digest and size */
-	cf_buf_addf(s, "T=%s; H=; case $(uname -m) in x86_64|amd64) M=x86_64; H=%s; N=%zu;; "
-	    "aarch64|arm64) M=aarch64; H=%s; N=%zu;; *) M=$(uname -m);; esac; "
+	cf_buf_addf(s, "T=%s; H=; case $(uname -m) in x86_64|amd64) M=x86_64; H=%s; N=%zu; G=%zu;; "
+	    "aarch64|arm64) M=aarch64; H=%s; N=%zu; G=%zu;; *) M=$(uname -m);; esac; "
 	    "if [ -z \"$H\" ]; then printf '%%s:arch %%s\\n' \"$T\" \"$M\"; exit 0; fi; ",
-	    j->token, d->sha256[0], x86.len, n64 ? d->sha256[1] : "", n64);
+	    j->token, d->sha256[0], x86.len, x86.gzlen, n64 ? d->sha256[1] : "", n64, a64.gzlen);
 	cf_buf_addstr(s, "sum() { if command -v sha256sum >/dev/null 2>&1; then V=sha256sum; "
 	    "h=$(sha256sum < \"$1\"); elif command -v openssl >/dev/null 2>&1; then V=openssl; "
 	    "h=$(openssl dgst -sha256 < \"$1\"); else V=size; h=$(wc -c < \"$1\"); set -- $h; h=$1; "
@@ -373,7 +376,9 @@ deploy_script(struct job *j, const struct deploy *d, struct cf_buf *s)
 	    "elif ! chmod 700 \"$t\" || ! \"$t\" 2>/dev/null; then rm -f \"$t\"; "
 	    "why=\"$why; $D: cannot run files there (noexec)\"; else A=$P; break; fi; done; "
 	    "if [ -z \"$A\" ]; then printf '%%s:nopath %%s\\n' \"$T\" \"${why#; }\"; exit 0; fi; "
-	    "printf '%%s:upload %%s %%s\\n' \"$T\" \"$M\" \"$A\"; head -c $N > \"$t\"; sum \"$t\"; "
+	    "Z=raw; command -v gzip >/dev/null 2>&1 && Z=gzip; "
+	    "printf '%%s:upload %%s %%s %%s\\n' \"$T\" \"$M\" $Z \"$A\"; "
+	    "if [ $Z = gzip ]; then head -c $G | gzip -dc > \"$t\"; else head -c $N > \"$t\"; fi; sum \"$t\"; "
 	    "if [ \"$h\" != \"$H\" ]; then rm -f \"$t\"; printf '%%s:corrupt %%s %%s\\n' \"$T\" \"$V\" \"$h\"; exit 0; fi; "
 	    "chmod 0755 \"$t\"; if ! v=$(\"$t\" --version 2>&1); then rm -f \"$t\"; "
 	    "printf '%%s:wontrun %%s\\n' \"$T\" \"$(printf '%%s' \"$v\" | head -c 300 | tr '\\n' ' ')\"; exit 0; fi; "
@@ -383,31 +388,42 @@ deploy_script(struct job *j, const struct deploy *d, struct cf_buf *s)
 	job_script_agent(j, s, args, 2);
 }
 
-/* The script asked for the agent's bytes ("$T:upload ARCH PATH"): send
- * that build's (then EOF, but not into a pty, where it would be a byte). */
+/* The script asked for the agent's bytes ("$T:upload ARCH gzip|raw PATH"):
+ * send that build's, as carried (gzip) or unpacked (raw); then EOF, but not
+ * into a pty, where it would be a byte. */
 static void
 deploy_output(struct job *j)
 {
+	struct deploy *d = j->arg;
 	struct ctl_agent a;
 	const char *s;
-	char want[48], arch[16];
-	size_t n;
+	char want[48], arch[16], how[8];
+	size_t n, m;
 
 	snprintf(want, sizeof want, "%s:upload ", j->token);
-	if (j->sent || (s = strstr(cf_buf_str(ssh_stdout(j->c)), want)) == NULL)
+	if (j->sent || (s = strstr(cf_buf_str(job_stdout(j)), want)) == NULL)
 		return;
 	s += strlen(want);
-	if ((n = strcspn(s, " \n")) == 0 || s[n] != ' ' || n >= sizeof arch)
+	if ((n = strcspn(s, " \n")) == 0 || s[n] != ' ' || n >= sizeof arch ||
+	    (m = strcspn(s + n + 1, " \n")) == 0 || s[n + 1 + m] != ' ' || m >= sizeof how)
 		return;   /* the line is not all there yet */
 	memcpy(arch, s, n);
 	arch[n] = '\0';
-	if (ctl_payload_for(arch, &a) < 0) {
+	memcpy(how, s + n + 1, m);
+	how[m] = '\0';
+	if (strcmp(how, "gzip") == 0 ? ctl_payload_info(arch, &a) < 0 : ctl_payload_for(arch, &a) < 0) {
+		/* the script only asks for a build it was given the digest of;
+		 * a damaged one is not sent, and the script finds nothing came */
 		cf_clearerr();
-		return;   /* the script only asks for a build it was given the digest of */
+		return;
 	}
 	j->sent = 1;
 	j->deployed = 1;
-	ssh_stdin(j->c, a.data, a.len, !j->pty);
+	cf_strlcpy(d->sent[j - d->jobs], a.data != NULL ? "raw" : "gzip", sizeof d->sent[0]);
+	if (a.data != NULL)
+		job_stdin(j, a.data, a.len, !j->pty);
+	else
+		job_stdin(j, a.gz, a.gzlen, !j->pty);
 }
 
 /* The value of the status line "$T:word VALUE", or NULL. */
@@ -450,10 +466,12 @@ deploy_next(struct job *j)
 		cf_buf_free(&script);
 		return 1;
 	}
-	out = cf_buf_str(ssh_stdout(j->c));
-	err = cf_buf_str(ssh_stderr(j->c));
-	if (status_line(j, out, "arch", val, sizeof val))
+	out = cf_buf_str(job_stdout(j));
+	err = cf_buf_str(job_stderr(j));
+	if (status_line(j, out, "arch", val, sizeof val)) {
 		cf_strlcpy(d->arch[j - d->jobs], val, sizeof d->arch[0]);
+		cf_strlcpy(j->arch, val, sizeof j->arch);
+	}
 	if (d->arch[j - d->jobs][0] && !status_line(j, out, "same", val, sizeof val) &&
 	    !status_line(j, out, "upload", val, sizeof val)) {
 		job_fail(j, CF_E_ARCH_UNSUPPORTED, "%s is a %s host; this controller carries the agent for "
@@ -488,14 +506,14 @@ deploy_next(struct job *j)
 	} else {
 		/* the script never got going: sudo, or the shell */
 		char hint[700];
-		job_unframe(j, ssh_stdout(j->c), ssh_stderr(j->c));
-		err = cf_buf_str(ssh_stderr(j->c));
+		job_unframe(j, job_stdout(j), job_stderr(j));
+		err = cf_buf_str(job_stderr(j));
 		job_sudo_hint(j, err, hint, sizeof hint);
 		if (hint[0])
 			job_fail(j, CF_E_AGENT_FAILED, "%s", hint);
 		else
 			job_fail(j, CF_E_IO_ERROR, "the deploy command failed on %s (exit %d): %.*s", j->name,
-			    ssh_exit_status(j->c), (int)strcspn(err, "\n") > 500 ? 500 : (int)strcspn(err, "\n"),
+			    job_exit_status(j), (int)strcspn(err, "\n") > 500 ? 500 : (int)strcspn(err, "\n"),
 			    err);
 		return 0;
 	}
@@ -512,10 +530,12 @@ deploy_next(struct job *j)
 		char json[2000];
 		free(j->agent_json);
 		snprintf(json, sizeof json, "{\"installed\":%s,\"path\":\"%s\",\"arch\":\"%s\",\"sha256\":\"%s\","
-		    "\"cron\":%s,\"verified\":%s%s%s}", j->deployed ? "true" : "false", j->agent_path,
-		    d->arch[j - d->jobs], d->sha256[strcmp(d->arch[j - d->jobs], "aarch64") == 0],
-		    cron ? "true" : "false", j->deployed ? "\"" : "", j->deployed ?
-		    d->verify[j - d->jobs] : "null", j->deployed ? "\"" : "");
+		    "\"cron\":%s,\"verified\":%s%s%s,\"sent\":%s%s%s}", j->deployed ? "true" : "false",
+		    j->agent_path, d->arch[j - d->jobs],
+		    d->sha256[strcmp(d->arch[j - d->jobs], "aarch64") == 0], cron ? "true" : "false",
+		    j->deployed ? "\"" : "", j->deployed ? d->verify[j - d->jobs] : "null",
+		    j->deployed ? "\"" : "", j->deployed ? "\"" : "",
+		    j->deployed ? d->sent[j - d->jobs] : "null", j->deployed ? "\"" : "");
 		j->agent_json = cf_strdup(json);
 	}
 	return 0;
@@ -529,11 +549,13 @@ cmd_deploy(int argc, char **argv)
 	    "Install or upgrade the certfleet-agent this controller carries (for the host's\n"
 	    "uname -m) on every host PATTERN selects, with one remote command per host (no\n"
 	    "SFTP needed): hosts that already have that build are not uploaded to; else it\n"
-	    "is streamed over the command's stdin into a temporary file beside its place,\n"
-	    "checked there (SHA-256), run once, renamed into place, and `certfleet-agent\n"
-	    "cron install` runs.  Its place: certfleet_agent_path, else the first of\n"
+	    "is streamed over the command's stdin (gzip'd when the host has gzip) into a\n"
+	    "temporary file beside its place, checked there (SHA-256), run once, renamed\n"
+	    "into place, and `certfleet-agent cron install` runs.  Its place:\n"
+	    "certfleet_agent_path, else the first of\n"
 	    "<certfleet_prefix>/usr/local/bin, /opt/certfleet/bin, /var/lib/certfleet/bin\n"
-	    "where a file can be written and run.\n";
+	    "where a file can be written and run.  An ansible_connection=local host gets\n"
+	    "the same script run here by /bin/sh (sudo's password, if any, on its stdin).\n";
 	struct deploy d;
 	struct fleet f;
 	const char *pattern;
@@ -559,11 +581,13 @@ cmd_deploy(int argc, char **argv)
 	d.path = calloc(f.njobs, sizeof *d.path);
 	d.verify = calloc(f.njobs, sizeof *d.verify);
 	d.arch = calloc(f.njobs, sizeof *d.arch);
-	if (d.path == NULL || d.verify == NULL || d.arch == NULL) {
+	d.sent = calloc(f.njobs, sizeof *d.sent);
+	if (d.path == NULL || d.verify == NULL || d.arch == NULL || d.sent == NULL) {
 		fprintf(stderr, "certfleet: out of memory\n");
 		free(d.path);
 		free(d.verify);
 		free(d.arch);
+		free(d.sent);
 		fleet_free(&f);
 		return 1;
 	}
@@ -577,6 +601,7 @@ cmd_deploy(int argc, char **argv)
 	free(d.path);
 	free(d.verify);
 	free(d.arch);
+	free(d.sent);
 	return r;
 }
 
@@ -724,7 +749,6 @@ agent_fanout(const char *cmd, const char *pattern, const char *const *fixed, siz
 
 	if ((r = fleet_setup(&f, pattern, 1)) != 0)
 		return r;
-	f.local_ok = 1;       /* the agent runs as a child process there */
 	a.inv = &f.inv;
 	for (i = 0; i < f.njobs; i++) {
 		f.jobs[i].next = agent_next;

@@ -52,6 +52,11 @@ build_host(struct json_w *w, const struct job *j)
 	json_w_str(w, j->name);
 	json_w_key(w, "ok");
 	json_w_bool(w, j->ok);
+	json_w_key(w, "arch");    /* uname -m, null when the host was not reached */
+	if (j->arch[0])
+		json_w_str(w, j->arch);
+	else
+		json_w_null(w);
 	json_w_key(w, "error");
 	if (j->ok) {
 		json_w_null(w);
@@ -186,7 +191,7 @@ put_clean(FILE *out, const char *s, int keep_nl, int pad)
 }
 
 struct row {
-	const char *host, *domain, *status, *code, *hint;
+	const char *host, *arch, *domain, *status, *code, *hint;
 	char expiry[16];
 	char codebuf[64];          /* code when code_is_buf (rows get copied) */
 	int code_is_buf;
@@ -261,6 +266,7 @@ doc_rows(const struct json_value *const *hv, size_t n, struct rows *rs)
 		r.host = json_get_str(h, "host");
 		if (r.host == NULL)
 			continue;
+		r.arch = json_get_str(h, "arch");
 		json_get_bool(h, "ok", &ok);
 		cf_clearerr();
 		if (!ok) {
@@ -349,7 +355,7 @@ width(const struct rows *rs, size_t off, const char *title)
 static void
 print_table(struct rows *rs, FILE *out)
 {
-	int wh, wd, ws, wc;
+	int wh, wa = 0, wd, ws, wc;
 	size_t i;
 
 	if (rs->n > 0)   /* no rows: rs->r is NULL, which qsort() must not get */
@@ -358,11 +364,13 @@ print_table(struct rows *rs, FILE *out)
 		if (rs->r[i].code_is_buf)
 			rs->r[i].code = rs->r[i].codebuf;
 	wh = width(rs, offsetof(struct row, host), "HOST");
+	if (cf_verbose)   /* -v: the CPU column (a mixed x86_64/aarch64 fleet) */
+		wa = width(rs, offsetof(struct row, arch), "ARCH") + 2;
 	wd = width(rs, offsetof(struct row, domain), "DOMAIN");
 	ws = width(rs, offsetof(struct row, status), "STATUS");
 	wc = width(rs, offsetof(struct row, code), "ERROR");
-	fprintf(out, "%-*s  %-*s  %-*s  %-10s  %5s  %-*s  %s\n", wh, "HOST", wd, "DOMAIN", ws, "STATUS",
-	    "EXPIRY", "DAYS", wc, "ERROR", "HINT");
+	fprintf(out, "%-*s  %-*s%-*s  %-*s  %-10s  %5s  %-*s  %s\n", wh, "HOST", wa, wa ? "ARCH" : "",
+	    wd, "DOMAIN", ws, "STATUS", "EXPIRY", "DAYS", wc, "ERROR", "HINT");
 	for (i = 0; i < rs->n; i++) {
 		const struct row *r = &rs->r[i];
 		char days[24] = "-";
@@ -371,6 +379,8 @@ print_table(struct rows *rs, FILE *out)
 		else if (r->has_days)
 			snprintf(days, sizeof days, "%lld", (long long)r->days);
 		put_clean(out, r->host, 0, wh + 2);
+		if (wa)
+			put_clean(out, r->arch ? r->arch : "-", 0, wa);
 		put_clean(out, r->domain, 0, wd + 2);
 		put_clean(out, r->status, 0, ws + 2);
 		put_clean(out, r->expiry[0] ? r->expiry : "-", 0, 12);

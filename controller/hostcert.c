@@ -59,14 +59,14 @@ file_read(struct job *j, const struct hostcert *hc, const char *file, struct cf_
 		    "readable by root)");
 		return -1;
 	}
-	if (job_unframe(j, dst, ssh_stderr(j->c)) == 0 || ssh_exit_status(j->c) != 0) {
-		err = cf_buf_str(ssh_stderr(j->c));
+	if (job_unframe(j, dst, job_stderr(j)) == 0 || job_exit_status(j) != 0) {
+		err = cf_buf_str(job_stderr(j));
 		job_sudo_hint(j, err, hint, sizeof hint);
 		if (hint[0])
 			job_fail(j, CF_E_IO_ERROR, "reading %s/%s: %s", hc->dir, file, hint);
 		else
 			job_fail(j, CF_E_IO_ERROR, "cannot read %s/%s (exit %d): %.*s", hc->dir, file,
-			    ssh_exit_status(j->c), (int)(strcspn(err, "\n") > 300 ? 300 : strcspn(err, "\n")), err);
+			    job_exit_status(j), (int)(strcspn(err, "\n") > 300 ? 300 : strcspn(err, "\n")), err);
 		return -1;
 	}
 	if (dst->len >= max) {

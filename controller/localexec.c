@@ -1,7 +1,8 @@
 /*
  * localexec.c — commands on this machine for ansible_connection=local hosts
- * (see localexec.h): fork/exec with pipes, no shell, the same caps and
- * deadline as an SSH exec.  Must not: run a shell, pass the controller's
+ * (see localexec.h): fork/exec with pipes, no shell of its own (a caller
+ * may run /bin/sh -c with a script it built, as it would over SSH), the
+ * same caps and deadline as an SSH exec.  Must not: pass the controller's
  * environment, or block the poll loop.
  */
 #include <errno.h>
@@ -20,6 +21,12 @@ struct lproc {
 	char name[256];
 	pid_t pid;
 	int out, err;                 /* read ends, -1 when closed */
+	int in;                       /* stdin's write end (stdin_pipe), -1 when closed */
+	const unsigned char *inp;     /* stdin not yet written (the caller's) */
+	size_t in_len;
+	int in_eof;
+	struct lproc_opts o;
+	struct cf_buf *xout;          /* o.out or &obuf */
 	int status;                   /* exit status, 128+N for signal N */
 	int running;
 	int64_t deadline;
@@ -40,7 +47,8 @@ lproc_open(const char *name, int total_timeout_ms, int64_t now)
 		return NULL;
 	cf_strlcpy(p->name, name, sizeof p->name);
 	p->pid = -1;
-	p->out = p->err = -1;
+	p->out = p->err = p->in = -1;
+	p->xout = &p->obuf;
 	p->timeout_ms = total_timeout_ms;
 	p->deadline = now + total_timeout_ms;
 	cf_buf_init(&p->obuf, SSH_STDOUT_MAX);
@@ -70,7 +78,10 @@ close_pipes(struct lproc *p)
 		close(p->out);
 	if (p->err >= 0)
 		close(p->err);
-	p->out = p->err = -1;
+	if (p->in >= 0)
+		close(p->in);
+	p->out = p->err = p->in = -1;
+	p->in_len = 0;
 }
 
 void
@@ -126,10 +137,22 @@ child_env(char **env, size_t max, char store[][600])
 void
 lproc_exec(struct lproc *p, const char *const *argv)
 {
-	int po[2] = {-1, -1}, pe[2] = {-1, -1};
+	lproc_exec_ex(p, argv, NULL);
+}
+
+void
+lproc_exec_ex(struct lproc *p, const char *const *argv, const struct lproc_opts *o)
+{
+	static const struct lproc_opts none;
+	int po[2] = {-1, -1}, pe[2] = {-1, -1}, pi[2] = {-1, -1};
 	char *env[16], store[16][600];
 	pid_t pid;
 
+	p->o = o ? *o : none;
+	p->xout = p->o.out ? p->o.out : &p->obuf;
+	p->inp = NULL;
+	p->in_len = 0;
+	p->in_eof = 0;
 	cf_buf_reset(&p->obuf);
 	cf_buf_reset(&p->ebuf);
 	p->err_total = 0;
@@ -137,7 +160,7 @@ lproc_exec(struct lproc *p, const char *const *argv)
 	p->e = CF_OK;
 	p->detail[0] = '\0';
 	child_env(env, CF_ARRAY_LEN(env), store);
-	if (pipe(po) < 0 || pipe(pe) < 0) {
+	if (pipe(po) < 0 || pipe(pe) < 0 || (p->o.stdin_pipe && pipe(pi) < 0)) {
 		fail(p, CF_E_IO_ERROR, "%s: pipe: %s", p->name, strerror(errno));
 		goto out;
 	}
@@ -146,13 +169,18 @@ lproc_exec(struct lproc *p, const char *const *argv)
 		goto out;
 	}
 	if (pid == 0) {
-		int nul = open("/dev/null", O_RDONLY);
-		setpgid(0, 0);
+		int nul = pi[0] >= 0 ? pi[0] : open("/dev/null", O_RDONLY);
+		/* a session of its own: no controlling terminal, so sudo neither
+		 * prompts on it nor relays the command through a pty (use_pty),
+		 * and a process group lproc_close() kills whole */
+		setsid();
 		signal(SIGPIPE, SIG_DFL);
 		if (nul < 0 || dup2(nul, 0) < 0 || dup2(po[1], 1) < 0 || dup2(pe[1], 2) < 0)
 			_exit(126);
 		close(po[0]);
 		close(pe[0]);
+		if (pi[1] >= 0)
+			close(pi[1]);
 		execve(argv[0], (char *const *)argv, env);
 		dprintf(2, "cannot execute %s: %s\n", argv[0], strerror(errno));
 		_exit(errno == ENOENT ? 127 : 126);
@@ -167,6 +195,12 @@ lproc_exec(struct lproc *p, const char *const *argv)
 	fcntl(p->err, F_SETFD, FD_CLOEXEC);
 	fcntl(p->out, F_SETFL, O_NONBLOCK);
 	fcntl(p->err, F_SETFL, O_NONBLOCK);
+	if (pi[1] >= 0) {
+		close(pi[0]);
+		p->in = pi[1];
+		fcntl(p->in, F_SETFD, FD_CLOEXEC);
+		fcntl(p->in, F_SETFL, O_NONBLOCK);
+	}
 	return;
 out:
 	if (po[0] >= 0) {
@@ -176,6 +210,51 @@ out:
 	if (pe[0] >= 0) {
 		close(pe[0]);
 		close(pe[1]);
+	}
+	if (pi[0] >= 0) {
+		close(pi[0]);
+		close(pi[1]);
+	}
+}
+
+void
+lproc_stdin(struct lproc *p, const void *data, size_t len, int eof)
+{
+	p->inp = data;
+	p->in_len = p->in >= 0 ? len : 0;
+	p->in_eof = eof;
+}
+
+size_t
+lproc_stdin_pending(const struct lproc *p)
+{
+	return p->in_len;
+}
+
+/* What lproc_stdin() queued, as far as the pipe takes it; then close it
+ * when asked.  A command that stopped reading gets nothing more. */
+static void
+write_stdin(struct lproc *p)
+{
+	ssize_t n;
+
+	while (p->in >= 0 && p->in_len > 0) {
+		n = write(p->in, p->inp, p->in_len > 65536 ? 65536 : p->in_len);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+			return;
+		if (n <= 0) {   /* EPIPE: the command closed its stdin */
+			p->in_len = 0;
+			p->in_eof = 1;
+			break;
+		}
+		p->inp += n;
+		p->in_len -= (size_t)n;
+	}
+	if (p->in >= 0 && p->in_len == 0 && p->in_eof) {
+		close(p->in);
+		p->in = -1;
 	}
 }
 
@@ -216,15 +295,28 @@ drain(struct lproc *p, int *fd, struct cf_buf *b, int is_err)
 enum ssh_status
 lproc_run(struct lproc *p, int64_t now)
 {
+	unsigned long long before;
+
 	if (p->e != CF_OK)
 		return SSH_FAIL;
 	if (!p->running)
 		return SSH_IDLE;
-	if (drain(p, &p->out, &p->obuf, 0) < 0)
-		return fail(p, CF_E_BAD_OUTPUT, "%s: the command wrote more than %u KiB to stdout; "
-		    "it was stopped", p->name, SSH_STDOUT_MAX / 1024);
+	write_stdin(p);
+	before = p->xout->len + p->err_total;
+	if (drain(p, &p->out, p->xout, 0) < 0)
+		return fail(p, CF_E_BAD_OUTPUT, "%s: the command wrote more than %zu KiB to stdout; "
+		    "it was stopped", p->name, p->xout->max / 1024);
 	drain(p, &p->err, &p->ebuf, 1);
+	if (p->o.on_output && p->xout->len + p->err_total != before) {
+		p->o.on_output(p, p->o.arg);
+		write_stdin(p);
+	}
 	if (p->out < 0 && p->err < 0) {
+		if (p->in >= 0) {   /* the command is done with its stdin too */
+			close(p->in);
+			p->in = -1;
+			p->in_len = 0;
+		}
 		int st;
 		pid_t r = waitpid(p->pid, &st, WNOHANG);
 		if (r == p->pid) {
@@ -253,6 +345,8 @@ lproc_pollfds(const struct lproc *p, struct pollfd *out)
 		out[n].fd = p->out, out[n].events = POLLIN, out[n].revents = 0, n++;
 	if (p->err >= 0)
 		out[n].fd = p->err, out[n].events = POLLIN, out[n].revents = 0, n++;
+	if (p->in >= 0 && (p->in_len > 0 || p->in_eof))
+		out[n].fd = p->in, out[n].events = POLLOUT, out[n].revents = 0, n++;
 	return n;
 }
 
@@ -283,7 +377,7 @@ lproc_exit_status(const struct lproc *p)
 struct cf_buf *
 lproc_stdout(struct lproc *p)
 {
-	return &p->obuf;
+	return p->xout;
 }
 
 struct cf_buf *

@@ -10,9 +10,10 @@
  * picks what the command wants (its low bits modulo 3: 0 anything, as
  * `run`; 1 a JSON object, as issue/renew/revoke; 2 an object with a
  * `certificates` array, as status) and, with its bit 0x80, that stdout is
- * first unframed as job_agent_result() does (job_unframe(), the token
- * FUZZ_TOKEN; bit 0x40: as after a pty); the rest is stdout, then stderr
- * after the first "\n==stderr==\n".
+ * first unframed as job_agent_result() does (job_take_arch(), then
+ * job_unframe(), the token FUZZ_TOKEN; bit 0x40: as after a pty); bit 0x20
+ * renders the table as -v does (the ARCH column); the rest is stdout, then
+ * stderr after the first "\n==stderr==\n".
  *
  * Checked besides "no crash": a result is ok only for the exit statuses
  * job_agent_result() accepts and, when JSON is wanted, with the JSON kept;
@@ -259,7 +260,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	const uint8_t *sep;
 	const char *want;
 	size_t nout;
-	int st, framed, pty;
+	int st, framed, pty, verbose;
 
 	if (size < 2)
 		return 0;
@@ -267,6 +268,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	want = wants[(data[1] & 0x3f) % 3];
 	framed = data[1] & 0x80;
 	pty = data[1] & 0x40;
+	verbose = data[1] & 0x20;
 	data += 2;
 	size -= 2;
 	sep = find_sep(data, size);
@@ -291,6 +293,10 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		size_t before = out.len;
 		cf_strlcpy(j.token, FUZZ_TOKEN, sizeof j.token);
 		j.pty = pty;
+		job_take_arch(&j, &out);
+		CHECK(out.len <= before && strlen(j.arch) < sizeof j.arch);
+		CHECK(j.arch[strspn(j.arch, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+		    "0123456789_-")] == '\0');
 		if (job_unframe(&j, &out, &err) == 0)
 			CHECK(out.len == 0);
 		CHECK(out.len <= before && err.len <= err.max);
@@ -312,7 +318,9 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		CHECK(j.err != CF_OK && j.detail[0] != '\0');
 	}
 	check_json(&j, want);
+	cf_verbose = verbose != 0;
 	check_table(&j, want_rows(&j));
+	cf_verbose = 0;
 
 	free(j.agent_json);
 	free(j.text);

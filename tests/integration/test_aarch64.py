@@ -1,11 +1,15 @@
 """The aarch64 agent (issue 18) under qemu-aarch64-static: a real certificate
-from Pebble by standalone HTTP-01 and by webroot, a renewal, and status.
+from Pebble by standalone HTTP-01 and by webroot, a renewal, and status; and
+a fleet where one sshd host is an aarch64 machine as far as the controller
+can tell (its login runs busybox:arm64 through binfmt_misc and qemu-user:
+arm64_login.py) next to x86_64 hosts.
 
 The binary is build/aarch64-test/certfleet-agent: the release aarch64 agent's
 sources built with the test-only fault points, so that under
 CERTFLEET_TEST_QEMU it runs its network process without the seccomp filter
 (qemu-user refuses PR_SET_SECCOMP; release builds fail closed, tested below).
 The aarch64 filter itself is proven by the unit tests' BPF interpreter."""
+import hashlib
 import json
 import os
 import shutil
@@ -14,12 +18,17 @@ from pathlib import Path
 
 import pytest
 
+from test_fleet import Ctl, by_host, known_hosts, write_inventory
 from test_issue import Agent, verify_chain, key_matches
 
 ROOT = Path(__file__).resolve().parents[2]
 QEMU = shutil.which("qemu-aarch64-static")
 A64_TEST = ROOT / "build/aarch64-test/certfleet-agent"
 A64_RELEASE = ROOT / "bin/certfleet-agent-aarch64"
+
+BUSYBOX_DEBS = sorted(Path("/var/cache/certfleet-test").glob("busybox_*_arm64.deb"))
+LOGIN = Path(__file__).resolve().parent / "arm64_login.py"
+CROSS_LIB = Path("/usr/aarch64-linux-gnu/lib")          # Debian's libc6-arm64-cross
 
 pytestmark = pytest.mark.skipif(
     not (QEMU and A64_TEST.exists()),
@@ -124,3 +133,117 @@ def test_controller_carries_both_agents(bins, tmp_path):
                 hashlib.sha256(data).hexdigest())) in v, v
     # issue 18: the controller with both agents <= 1.6 MiB
     assert (ROOT / "bin/certfleet").stat().st_size <= 1.6 * 1024 * 1024
+
+
+# ---------------------------------------------------------------- a mixed fleet
+
+@pytest.fixture(scope="module")
+def arm_root(tmp_path_factory):
+    """Debian's busybox for arm64 unpacked, with one symlink per applet in
+    xbin/ (the aarch64 host's whole PATH) and sysroot/, the loader and
+    libraries it needs from Debian's libc6-arm64-cross (arm64_login.py lays
+    it over /usr/lib for the session)."""
+    if not BUSYBOX_DEBS:
+        pytest.fail("no busybox:arm64 package in /var/cache/certfleet-test: run "
+                    "build-aux/install-deps.sh (it downloads it)", pytrace=False)
+    root = tmp_path_factory.mktemp("arm64-root")
+    subprocess.run(["dpkg-deb", "-x", str(BUSYBOX_DEBS[-1]), str(root)], check=True)
+    assert "ARM aarch64" in elf_machine(root / "bin/busybox")
+    applets = subprocess.run([QEMU, "-L", str(CROSS_LIB.parent), str(root / "bin/busybox"), "--list"],
+                             capture_output=True, text=True, check=True).stdout.split()
+    (root / "xbin").mkdir()
+    for a in applets:
+        os.symlink("../bin/busybox", root / "xbin" / a)
+    (root / "sysroot/aarch64-linux-gnu").mkdir(parents=True)
+    for lib in ("ld-linux-aarch64.so.1", "aarch64-linux-gnu/libc.so.6", "aarch64-linux-gnu/libresolv.so.2"):
+        os.symlink(CROSS_LIB / Path(lib).name, root / "sysroot" / lib)
+    return root
+
+
+def global_binfmt():
+    d = Path("/proc/sys/fs/binfmt_misc")
+    return sorted(p.name for p in d.iterdir()) if d.is_dir() else []
+
+
+def test_fleet_with_an_aarch64_host(bins, sshd_factory, arm_root, tmp_path, pebble, challtestsrv):
+    """Two x86_64 sshd hosts and one whose sessions run aarch64 code only
+    (busybox:arm64's sh and tools, through a binfmt_misc registration in the
+    session's own user namespace): deploy sends each the agent for its
+    `uname -m` (the aarch64 one checked by SHA-256 there and run once under
+    qemu), status gathers all three and shows the CPU with -v and in --json.
+    The release aarch64 agent refuses to issue unconfined (qemu-user refuses
+    seccomp); the aarch64-test build in its place obtains a certificate from
+    Pebble through the fleet like the x86_64 agents; the next deploy puts the
+    release build back."""
+    before = global_binfmt()
+    x86 = sshd_factory.many(2, first_host=196)
+    arm = sshd_factory(host="127.0.0.198", sftp=False,
+                       extra_config="ForceCommand exec /usr/bin/python3 %s %s %s" % (LOGIN, arm_root, QEMU))
+    assert arm.ssh("uname -m", check=True).stdout.strip() == "aarch64"
+    assert arm.ssh("command -v sha256sum", check=True).stdout.strip() == str(arm_root / "xbin/sha256sum")
+    assert x86[0].ssh("uname -m", check=True).stdout.strip() == "x86_64"
+    servers, names = x86 + [arm], ["x0.a64.test", "x1.a64.test", "arm.a64.test"]
+    hosts = tmp_path / "hosts"
+    inv, kh = tmp_path / "inventory", tmp_path / "known_hosts"
+    write_inventory(inv, servers, prefix_root=hosts, names=names,
+                    host_vars={n: "certfleet_domains=%s" % n for n in names},
+                    extra_vars="certfleet_method=standalone\ncertfleet_server=%s\n"
+                               "certfleet_agree_tos=yes\n" % pebble.directory)
+    known_hosts(kh, servers)
+    for name, s in zip(names, servers):
+        challtestsrv.add_a(name, s.host)
+        conf = hosts / name / "etc/certfleet/agent.conf"
+        conf.parent.mkdir(parents=True)
+        conf.write_text("ca-file = %s\nresolver = %s\nhttp-address = %s\nhttp-port = %d\n"
+                        % (pebble.ca_file, challtestsrv.dns_addr, s.host, pebble.http_port))
+    ctl = Ctl(bins, tmp_path)
+    args = ["-i", inv, "--known-hosts", kh, "--identity", sshd_factory.client_key.path]
+    agent = {"x86_64": Path(bins.agent).read_bytes(), "aarch64": A64_RELEASE.read_bytes()}
+    cpu = {"x0.a64.test": "x86_64", "x1.a64.test": "x86_64", "arm.a64.test": "aarch64"}
+
+    def installed(name):
+        return hosts / name / "usr/local/bin/certfleet-agent"
+
+    p, doc = ctl.json(*args, "deploy", check=0)
+    for name, h in by_host(doc).items():
+        a = h["agent"]
+        assert h["ok"] and a["installed"] is True and a["cron"] is True, h
+        assert h["arch"] == a["arch"] == cpu[name], h
+        assert a["sha256"] == hashlib.sha256(agent[cpu[name]]).hexdigest() and a["verified"] == "sha256sum"
+        assert installed(name).read_bytes() == agent[cpu[name]], name
+    assert "ARM aarch64" in elf_machine(installed("arm.a64.test"))
+
+    p, doc = ctl.json(*args, "status", check=0)
+    assert {n: (h["ok"], h["arch"], h["agent"]) for n, h in by_host(doc).items()} == \
+        {n: (True, cpu[n], {"certificates": []}) for n in names}, doc
+
+    # the release aarch64 agent under qemu: no seccomp filter, so no issuance
+    p, doc = ctl.json(*args, "issue", timeout=240)
+    h = by_host(doc)
+    assert h["x0.a64.test"]["ok"] and h["x1.a64.test"]["ok"], doc
+    e = h["arm.a64.test"]["error"]
+    assert e["code"] == "AGENT_FAILED" and "seccomp" in json.dumps(h["arm.a64.test"]), h["arm.a64.test"]
+    assert not (hosts / "arm.a64.test/etc/certfleet/live/arm.a64.test").exists()
+
+    # the aarch64-test build (the same sources, the filter skipped under qemu)
+    shutil.copy(A64_TEST, installed("arm.a64.test"))
+    p, doc = ctl.json(*args, "issue", "arm.a64.test", timeout=240)
+    h = doc["hosts"][0]
+    assert h["ok"] and h["arch"] == "aarch64" and h["agent"]["status"]["sslStatus"] == "active", h
+    pem = (hosts / "arm.a64.test/etc/certfleet/live/arm.a64.test/fullchain.pem").read_text()
+    san = subprocess.run(["openssl", "x509", "-noout", "-ext", "subjectAltName"], input=pem,
+                         capture_output=True, text=True).stdout
+    assert "DNS:arm.a64.test" in san
+
+    # the table with -v: each row's CPU
+    rows = [l.split() for l in ctl.run("-v", *args, "status", check=0).stdout.splitlines()]
+    assert rows[0][:4] == ["HOST", "ARCH", "DOMAIN", "STATUS"], rows
+    assert sorted(r[:4] for r in rows[1:4]) == sorted([n, cpu[n], n, "active"] for n in names), rows
+
+    # deploy again: the release build back where the test build was, nothing
+    # sent to the x86_64 hosts
+    p, doc = ctl.json(*args, "deploy", check=0)
+    assert {n: h["agent"]["installed"] for n, h in by_host(doc).items()} == \
+        {"x0.a64.test": False, "x1.a64.test": False, "arm.a64.test": True}, doc
+    assert installed("arm.a64.test").read_bytes() == agent["aarch64"]
+    assert global_binfmt() == before       # the machine's own registrations: untouched

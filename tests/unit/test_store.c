@@ -645,6 +645,9 @@ TEST(store_state_round_trip)
 	cf_strlcpy(st.last_error_hint, "wait", sizeof st.last_error_hint);
 	st.last_attempt = EXPIRY - 90 * 86400;
 	st.next_renewal = EXPIRY - 30 * 86400;
+	st.last_success = EXPIRY - 90 * 86400;
+	st.consecutive_failures = 3;
+	st.notified = 1;
 	CHECK_INT(store_state_save(&s, "example.com", &st), 0);
 	spath(&s, p, sizeof p, "/var/lib/certfleet/state/example.com.json");
 	CHECK_INT(mode_of(p), 0600);
@@ -667,6 +670,9 @@ TEST(store_state_round_trip)
 	CHECK_STR(got.last_error_hint, "wait");
 	CHECK_INT(got.last_attempt, st.last_attempt);
 	CHECK_INT(got.next_renewal, st.next_renewal);
+	CHECK_INT(got.last_success, st.last_success);
+	CHECK_INT(got.consecutive_failures, 3);
+	CHECK_INT(got.notified, 1);
 
 	/* Ten days and a second before expiry. */
 	CHECK_STR(state_json(&got, EXPIRY - 10 * 86400 - 1),
@@ -674,7 +680,8 @@ TEST(store_state_round_trip)
 	    "\"issuer\":\"CN=Pebble Intermediate CA\",\"serial\":\"04a1b2\","
 	    "\"domains\":[\"example.com\",\"*.example.com\"],"
 	    "\"lastError\":{\"code\":\"RATE_LIMITED\",\"detail\":\"too many \\\"orders\\\"\\u000a\",\"hint\":\"wait\"},"
-	    "\"lastAttempt\":\"2025-11-23T15:51:49Z\",\"nextRenewal\":\"2026-01-22T15:51:49Z\",\"retryAfter\":null,\"alarm\":false}");
+	    "\"lastAttempt\":\"2025-11-23T15:51:49Z\",\"nextRenewal\":\"2026-01-22T15:51:49Z\",\"retryAfter\":null,\"alarm\":false,"
+	    "\"lastSuccess\":\"2025-11-23T15:51:49Z\",\"consecutiveFailures\":3}");
 	/* At notAfter it is still valid; a second later, expired by the clock. */
 	CHECK(strstr(state_json(&got, EXPIRY), "\"sslStatus\":\"active\"") != NULL);
 	CHECK(strstr(state_json(&got, EXPIRY), "\"daysLeft\":0,") != NULL);
@@ -715,7 +722,33 @@ TEST(store_state_missing_is_none)
 	CHECK_STR(state_json(&st, EXPIRY),
 	    "{\"sslStatus\":\"none\",\"sslExpiry\":null,\"daysLeft\":null,\"secondsLeft\":null,\"issuer\":null,"
 	    "\"serial\":null,\"domains\":[],\"lastError\":null,\"lastAttempt\":null,"
-	    "\"nextRenewal\":null,\"retryAfter\":null,\"alarm\":false}");
+	    "\"nextRenewal\":null,\"retryAfter\":null,\"alarm\":false,\"lastSuccess\":null,"
+	    "\"consecutiveFailures\":0}");
+	store_state_free(&st);
+}
+
+/* A record written before lastSuccess existed: an attempt that left no
+ * error succeeded; one that left an error says nothing of the last success. */
+TEST(store_state_without_last_success)
+{
+	static const char ok[] = "{\"status\":\"active\",\"expiry\":1771689109,\"lastAttempt\":1763913109}";
+	static const char bad[] = "{\"status\":\"active\",\"expiry\":1771689109,\"lastAttempt\":1763913109,"
+	    "\"lastError\":{\"code\":\"CA_ERROR\",\"detail\":\"x\",\"hint\":\"y\"}}";
+	struct store s;
+	struct store_state st;
+	char p[600];
+
+	mkprefix(&s, "state-legacy");
+	CHECK_INT(store_prepare(&s), 0);
+	spath(&s, p, sizeof p, "/var/lib/certfleet/state/old.example.json");
+	CHECK_INT(store_write_atomic(p, ok, strlen(ok), 0600), 0);
+	CHECK_INT(store_state_load(&s, "old.example", &st), 0);
+	CHECK_INT(st.last_success, 1763913109);
+	CHECK_INT(st.consecutive_failures, 0);
+	store_state_free(&st);
+	CHECK_INT(store_write_atomic(p, bad, strlen(bad), 0600), 0);
+	CHECK_INT(store_state_load(&s, "old.example", &st), 0);
+	CHECK_INT(st.last_success, 0);
 	store_state_free(&st);
 }
 
