@@ -31,7 +31,6 @@
 #include "certbot.h"
 #include "der.h"
 #include "domain.h"
-#include "hooks.h"
 #include "issue.h"
 #include "json.h"
 #include "lineage.h"
@@ -48,18 +47,8 @@ usage(FILE *f)
 	fprintf(f,
 	    "usage: certfleet-agent import certbot [--config-dir DIR] [-d LINEAGE]... [--dry-run]\n"
 	    "           [--disable-certbot] [--force] [--ca-file PEM] [--resolver ADDR]\n"
-	    "\n"
-	    "Take over certbot's lineages (PREFIX/DIR/renewal/NAME.conf) without issuing again:\n"
-	    "the current certificate and key, the renewal settings and the ACME account.\n"
-	    "  --config-dir DIR   certbot's directory, under --prefix (default /etc/letsencrypt)\n"
-	    "  -d LINEAGE         only this lineage (repeatable; default: all)\n"
-	    "  --dry-run          print the plan, change nothing\n"
-	    "  --disable-certbot  move the imported renewal confs to DIR/" CB_DISABLED "/ and,\n"
-	    "                     once certbot has none left, mask certbot.timer and set its cron.d\n"
-	    "                     entry aside (the README written there says how to undo it)\n"
-	    "  --force            import again a lineage certfleet already manages\n"
-	    "  --ca-file, --resolver   saved with the lineage, as issue does\n"
-	    "Exit: 0 imported, 2 nothing to do, other: a lineage was refused (certfleet-agent(1)).\n");
+	    "Take over certbot's lineages (DIR, under --prefix, default /etc/letsencrypt)\n"
+	    "without issuing again.  See certfleet-agent(1).\n");
 }
 
 /* ---- reading certbot's directory ---- */
@@ -178,8 +167,7 @@ cb_true(const struct cb_conf *c, int i)
 {
 	const char *v = cb_get(c, i);
 
-	return v && (strcasecmp(v, "true") == 0 || strcasecmp(v, "yes") == 0 || strcmp(v, "1") == 0 ||
-	    strcasecmp(v, "on") == 0);
+	return v && (strcasecmp(v, "true") == 0 || strcmp(v, "1") == 0);
 }
 
 /* ---- one lineage ---- */
@@ -197,7 +185,7 @@ static const char *const kinds[4] = {"cert", "chain", "fullchain", "privkey"};
 
 /* live/NAME/KIND.pem -> archive/NAME/KINDn.pem, read; all four the same n. */
 static int
-read_live(int dfd, const char *cbdir, const char *logical, struct lineage_in *in)
+read_live(int dfd, struct lineage_in *in)
 {
 	char rel[STORE_PATH_MAX], link[STORE_PATH_MAX], want[STORE_PATH_MAX], *t, *end;
 	long n = -1, k;
@@ -215,14 +203,8 @@ read_live(int dfd, const char *cbdir, const char *logical, struct lineage_in *in
 			goto fail;
 		}
 		link[len] = '\0';
-		/* relative as certbot writes it, or absolute inside certbot's directory */
-		t = link;
-		if (strncmp(t, "../../", 6) == 0)
-			t += 6;
-		else if (strncmp(t, cbdir, strlen(cbdir)) == 0 && t[strlen(cbdir)] == '/')
-			t += strlen(cbdir) + 1;
-		else if (strncmp(t, logical, strlen(logical)) == 0 && t[strlen(logical)] == '/')
-			t += strlen(logical) + 1;
+		/* relative, as certbot (since 0.29) writes it: `certbot update_symlinks` */
+		t = strncmp(link, "../../", 6) == 0 ? link + 6 : link;
 		snprintf(want, sizeof want, "archive/%s/%s", in->name, kinds[i]);
 		k = strncmp(t, want, strlen(want)) == 0 && t[strlen(want)] >= '1' && t[strlen(want)] <= '9' ?
 		    strtol(t + strlen(want), &end, 10) : -1;
@@ -375,8 +357,6 @@ map_settings(struct cb_conf *c, const char *name, struct key *certkey, struct is
 	if (v && strcmp(v, "nginx") == 0)
 		printf("  warning: installer = nginx: nginx reads certbot's files until `certfleet-agent nginx "
 		    "install -d %s` points it at certfleet's\n", name);
-	if (cb_get(c, K_RENEW_HOOK) && cb_get(c, K_DEPLOY) && strcmp(cb_get(c, K_RENEW_HOOK), cb_get(c, K_DEPLOY)))
-		REFUSE("renew_hook and deploy_hook differ");
 	o->pre_hook = cb_get(c, K_PRE);
 	o->post_hook = cb_get(c, K_POST);
 	o->deploy_hook = cb_get(c, K_DEPLOY) ? cb_get(c, K_DEPLOY) : cb_get(c, K_RENEW_HOOK);
@@ -401,32 +381,9 @@ map_settings(struct cb_conf *c, const char *name, struct key *certkey, struct is
 		REFUSE("must_staple: certfleet does not request OCSP Must-Staple");
 	for (i = 0; i < CF_ARRAY_LEN(warns); i++)
 		if ((v = cb_get(c, warns[i].k)) != NULL && (warns[i].when == 2 || cb_true(c, warns[i].k) == warns[i].when))
-			printf("  warning: %s = %s: %s\n", cb_keys[warns[i].k], v, warns[i].why);
+			printf("  warning: %s = %s: %s\n", cb_key(warns[i].k), v, warns[i].why);
 #undef REFUSE
 	return issue_opts_check(o);
-}
-
-/* The paths certbot recorded must be the ones its layout gives. */
-static int
-check_paths(struct cb_conf *c, const char *cbdir, const char *logical, const char *name)
-{
-	char want[STORE_PATH_MAX];
-	const char *v;
-	int i;
-
-	for (i = K_ARCHIVE; i <= K_PRIVKEY; i++) {
-		if ((v = cb_get(c, i)) == NULL)
-			continue;
-		if (i == K_ARCHIVE)
-			snprintf(want, sizeof want, "/archive/%s", name);
-		else
-			snprintf(want, sizeof want, "/live/%s/%s.pem", name, kinds[i - K_CERT]);
-		if (!((strncmp(v, cbdir, strlen(cbdir)) == 0 && strcmp(v + strlen(cbdir), want) == 0) ||
-		      (strncmp(v, logical, strlen(logical)) == 0 && strcmp(v + strlen(logical), want) == 0)))
-			return cf_seterr(CF_E_CERTBOT_UNSUPPORTED, "%s = %.200s is not certbot's usual place "
-			    "(%s%s)", cb_keys[i], v, logical, want);
-	}
-	return 0;
 }
 
 static void
@@ -456,11 +413,9 @@ static int
 disable_conf(struct import *im, const char *name)
 {
 	static const char note[] =
-	    "certfleet-agent import certbot --disable-certbot moved here the renewal confs of\n"
-	    "the lineages certfleet took over (certbot renews only renewal/*.conf) and, once\n"
-	    "certbot had none left, masked certbot.timer and renamed /etc/cron.d/certbot to\n"
-	    "certbot.certfleet-disabled.  To give a lineage back to certbot (and remove it\n"
-	    "from certfleet), in certbot's directory:\n"
+	    "certfleet-agent import certbot --disable-certbot moved here the confs of lineages\n"
+	    "it took over and, once certbot had none left, masked certbot.timer and renamed\n"
+	    "/etc/cron.d/certbot to certbot.certfleet-disabled.  Undo, in certbot's directory:\n"
 	    "  mv " CB_DISABLED "/NAME.conf renewal/\n"
 	    "  systemctl unmask certbot.timer; systemctl start certbot.timer\n"
 	    "  mv /etc/cron.d/certbot.certfleet-disabled /etc/cron.d/certbot\n";
@@ -493,7 +448,6 @@ static void
 disable_timer(struct import *im)
 {
 	char path[STORE_PATH_MAX], to[STORE_PATH_MAX + 32], **names;
-	struct hook_env env = {0};
 	size_t n;
 	int left;
 
@@ -514,9 +468,6 @@ disable_timer(struct import *im)
 		cf_warnx("warning: cannot mask certbot.timer (%s)", to);
 	else
 		printf("certbot: certbot.timer masked (%s -> /dev/null)\n", to);
-	if (!im->dry_run && strcmp(im->s.prefix, "/") == 0 && access("/run/systemd/system", F_OK) == 0 &&
-	    hook_run("systemctl", "systemctl daemon-reload && systemctl stop certbot.timer", &env, NULL) < 0)
-		cf_warnx("warning: %s", cf_lasterr_detail());
 	store_path(&im->s, path, sizeof path, "/etc/cron.d/certbot");
 	snprintf(to, sizeof to, "%s.certfleet-disabled", path);
 	if (access(path, F_OK) == 0) {
@@ -564,8 +515,7 @@ import_one(struct import *im, const char *name)
 	}
 	snprintf(rel, sizeof rel, "renewal/%s.conf", name);
 	if (cb_read(im->dfd, rel, &conf) < 0 || cb_parse((char *)conf.data, name, c) < 0 ||
-	    check_paths(c, im->cbdir, im->logical, name) < 0 ||
-	    (version = read_live(im->dfd, im->cbdir, im->logical, in)) < 0)
+	    (version = read_live(im->dfd, in)) < 0)
 		goto out;
 	/* the certificate, its key, and fullchain = cert + chain */
 	if (x509_first_der((char *)in->pem[0].data, in->pem[0].len, &der) < 0 ||
@@ -605,18 +555,6 @@ import_one(struct import *im, const char *name)
 	o.resolver = im->resolver;
 	if (map_settings(c, name, &ck, &o) < 0)
 		goto out;
-	for (i = 0; i < 3; i++) {
-		static const char *const hd[3] = {"pre", "post", "deploy"};
-		char **hooks;
-		size_t nh, j;
-		snprintf(rel, sizeof rel, "renewal-hooks/%s", hd[i]);
-		if (cb_list(im->dfd, rel, "", &hooks, &nh) < 0)
-			goto out;
-		for (j = 0; j < nh; j++)
-			printf("  warning: certfleet does not run certbot's %s/%s: make it a %s hook\n",
-			    rel, text_safe(keypath, sizeof keypath, hooks[j]), hd[i]);
-		store_list_free(hooks, nh);
-	}
 	if (cb_get(c, K_ACCOUNT) == NULL) {
 		cf_seterr(CF_E_CERTBOT_LINEAGE, "renewal/%s.conf names no account", name);
 		goto out;
@@ -639,12 +577,8 @@ import_one(struct import *im, const char *name)
 	if ((r = lineage_account_import(&im->s, o.server, &in->acct, in->acct_url, im->dry_run, keypath,
 	        sizeof keypath)) < 0)
 		goto out;
-	if (r == 2)
-		printf("  warning: certfleet has another account at this CA (%s): renewals use it, not certbot's "
-		    "%s\n", keypath, in->acct_url);
-	else
-		printf("  account -> %s%s: %s (certbot's %s)\n", keypath, r ? "" : " (already)", in->acct_url,
-		    in->acct_rel);
+	printf("  %s %s: %s\n", r == 2 ? "warning: renewals use certfleet's other account, not" : "account ->",
+	    r == 2 ? in->acct_url : keypath, r == 2 ? keypath : in->acct_url);
 	if (im->dry_run) {
 		rc = 0;
 		goto out;
@@ -717,22 +651,15 @@ cmd_import(int argc, char **argv)
 	im.logical = "/etc/letsencrypt";
 	im.dfd = -1;
 	if (argc < 2 || strcmp(argv[1], "certbot") != 0) {
-		if (argc >= 2 && (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h"))) {
-			usage(stdout);
-			return 0;
-		}
-		usage(stderr);
-		return cf_err_exit(CF_E_USAGE);
+		r = argc >= 2 && (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h"));
+		usage(r ? stdout : stderr);
+		return r ? 0 : cf_err_exit(CF_E_USAGE);
 	}
 	argc--;
 	argv++;
 	while ((ch = getopt_long(argc, argv, "d:h", longopts, NULL)) != -1) {
 		switch (ch) {
-		case 'c':
-			im.logical = optarg;
-			for (r = (int)strlen(optarg); r > 1 && optarg[r - 1] == '/'; r--)
-				optarg[r - 1] = '\0';
-			break;
+		case 'c': im.logical = optarg; break;
 		case 'n': im.dry_run = 1; break;
 		case 'D': im.disable = 1; break;
 		case 'f': im.force = 1; break;
@@ -782,7 +709,7 @@ cmd_import(int argc, char **argv)
 			rc = r;
 	}
 	if (n == 0)
-		printf("no certbot lineage to import under %s\n", im.cbdir);
+		printf("no certbot lineage in %s\n", im.cbdir);
 	if (im.disable && (im.moved || im.dry_run))
 		disable_timer(&im);
 	if (cap == (size_t)-1)

@@ -18,7 +18,7 @@ enum {
 	K_COUNT = K_IGNORED + 5, K_TOP_END = K_ACCOUNT
 };
 
-extern const char *const cb_keys[K_COUNT];   /* their names */
+const char *cb_key(int i);   /* the name of key i */
 
 #define CB_ITEMS 8
 struct cb_val {

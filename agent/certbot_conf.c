@@ -11,16 +11,24 @@
 #include "cf.h"
 #include "domain.h"
 
-const char *const cb_keys[K_COUNT] = {
-	"version", "archive_dir", "cert", "chain", "fullchain", "privkey", "renew_before_expiry",
-	"account", "server", "authenticator", "installer", "webroot_path", "http01_port",
-	"http01_address", "manual_auth_hook", "manual_cleanup_hook", "pref_challs", "pre_hook",
-	"post_hook", "deploy_hook", "renew_hook", "key_type", "rsa_key_size", "elliptic_curve",
-	"preferred_chain", "must_staple", "reuse_key", "autorenew", "allow_subset_of_names",
-	"no_verify_ssl",
-	/* where certbot ran and how it talked: nothing to carry over */
-	"config_dir", "work_dir", "logs_dir", "user_agent", "manual_public_ip_logging_ok",
-};
+/* The keys' names, NUL-separated, in the order of the enum. */
+static const char keys[] =
+	"version\0archive_dir\0cert\0chain\0fullchain\0privkey\0renew_before_expiry\0account\0server\0"
+	"authenticator\0installer\0webroot_path\0http01_port\0http01_address\0manual_auth_hook\0"
+	"manual_cleanup_hook\0pref_challs\0pre_hook\0post_hook\0deploy_hook\0renew_hook\0key_type\0"
+	"rsa_key_size\0elliptic_curve\0preferred_chain\0must_staple\0reuse_key\0autorenew\0"
+	"allow_subset_of_names\0no_verify_ssl\0config_dir\0work_dir\0logs_dir\0user_agent\0"
+	"manual_public_ip_logging_ok\0";
+
+const char *
+cb_key(int i)
+{
+	const char *p = keys;
+
+	while (i-- > 0)
+		p += strlen(p) + 1;
+	return p;
+}
 
 /* A configobj value, split in place into its items: "..." and '...' are
  * taken verbatim (configobj has no escapes), bare items end at ',' or '#'
@@ -113,7 +121,7 @@ cb_parse(char *text, const char *name, struct cb_conf *c)
 			c->map[c->nmap++] = v.item[0];
 			continue;
 		}
-		for (i = 0; i < K_COUNT && strcmp(k, cb_keys[i]) != 0; i++)
+		for (i = 0; i < K_COUNT && strcmp(k, cb_key((int)i)) != 0; i++)
 			;
 		if (i == K_COUNT || (i < K_TOP_END) != (sect == 0))
 			return cf_seterr(CF_E_CERTBOT_UNSUPPORTED, "renewal/%s.conf:%d: unknown key \"%.64s\"%s",

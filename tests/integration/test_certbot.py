@@ -238,13 +238,6 @@ def nothing_imported(prefix, name):
         "var/lib/certfleet/state/%s.json" % name))
 
 
-def test_directory_hooks_are_named_in_the_plan(cb, copy):
-    hook = copy / "etc/letsencrypt/renewal-hooks/deploy/reload-nginx"
-    hook.write_text("#!/bin/sh\nsystemctl reload nginx\n")
-    r = imp(cb, "--dry-run", "-d", SA, prefix=copy, check=0)
-    assert "certfleet does not run certbot's renewal-hooks/deploy/reload-nginx" in r.stdout, r.stdout
-
-
 def test_unknown_key_is_refused(cb, copy):
     conf = copy / "etc/letsencrypt/renewal" / (SA + ".conf")
     conf.write_text(conf.read_text().replace("[renewalparams]", "[renewalparams]\nfrobnicate = 1"))
