@@ -33,6 +33,7 @@ int cmd_revoke(int argc, char **argv);
 int cmd_cron(int argc, char **argv);
 int cmd_log(int argc, char **argv);
 int cmd_nginx(int argc, char **argv);
+int cmd_import(int argc, char **argv);
 
 /* Print "certfleet-agent: CODE: detail\n  hint: ..." for the last error and
  * return its exit status. */

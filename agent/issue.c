@@ -810,16 +810,13 @@ w_opt(struct json_w *w, const char *key, const char *v)
 	}
 }
 
-static int
-save_settings(struct store *s, const char *lineage, const struct issue_opts *o)
+int
+issue_settings_json(const struct issue_opts *o, struct cf_buf *b)
 {
-	struct cf_buf b;
 	struct json_w w;
 	size_t i;
-	int rc;
 
-	cf_buf_init(&b, 64 * 1024);
-	json_w_init(&w, &b);
+	json_w_init(&w, b);
 	json_w_begin_obj(&w);
 	json_w_key(&w, "version");
 	json_w_int(&w, 2);
@@ -881,7 +878,17 @@ save_settings(struct store *s, const char *lineage, const struct issue_opts *o)
 	w_opt(&w, "profile", o->profile);
 	w_opt(&w, "eabKid", o->eab_kid);   /* the HMAC key is not kept: the account exists */
 	json_w_end_obj(&w);
-	rc = json_w_finish(&w);
+	return json_w_finish(&w);
+}
+
+static int
+save_settings(struct store *s, const char *lineage, const struct issue_opts *o)
+{
+	struct cf_buf b;
+	int rc;
+
+	cf_buf_init(&b, 64 * 1024);
+	rc = issue_settings_json(o, &b);
 	if (rc == 0)
 		rc = store_save_lineage_conf(s, lineage, (char *)b.data);
 	if (rc < 0)

@@ -119,6 +119,10 @@ void issue_lineage_name(const struct issue_opts *o, char *out, size_t outlen);
  * No file: CF_E_NO_DOMAIN naming the lineage. */
 int issue_opts_load(struct store *s, const char *lineage, struct issue_opts *o);
 
+/* The settings a renewal reuses (renewal/LINEAGE.json) as JSON, appended
+ * to b. */
+int issue_settings_json(const struct issue_opts *o, struct cf_buf *b);
+
 /* Check option combinations (challenge vs. responder, wildcards, webroot). */
 int issue_opts_check(struct issue_opts *o);
 

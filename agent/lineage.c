@@ -13,6 +13,7 @@
 #include "domain.h"
 #include "http.h"
 #include "json.h"
+#include "jws.h"
 #include "lineage.h"
 
 int
@@ -143,6 +144,46 @@ lineage_account(struct store *s, struct nacme *a, const char *server,
 		return -1;
 	}
 	return 0;
+}
+
+int
+lineage_account_import(struct store *s, const char *server, const struct key *k,
+    const char *url, int dry_run, char *keypath, size_t len)
+{
+	char dir[STORE_PATH_MAX - 32], old[ACME_URL_MAX], t1[JWS_THUMB_LEN + 1], t2[JWS_THUMB_LEN + 1];
+	struct cf_buf pem;
+	struct key cur;
+	int r;
+
+	if (account_dir(s, server, dir, sizeof dir) < 0)
+		return -1;
+	snprintf(keypath, len, "%s/account.key", dir);
+	if (store_read_file(keypath, &pem, KEY_PEM_MAX) == 0) {
+		r = key_from_pem(&cur, pem.data, pem.len);
+		cf_buf_free_secret(&pem);
+		if (r < 0)
+			return cf_seterr(CF_E_IO_ERROR, "%s is not a usable key: %s", keypath, cf_lasterr_detail());
+		r = jws_thumbprint(key_pub(&cur), t1) < 0 || jws_thumbprint(key_pub(k), t2) < 0 ? -1 :
+		    strcmp(t1, t2) != 0;
+		key_free(&cur);
+		if (r != 0)
+			return r < 0 ? -1 : 2;
+		load_account_url(dir, old, sizeof old);
+		if (strcmp(old, url) == 0)
+			return 0;
+	} else {
+		cf_buf_free(&pem);
+		if (errno != ENOENT)
+			return -1;
+		cf_clearerr();
+	}
+	if (dry_run)
+		return 1;
+	cf_buf_init(&pem, KEY_PEM_MAX);
+	r = store_mkdirs(dir, 0700) < 0 || key_to_pem(k, KEY_FORM_TRADITIONAL, &pem) < 0 ||
+	    store_write_atomic(keypath, pem.data, pem.len, 0600) < 0 || save_account_url(dir, server, url) < 0;
+	cf_buf_free_secret(&pem);
+	return r ? -1 : 1;
 }
 
 int

@@ -23,6 +23,13 @@ int agent_store_conf(struct store *s, struct agent_conf *conf);
 int lineage_account(struct store *s, struct nacme *a, const char *server,
     const char *email, int agree_tos, struct key *out);
 
+/* Make k and url the account certfleet uses at server (an account carried
+ * over from certbot; nothing is asked of the CA).  keypath gets the key
+ * file's path.  1: written (with dry_run: would be), 0: already this
+ * account, 2: certfleet has another account key there, left as it is. */
+int lineage_account_import(struct store *s, const char *server, const struct key *k,
+    const char *url, int dry_run, char *keypath, size_t len);
+
 /* Parse live/LINEAGE/cert.pem into info; 1 if there is one, 0 if not. */
 int lineage_live_cert(struct store *s, const char *lineage, struct x509_info *info);
 

@@ -23,6 +23,7 @@ static const struct agent_cmd commands[] = {
 	{"renew", cmd_renew, "renew the certificates that are due (ARI or a third of the lifetime left)"},
 	{"revoke", cmd_revoke, "revoke a lineage's certificate"},
 	{"nginx", cmd_nginx, "show, install or remove HTTPS for a domain in a running nginx"},
+	{"import", cmd_import, "take over certbot's lineages, settings and account (import certbot)"},
 	{"status", cmd_status, "show the certificate status of each lineage"},
 	{"cron", cmd_cron, "install, remove or show the twice-daily renewal schedule"},
 	{"log", cmd_log, "print the activity log"},

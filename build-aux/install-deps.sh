@@ -60,7 +60,7 @@ pkgs="build-essential musl-tools dpkg-dev ca-certificates curl openssl xz-utils
       nginx-light openssh-server openssh-client python3 python3-pytest
       iproute2 procps file binutils cron sudo time clang libclang-rt-dev valgrind jq strace netcat-openbsd
       gcc-aarch64-linux-gnu musl-dev:arm64 libc6-arm64-cross qemu-user-static ansible-core
-      chromium python3-websocket prometheus"
+      chromium python3-websocket prometheus certbot"
 missing=""
 for p in $pkgs; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'ok installed' || missing="$missing $p"

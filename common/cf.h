@@ -76,6 +76,8 @@ enum cf_err {
 	CF_E_SSH_CONFIG,        /* controller: ssh_config says what certfleet cannot do */
 	CF_E_TOO_MANY_AUTH_FAILURES, /* controller: sshd's MaxAuthTries hit before the right key */
 	CF_E_HOST_CERT_INVALID, /* controller: a host certificate or known_hosts policy refused it */
+	CF_E_CERTBOT_UNSUPPORTED, /* agent import certbot: a renewal setting certfleet cannot carry over */
+	CF_E_CERTBOT_LINEAGE,   /* agent import certbot: certbot's files are inconsistent or leave its directory */
 	CF_E__COUNT
 };
 

@@ -97,6 +97,9 @@ static const struct {
 	    "or load fewer keys into ssh-agent", 112},
 	[CF_E_HOST_CERT_INVALID] = {"HOST_CERT_INVALID", "the host's key or certificate is refused by known_hosts "
 	    "(@revoked, @cert-authority) or StrictHostKeyChecking: see the file:line named", 113},
+	[CF_E_CERTBOT_UNSUPPORTED] = {"CERTBOT_UNSUPPORTED", "certfleet cannot carry that over (certfleet-agent(1)): "
+	    "issue the lineage with certfleet, or leave it to certbot", 107},
+	[CF_E_CERTBOT_LINEAGE] = {"CERTBOT_LINEAGE", "nothing was imported: check the lineage with `certbot certificates`", 108},
 };
 
 static enum cf_err last_err;
