@@ -79,7 +79,9 @@ LDSTATIC  = -static
 STRIP     =
 else
 CC        = musl-gcc
-OPT       = -Os -ffunction-sections -fdata-sections -fno-asynchronous-unwind-tables -fno-unwind-tables
+# -fno-pie: the link is static, not static-pie (an ET_EXEC image at a fixed
+# address either way); position-independent code only cost 4 KB in the agent
+OPT       = -Os -fno-pie -ffunction-sections -fdata-sections -fno-asynchronous-unwind-tables -fno-unwind-tables
 LDSTATIC  = -static -Wl,--gc-sections $(LDPACK)
 STRIP     = -s
 endif
