@@ -703,6 +703,7 @@ run_acme(struct store *s, const struct issue_opts *o, const char *lineage, struc
 	struct nacme *a = NULL;
 	struct key acct, certkey;
 	struct acme_order ord;
+	const char *rep;
 	struct cf_buf csr, pem, cert, chain, keypem;
 	struct x509_info *info = NULL;
 	struct http01_srv srv = {.pid = 0, .ctl = -1, .cmd = -1};
@@ -740,8 +741,14 @@ run_acme(struct store *s, const struct issue_opts *o, const char *lineage, struc
 	if (lineage_account(s, a, o->server, o->email, o->agree_tos, &acct) < 0)
 		goto out;
 	have_acct = 1;
-	if (nacme_new_order(a, (const char *const *)o->names, o->nnames, o->profile,
-	        nacme_dir(a)->renewal_info[0] ? o->replaces : NULL, &ord) < 0)
+	rep = nacme_dir(a)->renewal_info[0] ? o->replaces : NULL;
+	/* "replaces" (ARI) only tells the CA which certificate this one
+	 * succeeds: a CA that refuses it (already replaced, or one it cannot
+	 * find: Pebble answers 500) is asked once more without it */
+	if (nacme_new_order(a, (const char *const *)o->names, o->nnames, o->profile, rep, &ord) < 0 &&
+	    (!rep || cf_lasterr() != CF_E_CA_ERROR ||
+	     (cf_warnx("the CA refused \"replaces\" (%s); ordering without it", cf_lasterr_detail()),
+	      nacme_new_order(a, (const char *const *)o->names, o->nnames, o->profile, NULL, &ord) < 0)))
 		goto out;
 	if (strcmp(ord.status, "pending") == 0 || strcmp(ord.status, "ready") == 0) {
 		if (strcmp(ord.status, "pending") == 0 && authorize(a, &ord, o, &srv, validation_failed) < 0)
