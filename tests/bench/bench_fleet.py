@@ -24,6 +24,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from benchdoc import write_section  # noqa: E402 (tests/bench, the script's own directory)
+
 REPO = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO / "tests" / "integration"))
 import cfutil  # noqa: E402
@@ -180,15 +182,7 @@ def main():
                 "RLIMIT_NOFILE 256 (certfleet raises it to the hard limit): %.2f s, peak RSS %.1f MiB, "
                 "%d/%d hosts ok, exit %d." % (n, args.hosts, n, wall, rss, nok, n, rc), ""]
     doc.append(END)
-    path = Path(args.doc)
-    text = path.read_text() if path.exists() else ""
-    section = "\n".join(doc)
-    if START in text and END in text:
-        text = text[:text.index(START)] + section + text[text.index(END) + len(END):]
-    else:
-        text = text.rstrip("\n") + "\n\n" + section + "\n"
-    path.write_text(text)
-    print("bench: wrote %s" % path)
+    write_section(args.doc, START, END, doc)
 
 
 if __name__ == "__main__":

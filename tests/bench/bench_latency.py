@@ -40,6 +40,8 @@ import threading
 import time
 from pathlib import Path
 
+from benchdoc import write_section  # noqa: E402 (tests/bench, the script's own directory)
+
 REPO = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO / "tests" / "integration"))
 import cfutil  # noqa: E402
@@ -347,15 +349,7 @@ def main():
            "side sent); connection time: first to last packet of the host's connections, over the RTT",
            "- %d rounds, tools alternating; whole run %.0f s" % (args.rounds, time.monotonic() - t_start),
            "", table, "", END]
-    path = Path(args.doc)
-    text = path.read_text() if path.exists() else ""
-    section = "\n".join(doc)
-    if START in text and END in text:
-        text = text[:text.index(START)] + section + text[text.index(END) + len(END):]
-    else:
-        text = text.rstrip("\n") + "\n\n" + section + "\n"
-    path.write_text(text)
-    print("bench: wrote %s" % path)
+    write_section(args.doc, START, END, doc)
 
 
 if __name__ == "__main__":
