@@ -745,11 +745,13 @@ run_acme(struct store *s, const struct issue_opts *o, const char *lineage, struc
 	/* "replaces" (ARI) only tells the CA which certificate this one
 	 * succeeds: a CA that refuses it (already replaced, or one it cannot
 	 * find: Pebble answers 500) is asked once more without it */
-	if (nacme_new_order(a, (const char *const *)o->names, o->nnames, o->profile, rep, &ord) < 0 &&
-	    (!rep || cf_lasterr() != CF_E_CA_ERROR ||
-	     (cf_warnx("the CA refused \"replaces\" (%s); ordering without it", cf_lasterr_detail()),
-	      nacme_new_order(a, (const char *const *)o->names, o->nnames, o->profile, NULL, &ord) < 0)))
-		goto out;
+	if (nacme_new_order(a, (const char *const *)o->names, o->nnames, o->profile, rep, &ord) < 0) {
+		if (!rep || cf_lasterr() != CF_E_CA_ERROR)
+			goto out;
+		cf_warnx("the CA refused \"replaces\" (%s); ordering without it", cf_lasterr_detail());
+		if (nacme_new_order(a, (const char *const *)o->names, o->nnames, o->profile, NULL, &ord) < 0)
+			goto out;
+	}
 	if (strcmp(ord.status, "pending") == 0 || strcmp(ord.status, "ready") == 0) {
 		if (strcmp(ord.status, "pending") == 0 && authorize(a, &ord, o, &srv, validation_failed) < 0)
 			goto out;
