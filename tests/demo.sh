@@ -6,6 +6,10 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 . tests/lib.sh
 work=$(mktemp -d /tmp/certfleet-demo.XXXXXX)
+# the controller's state (fleet results, ELB listeners and accounts) stays in
+# the demo's directory: nothing is left in ~/.local/state, and a re-run's
+# report shows only its own hosts and listener
+export XDG_STATE_HOME=$work/state
 demo_cleanup() {
     for f in "$work"/sshd*/pid; do [ -f "$f" ] && kill "$(cat "$f")" 2>/dev/null; done
     [ -f "$work/feemu.pid" ] && kill "$(cat "$work/feemu.pid")" 2>/dev/null
