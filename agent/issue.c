@@ -743,10 +743,11 @@ run_acme(struct store *s, const struct issue_opts *o, const char *lineage, struc
 	have_acct = 1;
 	rep = nacme_dir(a)->renewal_info[0] ? o->replaces : NULL;
 	/* "replaces" (ARI) only tells the CA which certificate this one
-	 * succeeds: a CA that refuses it (already replaced, or one it cannot
-	 * find: Pebble answers 500) is asked once more without it */
+	 * succeeds: a CA that refuses it (already replaced: 409; issued to
+	 * another account: 403 unauthorized; one it cannot find: Pebble
+	 * answers 500) is asked once more without it */
 	if (nacme_new_order(a, (const char *const *)o->names, o->nnames, o->profile, rep, &ord) < 0) {
-		if (!rep || cf_lasterr() != CF_E_CA_ERROR)
+		if (!rep || (cf_lasterr() != CF_E_CA_ERROR && cf_lasterr() != CF_E_UNAUTHORIZED))
 			goto out;
 		cf_warnx("the CA refused \"replaces\" (%s); ordering without it", cf_lasterr_detail());
 		if (nacme_new_order(a, (const char *const *)o->names, o->nnames, o->profile, NULL, &ord) < 0)

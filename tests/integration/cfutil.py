@@ -510,8 +510,10 @@ class Pebble(Service):
         self.directory = self.url + "/dir"
         self.mgmt_url = "https://localhost:%d" % self.mgmt_port
         self._ssl = ssl.create_default_context(cafile=str(self.ca_file))
+        self._start(timeout)
 
-        self._spawn([PEBBLE, "-config", self.config_path, "-dnsserver", dns_addr],
+    def _start(self, timeout):
+        self._spawn([PEBBLE, "-config", self.config_path, "-dnsserver", self.dns_addr],
                     self.workdir / "pebble.log", env=self.env, cwd=self.workdir)
         try:
             wait_for(lambda: self.get_json(self.directory, timeout=1), timeout,
@@ -523,6 +525,13 @@ class Pebble(Service):
         except Exception:
             self.stop()
             raise
+
+    def restart(self, timeout=20):
+        """Stop and start again at the same addresses, as a CA that lost
+        its state: Pebble keeps everything in memory, so its accounts,
+        orders and issuing CA are new (the listener certificate is kept)."""
+        self.stop()
+        self._start(timeout)
 
     # --- HTTP helpers (verify against the listener CA, by name "localhost")
     def get(self, url, timeout=5):

@@ -105,7 +105,13 @@ def test_ari_window_is_used_and_replaces_is_sent(agent):
     r = renew(agent, "-v", "--all", env=at(80), check=0)
     assert "due by the CA's renewal window (ARI)" in r.stderr, r.stderr
     assert serial_of(agent, "ari.example.test") != old
-    assert "is a replacement of" in agent.pebble.log_text()
+    if int(old, 16).bit_length() % 8 == 0:
+        # DER gives this serial a sign byte, which Pebble 2.6 cannot find
+        # (one certificate in ~256; letsencrypt/pebble#550): the agent
+        # orders once more without "replaces" (test_ari_fallback.py)
+        assert 'the CA refused "replaces"' in r.stderr, r.stderr
+    else:
+        assert "is a replacement of" in agent.pebble.log_text()
 
 
 class _DirProxy:
