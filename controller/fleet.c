@@ -1223,6 +1223,14 @@ job_unframe(struct job *j, struct cf_buf *b, struct cf_buf *err)
 	snprintf(open_, sizeof open_, "%s\n", j->token);
 	snprintf(close_, sizeof close_, "\n%s\n", j->token);
 	snprintf(errmark, sizeof errmark, "%s:stderr\n", j->token);
+	/* the agent's own stderr starts after the script's mark there */
+	if (err->len > 0 && (x = find(err->data, err->len, errmark)) != NULL) {
+		show_noise(j, err->data, (size_t)(x - err->data), "on stderr");
+		x += strlen(errmark);
+		memmove(err->data, x, (size_t)(err->data + err->len - x));
+		err->len -= (size_t)(x - err->data);
+		err->data[err->len] = '\0';
+	}
 	if (n == 0)
 		return 0;
 	if ((s = find(p, n, open_)) == NULL) {
@@ -1338,20 +1346,28 @@ job_take_arch(struct job *j, struct cf_buf *b)
 void
 job_script_agent(struct job *j, struct cf_buf *script, const char *const *args, size_t nargs)
 {
+	struct cf_buf a;
 	size_t i;
 
-	/* stderr after the framed stdout, so that it stays apart with a pty too */
-	cf_buf_addstr(script, "printf '%s\\n' \"$T\"; exec 3>&1; e=$(\"$A\"");
+	cf_buf_init(&a, 64 * 1024);
+	cf_buf_addstr(&a, "\"$A\"");
 	if (j->prefix[0]) {
-		cf_buf_addstr(script, " --prefix ");
-		fleet_shquote(script, j->prefix);
+		cf_buf_addstr(&a, " --prefix ");
+		fleet_shquote(&a, j->prefix);
 	}
 	for (i = 0; i < nargs; i++) {
-		cf_buf_addstr(script, " ");
-		fleet_shquote(script, args[i]);
+		cf_buf_addstr(&a, " ");
+		fleet_shquote(&a, args[i]);
 	}
-	cf_buf_addstr(script, " 2>&1 1>&3 3>&-); r=$?; exec 3>&-; "
-	    "printf '\\n%s\\n%s:stderr\\n%s' \"$T\" \"$T\" \"$e\"; exit $r");
+	/* With a pty (sudo's requiretty) stdout and stderr are one stream: the
+	 * agent's stderr is captured and printed after stdout's closing frame.
+	 * Without one (the usual case) the agent replaces the shell: no
+	 * subshell, and its stderr goes on the channel's own stream, behind a
+	 * "$T:stderr" line that sets it apart from what the login printed. */
+	cf_buf_addf(script, "printf '%%s\\n' \"$T\"; if [ -t 1 ]; then exec 3>&1; e=$(%s 2>&1 1>&3 3>&-); "
+	    "r=$?; exec 3>&-; printf '\\n%%s\\n%%s:stderr\\n%%s' \"$T\" \"$T\" \"$e\"; exit $r; fi; "
+	    "printf '%%s:stderr\\n' \"$T\" >&2; exec %s", cf_buf_str(&a), cf_buf_str(&a));
+	cf_buf_free(&a);
 }
 
 void

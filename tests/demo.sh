@@ -6,6 +6,10 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 . tests/lib.sh
 work=$(mktemp -d /tmp/certfleet-demo.XXXXXX)
+# the controller's state (fleet results, ELB listeners and accounts) stays in
+# the demo's directory: nothing is left in ~/.local/state, and a re-run's
+# report shows only its own hosts and listener
+export XDG_STATE_HOME=$work/state
 demo_cleanup() {
     for f in "$work"/sshd*/pid; do [ -f "$f" ] && kill "$(cat "$f")" 2>/dev/null; done
     [ -f "$work/feemu.pid" ] && kill "$(cat "$work/feemu.pid")" 2>/dev/null
@@ -93,6 +97,76 @@ step "a name that does not resolve is refused before the CA is asked"
 curl -sf -X POST -d '{"host":"broken.example.test."}' "$CTS_MGMT/set-servfail" >/dev/null
 set +e; agent issue -d broken.example.test --standalone --http-port "$PEBBLE_HTTP_PORT" "${ca_args[@]}"; rc=$?; set -e
 echo "(exit $rc)"
+
+step "an existing certbot setup: the real certbot gets a certificate from Pebble (its own directories)"
+# A separate prefix stands for a server that certbot manages today; certbot's
+# Debian timer and cron entry are copied in, so that nothing of this
+# machine's own /etc/letsencrypt or systemd is touched.
+cbp=$work/certbot-host
+cbdir=$cbp/etc/letsencrypt
+for src in lib/systemd/system/certbot.timer etc/cron.d/certbot; do
+    mkdir -p "$cbp/$(dirname "$src")"
+    if [ -f "/$src" ]; then cp "/$src" "$cbp/$src"; else echo "# certbot's $src" > "$cbp/$src"; fi
+done
+echo "+ certbot certonly --standalone -d legacy.example.test --config-dir $cbdir --server $PEBBLE_DIR_URL ..."
+if ! REQUESTS_CA_BUNDLE=$PEBBLE_CA certbot certonly --standalone --non-interactive --agree-tos \
+    --register-unsafely-without-email --no-eff-email --server "$PEBBLE_DIR_URL" \
+    --http-01-port "$PEBBLE_HTTP_PORT" -d legacy.example.test -d www.legacy.example.test \
+    --config-dir "$cbdir" --work-dir "$work/certbot-work" --logs-dir "$work/certbot-logs" \
+    > "$work/certbot.out" 2>&1; then
+    cat "$work/certbot.out"; exit 1
+fi
+grep -E 'Successfully|expires on' "$work/certbot.out"
+echo "# etc/letsencrypt/renewal/legacy.example.test.conf (what certbot renews with; paths left out)"
+grep -E '^(\[renewalparams\]$|(account|authenticator|server|key_type|http01_port) =)' \
+    "$cbdir/renewal/legacy.example.test.conf"
+cbagent() { bin/certfleet-agent --prefix "$cbp" "$@"; }
+cbserial() { openssl x509 -in "$cbp/etc/certfleet/live/legacy.example.test/cert.pem" -noout -serial; }
+
+step "certfleet-agent import certbot --disable-certbot: the same key, certificate, account and method; no new issuance"
+echo "+ certfleet-agent import certbot --disable-certbot --ca-file ... --resolver ..."
+cbagent import certbot --disable-certbot --ca-file "$PEBBLE_CA" --resolver "127.0.0.1:$CTS_DNS"
+cmp "$cbdir/live/legacy.example.test/privkey.pem" "$cbp/etc/certfleet/live/legacy.example.test/privkey.pem" &&
+    echo "privkey.pem is byte-identical to certbot's; $(cbserial)"
+
+step "certbot no longer renews it (its renewal config moved aside, timer masked, cron entry renamed)"
+( cd "$cbp" && ls etc/letsencrypt/renewal etc/letsencrypt/renewal.certfleet-disabled etc/cron.d &&
+  echo "etc/systemd/system/certbot.timer -> $(readlink etc/systemd/system/certbot.timer)" )
+echo "+ certbot renew --force-renewal ..."
+REQUESTS_CA_BUNDLE=$PEBBLE_CA certbot renew --force-renewal --no-random-sleep-on-renew --config-dir "$cbdir" \
+    --work-dir "$work/certbot-work" --logs-dir "$work/certbot-logs" > "$work/certbot.out" 2>&1
+grep 'No renewals were attempted' "$work/certbot.out"
+
+step "certfleet-agent status lists the imported lineage"
+cbagent status
+
+step "the notify hook and the Prometheus textfile (agent.conf: notify-hook, prometheus-file)"
+cat > "$work/notify.sh" <<'EOH'
+#!/bin/sh
+echo "  notify hook: event $CERTFLEET_EVENT for $CERTFLEET_LINEAGE ($CERTFLEET_DOMAINS)" >&2
+env | grep '^CERTFLEET_' | sort | sed 's/^/    /' >&2
+EOH
+chmod 755 "$work/notify.sh"
+mkdir -p "$cbp/var/lib/node-exporter"
+printf 'notify-hook = %s\nprometheus-file = /var/lib/node-exporter/certfleet.prom\n' "$work/notify.sh" \
+    >> "$cbp/etc/certfleet/agent.conf"
+cat "$cbp/etc/certfleet/agent.conf"
+echo "+ certfleet-agent renew --force -d legacy.example.test --server https://localhost:1/dir   (a CA that is down)"
+set +e; cbagent renew --force -d legacy.example.test --server https://localhost:1/dir; rc=$?; set -e
+echo "(exit $rc)"
+[ $rc != 0 ]
+
+step "the agent renews the imported lineage itself (the method certbot used: standalone); the hook hears it recovered"
+old=$(cbserial)
+echo "+ certfleet-agent renew --force -d legacy.example.test"
+cbagent renew --force -d legacy.example.test
+echo "old $old, new $(cbserial)"
+[ "$old" != "$(cbserial)" ]
+echo "# var/lib/node-exporter/certfleet.prom (rewritten atomically by every run, for node_exporter's textfile collector)"
+grep -v '^#' "$cbp/var/lib/node-exporter/certfleet.prom"
+diff <(cbagent status --prometheus | grep -v remaining_seconds) \
+    <(grep -v remaining_seconds "$cbp/var/lib/node-exporter/certfleet.prom") &&
+    echo "(certfleet-agent status --prometheus prints the same)"
 
 step "a local nginx site, plain HTTP (nginx listens on the port Pebble's VA connects to)"
 ng=$work/nginx

@@ -127,9 +127,11 @@ BANNER = "Welcome to prod-web\n*** authorized use only ***\n"
 
 def test_login_noise_around_the_agent_output(bins, sshd_factory, tmp_path, users):
     """A .bashrc that prints a banner (and no newline at its end) for every
-    command: deploy, status and run still read the agent's output; -v shows
-    what the login shell printed."""
-    u = users("n", shell="/bin/bash", bashrc="printf '%s'; printf 'no newline here'\n" % BANNER)
+    command, on stdout and on stderr: deploy, status and run still read the
+    agent's output, and a failing agent's own message is the one reported;
+    -v shows what the login shell printed."""
+    u = users("n", shell="/bin/bash", bashrc="printf '%s'; printf 'no newline here'; "
+              "printf 'Last login: never\\n' >&2\n" % BANNER)
     # Debian's bash reads ~/.bashrc for commands sshd runs when SHLVL < 1
     extra = u.authorize(sshd_factory.client_key) + "  SetEnv SHLVL=0\n"
     s = sshd_factory(host="127.0.0.172", sftp=False, extra_config=extra)
@@ -153,8 +155,13 @@ def test_login_noise_around_the_agent_output(bins, sshd_factory, tmp_path, users
     assert doc["hosts"][0]["agent"] == {"certificates": []}, doc
     p = ctl.run("-v", *args, "status", check=0)
     assert "the login shell printed before the output: Welcome to prod-web" in p.stderr, p.stderr
+    assert "the login shell printed on stderr: Last login: never" in p.stderr, p.stderr
     p, doc = ctl.json(*args, "run", "--", "--version", check=0)
     assert "Welcome" not in json.dumps(doc) and "no newline" not in json.dumps(doc), doc
+    p, doc = ctl.json(*args, "run", "--", "no-such-command", check=1)
+    e = doc["hosts"][0]["error"]
+    assert e["code"] == "AGENT_FAILED" and "USAGE: unknown command 'no-such-command'" in e["detail"], e
+    assert "Last login" not in json.dumps(doc), doc
 
 
 class ArgvWatch:
