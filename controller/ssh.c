@@ -1316,8 +1316,8 @@ step_connect(struct ssh_conn *c)
 #define OUT_STEP (64u * 1024)
 
 /* Room in b (c's own stdout or stderr buffer) for need bytes and a NUL,
- * within the budget (SSH_OUTPUT_BUDGET).  0, or -1: the pool is taken
- * (or no memory); b is unchanged then. */
+ * within the budget (SSH_OUTPUT_BUDGET).  0; -1: the pool is taken; -2:
+ * no memory (b unchanged then). */
 static int
 grow(struct ssh_conn *c, struct cf_buf *b, size_t need)
 {
@@ -1335,7 +1335,7 @@ grow(struct ssh_conn *c, struct cf_buf *b, size_t need)
 	if (more > SSH_OUTPUT_BUDGET / 2 - c->ctx->out_pool)
 		return -1;
 	if ((p = realloc(b->data, ncap)) == NULL)
-		return -1;
+		return -2;
 	b->data = p;
 	b->cap = ncap;
 	c->held = held;
@@ -1344,10 +1344,12 @@ grow(struct ssh_conn *c, struct cf_buf *b, size_t need)
 }
 
 /* Keep what fits under the buffer's cap and the budget; count everything.
- * 0, or -1: the budget left no room for it (nothing kept). */
+ * 0, or as grow() (nothing kept). */
 static int
 capture(struct ssh_conn *c, struct cf_buf *b, uint64_t *total, const char *p, size_t n)
 {
+	int r;
+
 	*total += n;
 	if (n > b->max - b->len)
 		n = b->max - b->len;
@@ -1355,10 +1357,9 @@ capture(struct ssh_conn *c, struct cf_buf *b, uint64_t *total, const char *p, si
 		return 0;
 	/* a caller's buffer (ssh_exec_opts.out) has its room reserved */
 	if ((b == &c->out || b == &c->err) && b->len + n + 1 > b->cap &&
-	    grow(c, b, b->len + n + 1) < 0)
-		return -1;
-	cf_buf_add(b, p, n);
-	return 0;
+	    (r = grow(c, b, b->len + n + 1)) < 0)
+		return r;
+	return cf_buf_add(b, p, n) < 0 ? -2 : 0;
 }
 
 /* The pty certfleet asks for (only when sudo requires one): no echo, so a
@@ -1457,7 +1458,9 @@ step_exec(struct ssh_conn *c)
 				/* stdout is the result: past its cap (or the budget) it
 				 * is useless, and the command is stopped (the connection
 				 * is dropped) rather than drained until the deadline */
-				if (capture(c, c->xout, &c->out_total, buf, (size_t)n) < 0)
+				if ((r = capture(c, c->xout, &c->out_total, buf, (size_t)n)) == -2)
+					return fail(c, CF_E_NOMEM, "out of memory");
+				if (r < 0)
 					return fail(c, CF_E_BAD_OUTPUT, "the command had written %llu bytes to "
 					    "stdout when the output budget was taken (certfleet holds at most "
 					    "%u MiB of output for all the hosts it runs at once, %zu KiB of it "
