@@ -1719,6 +1719,8 @@ fleet_run(struct fleet *f)
 	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY &&
 	    jobs > (rl.rlim_cur - 32) / per)
 		jobs = rl.rlim_cur > 40 ? (rl.rlim_cur - 32) / per : 4;
+	/* the output budget's sure share for each host running at once */
+	f->ctx.out_share = SSH_OUTPUT_BUDGET / 2 / (jobs < f->njobs ? jobs : f->njobs ? f->njobs : 1);
 	if (pfd == NULL || map == NULL) {
 		for (i = 0; i < f->njobs; i++)
 			job_fail(&f->jobs[i], CF_E_NOMEM, "out of memory");

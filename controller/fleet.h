@@ -26,7 +26,8 @@
 /* -j's default: what one connection costs the controller (about 0.1 MiB
  * and 4 ms of CPU, docs/benchmarks.md) makes 512 at once about 50 MiB and
  * 2 s of CPU spread over the handshakes, so a fleet of a few hundred hosts
- * runs in one wave; fleet_run() lowers it to what RLIMIT_NOFILE allows. */
+ * runs in one wave; fleet_run() lowers it to what RLIMIT_NOFILE allows.
+ * What hosts send is held within SSH_OUTPUT_BUDGET whatever -j is. */
 #define FLEET_JOBS_DEFAULT 512
 #define FLEET_JOBS_PROXY 50     /* the default when hosts use a ProxyCommand */
 

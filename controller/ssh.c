@@ -54,6 +54,7 @@ struct ssh_conn {
 	LIBSSH2_CHANNEL *ch;
 	struct cf_buf out, err;
 	uint64_t out_total, err_total;  /* bytes the command wrote, kept or not */
+	size_t held;                  /* out's and err's room, counted against the budget */
 	int exit_status;
 	struct ssh_exec_opts xo;      /* pty, output hook, stdout destination */
 	struct cf_buf *xout;          /* where stdout goes: xo.out or &out */
@@ -286,6 +287,14 @@ ssh_extend_deadline(struct ssh_conn *c, int64_t deadline)
 		c->deadline = deadline;
 }
 
+/* Of held bytes of output room, what goes beyond the connection's share
+ * (SSH_OUTPUT_BUDGET): the part the context's pool pays for. */
+static size_t
+beyond_share(const struct ssh_conn *c, size_t held)
+{
+	return c->ctx->out_share && held > c->ctx->out_share ? held - c->ctx->out_share : 0;
+}
+
 void
 ssh_close(struct ssh_conn *c)
 {
@@ -317,6 +326,7 @@ ssh_close(struct ssh_conn *c)
 		cf_buf_free(&c->idpub[i]);
 	if (c->ai)
 		freeaddrinfo(c->ai);
+	c->ctx->out_pool -= beyond_share(c, c->held);
 	cf_buf_free(&c->out);
 	cf_buf_free(&c->err);
 	cf_buf_free(&c->first);
@@ -1300,15 +1310,56 @@ step_connect(struct ssh_conn *c)
 	return SSH_IDLE;
 }
 
-/* Keep what fits under the buffer's cap; count everything. */
-static void
-capture(struct cf_buf *b, uint64_t *total, const char *p, size_t n)
+/* Past this, c's own buffers grow in steps of it rather than doubling: a
+ * doubled buffer would count up to twice what the host sent against the
+ * budget. */
+#define OUT_STEP (64u * 1024)
+
+/* Room in b (c's own stdout or stderr buffer) for need bytes and a NUL,
+ * within the budget (SSH_OUTPUT_BUDGET).  0; -1: the pool is taken; -2:
+ * no memory (b unchanged then). */
+static int
+grow(struct ssh_conn *c, struct cf_buf *b, size_t need)
 {
+	size_t ncap = b->cap ? b->cap : 256, held, more;
+	unsigned char *p;
+
+	while (ncap < need && ncap < OUT_STEP)
+		ncap *= 2;
+	if (ncap < need)
+		ncap = (need + OUT_STEP - 1) / OUT_STEP * OUT_STEP;
+	if (ncap > b->max + 1)
+		ncap = b->max + 1;
+	held = c->held + (ncap - b->cap);
+	more = beyond_share(c, held) - beyond_share(c, c->held);
+	if (more > SSH_OUTPUT_BUDGET / 2 - c->ctx->out_pool)
+		return -1;
+	if ((p = realloc(b->data, ncap)) == NULL)
+		return -2;
+	b->data = p;
+	b->cap = ncap;
+	c->held = held;
+	c->ctx->out_pool += more;
+	return 0;
+}
+
+/* Keep what fits under the buffer's cap and the budget; count everything.
+ * 0, or as grow() (nothing kept). */
+static int
+capture(struct ssh_conn *c, struct cf_buf *b, uint64_t *total, const char *p, size_t n)
+{
+	int r;
+
 	*total += n;
 	if (n > b->max - b->len)
 		n = b->max - b->len;
-	if (n)
-		cf_buf_add(b, p, n);
+	if (n == 0)
+		return 0;
+	/* a caller's buffer (ssh_exec_opts.out) has its room reserved */
+	if ((b == &c->out || b == &c->err) && b->len + n + 1 > b->cap &&
+	    (r = grow(c, b, b->len + n + 1)) < 0)
+		return r;
+	return cf_buf_add(b, p, n) < 0 ? -2 : 0;
 }
 
 /* The pty certfleet asks for (only when sudo requires one): no echo, so a
@@ -1403,11 +1454,20 @@ step_exec(struct ssh_conn *c)
 			progress = r;
 			n = libssh2_channel_read_ex(c->ch, 0, buf, sizeof buf);
 			if (n > 0) {
-				capture(c->xout, &c->out_total, buf, (size_t)n);
 				progress = 1;
-				/* stdout is the result: past its cap it is useless, and
-				 * the command is stopped (the connection is dropped)
-				 * rather than drained until the deadline */
+				/* stdout is the result: past its cap (or the budget) it
+				 * is useless, and the command is stopped (the connection
+				 * is dropped) rather than drained until the deadline */
+				if ((r = capture(c, c->xout, &c->out_total, buf, (size_t)n)) == -2)
+					return fail(c, CF_E_NOMEM, "out of memory");
+				if (r < 0)
+					return fail(c, CF_E_BAD_OUTPUT, "the command had written %llu bytes to "
+					    "stdout when the output budget was taken (certfleet holds at most "
+					    "%u MiB of output for all the hosts it runs at once, %zu KiB of it "
+					    "sure for each host at this -j); it was stopped: run fewer hosts "
+					    "at once (-j) for this much output",
+					    (unsigned long long)c->out_total, SSH_OUTPUT_BUDGET >> 20,
+					    c->ctx->out_share / 1024);
 				if (c->out_total > c->xout->max)
 					return fail(c, CF_E_BAD_OUTPUT, "the command wrote more than %zu KiB "
 					    "to stdout; it was stopped", c->xout->max / 1024);
@@ -1416,7 +1476,7 @@ step_exec(struct ssh_conn *c)
 			n = libssh2_channel_read_ex(c->ch, SSH_EXTENDED_DATA_STDERR, buf, sizeof buf);
 			if (n > 0) {
 				/* stderr is only diagnostics: drained, the rest dropped */
-				capture(&c->err, &c->err_total, buf, (size_t)n);
+				capture(c, &c->err, &c->err_total, buf, (size_t)n);
 				progress = 1;
 			} else if (n < 0 && n != LIBSSH2_ERROR_EAGAIN)
 				return fail(c, CF_E_NETWORK, "reading the command's errors: %s", lasterr(c));
@@ -1490,7 +1550,7 @@ timed_out(struct ssh_conn *c)
 		    c->t.name, secs, c->in_len ? "uploading over stdin: " : "",
 		    (unsigned long long)c->in_total, (unsigned long long)c->out_total,
 		    (unsigned long long)c->err_total,
-		    c->err_total > c->err.max ? " (stderr kept up to its cap, the rest dropped)" : "");
+		    c->err_total > c->err.len ? " (the start of stderr kept, the rest dropped)" : "");
 	return fail(c, CF_E_TIMEOUT, "%s: not finished within %d s", c->t.name, secs);
 }
 

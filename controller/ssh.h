@@ -35,6 +35,16 @@
 #define SSH_STDERR_MAX (64u * 1024)        /* more: drained and dropped */
 #define SSH_RUN_BUDGET (256u * 1024)       /* bytes one ssh_run() call reads */
 #define SSH_PREAUTH_MAX (256u * 1024)      /* bytes a host may send before login */
+/* Output the buffers of all connections of a context may hold at once
+ * (stdout and stderr, counted as allocated), whatever -j is: half of it is
+ * each connection's sure share (ssh_ctx.out_share: 256 KiB each at the
+ * default -j 512, room for a status JSON of some 450 certificates), the
+ * other half a pool for what a host holds beyond its share, first come.
+ * A host that needs more when the pool is taken is stopped (its stderr is
+ * only cut).  Twice the 128 MiB is what 512 hosts holding the largest
+ * status JSON certfleet accepts (FLEET_HOST_JSON_VALUES: about 290 KB for
+ * 500 certificates, measured) would take at once. */
+#define SSH_OUTPUT_BUDGET (256u * 1024 * 1024)
 
 struct ssh_target {
 	char name[256];             /* as the inventory names it (messages) */
@@ -72,6 +82,8 @@ struct ssh_ctx {
 	int connect_timeout_ms;       /* TCP connect + handshake + auth */
 	int total_timeout_ms;         /* everything, per host */
 	int keepalive_s;
+	size_t out_share;             /* SSH_OUTPUT_BUDGET / 2 / -j; 0: no budget */
+	size_t out_pool;              /* of the other half, what hosts hold beyond their share */
 };
 
 enum ssh_status {
