@@ -177,7 +177,14 @@ def test_renew_force_reuses_methods_hooks_and_account(cb):
         cb.agent.run("renew", "--force", "-d", WR, check=0)     # certbot's webroot
     finally:
         w.stop()
-    cb.agent.run("renew", "--force", "-d", DNS, check=0)        # certbot's DNS hooks
+    # certbot's DNS hooks.  Pebble reuses a valid authorization when
+    # rand.Intn(100) > PEBBLE_AUTHZREUSE, so even at 0 one order in a
+    # hundred needs no challenge and runs no hook (seen once in CI): then
+    # the next renewal must run them
+    for _ in range(3):
+        cb.agent.run("renew", "--force", "-d", DNS, check=0)
+        if "auth %s" % DNS in cb.hooklog.read_text():
+            break
     for n in (SA, WR, DNS):
         assert serial(cb.prefix / "etc/certfleet/live" / n / "cert.pem") != old[n]
     log = cb.hooklog.read_text()

@@ -200,6 +200,15 @@ def _children(pid):
     return kids
 
 
+def _comm(pid):
+    """A process's name, or None once it has ended (a short-lived child, such
+    as a hook's, can be gone between the listing and the read)."""
+    try:
+        return Path("/proc/%d/comm" % pid).read_text().strip()
+    except OSError:
+        return None
+
+
 def _watch(proc):
     """Sample, until proc ends, the IP sockets of the agent (proc) and of its
     network process: {"agent": set(...), "net": set(...)} of socket tuples."""
@@ -207,8 +216,7 @@ def _watch(proc):
     while proc.poll() is None:
         table = _socket_table()
         owners = {"agent": [proc.pid]}
-        owners["net"] = [k for k in _children(proc.pid)
-                         if Path("/proc/%d/comm" % k).read_text().strip() == "certfleet-net"]
+        owners["net"] = [k for k in _children(proc.pid) if _comm(k) == "certfleet-net"]
         for who, pids in owners.items():
             for pid in pids:
                 for ino in _socket_inodes(pid):
